@@ -10,6 +10,7 @@ processes that run the project's code or its native programs.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from collections import Counter
@@ -102,11 +103,19 @@ class KernelSnapshot:
         return cls(_mounts(), _netns(), _links(), _cgroups(), _iptables(), _processes())
 
     def leaks_since(self, before: KernelSnapshot, settle: float = 2.0) -> list[str]:
-        """What is here now and was not before. Processes get `settle` seconds to exit."""
+        """What is here now and was not before. Processes get `settle` seconds to exit.
+
+        MKPY_LEAK_SCOPE (a regex), when set, keeps only the leaks it matches: for a
+        developer running one area's tests while other work runs on the same machine.
+        CI leaves it unset, so everything counts there.
+        """
+        scope = os.environ.get("MKPY_LEAK_SCOPE")
         deadline = time.monotonic() + settle
         now = self
         while True:
             leaks = now._diff(before)
+            if scope:
+                leaks = [leak for leak in leaks if re.search(scope, leak)]
             if not leaks or time.monotonic() > deadline:
                 return leaks
             time.sleep(0.1)
