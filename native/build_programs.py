@@ -2,8 +2,7 @@
 
 They are executables, not Python extensions: the container monitor, for one,
 must stay tiny and outlive any Python process. setup.py calls build() during
-`pip install .`; `python native/build_programs.py` builds them in place into
-minikube_py/bin/.
+`pip install .` and `python setup.py build_ext --inplace`.
 """
 
 import os
@@ -26,8 +25,3 @@ def build(outdir: Path) -> list[Path]:
         os.chmod(out, 0o755)
         built.append(out)
     return built
-
-
-if __name__ == "__main__":
-    for path in build(HERE.parent / "minikube_py" / "bin"):
-        print(path)

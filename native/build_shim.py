@@ -1,7 +1,7 @@
 """cffi (API mode) build of the native shim: native/shim.c -> minikube_py._shim.
 
-Used by setup.py during `pip install .`, and runnable by hand to build in place:
-    python native/build_shim.py
+Used by setup.py during `pip install .`; to build in place in a source checkout:
+    python setup.py build_ext --inplace     (the shim and native/programs/)
 """
 
 from pathlib import Path
@@ -53,13 +53,3 @@ ffibuilder.set_source(
     include_dirs=["native"],
     extra_compile_args=["-O2", "-Wall"],
 )
-
-if __name__ == "__main__":
-    # In-place build for a source checkout: compiles under build/ and copies
-    # the extension next to the package's Python files.
-    import os
-    import shutil
-
-    os.chdir(HERE.parent)
-    built = ffibuilder.compile(tmpdir=str(HERE.parent / "build" / "cffi"), verbose=False)
-    shutil.copy2(built, HERE.parent / "minikube_py" / Path(built).name)
