@@ -269,10 +269,9 @@ class VolumeManager:
             if plan.hostpath_type is not None:
                 check_host_path(plan.name, plan.host_path, plan.hostpath_type)
                 continue
-            fresh = not os.path.isdir(plan.host_path)
-            self.sys.mkdir(plan.host_path, plan.mode, why=f"volume {plan.name} ({plan.kind})")
-            if fresh:
-                os.chmod(plan.host_path, plan.mode)
+            if not os.path.isdir(plan.host_path):
+                os.makedirs(plan.host_path, exist_ok=True)
+                os.chmod(plan.host_path, plan.mode)     # makedirs' mode is cut by the umask
             if plan.tmpfs and not is_mountpoint(plan.host_path):
                 data = f"mode={plan.mode:o}" + (f",size={plan.tmpfs_size}" if plan.tmpfs_size else "")
                 self.sys.mount("tmpfs", plan.host_path, "tmpfs", 0, data,

@@ -61,7 +61,8 @@ def test_env_order_expansion_and_refs():
                  {"name": "HIP", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
                  {"name": "M", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "MODE"}}},
                  {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "sec", "key": "PASSWORD"}}},
-                 {"name": "OPT", "valueFrom": {"secretKeyRef": {"name": "gone", "key": "k", "optional": True}}},
+                 {"name": "OPT",
+                  "valueFrom": {"secretKeyRef": {"name": "gone", "key": "k", "optional": True}}},
                  {"name": "COLOR", "value": "red"}]}
     pod = _pod(c)
     ctx = EnvContext(pod=pod, pod_ips=["10.1.0.5"], host_ips=["192.168.1.2"], objects=objects,
@@ -80,7 +81,8 @@ def test_env_order_expansion_and_refs():
 
 
 @pytest.mark.parametrize("env,msg", [
-    ({"name": "X", "valueFrom": {"configMapKeyRef": {"name": "nope", "key": "k"}}}, 'configmap "nope" not found'),
+    ({"name": "X", "valueFrom": {"configMapKeyRef": {"name": "nope", "key": "k"}}},
+     'configmap "nope" not found'),
     ({"name": "X", "valueFrom": {"secretKeyRef": {"name": "sec", "key": "k"}}},
      "couldn't find key k in Secret ns/sec"),
     ({"name": "X", "valueFrom": {"fieldRef": {"fieldPath": "spec.bogus"}}}, "unsupported fieldPath"),

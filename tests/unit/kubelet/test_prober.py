@@ -59,7 +59,8 @@ def test_liveness_failure_threshold_then_hold():
 
 def test_readiness_flips_with_success_threshold():
     m, clock, ex = make({"readinessProbe": {"httpGet": {"port": 8080, "path": "/ready"},
-                                            "periodSeconds": 1, "successThreshold": 2, "failureThreshold": 1}})
+                                            "periodSeconds": 1, "successThreshold": 2,
+                                            "failureThreshold": 1}})
     info = ContainerInfo("id", True, started_at=clock.t)
     assert not m.ready("u", "c", info)                 # readiness starts as failure
     m.step("u", {"c": info}, pod_ip="10.0.0.7")

@@ -8,8 +8,10 @@ GI = 2**30
 
 def pod(*containers, init=(), uid="u1"):
     return podspec.parse_pod({"metadata": {"name": "p", "uid": uid}, "spec": {
-        "containers": [{"name": f"c{i}", "image": "busybox:1", "resources": r} for i, r in enumerate(containers)],
-        "initContainers": [{"name": f"i{i}", "image": "busybox:1", "resources": r} for i, r in enumerate(init)]}})
+        "containers": [{"name": f"c{i}", "image": "busybox:1", "resources": r}
+                       for i, r in enumerate(containers)],
+        "initContainers": [{"name": f"i{i}", "image": "busybox:1", "resources": r}
+                           for i, r in enumerate(init)]}})
 
 
 G = {"limits": {"cpu": "1", "memory": "1Gi"}}
@@ -42,7 +44,7 @@ def test_oom_score_adj():
     tiny = pod({"requests": {"cpu": "100m"}})
     assert qos.oom_score_adj(tiny, tiny["spec"]["containers"][0], GI) == 999       # never 1000
     small = pod({"requests": {"memory": "10Mi"}})
-    assert qos.oom_score_adj(small, small["spec"]["containers"][0], GI) == 991              # 1000 - floor(9.77)
+    assert qos.oom_score_adj(small, small["spec"]["containers"][0], GI) == 991   # 1000 - floor(9.77)
 
 
 def test_container_resources():
