@@ -142,6 +142,29 @@ def container_init(ctx: InitContext) -> NoReturn:
     raise AssertionError("unreachable")
 
 
+def preload(config: dict[str, Any]) -> None:
+    """Import now everything the init (or an exec) may need after pivot_root/setns.
+
+    Once the process is in the container's mount namespace, the runtime's own files
+    are out of sight: a lazy `import` there fails with ModuleNotFoundError.
+    """
+    import fcntl  # noqa: F401
+    import resource  # noqa: F401
+    import struct  # noqa: F401
+    import subprocess  # noqa: F401
+    import termios  # noqa: F401
+
+    import prctl  # noqa: F401
+
+    from minikube_py.runtime import console  # noqa: F401
+
+    process = config.get("process") or {}
+    if process.get("capabilities") is not None:
+        from minikube_py.runtime import capabilities  # noqa: F401
+    if (config.get("linux") or {}).get("seccomp"):
+        from minikube_py.runtime import seccomp  # noqa: F401
+
+
 def find_executable(name: str, search_path: str) -> str:
     """$PATH lookup inside the container, as execvp would do it (the error names the program)."""
     if "/" in name:

@@ -26,7 +26,7 @@ from typing import Any
 from minikube_py.kernel import shim
 from minikube_py.runtime import channel, spec
 from minikube_py.runtime.errors import ContainerError
-from minikube_py.runtime.init import InitContext, container_init
+from minikube_py.runtime.init import InitContext, container_init, preload
 
 MONITOR = Path(__file__).resolve().parent.parent / "bin" / "mkpy-monitor"
 
@@ -61,6 +61,7 @@ def spawn(*, container_id: str, state_dir: str, state_fd: int, config: dict[str,
     if not os.access(MONITOR, os.X_OK):
         raise ContainerError(f"{MONITOR} is missing: build it with `python setup.py build_ext --inplace`")
     new, join = namespace_plan(config)
+    preload(config)
     parent_sock, child_sock = channel.pair()
     pid_r, pid_w = os.pipe()  # B -> monitor: the init's pid
     a = os.fork()
