@@ -130,7 +130,7 @@ def container_init(ctx: InitContext) -> NoReturn:
             security.load_seccomp(sys, program)
         sys.execve(path, process["args"], env, why="become the container's process")
     except BaseException as exc:  # noqa: BLE001 - the init must report, never unwind into the runtime
-        message = str(exc) if isinstance(exc, ContainerError) else f"container init: {exc}"
+        message = str(exc) if isinstance(exc, ContainerError) else f"container init: {exc}{_where(exc)}"
         if not ready:
             try:
                 channel.send(ctx.sock, "error", message=message)
@@ -140,6 +140,19 @@ def container_init(ctx: InitContext) -> NoReturn:
             os.write(2, f"mkpy init: {message}\n".encode())
         os._exit(127)
     raise AssertionError("unreachable")
+
+
+def _where(exc: BaseException) -> str:
+    """" (at rootfs.py:120)" - the last line of the runtime's code the error went through."""
+    tb, last = exc.__traceback__, None
+    while tb is not None:
+        if "minikube_py" in tb.tb_frame.f_code.co_filename:
+            last = tb
+        tb = tb.tb_next
+    if last is None:
+        return ""
+    name = last.tb_frame.f_code.co_filename.split("minikube_py/", 1)[-1]
+    return f" (at minikube_py/{name}:{last.tb_lineno})"
 
 
 def preload(config: dict[str, Any]) -> None:

@@ -32,9 +32,25 @@ def _open(path: str, sys: Any = None) -> Any:
     from minikube_py.runtime import cgroups
 
     try:
-        return cgroups.open_cgroup(path, sys=sys) if sys is not None else cgroups.open_cgroup(path)
+        return cgroups.open_cgroup(path, sys=sys)
     except cgroups.CgroupError as exc:
         raise ContainerError(str(exc)) from None
+
+
+# Devices every container may use whatever its config says (runc's AllowedDevices): the
+# default nodes of rootfs.DEFAULT_DEVICES, /dev/console, the ptys, and mknod of anything.
+ALLOWED_DEVICES = [
+    {"allow": True, "type": "c", "access": "m"}, {"allow": True, "type": "b", "access": "m"},
+    *({"allow": True, "type": "c", "major": ma, "minor": mi, "access": "rwm"}
+      for ma, mi in ((1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2))),
+    {"allow": True, "type": "c", "major": 136, "access": "rwm"},
+]
+
+
+def with_default_devices(resources: dict[str, Any] | None) -> dict[str, Any]:
+    resources = dict(resources or {})
+    resources["devices"] = list(resources.get("devices") or []) + ALLOWED_DEVICES
+    return resources
 
 
 def setup(path: str, resources: dict[str, Any] | None, pid: int, sys: Any) -> None:
@@ -47,7 +63,7 @@ def setup(path: str, resources: dict[str, Any] | None, pid: int, sys: Any) -> No
     cg = _open(path, sys)
     try:
         cg.create()
-        cg.apply(resources or {})
+        cg.apply(with_default_devices(resources))
         cg.add_process(pid)
     except cgroups.CgroupError as exc:
         raise ContainerError(f"linux.resources: {exc}") from None
@@ -83,6 +99,12 @@ def destroy(path: str) -> None:
     """Kill whatever is left in the cgroup, then remove it."""
     if not available():
         return
+    from minikube_py.runtime.cgroups import CgroupError
+
     cg = _open(path)
-    cg.kill_all()
-    cg.destroy()
+    try:
+        cg.kill_all()
+        # prune: this process did not create the cgroup, so also remove empty parents (/mkpy).
+        cg.destroy(prune=True)
+    except CgroupError as exc:
+        raise ContainerError(str(exc)) from None

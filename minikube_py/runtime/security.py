@@ -35,21 +35,25 @@ def check(config: dict[str, Any]) -> None:
         seccomp_program(config)
 
 
-def seccomp_program(config: dict[str, Any]) -> bytes | None:
+def seccomp_program(config: dict[str, Any]) -> Any:
+    """linux.seccomp compiled to BPF (seccomp.CompiledFilter), or None. Compiled in the
+    runtime, before any fork, so a bad profile fails create cleanly."""
     profile = (config.get("linux") or {}).get("seccomp")
     if not profile:
         return None
     from minikube_py.runtime import seccomp
 
     try:
-        return seccomp.compile_profile(profile)
+        # Unknown names are skipped, as runc does: profiles list calls newer than the kernel.
+        return seccomp.compile_profile(profile, unknown="skip")
     except seccomp.SeccompError as exc:
-        raise ContainerError(f"config.json: linux.seccomp: {exc}") from None
+        raise ContainerError(f"config.json: {exc}") from None
 
 
-def load_seccomp(sys: Any, program: bytes | None) -> None:
-    if program:
-        sys.seccomp_set_filter(program, why="linux.seccomp: the syscall filter")
+def load_seccomp(sys: Any, compiled: Any) -> None:
+    if compiled is not None:
+        sys.seccomp_set_filter(compiled.program, compiled.flags,
+                               why=f"linux.seccomp: {compiled.instructions} BPF instructions")
 
 
 def set_identity(sys: Any, process: dict[str, Any]) -> None:
