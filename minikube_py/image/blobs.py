@@ -103,6 +103,11 @@ class BlobStore:
         return BlobWriter(self, expected, size)
 
     def put(self, data: bytes, expected: str | None = None) -> str:
+        from minikube_py.image.digest import sha256
+
+        digest = sha256(data)
+        if (expected is None or digest == expected) and self.has(digest):
+            return digest          # already stored: content addressing makes this a no-op
         with self.writer(expected, len(data) if expected else None) as w:
             w.write(data)
             return w.commit()

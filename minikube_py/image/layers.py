@@ -84,10 +84,12 @@ def _is_opaque(path: str) -> bool:
         return False
 
 
-def write_tar(root: str, out: BinaryIO, mtime: int = 0, owner: tuple[int, int] | None = None) -> None:
+def write_tar(root: str, out: BinaryIO, mtime: int = 0, owner: tuple[int, int] | None = None,
+              owners: dict[str, tuple[int, int]] | None = None) -> None:
     """Write the tree under root as a layer tar; overlay whiteouts become OCI whiteouts.
 
-    owner=(uid, gid) stamps every entry with that owner (a base image built by any user).
+    owner=(uid, gid) stamps every entry with that owner (a base image built by any user);
+    owners={relative path: (uid, gid)} overrides it per entry (COPY --chown).
     """
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         for rel in _walk_sorted(root):
@@ -103,7 +105,9 @@ def write_tar(root: str, out: BinaryIO, mtime: int = 0, owner: tuple[int, int] |
             if info is None:        # sockets cannot be in a tar
                 continue
             info.mtime, info.uname, info.gname = mtime, "", ""
-            if owner is not None:
+            if owners and rel in owners:
+                info.uid, info.gid = owners[rel]
+            elif owner is not None:
                 info.uid, info.gid = owner
             info.pax_headers = {}
             if info.isreg():
@@ -117,14 +121,14 @@ def write_tar(root: str, out: BinaryIO, mtime: int = 0, owner: tuple[int, int] |
                 tar.addfile(marker)
 
 
-def write_layer(blobs: BlobStore, root: str, mtime: int = 0,
-                owner: tuple[int, int] | None = None) -> tuple[dict, str]:
+def write_layer(blobs: BlobStore, root: str, mtime: int = 0, owner: tuple[int, int] | None = None,
+                owners: dict[str, tuple[int, int]] | None = None) -> tuple[dict, str]:
     """Tar + gzip a directory into the blob store. Returns (descriptor, diff_id)."""
     with blobs.writer() as blob:
         # filename="" and mtime=0 keep the gzip header free of anything that changes per build.
         with gzip.GzipFile(filename="", mode="wb", fileobj=blob, mtime=0, compresslevel=6) as gz:
             plain = _HashingWriter(gz)  # type: ignore[arg-type]
-            write_tar(root, plain, mtime, owner)  # type: ignore[arg-type]
+            write_tar(root, plain, mtime, owner, owners)  # type: ignore[arg-type]
         digest = blob.commit()
     desc = {"mediaType": OCI_LAYER_GZIP, "digest": digest, "size": blob.size}
     return desc, "sha256:" + plain.hash.hexdigest()
