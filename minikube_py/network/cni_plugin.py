@@ -1,0 +1,291 @@
+"""`mkpy-cni`: a CNI 1.0 bridge plugin on pyroute2 (what Debian's `bridge` plugin does, readable).
+
+Run it as a CNI runtime would, in the node's network namespace (where the bridge is):
+    CNI_COMMAND=ADD CNI_CONTAINERID=abc CNI_NETNS=/run/netns/pod1 CNI_IFNAME=eth0 \
+    CNI_PATH=/usr/lib/cni:... mkpy-cni < netconf.json
+
+ADD, step by step (each one a netlink request):
+  1. ask the IPAM plugin named by ipam.type (an executable on CNI_PATH) for addresses;
+  2. make sure the bridge exists, is up and holds the gateway address;
+  3. create a veth pair: the node end `veth<hash>` here, the other end born directly
+     inside the pod's namespace as `eth0`;
+  4. plug the node end into the bridge, hairpin mode on (so a pod can reach itself
+     through a service address that NATs back to it), up;
+  5. inside the pod: lo up, eth0 up with MTU and address, the default route via the bridge.
+DEL undoes it and succeeds when things are already gone; CHECK compares the
+namespace with the result ADD returned (prevResult).
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import sys
+from dataclasses import dataclass
+
+from minikube_py.network.addressing import check_ifname, host_veth_name
+from minikube_py.network.cni_types import (
+    ERR_CHECK_FAILED,
+    ERR_INVALID_CONFIG,
+    ERR_PLUGIN,
+    ERR_UNKNOWN_CONTAINER,
+    CniEnv,
+    CniError,
+    exec_plugin,
+    find_plugin,
+    plugin_main,
+    shape_result,
+)
+from minikube_py.network.errors import NetworkError
+from minikube_py.network.netns import is_netns, open_iproute
+
+AF_INET = 2
+RT_TABLE_MAIN = 254
+
+
+@dataclass(frozen=True)
+class Options:
+    bridge: str
+    is_gateway: bool
+    is_default_gateway: bool
+    hairpin: bool
+    mtu: int
+    ipam_type: str
+
+
+def parse_options(conf: dict) -> Options:
+    def flag(key: str, default: bool) -> bool:
+        value = conf.get(key, default)
+        if not isinstance(value, bool):
+            raise CniError(ERR_INVALID_CONFIG, f"{key}: expected true or false, got {value!r}")
+        return value
+
+    try:
+        bridge = check_ifname(conf.get("bridge", "mkpy0"), "bridge")
+    except NetworkError as exc:
+        raise CniError(ERR_INVALID_CONFIG, str(exc)) from None
+    mtu = conf.get("mtu", 1500)
+    if not isinstance(mtu, int) or isinstance(mtu, bool) or not 576 <= mtu <= 65535:
+        raise CniError(ERR_INVALID_CONFIG, f"mtu: {mtu!r} is not an MTU between 576 and 65535")
+    ipam = conf.get("ipam")
+    if not isinstance(ipam, dict) or not isinstance(ipam.get("type"), str) or not ipam["type"]:
+        raise CniError(ERR_INVALID_CONFIG, "ipam.type: the IPAM plugin to run must be named")
+    return Options(bridge, flag("isGateway", True), flag("isDefaultGateway", True),
+                   flag("hairpinMode", True), mtu, ipam["type"])
+
+
+def _ipam(env: CniEnv, opts: Options, command: str, conf: dict) -> dict | None:
+    """Delegate to the IPAM plugin with our own environment and configuration, as the spec says."""
+    return exec_plugin(find_plugin(opts.ipam_type, env.path), command, os.environ, conf)
+
+
+def _nl_code(exc: BaseException) -> int | None:
+    return getattr(exc, "code", None)
+
+
+# ---------------------------------------------------------------------------- ADD
+def add(env: CniEnv, conf: dict) -> dict:
+    opts = parse_options(conf)
+    check_ifname(env.ifname, "CNI_IFNAME")
+    if not is_netns(env.netns):
+        raise CniError(ERR_UNKNOWN_CONTAINER, f"CNI_NETNS {env.netns} is not a network namespace")
+    ipam_result = _ipam(env, opts, "ADD", conf) or {}
+    ips = [ip for ip in ipam_result.get("ips", []) if ":" not in ip.get("address", ":")]
+    if not ips:
+        _ipam(env, opts, "DEL", conf)
+        raise CniError(ERR_PLUGIN, f"IPAM plugin {opts.ipam_type} returned no IPv4 address", str(ipam_result))
+    try:
+        result = _wire(env, opts, ips, ipam_result.get("routes") or [])
+    except BaseException:
+        # Nothing half-applied: the veth (both ends) and the address go back.
+        _remove_links(env, opts)
+        _ipam(env, opts, "DEL", conf)
+        raise
+    result["dns"] = ipam_result.get("dns") or {}
+    return shape_result(result, conf["cniVersion"])
+
+
+def _wire(env: CniEnv, opts: Options, ips: list[dict], ipam_routes: list[dict]) -> dict:
+    host_name = host_veth_name(env.container_id, env.ifname)
+    addrs = [ipaddress.IPv4Interface(ip["address"]) for ip in ips]
+    gateway = next((ip["gateway"] for ip in ips if ip.get("gateway")), None)
+
+    with open_iproute(None) as ipr:  # this process's namespace: the node's
+        br_idx = _ensure_bridge(ipr, opts, [(gw, a.network.prefixlen) for a, gw in
+                                            zip(addrs, (ip.get("gateway") for ip in ips), strict=True) if gw])
+        pod_fd = os.open(env.netns, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            # The peer is created straight inside the pod's namespace under its final name,
+            # so it never exists here and can never clash with a node interface.
+            ipr.link("add", ifname=host_name, kind="veth", mtu=opts.mtu,
+                     peer={"ifname": env.ifname, "net_ns_fd": pod_fd, "mtu": opts.mtu})
+        except Exception as exc:
+            if _nl_code(exc) == errno.EEXIST:
+                raise CniError(ERR_PLUGIN, f"{host_name} or {env.ifname} in {env.netns} already exists",
+                               "was ADD called twice without DEL?") from None
+            raise
+        finally:
+            os.close(pod_fd)
+        host_idx = ipr.link_lookup(ifname=host_name)[0]
+        ipr.link("set", index=host_idx, master=br_idx)
+        if opts.hairpin:
+            ipr.brport("set", index=host_idx, mode=1)  # IFLA_BRPORT_MODE = hairpin
+        ipr.link("set", index=host_idx, state="up")
+        host_mac = ipr.get_links(host_idx)[0].get("address")
+        br_mac = ipr.get_links(br_idx)[0].get("address")
+
+    routes = []
+    for r in ipam_routes:
+        routes.append({"dst": r["dst"], "gw": r.get("gw") or gateway})
+    if opts.is_default_gateway and gateway and not any(r["dst"] == "0.0.0.0/0" for r in routes):
+        routes.append({"dst": "0.0.0.0/0", "gw": gateway})
+    routes = [r for r in routes if r["gw"]]
+
+    with open_iproute(env.netns) as pod:
+        pod.link("set", index=pod.link_lookup(ifname="lo")[0], state="up")
+        idx = pod.link_lookup(ifname=env.ifname)[0]
+        for a in addrs:
+            pod.addr("add", index=idx, address=str(a.ip), prefixlen=a.network.prefixlen)
+        pod.link("set", index=idx, state="up")
+        for r in routes:
+            pod.route("add", dst=r["dst"], gateway=r["gw"], oif=idx)
+        pod_mac = pod.get_links(idx)[0].get("address")
+
+    return {"cniVersion": "1.0.0",
+            "interfaces": [{"name": opts.bridge, "mac": br_mac},
+                           {"name": host_name, "mac": host_mac},
+                           {"name": env.ifname, "mac": pod_mac, "sandbox": env.netns}],
+            "ips": [dict(ip, interface=2) for ip in ips],
+            "routes": routes}
+
+
+def _ensure_bridge(ipr, opts: Options, gateways: list[tuple[str, int]]) -> int:
+    found = ipr.link_lookup(ifname=opts.bridge)
+    if not found:
+        try:
+            ipr.link("add", ifname=opts.bridge, kind="bridge", mtu=opts.mtu)
+        except Exception as exc:  # another ADD made it first: fine
+            if _nl_code(exc) != errno.EEXIST:
+                raise
+        found = ipr.link_lookup(ifname=opts.bridge)
+    idx = found[0]
+    if opts.is_gateway:
+        have = {a.get("address") for a in ipr.get_addr(index=idx, family=AF_INET)}
+        for gw, prefix in gateways:
+            if gw not in have:
+                try:
+                    ipr.addr("add", index=idx, address=gw, prefixlen=prefix)
+                except Exception as exc:
+                    if _nl_code(exc) != errno.EEXIST:
+                        raise
+    ipr.link("set", index=idx, state="up")
+    return idx
+
+
+# ---------------------------------------------------------------------------- DEL
+def delete(env: CniEnv, conf: dict) -> None:
+    opts = parse_options(conf)
+    _ipam(env, opts, "DEL", conf)
+    _remove_links(env, opts)
+
+
+def _remove_links(env: CniEnv, opts: Options) -> None:
+    """Delete the pod's veth from both sides; gone already is fine."""
+    with open_iproute(None) as ipr:
+        for idx in ipr.link_lookup(ifname=host_veth_name(env.container_id, env.ifname)):
+            _ignore_gone(lambda i=idx: ipr.link("del", index=i))  # the peer in the pod goes with it
+    if env.netns and is_netns(env.netns):
+        with open_iproute(env.netns) as pod:
+            for idx in pod.link_lookup(ifname=env.ifname):
+                _ignore_gone(lambda i=idx: pod.link("del", index=i))
+
+
+def _ignore_gone(fn) -> None:
+    try:
+        fn()
+    except Exception as exc:
+        if _nl_code(exc) not in (errno.ENODEV, errno.ENOENT):
+            raise
+
+
+# ---------------------------------------------------------------------------- CHECK
+def check(env: CniEnv, conf: dict) -> None:
+    opts = parse_options(conf)
+    prev = conf.get("prevResult")
+    if not isinstance(prev, dict):
+        raise CniError(ERR_INVALID_CONFIG, "prevResult: CHECK needs the result of ADD")
+    _ipam(env, opts, "CHECK", conf)
+    if not is_netns(env.netns):
+        raise CniError(ERR_UNKNOWN_CONTAINER, f"CNI_NETNS {env.netns} is not a network namespace")
+    interfaces = prev.get("interfaces") or []
+    mine = [i for i, intf in enumerate(interfaces)
+            if intf.get("name") == env.ifname and intf.get("sandbox") == env.netns]
+    if not mine:
+        raise CniError(ERR_CHECK_FAILED, f"prevResult has no interface {env.ifname} in {env.netns}")
+
+    def fail(what: str) -> CniError:
+        return CniError(ERR_CHECK_FAILED, what, f"container {env.container_id}")
+
+    with open_iproute(env.netns) as pod:
+        found = pod.link_lookup(ifname=env.ifname)
+        if not found:
+            raise fail(f"interface {env.ifname} is missing from {env.netns}")
+        link = pod.get_links(found[0])[0]
+        want_mac = interfaces[mine[0]].get("mac")
+        if want_mac and link.get("address") != want_mac:
+            raise fail(f"{env.ifname} has MAC {link.get('address')}, ADD gave {want_mac}")
+        have = {f"{a.get('address')}/{a['prefixlen']}" for a in pod.get_addr(index=found[0], family=AF_INET)}
+        for ip in prev.get("ips") or []:
+            if ip.get("interface") == mine[0] and ip["address"] not in have:
+                raise fail(f"address {ip['address']} is missing from {env.ifname}")
+        routes = {(f"{r.get('dst') or '0.0.0.0'}/{r['dst_len']}", r.get("gateway"))
+                  for r in pod.get_routes(family=AF_INET, table=RT_TABLE_MAIN)}
+        for r in prev.get("routes") or []:
+            if ":" in r["dst"]:
+                continue
+            if not any(dst == r["dst"] and (not r.get("gw") or gw == r["gw"]) for dst, gw in routes):
+                raise fail(f"route {r['dst']} via {r.get('gw')} is missing in {env.netns}")
+
+    host_name = host_veth_name(env.container_id, env.ifname)
+    with open_iproute(None) as ipr:
+        host = ipr.link_lookup(ifname=host_name)
+        bridge = ipr.link_lookup(ifname=opts.bridge)
+        if not host or not bridge:
+            raise fail(f"{host_name if not host else opts.bridge} is missing from the node namespace")
+        link = ipr.get_links(host[0])[0]
+        if link.get("master") != bridge[0]:
+            raise fail(f"{host_name} is not a port of {opts.bridge}")
+        if opts.hairpin and brport_attr(link, "IFLA_BRPORT_MODE") != 1:
+            raise fail(f"hairpin mode is off on {host_name}")
+
+
+def brport_attr(link, name: str):
+    """A bridge-port setting of a link from its IFLA_LINKINFO/IFLA_INFO_SLAVE_DATA."""
+    info = link.get_attr("IFLA_LINKINFO")
+    slave = info.get_attr("IFLA_INFO_SLAVE_DATA") if info is not None else None
+    return slave.get_attr(name) if slave is not None else None
+
+
+# ---------------------------------------------------------------------------- entry
+def handle(env: CniEnv, conf: dict, raw: bytes) -> dict | None:
+    try:
+        if env.command == "ADD":
+            return add(env, conf)
+        if env.command == "DEL":
+            delete(env, conf)
+        else:
+            check(env, conf)
+        return None
+    except (CniError, NetworkError):
+        raise
+    except OSError as exc:
+        raise CniError(ERR_PLUGIN, f"{env.command} failed", str(exc)) from None
+
+
+def main() -> int:
+    return plugin_main(handle)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
