@@ -46,8 +46,7 @@ def container_init(ctx: InitContext) -> NoReturn:
         sys.setsid(why="a session of our own (and the terminal's owner, if any)")
 
         # 1. Limits the kernel applies to this process and everything it starts.
-        for rl in process.get("rlimits") or []:
-            sys.setrlimit(rl["type"], rl["soft"], rl["hard"], why="process.rlimits")
+        security.set_rlimits(sys, process)
         if process.get("oomScoreAdj") is not None:
             sys.write_file("/proc/self/oom_score_adj", str(process["oomScoreAdj"]),
                            why="process.oomScoreAdj")
@@ -169,11 +168,8 @@ def preload(config: dict[str, Any]) -> None:
 
     import prctl  # noqa: F401
 
-    from minikube_py.runtime import console  # noqa: F401
+    from minikube_py.runtime import capabilities, console, rlimits  # noqa: F401
 
-    process = config.get("process") or {}
-    if process.get("capabilities") is not None:
-        from minikube_py.runtime import capabilities  # noqa: F401
     if (config.get("linux") or {}).get("seccomp"):
         from minikube_py.runtime import seccomp  # noqa: F401
 
