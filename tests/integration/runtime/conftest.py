@@ -133,7 +133,7 @@ class Runtime:
 
     def wait_status(self, cid: str, status: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
-        while self.state(cid)["status"] != status:
+        while not (self.root / cid / "state.json").exists() or self.state(cid)["status"] != status:
             assert time.monotonic() < deadline, f"{cid} never became {status}"
             time.sleep(0.05)
 
