@@ -152,8 +152,7 @@ def _become(sys: Syscalls, proc: dict[str, Any], config: dict[str, Any], program
             from minikube_py.runtime import console
 
             console.setup_terminal(sys, tty)
-        for rl in proc.get("rlimits") or []:
-            sys.setrlimit(rl["type"], rl["soft"], rl["hard"])
+        security.set_rlimits(sys, proc)
         nnp = bool(proc.get("noNewPrivileges"))
         if nnp:
             sys.prctl("no_new_privs", 1, why="process.noNewPrivileges")

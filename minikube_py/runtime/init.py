@@ -39,15 +39,20 @@ def container_init(ctx: InitContext) -> NoReturn:
         process, linux = config["process"], config.get("linux") or {}
 
         # 0. Wait until the runtime has moved us into the cgroup and written the uid/gid maps.
-        channel.receive(ctx.sock, "go", timeout=None)
+        go = channel.receive(ctx.sock, "go", timeout=None)
+        ctx.state["pid"] = go["pid"]  # our pid as the host sees it, for the hooks' state
+        if "user" in ctx.new_namespaces:
+            # Our host uid (0) has no mapping in the new user namespace: become its root,
+            # or files we create would belong to "overflow" ids (EOVERFLOW).
+            sys.setresgid(0, why="root of the new user namespace")
+            sys.setresuid(0, why="root of the new user namespace")
         if "cgroup" in ctx.new_namespaces:
             # Now, not at clone(): our cgroup becomes the root of the new cgroup namespace.
             sys.unshare(shim.CLONE_NEWCGROUP, why="cgroup namespace rooted at the container's cgroup")
         sys.setsid(why="a session of our own (and the terminal's owner, if any)")
 
         # 1. Limits the kernel applies to this process and everything it starts.
-        for rl in process.get("rlimits") or []:
-            sys.setrlimit(rl["type"], rl["soft"], rl["hard"], why="process.rlimits")
+        security.set_rlimits(sys, process)
         if process.get("oomScoreAdj") is not None:
             sys.write_file("/proc/self/oom_score_adj", str(process["oomScoreAdj"]),
                            why="process.oomScoreAdj")
@@ -169,11 +174,8 @@ def preload(config: dict[str, Any]) -> None:
 
     import prctl  # noqa: F401
 
-    from minikube_py.runtime import console  # noqa: F401
+    from minikube_py.runtime import capabilities, console, rlimits  # noqa: F401
 
-    process = config.get("process") or {}
-    if process.get("capabilities") is not None:
-        from minikube_py.runtime import capabilities  # noqa: F401
     if (config.get("linux") or {}).get("seccomp"):
         from minikube_py.runtime import seccomp  # noqa: F401
 

@@ -19,20 +19,23 @@ from minikube_py.runtime.errors import ContainerError
 
 
 def check(config: dict[str, Any]) -> None:
-    """Refuse unknown capability names and bad seccomp configs before anything is created."""
-    caps = (config.get("process") or {}).get("capabilities")
-    if caps:
-        from minikube_py.runtime import capabilities
+    """Refuse unknown capabilities, bad rlimits and bad seccomp profiles before anything is created."""
+    from minikube_py.runtime import capabilities, rlimits
 
-        for kind, names in caps.items():
-            for name in names or []:
-                try:
-                    capabilities.number(name)
-                except (KeyError, ValueError):
-                    raise ContainerError(
-                        f"config.json: process.capabilities.{kind}: unknown capability {name!r}") from None
-    if (config.get("linux") or {}).get("seccomp"):
-        seccomp_program(config)
+    process = config.get("process") or {}
+    try:
+        if process.get("capabilities") is not None:
+            capabilities.parse(process["capabilities"])
+        rlimits.parse(process.get("rlimits"))
+    except (capabilities.CapabilityError, rlimits.RlimitError) as exc:
+        raise ContainerError(f"config.json: {exc}") from None
+    seccomp_program(config)
+
+
+def set_rlimits(sys: Any, process: dict[str, Any]) -> None:
+    from minikube_py.runtime import rlimits
+
+    rlimits.apply(process.get("rlimits"), sys)
 
 
 def seccomp_program(config: dict[str, Any]) -> Any:
@@ -59,17 +62,19 @@ def load_seccomp(sys: Any, compiled: Any) -> None:
 def set_identity(sys: Any, process: dict[str, Any]) -> None:
     """Groups, gid, uid and the five capability sets (runc's finalizeNamespace)."""
     user = process.get("user") or {}
-    uid, gid = user.get("uid", 0), user.get("gid", 0)
-    caps = process.get("capabilities")
-    if caps is not None:
-        sys.prctl("keepcaps", 1, why="keep capabilities across the uid change")
-    sys.setgroups(list(user.get("additionalGids") or []), why="process.user.additionalGids")
-    sys.setresgid(gid, why="process.user.gid")
-    sys.setresuid(uid, why="process.user.uid")
-    if caps is not None:
-        from minikube_py.runtime import capabilities
 
-        sys.note("capabilities", why="process.capabilities: the five sets",
-                 **{k: ",".join(v or []) or "-" for k, v in caps.items()})
-        capabilities.apply(caps)
-        sys.prctl("keepcaps", 0)
+    def switch_user() -> None:
+        sys.setgroups(list(user.get("additionalGids") or []), why="process.user.additionalGids")
+        sys.setresgid(user.get("gid", 0), why="process.user.gid")
+        sys.setresuid(user.get("uid", 0), why="process.user.uid")
+
+    caps = process.get("capabilities")
+    if caps is None:  # no capabilities in the config: the process keeps what the user has
+        switch_user()
+        return
+    from minikube_py.runtime import capabilities
+
+    try:
+        capabilities.apply_oci(caps, switch_user=switch_user, sys=sys)
+    except capabilities.CapabilityError as exc:
+        raise ContainerError(str(exc)) from None

@@ -21,10 +21,6 @@ NAMESPACE_FILES = {
     "user": "user", "cgroup": "cgroup", "time": "time",
 }
 
-RLIMITS = {"RLIMIT_AS", "RLIMIT_CORE", "RLIMIT_CPU", "RLIMIT_DATA", "RLIMIT_FSIZE", "RLIMIT_LOCKS",
-           "RLIMIT_MEMLOCK", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_NOFILE", "RLIMIT_NPROC",
-           "RLIMIT_RSS", "RLIMIT_RTPRIO", "RLIMIT_RTTIME", "RLIMIT_SIGPENDING", "RLIMIT_STACK"}
-
 HOOK_STAGES = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 
 
@@ -75,11 +71,6 @@ def validate(config: dict[str, Any]) -> None:
     for key in ("uid", "gid"):
         if not isinstance(user.get(key, 0), int) or user.get(key, 0) < 0:
             raise _fail(f"process.user.{key}", "must be a non-negative integer")
-    for i, rl in enumerate(proc.get("rlimits") or []):
-        if rl.get("type") not in RLIMITS:
-            raise _fail(f"process.rlimits[{i}].type", f"unknown rlimit {rl.get('type')!r}")
-        if not isinstance(rl.get("soft"), int) or not isinstance(rl.get("hard"), int):
-            raise _fail(f"process.rlimits[{i}]", "soft and hard must be integers")
     adj = proc.get("oomScoreAdj")
     if adj is not None and (not isinstance(adj, int) or not -1000 <= adj <= 1000):
         raise _fail("process.oomScoreAdj", f"must be an integer in [-1000, 1000], got {adj!r}")
@@ -145,7 +136,7 @@ def default_spec(terminal: bool = True) -> dict[str, Any]:
             "args": ["sh"],
             "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
             "cwd": "/",
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps, "ambient": caps},
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
             "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
             "noNewPrivileges": True,
         },
