@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "version": "minikube_py.cli.main:version",
     "demo": "minikube_py.cli.demo:demo",
     "kubelet": "minikube_py.kubelet.cli:kubelet",
+    "image": "minikube_py.image.cli:image",
     "runtime": "minikube_py.runtime.cli:runtime",
 }
 

@@ -331,8 +331,10 @@ class Builder:
 
         return buildrun.run_step(self, state, inst, env)
 
-    def add_layer(self, state: State, stage: str, owners: dict[str, tuple[int, int]]) -> None:
-        desc, diff_id = write_layer(self.store.blobs, stage, mtime=0, owner=(0, 0), owners=owners)
+    def add_layer(self, state: State, stage: str, owners: dict[str, tuple[int, int]],
+                  owner: tuple[int, int] | None = (0, 0)) -> None:
+        """Tar the staged tree into a layer; owner=None keeps the files' real owners (RUN)."""
+        desc, diff_id = write_layer(self.store.blobs, stage, mtime=0, owner=owner, owners=owners)
         state.layers.append(desc)
         state.config.setdefault("rootfs", {"type": "layers", "diff_ids": []})["diff_ids"].append(diff_id)
 

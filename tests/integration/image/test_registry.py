@@ -1,0 +1,128 @@
+import base64
+import json
+import os
+
+import pytest
+
+from integration.image.images_helper import layered_image
+from minikube_py.image import ImageError
+from minikube_py.image.hosts import write_mirror
+from minikube_py.image.registry import Credentials
+from minikube_py.image.store import ImageStore
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def other_store(tmp_path, store):
+    """A second node's store sharing the first one's registry configuration."""
+    return ImageStore(str(tmp_path / "mkpyt-img-node2"), hosts_dir=store.hosts_dir)
+
+
+def test_push_pull_through_mirror_config_and_no_resend(store, other_store, registry):
+    write_mirror(store.hosts_dir, "myregistry.com", registry.url)
+    image = layered_image(store, "myregistry.com/multi:v1", layers=3)
+    first = store.push("myregistry.com/multi:v1", progress=False)
+    assert first.blobs_fetched == 5 and first.digest == image.digest      # 4 layers + config
+    again = store.push("myregistry.com/multi:v1", progress=False)
+    assert again.blobs_fetched == 0 and again.blobs_skipped == 5 and again.bytes_transferred == 0
+
+    pulled = other_store.pull("myregistry.com/multi:v1", progress=False)
+    assert pulled.digest == image.digest and pulled.id == image.id
+    assert pulled.stats.blobs_fetched == 5 and pulled.stats.endpoint == registry.url
+    for diff_id in pulled.diff_ids:                     # unpacked during the pull
+        assert os.path.isdir(other_store.layer_path(diff_id))
+    second = other_store.pull("myregistry.com/multi:v1", progress=False)
+    assert second.stats.bytes_transferred == 0 and second.stats.blobs_skipped == 5
+    # by digest, too
+    assert other_store.pull(f"myregistry.com/multi@{image.digest}", progress=False).digest == image.digest
+
+
+def test_chunked_upload(store, other_store, registry):
+    write_mirror(store.hosts_dir, "myregistry.com", registry.url)
+    image = layered_image(store, "myregistry.com/big:v1", layers=1, size=3 * 1024 * 1024)
+    stats = store.push("myregistry.com/big:v1", chunk_size=1024 * 1024, progress=False)
+    assert stats.blobs_fetched == 3
+    assert other_store.pull("myregistry.com/big:v1", progress=False).digest == image.digest
+
+
+def test_unknown_tag_repo_and_unreachable(store, registry):
+    write_mirror(store.hosts_dir, "myregistry.com", registry.url)
+    store.tag("busybox", "myregistry.com/bb:v1")
+    store.push("myregistry.com/bb:v1", progress=False)
+    with pytest.raises(ImageError) as err:
+        store.pull("myregistry.com/bb:nope", progress=False)
+    assert err.value.reason == "NotFound" and "MANIFEST_UNKNOWN" in str(err.value)
+    assert "myregistry.com/bb:nope" in str(err.value)
+    with pytest.raises(ImageError) as err:
+        store.pull("myregistry.com/nothing:v1", progress=False)
+    assert err.value.reason == "NotFound" and "unknown" in str(err.value)
+    write_mirror(store.hosts_dir, "down.example", "http://127.0.0.1:1")
+    with pytest.raises(ImageError) as err:
+        store.pull("down.example/x:v1", progress=False)
+    assert err.value.reason == "Unreachable" and "127.0.0.1:1" in str(err.value)
+
+
+def test_digest_mismatch_leaves_nothing_trusted(store, other_store, registry):
+    write_mirror(store.hosts_dir, "myregistry.com", registry.url)
+    image = layered_image(store, "myregistry.com/bad:v1", layers=2)
+    store.push("myregistry.com/bad:v1", progress=False)
+    victim = image.layers[-1]["digest"]
+    with open(registry.blob_path(victim), "r+b") as f:      # bit rot on the registry's disk
+        f.seek(100)
+        byte = f.read(1)
+        f.seek(100)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(ImageError) as err:
+        other_store.pull("myregistry.com/bad:v1", progress=False)
+    assert err.value.reason == "DigestMismatch" and victim in str(err.value)
+    assert not other_store.exists("myregistry.com/bad:v1")
+    assert not other_store.blobs.has(victim) and os.listdir(other_store.blobs.ingest_dir) == []
+    assert not any(n.startswith(".unpack-") for n in os.listdir(other_store.layers_dir))
+
+
+def test_https_with_a_ca_file(store, other_store, make_registry):
+    reg = make_registry(tls=True)
+    write_mirror(store.hosts_dir, "myregistry.com", reg.url)
+    store.tag("busybox", "myregistry.com/bb:tls")
+    with pytest.raises(ImageError) as err:
+        store.push("myregistry.com/bb:tls", progress=False)
+    assert err.value.reason == "Unreachable" and "CERTIFICATE_VERIFY_FAILED" in str(err.value)
+    write_mirror(store.hosts_dir, "myregistry.com", reg.url, ca=reg.ca)
+    store.push("myregistry.com/bb:tls", progress=False)
+    assert other_store.pull("myregistry.com/bb:tls", progress=False).digest == store.resolve("busybox").digest
+
+
+def test_basic_auth_with_htpasswd(store, make_registry, tmp_path):
+    reg = make_registry(auth="htpasswd")
+    write_mirror(store.hosts_dir, "myregistry.com", reg.url)
+    store.tag("busybox", "myregistry.com/bb:auth")
+    with pytest.raises(ImageError) as err:
+        store.push("myregistry.com/bb:auth", progress=False)
+    assert err.value.reason == "Unauthorized" and "--creds" in str(err.value)
+    with pytest.raises(ImageError) as err:
+        store.push("myregistry.com/bb:auth", creds=Credentials("mkpyt", "wrong"), progress=False)
+    assert err.value.reason == "Unauthorized"
+    store.push("myregistry.com/bb:auth", creds=Credentials("mkpyt", "s3cret"), progress=False)
+    # credentials from the docker-style auth file of the node
+    auth = {"auths": {"myregistry.com": {"auth": base64.b64encode(b"mkpyt:s3cret").decode()}}}
+    with open(os.path.join(store.root, "auth.json"), "w") as f:
+        json.dump(auth, f)
+    store.remove("myregistry.com/bb:auth")
+    assert store.pull("myregistry.com/bb:auth", progress=False).digest == store.resolve("busybox").digest
+
+
+def test_bearer_token_flow(store, other_store, make_registry):
+    reg = make_registry(auth="token")
+    write_mirror(store.hosts_dir, "myregistry.com", reg.url)
+    store.tag("busybox", "myregistry.com/team/bb:tok")
+    with pytest.raises(ImageError) as err:
+        store.push("myregistry.com/team/bb:tok", progress=False)
+    assert err.value.reason == "Unauthorized"
+    creds = Credentials("mkpyt", "s3cret")
+    store.push("myregistry.com/team/bb:tok", creds=creds, progress=False)
+    pulled = other_store.pull("myregistry.com/team/bb:tok", creds=creds, progress=False)
+    assert pulled.digest == store.resolve("busybox").digest
+    scopes = {r.get("scope") for r in reg.token_server.requests if r["user"] == "mkpyt"}
+    assert {"repository:team/bb:pull,push", "repository:team/bb:pull"} <= scopes
+    assert all(r.get("service") == "mkpyt-registry" for r in reg.token_server.requests)
