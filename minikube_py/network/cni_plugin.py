@@ -24,7 +24,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from minikube_py.network.addressing import check_ifname, host_veth_name
+from minikube_py.network.addressing import check_ifname, host_veth_name, stable_mac
 from minikube_py.network.cni_types import (
     ERR_CHECK_FAILED,
     ERR_INVALID_CONFIG,
@@ -164,7 +164,8 @@ def _ensure_bridge(ipr, opts: Options, gateways: list[tuple[str, int]]) -> int:
     found = ipr.link_lookup(ifname=opts.bridge)
     if not found:
         try:
-            ipr.link("add", ifname=opts.bridge, kind="bridge", mtu=opts.mtu)
+            ipr.link("add", ifname=opts.bridge, kind="bridge", mtu=opts.mtu,
+                     address=stable_mac(f"{os.uname().nodename}/{opts.bridge}"))
         except Exception as exc:  # another ADD made it first: fine
             if _nl_code(exc) != errno.EEXIST:
                 raise
