@@ -134,6 +134,8 @@ def netns_inventory(netns: str) -> dict:
     """Links, addresses, routes and iptables rules of a namespace: what a clean DEL must restore."""
     return {"links": sh_in(netns, "ip", "-o", "link", "show").count("\n"),
             "addrs": sorted(sh_in(netns, "ip", "-o", "-4", "addr", "show").split("\n")),
-            "routes": sorted(sh_in(netns, "ip", "-4", "route", "show", "table", "all").split("\n")),
+            # "linkdown" only says whether the bridge has a port with carrier right now
+            "routes": sorted(r.replace(" linkdown", "") for r in
+                             sh_in(netns, "ip", "-4", "route", "show", "table", "all").split("\n")),
             "neigh_perm": sh_in(netns, "ip", "neigh", "show", "nud", "permanent"),
             "netns": sorted(n for n in os.listdir("/run/netns") if n.startswith("mkpyt-net"))}
