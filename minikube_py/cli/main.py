@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "kubelet": "minikube_py.kubelet.cli:kubelet",
     "image": "minikube_py.image.cli:image",
     "runtime": "minikube_py.runtime.cli:runtime",
+    "node": "minikube_py.network.cli:node",
 }
 
 

@@ -41,3 +41,12 @@ def host_veth_name(container_id: str, ifname: str) -> str:
     so DEL can find it with nothing but the CNI environment (no state needed)."""
     digest = hashlib.sha256(f"{container_id}/{ifname}".encode()).hexdigest()
     return "veth" + digest[:IFNAMSIZ - 4]
+
+
+def stable_mac(seed: str) -> str:
+    """A locally administered unicast MAC derived from `seed`. A bridge given an explicit MAC
+    keeps it; otherwise Linux gives it the lowest MAC among its ports, which changes as pods
+    come and go (and breaks CNI CHECK, which compares the bridge's MAC with ADD's result)."""
+    b = bytearray(hashlib.sha256(seed.encode()).digest()[:6])
+    b[0] = (b[0] & 0xFE) | 0x02
+    return ":".join(f"{x:02x}" for x in b)

@@ -24,7 +24,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from minikube_py.network.addressing import check_ifname, host_veth_name
+from minikube_py.network.addressing import check_ifname, host_veth_name, stable_mac
 from minikube_py.network.cni_types import (
     ERR_CHECK_FAILED,
     ERR_INVALID_CONFIG,
@@ -76,8 +76,10 @@ def parse_options(conf: dict) -> Options:
 
 
 def _ipam(env: CniEnv, opts: Options, command: str, conf: dict) -> dict | None:
-    """Delegate to the IPAM plugin with our own environment and configuration, as the spec says."""
-    return exec_plugin(find_plugin(opts.ipam_type, env.path), command, os.environ, conf)
+    """Delegate to the IPAM plugin with our own parameters and configuration, as the spec says."""
+    cni_env = dict(os.environ, CNI_CONTAINERID=env.container_id, CNI_NETNS=env.netns, CNI_IFNAME=env.ifname,
+                   CNI_PATH=os.pathsep.join(env.path), CNI_ARGS=env.args)
+    return exec_plugin(find_plugin(opts.ipam_type, env.path), command, cni_env, conf)
 
 
 def _nl_code(exc: BaseException) -> int | None:
@@ -85,7 +87,7 @@ def _nl_code(exc: BaseException) -> int | None:
 
 
 # ---------------------------------------------------------------------------- ADD
-def add(env: CniEnv, conf: dict) -> dict:
+def add(env: CniEnv, conf: dict, here: str | None = None) -> dict:
     opts = parse_options(conf)
     check_ifname(env.ifname, "CNI_IFNAME")
     if not is_netns(env.netns):
@@ -96,22 +98,22 @@ def add(env: CniEnv, conf: dict) -> dict:
         _ipam(env, opts, "DEL", conf)
         raise CniError(ERR_PLUGIN, f"IPAM plugin {opts.ipam_type} returned no IPv4 address", str(ipam_result))
     try:
-        result = _wire(env, opts, ips, ipam_result.get("routes") or [])
+        result = _wire(env, opts, ips, ipam_result.get("routes") or [], here)
     except BaseException:
         # Nothing half-applied: the veth (both ends) and the address go back.
-        _remove_links(env, opts)
+        _remove_links(env, opts, here)
         _ipam(env, opts, "DEL", conf)
         raise
     result["dns"] = ipam_result.get("dns") or {}
     return shape_result(result, conf["cniVersion"])
 
 
-def _wire(env: CniEnv, opts: Options, ips: list[dict], ipam_routes: list[dict]) -> dict:
+def _wire(env: CniEnv, opts: Options, ips: list[dict], ipam_routes: list[dict], here: str | None) -> dict:
     host_name = host_veth_name(env.container_id, env.ifname)
     addrs = [ipaddress.IPv4Interface(ip["address"]) for ip in ips]
     gateway = next((ip["gateway"] for ip in ips if ip.get("gateway")), None)
 
-    with open_iproute(None) as ipr:  # this process's namespace: the node's
+    with open_iproute(here) as ipr:  # the node's namespace (where this process runs, as a rule)
         br_idx = _ensure_bridge(ipr, opts, [(gw, a.network.prefixlen) for a, gw in
                                             zip(addrs, (ip.get("gateway") for ip in ips), strict=True) if gw])
         pod_fd = os.open(env.netns, os.O_RDONLY | os.O_CLOEXEC)
@@ -164,7 +166,8 @@ def _ensure_bridge(ipr, opts: Options, gateways: list[tuple[str, int]]) -> int:
     found = ipr.link_lookup(ifname=opts.bridge)
     if not found:
         try:
-            ipr.link("add", ifname=opts.bridge, kind="bridge", mtu=opts.mtu)
+            ipr.link("add", ifname=opts.bridge, kind="bridge", mtu=opts.mtu,
+                     address=stable_mac(f"{os.uname().nodename}/{opts.bridge}"))
         except Exception as exc:  # another ADD made it first: fine
             if _nl_code(exc) != errno.EEXIST:
                 raise
@@ -184,15 +187,15 @@ def _ensure_bridge(ipr, opts: Options, gateways: list[tuple[str, int]]) -> int:
 
 
 # ---------------------------------------------------------------------------- DEL
-def delete(env: CniEnv, conf: dict) -> None:
+def delete(env: CniEnv, conf: dict, here: str | None = None) -> None:
     opts = parse_options(conf)
     _ipam(env, opts, "DEL", conf)
-    _remove_links(env, opts)
+    _remove_links(env, opts, here)
 
 
-def _remove_links(env: CniEnv, opts: Options) -> None:
+def _remove_links(env: CniEnv, opts: Options, here: str | None) -> None:
     """Delete the pod's veth from both sides; gone already is fine."""
-    with open_iproute(None) as ipr:
+    with open_iproute(here) as ipr:
         for idx in ipr.link_lookup(ifname=host_veth_name(env.container_id, env.ifname)):
             _ignore_gone(lambda i=idx: ipr.link("del", index=i))  # the peer in the pod goes with it
     if env.netns and is_netns(env.netns):
@@ -210,7 +213,7 @@ def _ignore_gone(fn) -> None:
 
 
 # ---------------------------------------------------------------------------- CHECK
-def check(env: CniEnv, conf: dict) -> None:
+def check(env: CniEnv, conf: dict, here: str | None = None) -> None:
     opts = parse_options(conf)
     prev = conf.get("prevResult")
     if not isinstance(prev, dict):
@@ -248,7 +251,7 @@ def check(env: CniEnv, conf: dict) -> None:
                 raise fail(f"route {r['dst']} via {r.get('gw')} is missing in {env.netns}")
 
     host_name = host_veth_name(env.container_id, env.ifname)
-    with open_iproute(None) as ipr:
+    with open_iproute(here) as ipr:
         host = ipr.link_lookup(ifname=host_name)
         bridge = ipr.link_lookup(ifname=opts.bridge)
         if not host or not bridge:
@@ -268,14 +271,16 @@ def brport_attr(link, name: str):
 
 
 # ---------------------------------------------------------------------------- entry
-def handle(env: CniEnv, conf: dict, raw: bytes) -> dict | None:
+def handle(env: CniEnv, conf: dict, raw: bytes = b"", here: str | None = None) -> dict | None:
+    """One CNI command. `here` is the node namespace's path when the caller is not already in it
+    (in-process use: tests and benchmarks); the executable always works where it was started."""
     try:
         if env.command == "ADD":
-            return add(env, conf)
+            return add(env, conf, here)
         if env.command == "DEL":
-            delete(env, conf)
+            delete(env, conf, here)
         else:
-            check(env, conf)
+            check(env, conf, here)
         return None
     except (CniError, NetworkError):
         raise

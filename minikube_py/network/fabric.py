@@ -18,7 +18,7 @@ import errno
 import ipaddress
 
 from minikube_py.kernel.syscalls import Syscalls
-from minikube_py.network.addressing import check_ifname, gateway_of, parse_cidr
+from minikube_py.network.addressing import check_ifname, gateway_of, parse_cidr, stable_mac
 from minikube_py.network.errors import NetworkError
 from minikube_py.network.netns import NETNS_DIR, create_netns, delete_netns, is_netns, netns_path, open_iproute
 from minikube_py.network.node import NodeNetwork, Uplink
@@ -54,7 +54,8 @@ class Fabric:
                 ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
                 if not ipr.link_lookup(ifname=self.bridge):
                     try:
-                        ipr.link("add", ifname=self.bridge, kind="bridge")
+                        ipr.link("add", ifname=self.bridge, kind="bridge",
+                                 address=stable_mac(f"{self.name}/{self.bridge}"))
                     except Exception as exc:
                         if getattr(exc, "code", None) != errno.EEXIST:
                             raise

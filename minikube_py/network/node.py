@@ -27,7 +27,7 @@ from pathlib import Path
 
 from minikube_py.kernel.syscalls import Syscalls
 from minikube_py.network import netfilter
-from minikube_py.network.addressing import check_ifname, gateway_of, parse_cidr
+from minikube_py.network.addressing import check_ifname, gateway_of, parse_cidr, stable_mac
 from minikube_py.network.errors import NetworkError
 from minikube_py.network.netns import (
     NETNS_DIR,
@@ -126,7 +126,7 @@ class NodeNetwork:
         idx = ipr.link_lookup(ifname=self.bridge)
         if not idx:
             try:
-                ipr.link("add", ifname=self.bridge, kind="bridge")
+                ipr.link("add", ifname=self.bridge, kind="bridge", address=stable_mac(f"{self.name}/{self.bridge}"))
             except Exception as exc:  # a concurrent ensure() won the race: fine
                 if getattr(exc, "code", None) != errno.EEXIST:
                     raise
