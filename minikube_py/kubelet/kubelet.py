@@ -106,6 +106,17 @@ def _epoch(value: Any) -> float | None:
     return secs + (float("0." + frac) if frac.isdigit() else 0.0)
 
 
+def oom_score_adj_floor() -> int:
+    """The lowest oom_score_adj we may give a child. Lowering it needs CAP_SYS_RESOURCE; without
+    it (some sandboxes, rootless) we clamp to our own value, as a rootless kubelet does."""
+    with open("/proc/self/status") as f:
+        cap_eff = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))
+    if cap_eff & (1 << 24):
+        return -1000
+    with open("/proc/self/oom_score_adj") as f:
+        return int(f.read())
+
+
 def container_id_for(pod: dict, name: str, attempt: int) -> str:
     """k8s_<container>_<pod>_<namespace>_<uid>_<attempt>, as dockershim named them (kept short)."""
     m = pod["metadata"]
@@ -142,6 +153,7 @@ class Kubelet:
             import psutil
 
             config.memory_capacity = psutil.virtual_memory().total
+        self.oom_floor = oom_score_adj_floor()
         os.makedirs(os.path.join(config.root, "pods"), exist_ok=True)
         self._load_state()
 
@@ -454,6 +466,7 @@ class Kubelet:
         overlay = self.images.prepare_rootfs(self.cfg.infra_image, sb.infra_id)
         cfg = sandbox.infra_config(pod, sb.infra_id, os.path.join(bundle, "rootfs"), overlay,
                                    sb.netns_path or None, self.cfg.infra_argv)
+        cfg["process"]["oomScoreAdj"] = max(cfg["process"]["oomScoreAdj"], self.oom_floor)
         with open(os.path.join(bundle, "config.json"), "w") as f:
             json.dump(cfg, f)
         if self.runtime.state(sb.infra_id) is not None:
@@ -630,6 +643,7 @@ class Kubelet:
             rec.waiting[name] = ("CreateContainerConfigError", str(exc))
             self.events.record(pod, "Failed", f"Error: {exc}", "Warning", name)
             return False
+        config["process"]["oomScoreAdj"] = max(config["process"]["oomScoreAdj"], self.oom_floor)
         with open(os.path.join(bundle, "config.json"), "w") as f:
             json.dump(config, f)
         # 4. create + start
