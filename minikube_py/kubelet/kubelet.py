@@ -374,14 +374,13 @@ class Kubelet:
         if not rec.terminal and self._ensure_pod_infra(rec):
             self._sync_containers(rec)
         self._refresh(uid)
-        self._publish_status(rec)
-        phase = rec.status.get("phase")
+        phase = status.pod_status(rec.pod, self._view(rec), previous=rec.status, now=self.clock())["phase"]
         if phase in ("Succeeded", "Failed") and not rec.terminal:
             # Nothing will run again in this pod: release its sandbox, keep its status.
             rec.terminal = True
             self._stop_sandbox(rec)
-            self._publish_status(rec)
-        elif phase == "Running" and all(s["ready"] for s in rec.status.get("containerStatuses", [])):
+        self._publish_status(rec)
+        if phase == "Running" and all(s["ready"] for s in rec.status.get("containerStatuses", [])):
             rec.next_sync = min(rec.next_sync + RESYNC, self.clock() + RESYNC)
         self._save(rec)
 
