@@ -156,6 +156,7 @@ def logs(ctx: click.Context, pod_name: str, container: str | None, previous: boo
         with open(path) as f:
             for line in f:
                 parts = line.rstrip("\n").split(" ", 3)
-                sys.stdout.write((parts[3] if len(parts) == 4 else "") + ("\n" if parts[2:3] == ["F"] else ""))
+                text = parts[3] if len(parts) == 4 else ""
+                sys.stdout.write(text + ("\n" if parts[2:3] == ["F"] else ""))   # P: a partial line
         return
     raise click.ClickException(f'pods "{pod_name}" not found')

@@ -80,7 +80,8 @@ class RuntimeService:
     def list(self) -> list[dict[str, Any]]:
         out = []
         try:
-            ids = [d for d in os.listdir(self.root) if os.path.isfile(os.path.join(self.root, d, "state.json"))]
+            ids = [d for d in os.listdir(self.root)
+                   if os.path.isfile(os.path.join(self.root, d, "state.json"))]
         except FileNotFoundError:
             return []
         for cid in ids:

@@ -297,7 +297,8 @@ class Kubelet:
             for uid in set(instances) | set(self._instances):
                 old = {n: [(i.container_id, i.state) for i in lst]
                        for n, lst in self._instances.get(uid, {}).items()}
-                new = {n: [(i.container_id, i.state) for i in lst] for n, lst in instances.get(uid, {}).items()}
+                new = {n: [(i.container_id, i.state) for i in lst]
+                       for n, lst in instances.get(uid, {}).items()}
                 if old != new:
                     changed.add(uid)
             for uid in set(infra) | set(self._infra):
@@ -367,7 +368,6 @@ class Kubelet:
         if rec.deleting:
             self.terminate_pod(rec)
             return
-        pod = rec.pod
         if rec.start_time is None:
             rec.start_time = self.clock()
         rec.next_sync = self.clock() + PENDING_RESYNC
@@ -389,7 +389,8 @@ class Kubelet:
         by_name: dict[str, list[Instance]] = {}
         for st in self.runtime.list():
             ann = st.get("annotations") or {}
-            if ann.get("io.kubernetes.pod.uid") != uid or ann.get("io.kubernetes.cri.container-type") == "sandbox":
+            if ann.get("io.kubernetes.pod.uid") != uid \
+                    or ann.get("io.kubernetes.cri.container-type") == "sandbox":
                 continue
             inst = self._instance(st, ann)
             by_name.setdefault(inst.name, []).append(inst)
@@ -420,7 +421,8 @@ class Kubelet:
         if infra is None or infra.get("status") != "running":
             if rec.sandbox.infra_id:
                 # The sandbox died: as kubelet does, kill every container and make a new one.
-                self.events.record(pod, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
+                self.events.record(pod, "SandboxChanged",
+                                   "Pod sandbox changed, it will be killed and re-created.")
                 self._kill_all_containers(rec, grace=0)
                 self._stop_sandbox(rec)
                 rec.sandbox.attempt += 1
@@ -428,7 +430,8 @@ class Kubelet:
                 self._start_sandbox(rec)
             except Exception as exc:
                 log.exception("sandbox for %s", pod["metadata"]["name"])
-                self.events.record(pod, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc}", "Warning")
+                self.events.record(pod, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc}",
+                                   "Warning")
                 self._stop_sandbox(rec)
                 return False
         return True
@@ -584,7 +587,8 @@ class Kubelet:
                 self.events.record(pod, "Failed", "Error: ErrImagePull", "Warning", name)
                 return False
             took = time.monotonic() - t0
-            self.events.record(pod, "Pulled", f'Successfully pulled image "{image}" in {took:.3f}s', container=name)
+            self.events.record(pod, "Pulled", f'Successfully pulled image "{image}" in {took:.3f}s',
+                               container=name)
         else:
             self.events.record(pod, "Pulled", decision.message, container=name)
         # 2. what it runs
@@ -599,8 +603,8 @@ class Kubelet:
             kube_env, skipped = command.container_env(c, ctx)
             if skipped:
                 self.events.record(pod, "InvalidEnvironmentVariableNames",
-                                   f"Keys [{', '.join(skipped)}] from the EnvFrom were skipped since they are "
-                                   "considered invalid environment variable names.", "Warning", name)
+                                   f"Keys [{', '.join(skipped)}] from the EnvFrom were skipped since they "
+                                   "are considered invalid environment variable names.", "Warning", name)
             argv = command.process_args(c, image_config, kube_env)
             hostname = pod["spec"].get("hostname") or pod["metadata"]["name"]
             env = command.oci_env(kube_env, image_config, hostname)
@@ -700,7 +704,8 @@ class Kubelet:
                  + (rec.pod["spec"].get("initContainers") or [])}
         threads = []
         with self._lock:
-            running = [i for lst in self._instances.get(rec.uid, {}).values() for i in lst if i.state == RUNNING]
+            running = [i for lst in self._instances.get(rec.uid, {}).values() for i in lst
+                       if i.state == RUNNING]
         for inst in running:
             c = specs.get(inst.name)
             if c is not None:

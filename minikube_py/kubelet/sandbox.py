@@ -45,11 +45,13 @@ def hosts_file(pod: dict, pod_ips: list[str]) -> str:
              "fe00::2\tip6-allrouters"]
     fqdn = hostname
     if spec.get("subdomain"):
-        fqdn = f"{hostname}.{spec['subdomain']}.{pod['metadata'].get('namespace', 'default')}.svc.cluster.local"
+        ns = pod["metadata"].get("namespace", "default")
+        fqdn = f"{hostname}.{spec['subdomain']}.{ns}.svc.cluster.local"
     for ip in pod_ips:
         lines.append(f"{ip}\t{fqdn}" + (f"\t{hostname}" if fqdn != hostname else ""))
     for alias in spec.get("hostAliases") or []:
-        lines.append(f"\n# Entries added by HostAliases.\n{alias['ip']}\t" + "\t".join(alias.get("hostnames") or []))
+        names = "\t".join(alias.get("hostnames") or [])
+        lines.append(f"\n# Entries added by HostAliases.\n{alias['ip']}\t{names}")
     return "\n".join(lines) + "\n"
 
 

@@ -20,7 +20,14 @@ import ipaddress
 from minikube_py.kernel.syscalls import Syscalls
 from minikube_py.network.addressing import check_ifname, gateway_of, parse_cidr, stable_mac
 from minikube_py.network.errors import NetworkError
-from minikube_py.network.netns import NETNS_DIR, create_netns, delete_netns, is_netns, netns_path, open_iproute
+from minikube_py.network.netns import (
+    NETNS_DIR,
+    create_netns,
+    delete_netns,
+    is_netns,
+    netns_path,
+    open_iproute,
+)
 from minikube_py.network.node import NodeNetwork, Uplink
 
 

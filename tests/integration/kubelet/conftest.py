@@ -51,10 +51,10 @@ class Node:
         self.proc: subprocess.Popen | None = None
 
     # -- in-process kubelet -----------------------------------------------------
-    def start(self):
+    def start(self, objects=None):
         from minikube_py.kubelet.kubelet import Kubelet
 
-        self.kubelet = Kubelet(self.config)
+        self.kubelet = Kubelet(self.config, objects=objects)
         self.thread = threading.Thread(target=self.kubelet.run, name="kubelet", daemon=True)
         self.thread.start()
         return self.kubelet

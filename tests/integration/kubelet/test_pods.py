@@ -34,7 +34,8 @@ def test_pod_runs_with_env_hostname_and_logs(node):
     assert cs(obj)["ready"] and cs(obj)["started"] and cs(obj)["restartCount"] == 0
     assert obj["status"]["qosClass"] == "BestEffort"
     conds = {c["type"]: c["status"] for c in obj["status"]["conditions"]}
-    assert conds == {"PodScheduled": "True", "Initialized": "True", "ContainersReady": "True", "Ready": "True"}
+    assert conds == {"PodScheduled": "True", "Initialized": "True", "ContainersReady": "True",
+                     "Ready": "True"}
     deadline = time.monotonic() + 10
     while "resolv" not in node.log("web", "app") and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -75,9 +76,9 @@ def test_crashing_container_restarts_with_backoff(node):
 
 def test_restart_policy_never_and_onfailure(node):
     node.start()
-    node.apply("once", busybox_pod("once", {"name": "c", "command": ["sh", "-c", "exit 0"]}, restartPolicy="Never"))
-    node.apply("fail", busybox_pod("fail", {"name": "c", "command": ["sh", "-c", "exit 7"]}, restartPolicy="Never"))
-    node.apply("onf", busybox_pod("onf", {"name": "c", "command": ["sh", "-c", "exit 0"]}, restartPolicy="OnFailure"))
+    for name, code, policy in (("once", 0, "Never"), ("fail", 7, "Never"), ("onf", 0, "OnFailure")):
+        node.apply(name, busybox_pod(name, {"name": "c", "command": ["sh", "-c", f"exit {code}"]},
+                                     restartPolicy=policy))
     ok = node.wait("once", lambda o: o["status"]["phase"] == "Succeeded", what="Succeeded")
     assert cs(ok)["state"]["terminated"]["reason"] == "Completed" and cs(ok)["restartCount"] == 0
     bad = node.wait("fail", lambda o: o["status"]["phase"] == "Failed", what="Failed")
@@ -98,7 +99,8 @@ def test_init_containers_run_in_order_before_apps(node):
                          "volumeMounts": [{"name": "work", "mountPath": "/work"}]} for i in range(3)],
         volumes=[{"name": "work", "emptyDir": {}}]))
     obj = node.wait("init", running, what="running")
-    assert [s["state"]["terminated"]["reason"] for s in obj["status"]["initContainerStatuses"]] == ["Completed"] * 3
+    inits = obj["status"]["initContainerStatuses"]
+    assert [s["state"]["terminated"]["reason"] for s in inits] == ["Completed"] * 3
     deadline = time.monotonic() + 10
     while not node.log("init", "app") and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -152,8 +154,8 @@ def test_readiness_probe_flips_ready(node):
 
 def test_graceful_delete_term_then_kill(node):
     node.start()
-    node.apply("grace", busybox_pod("grace", {"name": "stubborn", "command": ["sh", "-c", "trap '' TERM; sleep 1000"]},
-                                    terminationGracePeriodSeconds=1))
+    stubborn = {"name": "stubborn", "command": ["sh", "-c", "trap '' TERM; sleep 1000"]}
+    node.apply("grace", busybox_pod("grace", stubborn, terminationGracePeriodSeconds=1))
     node.wait("grace", running)
     t0 = time.monotonic()
     node.remove("grace")

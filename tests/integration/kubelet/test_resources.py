@@ -1,0 +1,95 @@
+"""Resources, QoS and volumes for real: cgroup placement, oom_score_adj, OOMKilled, secrets on tmpfs."""
+
+import base64
+import os
+
+import pytest
+
+from minikube_py.kubelet.command import DictObjects
+
+from .conftest import busybox_pod
+from .test_pods import cs, running
+
+pytestmark = pytest.mark.integration
+
+
+def pid_of(node, obj) -> int:
+    cid = cs(obj)["containerID"].split("://")[1]
+    return node.kubelet.runtime.state(cid)["pid"]
+
+
+def test_burstable_pod_cgroup_and_oom_score_adj(node):
+    node.start()
+    node.apply("burst", busybox_pod("burst", {
+        "name": "c", "command": ["sleep", "1000"],
+        "resources": {"requests": {"memory": "256Mi", "cpu": "250m"}, "limits": {"memory": "512Mi"}}}))
+    obj = node.wait("burst", running, what="running")
+    assert obj["status"]["qosClass"] == "Burstable"
+    pid = pid_of(node, obj)
+    uid, cid = obj["metadata"]["uid"], cs(obj)["containerID"].split("://")[1]
+    with open(f"/proc/{pid}/cgroup") as f:
+        cgroups = f.read()
+    assert f"/kubepods/burstable/pod{uid}/{cid}" in cgroups
+    with open(f"/proc/{pid}/oom_score_adj") as f:
+        adj = int(f.read())
+    # 1000 - 1000 * 256Mi / 4Gi (this node's capacity) = 938, never below what this host allows us.
+    assert adj == max(938, node.kubelet.oom_floor)
+    from minikube_py.runtime.cgroups import open_cgroup
+
+    stats = open_cgroup(f"kubepods/burstable/pod{uid}/{cid}").stats()
+    assert stats["memory_limit"] == 512 * 2**20
+
+
+def test_oom_killed(node):
+    node.start()
+    node.apply("oom", busybox_pod("oom", {
+        "name": "hog", "command": ["sh", "-c", "tail /dev/zero"],
+        "resources": {"limits": {"memory": "24Mi", "cpu": "500m"}}}, restartPolicy="Never"))
+    obj = node.wait("oom", lambda o: o["status"]["phase"] == "Failed", timeout=60, what="Failed")
+    term = cs(obj)["state"]["terminated"]
+    assert term["reason"] == "OOMKilled" and term["exitCode"] == 137
+    assert obj["status"]["qosClass"] == "Guaranteed"
+
+
+def test_secret_lives_on_tmpfs_and_configmap_files(node):
+    objects = DictObjects(
+        secrets={("default", "creds"): {"data": {"password": base64.b64encode(b"hunter2").decode()}}},
+        configmaps={("default", "cfg"): {"data": {"greeting": "hello"}}})
+    node.start(objects=objects)
+    node.apply("vol", busybox_pod("vol", {
+        "name": "c", "command": ["sh", "-c", "cat /secret/password; echo; cat /cfg/greeting; echo;"
+                                 " touch /secret/x 2>/dev/null || echo read-only; sleep 1000"],
+        "env": [{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}}],
+        "volumeMounts": [{"name": "s", "mountPath": "/secret"}, {"name": "c", "mountPath": "/cfg"}]},
+        volumes=[{"name": "s", "secret": {"secretName": "creds", "defaultMode": 0o400}},
+                 {"name": "c", "configMap": {"name": "cfg"}}]))
+    obj = node.wait("vol", running, what="running")
+    uid = obj["metadata"]["uid"]
+    secret_dir = os.path.join(node.config.root, "pods", uid, "volumes", "kubernetes.io~secret", "s")
+    with open("/proc/self/mountinfo") as f:
+        mounts = {line.split()[4]: line.split(" - ")[1].split()[0] for line in f}
+    assert mounts.get(secret_dir) == "tmpfs"
+    cm_dir = os.path.join(node.config.root, "pods", uid, "volumes", "kubernetes.io~configmap", "c")
+    assert cm_dir not in mounts                                  # configMaps are plain files on disk
+    assert os.stat(os.path.join(secret_dir, "..data", "password")).st_mode & 0o777 == 0o400
+    import time
+
+    deadline = time.monotonic() + 10
+    while "read-only" not in node.log("vol", "c") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert node.log("vol", "c").split() == ["hunter2", "hello", "read-only"]
+    node.remove("vol")
+    node.wait_gone("vol")
+    with open("/proc/self/mountinfo") as f:
+        assert secret_dir not in f.read()
+
+
+def test_missing_configmap_is_create_container_config_error(node):
+    node.start(objects=DictObjects())
+    node.apply("nocfg", busybox_pod("nocfg", {
+        "name": "c", "command": ["sleep", "1000"],
+        "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "absent", "key": "k"}}}]}))
+    obj = node.wait("nocfg", lambda o: "waiting" in cs(o)["state"]
+                    and cs(o)["state"]["waiting"]["reason"] == "CreateContainerConfigError")
+    assert cs(obj)["state"]["waiting"]["message"] == 'configmap "absent" not found'
+    assert obj["status"]["phase"] == "Pending"

@@ -1,0 +1,53 @@
+"""SIGKILL the kubelet while pods run: containers live on, a new kubelet re-adopts them without
+restarting anything, and cleans up a pod whose manifest went away while it was down."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from .conftest import busybox_pod
+from .test_pods import cs, running
+
+pytestmark = pytest.mark.integration
+
+
+def test_kill_9_and_readopt(node):
+    node.start_cli()
+    node.apply("keep", busybox_pod("keep", {"name": "c", "command": [
+        "sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"]}))
+    node.apply("drop", busybox_pod("drop", {"name": "c", "command": ["sleep", "1000"]}))
+    keep = node.wait("keep", running, what="keep running")
+    node.wait("drop", running, what="drop running")
+    cid = cs(keep)["containerID"]
+    started = cs(keep)["state"]["running"]["startedAt"]
+
+    node.proc.send_signal(signal.SIGKILL)
+    node.proc.wait()
+    from minikube_py.kubelet.cri import RuntimeService
+
+    rt = RuntimeService(node.config.runtime_root)
+    assert rt.state(cid.split("://")[1])["status"] == "running"   # the monitor holds it, not the kubelet
+    node.remove("drop")                                            # deleted while the kubelet is down
+    ticks_before = node.log("keep", "c").count("tick")
+
+    node.start_cli()
+    node.wait_gone("drop")
+    deadline = time.monotonic() + 3          # several sync periods of the new kubelet
+    while time.monotonic() < deadline:
+        obj = node.status("keep")
+        assert cs(obj)["containerID"] == cid and cs(obj)["restartCount"] == 0
+        time.sleep(0.2)
+    assert cs(obj)["state"]["running"]["startedAt"] == started
+    log = node.log("keep", "c")
+    numbers = [int(line.split()[1]) for line in log.splitlines() if line.startswith("tick")]
+    assert len(numbers) > ticks_before and numbers == list(range(len(numbers)))   # one continuous log
+    infra = [s for s in rt.list() if s["annotations"].get("io.kubernetes.cri.container-type") == "sandbox"]
+    assert len(infra) == 1                                        # nothing duplicated
+    node.remove("keep")
+    node.wait_gone("keep")
+    node.proc.terminate()
+    assert node.proc.wait(timeout=10) is not None
+    assert rt.list() == []
+    assert not [n for n in os.listdir(node.config.netns_dir) if n.startswith(node.config.netns_prefix)]
