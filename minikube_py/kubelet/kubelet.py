@@ -154,6 +154,8 @@ class Kubelet:
 
             config.memory_capacity = psutil.virtual_memory().total
         self.oom_floor = oom_score_adj_floor()
+        # CNI: the node's conflist and plugin executables, where a kubelet looks for them.
+        self.conflist = str(config.node_network.write_conflist()) if config.node_network else None
         os.makedirs(os.path.join(config.root, "pods"), exist_ok=True)
         self._load_state()
 
@@ -452,7 +454,7 @@ class Kubelet:
                 create_netns(sb.netns_path, self.sys)
             if self.cfg.node_network is not None:
                 nn = self.cfg.node_network
-                result = nn.cni(nn.conflist(), "ADD", sb.infra_id, sb.netns_path)
+                result = nn.cni(self.conflist, "ADD", sb.infra_id, sb.netns_path)
                 sb.cni = True
                 sb.pod_ips = [ip["address"].split("/")[0] for ip in result.get("ips") or []]
             else:
@@ -741,7 +743,7 @@ class Kubelet:
             if sb.cni and self.cfg.node_network is not None:
                 nn = self.cfg.node_network
                 try:
-                    nn.cni(nn.conflist(), "DEL", sb.infra_id, sb.netns_path)
+                    nn.cni(self.conflist, "DEL", sb.infra_id, sb.netns_path)
                 except Exception:
                     log.exception("CNI DEL for %s", sb.infra_id)
             from minikube_py.network import delete_netns, is_netns
