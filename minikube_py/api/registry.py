@@ -97,7 +97,11 @@ class Registry:
         rev = 0
         batch = max(limit, 100) if limit else 0
         while True:
-            kvs, rev, more = await self.backend.list(prefix, start_after=start, limit=batch)
+            try:
+                kvs, rev, more = await self.backend.list(prefix, start_after=start, limit=batch, revision=list_rev)
+            except Compacted:
+                raise gone("The provided continue parameter is too old to display a consistent list result. "
+                           "You can start a new list without the continue parameter.") from None
             for kv in kvs:
                 start = kv.key
                 obj = self.decode(res, kv)
@@ -245,6 +249,11 @@ class Registry:
                     new["status"] = old["status"]
                 else:
                     new.pop("status", None)
+            if res.plural == "services" and not (new.get("spec") or {}).get("clusterIP"):
+                # Leaving clusterIP out of an update keeps the allocated one (it is immutable).
+                for k in ("clusterIP", "clusterIPs"):
+                    if k in (old.get("spec") or {}):
+                        new.setdefault("spec", {})[k] = old["spec"][k]
             apply_defaults(res.plural, new)
             validate_update(res, new, old)
             if res.plural == "services":

@@ -280,18 +280,17 @@ async def _watch(request: web.Request, registry: Registry, res: Resource, ns: st
             first_table = False
         await resp.write(json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n")
 
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            try:
-                kind, obj = await asyncio.wait_for(events.__anext__(), left)
-            except (TimeoutError, StopAsyncIteration):
-                break
+    async def pump() -> None:
+        async for kind, obj in events:
             if kind == "BOOKMARK" and not bookmarks:
                 continue
             await send(kind, obj)
+
+    try:
+        # Cancelling the pump at the deadline unwinds the store's watch (its finally clauses run).
+        await asyncio.wait_for(pump(), max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        pass
     except ApiError as e:
         await send("ERROR", e.status())
     except (ConnectionResetError, asyncio.CancelledError):
