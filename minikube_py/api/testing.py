@@ -66,11 +66,13 @@ class ThreadedApiServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.port}"
+        scheme = "https" if self.server.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.server.port}"
 
     @property
     def client(self) -> Client:
-        return Client(self.url, token=self.token)
+        # Tests trust their own throwaway certificate; real callers use the kubeconfig's CA.
+        return Client(self.url, token=self.token, insecure=bool(self.server.tls))
 
     def call(self, coro: Any, timeout: float = 30) -> Any:
         """Run a coroutine on the server's loop (e.g. backend.compact) and wait for it."""
