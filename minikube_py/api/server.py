@@ -385,6 +385,7 @@ class ApiServer:
     async def stop(self) -> None:
         if self._compactor:
             self._compactor.cancel()
+        await self.backend.end_watches()
         if self.runner:
             await self.runner.cleanup()
         await self.backend.close()

@@ -66,6 +66,9 @@ class Backend:
 
     async def close(self) -> None: ...
 
+    async def end_watches(self) -> None:
+        """Make every open watch finish (server shutdown), before close()."""
+
     async def get(self, key: str) -> KV | None:
         raise NotImplementedError
 

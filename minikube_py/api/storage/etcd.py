@@ -61,6 +61,9 @@ class EtcdBackend(Backend):
             await self._session.close()
             self._session = None
 
+    async def end_watches(self) -> None:
+        await self.close()  # the watch streams ride on the session
+
     async def _call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         await self.start()
         assert self._session is not None

@@ -75,9 +75,12 @@ class SQLiteBackend(Backend):
         db.executescript(SCHEMA)
         self._db = db
 
-    async def close(self) -> None:
+    async def end_watches(self) -> None:
         for sub in self._subs:
             sub.queue.put_nowait(None)
+
+    async def close(self) -> None:
+        await self.end_watches()
         if self._db is not None:
             self._db.close()
             self._db = None
