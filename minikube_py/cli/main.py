@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "image": "minikube_py.image.cli:image",
     "runtime": "minikube_py.runtime.cli:runtime",
     "node": "minikube_py.network.cli:node",
+    "apiserver": "minikube_py.api.cli:apiserver",
 }
 
 
