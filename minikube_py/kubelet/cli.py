@@ -33,13 +33,16 @@ DEFAULT_ROOT = "/var/lib/mkpy/kubelet"
 @click.option("--backoff-initial", type=float, default=10.0, show_default=True)
 @click.option("--backoff-max", type=float, default=300.0, show_default=True)
 @click.option("--sync-period", type=float, default=0.5, show_default=True)
+@click.option("--api-socket", default=None, help="the API server's unix socket (pods bound to this node)")
+@click.option("--kubeconfig", default=None, help="a kubeconfig for the API server")
 @click.option("--drain", is_flag=True, help="terminate every pod this kubelet runs, then exit")
 @click.option("-v", "--verbose", is_flag=True)
 @click.pass_context
 def kubelet(ctx: click.Context, root: str, pod_manifest_path: str | None, runtime_root: str | None,
             image_root: str | None, log_root: str, node_name: str | None, netns_dir: str, netns_prefix: str,
             node_netns: str | None, pod_cidr: str, cluster_dns: tuple[str, ...], backoff_initial: float,
-            backoff_max: float, sync_period: float, drain: bool, verbose: bool) -> None:
+            backoff_max: float, sync_period: float, api_socket: str | None, kubeconfig: str | None,
+            drain: bool, verbose: bool) -> None:
     """The node agent: run the pods meant for this node (static manifests work with no API server)."""
     ctx.obj = {"root": root, "log_root": log_root}
     if ctx.invoked_subcommand is not None:
@@ -59,13 +62,25 @@ def kubelet(ctx: click.Context, root: str, pod_manifest_path: str | None, runtim
         from minikube_py.network import NodeNetwork
 
         cfg.node_network = NodeNetwork(node_netns, pod_cidr, os.path.join(root, "network")).ensure()
-    k = Kubelet(cfg)
+    api = objects = None
+    if api_socket or kubeconfig:
+        from minikube_py.api.client import Client
+        from minikube_py.kubelet.apiclient import ApiObjects, NodeAPI
+
+        client = Client.from_socket(api_socket) if api_socket else Client.from_kubeconfig(kubeconfig)
+        api, objects = NodeAPI(client, cfg.node_name, cfg.host_ips), ApiObjects(client)
+        api.start()
+    k = Kubelet(cfg, objects=objects, api=api)
     if drain:
         k.relist()
         k.shutdown_pods()
         return
     install_signal_handlers(k)
-    k.run()
+    try:
+        k.run()
+    finally:
+        if api is not None:
+            api.stop()
 
 
 def _records(root: str) -> list[tuple[dict, dict]]:

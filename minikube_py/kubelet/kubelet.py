@@ -220,7 +220,7 @@ class Kubelet:
         self._stop.set()
 
     def _tick(self) -> None:
-        desired = self._desired_pods()
+        desired, complete = self._desired_pods()
         changed = self.relist()
         now = self.clock()
         with self._lock:
@@ -236,7 +236,8 @@ class Kubelet:
                     rec.pod = pod
                     changed.add(uid)
             for uid, rec in self.pods.items():
-                if uid not in desired and not rec.deleting:
+                # Until every source has answered once, a missing pod is unknown, not deleted.
+                if complete and uid not in desired and not rec.deleting:
                     rec.deleting = True          # its manifest is gone: terminate it
                     changed.add(uid)
             due = [uid for uid, rec in self.pods.items() if uid in changed or now >= rec.next_sync]
@@ -267,13 +268,16 @@ class Kubelet:
         else:
             self._pool.submit(work)
 
-    def _desired_pods(self) -> dict[str, dict]:
+    def _desired_pods(self) -> tuple[dict[str, dict], bool]:
+        """(pods meant for this node, whether every source has been heard from)."""
         pods: dict[str, dict] = {}
+        complete = True
         if self.static:
             pods.update(self.static.pods())
         if self.api is not None:
             pods.update(self.api.pods_for_node())
-        return pods
+            complete = self.api.synced.is_set()
+        return pods, complete
 
     # ------------------------------------------------------------------ PLEG: relist
     def relist(self) -> set[str]:
