@@ -393,7 +393,7 @@ class Kubelet:
     def _refresh(self, uid: str) -> None:
         """Re-read this pod's containers after acting, so status reflects what we just did."""
         by_name: dict[str, list[Instance]] = {}
-        for st in self.runtime.list():
+        for st in self.runtime.list(f"_{uid[:8]}_"):
             ann = st.get("annotations") or {}
             if ann.get("io.kubernetes.pod.uid") != uid \
                     or ann.get("io.kubernetes.cri.container-type") == "sandbox":
@@ -479,8 +479,7 @@ class Kubelet:
             json.dump(cfg, f)
         if self.runtime.state(sb.infra_id) is not None:
             self.runtime.delete(sb.infra_id, force=True)
-        self.runtime.create(sb.infra_id, bundle)
-        self.runtime.start(sb.infra_id)
+        self.runtime.run(sb.infra_id, bundle)
         self._infra[uid] = self.runtime.state(sb.infra_id) or {}
 
     def _ensure_image(self, ref: str) -> None:
