@@ -35,6 +35,8 @@ DEFAULT_ROOT = "/var/lib/mkpy/kubelet"
 @click.option("--sync-period", type=float, default=0.5, show_default=True)
 @click.option("--api-socket", default=None, help="the API server's unix socket (pods bound to this node)")
 @click.option("--kubeconfig", default=None, help="a kubeconfig for the API server")
+@click.option("--port", type=int, default=None, 
+              help="serve /metrics, /stats/summary, /pods, logs on 127.0.0.1:PORT")
 @click.option("--drain", is_flag=True, help="terminate every pod this kubelet runs, then exit")
 @click.option("-v", "--verbose", is_flag=True)
 @click.pass_context
@@ -42,7 +44,7 @@ def kubelet(ctx: click.Context, root: str, pod_manifest_path: str | None, runtim
             image_root: str | None, log_root: str, node_name: str | None, netns_dir: str, netns_prefix: str,
             node_netns: str | None, pod_cidr: str, cluster_dns: tuple[str, ...], backoff_initial: float,
             backoff_max: float, sync_period: float, api_socket: str | None, kubeconfig: str | None,
-            drain: bool, verbose: bool) -> None:
+            port: int | None, drain: bool, verbose: bool) -> None:
     """The node agent: run the pods meant for this node (static manifests work with no API server)."""
     ctx.obj = {"root": root, "log_root": log_root}
     if ctx.invoked_subcommand is not None:
@@ -76,9 +78,17 @@ def kubelet(ctx: click.Context, root: str, pod_manifest_path: str | None, runtim
         k.shutdown_pods()
         return
     install_signal_handlers(k)
+    server = None
+    if port is not None:
+        from minikube_py.kubelet.server import KubeletServer
+
+        server = KubeletServer(k, port=port)
+        click.echo(f"kubelet: serving on http://127.0.0.1:{server.start()}", err=True)
     try:
         k.run()
     finally:
+        if server is not None:
+            server.stop()
         if api is not None:
             api.stop()
 

@@ -93,3 +93,42 @@ def test_missing_configmap_is_create_container_config_error(node):
                     and cs(o)["state"]["waiting"]["reason"] == "CreateContainerConfigError")
     assert cs(obj)["state"]["waiting"]["message"] == 'configmap "absent" not found'
     assert obj["status"]["phase"] == "Pending"
+
+
+def test_http_endpoint_metrics_summary_logs(node):
+    import json
+    import urllib.request
+
+    from minikube_py.kubelet.server import KubeletServer
+
+    k = node.start()
+    server = KubeletServer(k)
+    port = server.start()
+    try:
+        node.apply("busy", busybox_pod("busy", {
+            "name": "c", "command": ["sh", "-c", "echo started; while true; do :; done"],
+            "resources": {"limits": {"cpu": "200m", "memory": "64Mi"}}}))
+        node.wait("busy", running)
+
+        def get(path: str) -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+                return r.read().decode()
+
+        assert get("/healthz") == "ok"
+        import time
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            pods = json.loads(get("/stats/summary"))["pods"]
+            pod = next(p for p in pods if p["podRef"]["name"] == "busy-node1")
+            if pod["cpu"]["usageCoreNanoSeconds"] > 0 and pod["containers"]:
+                break
+            time.sleep(0.2)
+        assert pod["memory"]["workingSetBytes"] > 0 and pod["containers"][0]["name"] == "c"
+        text = get("/metrics")
+        assert 'pod_cpu_usage_seconds_total{namespace="default",pod="busy-node1"}' in text
+        assert "kubelet_running_pods 1" in text
+        assert get("/containerLogs/default/busy-node1/c") == "started\n"
+        assert json.loads(get("/pods"))["items"][0]["status"]["phase"] == "Running"
+    finally:
+        server.stop()
