@@ -27,15 +27,15 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import psutil  # noqa: E402
+import psutil
 
-from minikube_py.image import baseimage  # noqa: E402
-from minikube_py.kubelet.kubelet import Kubelet, KubeletConfig  # noqa: E402
+from minikube_py.image import baseimage
+from minikube_py.kubelet.kubelet import Kubelet, KubeletConfig
 
 
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 def pod(name: str) -> dict:
@@ -123,8 +123,8 @@ def baseline_container(images: str, base: str) -> float:
     bundle = os.path.join(base, "baseline")
     os.makedirs(os.path.join(bundle, "rootfs"))
     overlay = store.prepare_rootfs("busybox:latest", "mkpyt-kl-baseline")
-    cfg = {"ociVersion": "1.0.2", "process": {"args": ["sleep", "100000"], "cwd": "/", "user": {"uid": 0, "gid": 0},
-                                              "env": ["PATH=/bin"]},
+    process = {"args": ["sleep", "100000"], "cwd": "/", "user": {"uid": 0, "gid": 0}, "env": ["PATH=/bin"]}
+    cfg = {"ociVersion": "1.0.2", "process": process,
            "root": {"path": os.path.join(bundle, "rootfs")},
            "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
            "linux": {"namespaces": [{"type": t} for t in ("pid", "mount", "ipc", "uts")]},
@@ -153,7 +153,8 @@ def main() -> None:
         sys.stdout = old
     try:
         base_s = statistics.median(baseline_container(images, os.path.join(base, f"b{i}")) for i in range(3))
-        print(f"baseline: bare container create+start through the runtime: {base_s * 1000:.0f} ms (median of 3)")
+        print(f"baseline: bare container create+start through the runtime: {base_s * 1000:.0f} ms "
+              "(median of 3)")
         b = Bench(os.path.join(base, "node"), images)
         try:
             singles = []
@@ -165,8 +166,8 @@ def main() -> None:
                   f"(x{p50 / base_s:.1f} the bare container)")
             used0 = psutil.virtual_memory().used
             many = b.start([f"p{i}" for i in range(args.pods)])
-            print(f"{args.pods} pods at once: p50 {statistics.median(many):.2f} s, p99 {pct(many, 99):.2f} s, "
-                  f"all running after {max(many):.2f} s")
+            print(f"{args.pods} pods at once: p50 {statistics.median(many):.2f} s, "
+                  f"p99 {pct(many, 99):.2f} s, all running after {max(many):.2f} s")
             used1 = psutil.virtual_memory().used
             pss = pss_of_pods(b.k)
             print(f"memory per running pod: {pss / args.pods:.2f} MiB PSS (monitors + infra + container), "

@@ -35,7 +35,7 @@ DEFAULT_ROOT = "/var/lib/mkpy/kubelet"
 @click.option("--sync-period", type=float, default=0.5, show_default=True)
 @click.option("--api-socket", default=None, help="the API server's unix socket (pods bound to this node)")
 @click.option("--kubeconfig", default=None, help="a kubeconfig for the API server")
-@click.option("--port", type=int, default=None, 
+@click.option("--port", type=int, default=None,
               help="serve /metrics, /stats/summary, /pods, logs on 127.0.0.1:PORT")
 @click.option("--drain", is_flag=True, help="terminate every pod this kubelet runs, then exit")
 @click.option("-v", "--verbose", is_flag=True)
