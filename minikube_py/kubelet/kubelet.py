@@ -473,7 +473,7 @@ class Kubelet:
         self._ensure_image(self.cfg.infra_image)
         overlay = self.images.prepare_rootfs(self.cfg.infra_image, sb.infra_id)
         cfg = sandbox.infra_config(pod, sb.infra_id, os.path.join(bundle, "rootfs"), overlay,
-                                   sb.netns_path or None, self.cfg.infra_argv)
+                                   self._pod_netns(rec), self.cfg.infra_argv)
         cfg["process"]["oomScoreAdj"] = max(cfg["process"]["oomScoreAdj"], self.oom_floor)
         with open(os.path.join(bundle, "config.json"), "w") as f:
             json.dump(cfg, f)
@@ -481,6 +481,14 @@ class Kubelet:
             self.runtime.delete(sb.infra_id, force=True)
         self.runtime.run(sb.infra_id, bundle)
         self._infra[uid] = self.runtime.state(sb.infra_id) or {}
+
+    def _pod_netns(self, rec: PodRecord) -> str | None:
+        """The pod's own netns; for hostNetwork pods the node's (a node netns, like a kind node's,
+        or None: the namespace the kubelet runs in)."""
+        if rec.sandbox.netns_path:
+            return rec.sandbox.netns_path
+        nn = self.cfg.node_network
+        return nn.netns_path if nn is not None else None
 
     def _ensure_image(self, ref: str) -> None:
         if not self.images.present(ref):
@@ -636,7 +644,7 @@ class Kubelet:
             occ = ociconfig.ContainerContext(
                 container_id=cid, attempt=attempt, argv=argv, env=env, image_config=image_config,
                 rootfs=os.path.join(bundle, "rootfs"), overlay=overlay,
-                netns_path=rec.sandbox.netns_path or None,
+                netns_path=self._pod_netns(rec),
                 ipc_path=f"/proc/{infra_pid}/ns/ipc" if infra_pid else None,
                 uts_path=f"/proc/{infra_pid}/ns/uts" if infra_pid else None,
                 mounts=mounts,
