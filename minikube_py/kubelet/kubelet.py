@@ -888,7 +888,7 @@ class _ProbeExecutors:
 
     def _in_pod(self, uid: str, fn: Callable[[], tuple[str, str]]) -> tuple[str, str]:
         rec = self.k.pods.get(uid)
-        path = rec.sandbox.netns_path if rec else ""
+        path = self.k._pod_netns(rec) if rec else None
         if not path:
             return fn()
         from minikube_py.network.netns import run_in_netns
