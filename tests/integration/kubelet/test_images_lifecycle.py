@@ -29,7 +29,8 @@ def test_unreachable_registry_err_image_pull_then_backoff(node):
 
 def test_never_policy_missing_image(node):
     node.start()
-    node.apply("never", busybox_pod("never", {"name": "c", "image": "notthere:v1", "imagePullPolicy": "Never"}))
+    missing = {"name": "c", "image": "notthere:v1", "imagePullPolicy": "Never"}
+    node.apply("never", busybox_pod("never", missing))
     obj = node.wait("never", lambda o: waiting_reason(o) == "ErrImageNeverPull")
     assert "is not present with pull policy of Never" in cs(obj)["state"]["waiting"]["message"]
 
