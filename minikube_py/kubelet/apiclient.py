@@ -128,6 +128,16 @@ class ApiObjects:
     def get_secret(self, namespace: str, name: str) -> dict | None:
         return self._get("secrets", namespace, name)
 
+    def pvc_path(self, namespace: str, claim: str) -> str | None:
+        """The host directory behind a bound claim: its PersistentVolume's local or hostPath path."""
+        pvc = self._get("persistentvolumeclaims", namespace, claim)
+        volume = ((pvc or {}).get("spec") or {}).get("volumeName")
+        if not volume:
+            return None          # not bound (yet): the pod waits, as in Kubernetes
+        pv = self._get("persistentvolumes", "", volume) or {}
+        spec = pv.get("spec") or {}
+        return (spec.get("local") or spec.get("hostPath") or {}).get("path")
+
 
 class NodeAPI:
     def __init__(self, client: Any, node_name: str, addresses: list[str]) -> None:

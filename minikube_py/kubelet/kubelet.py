@@ -417,7 +417,8 @@ class Kubelet:
             try:
                 ctx = EnvContext(pod=pod, node_name=self.cfg.node_name, pod_ips=rec.sandbox.pod_ips,
                                  host_ips=self.cfg.host_ips, objects=self.objects)
-                plans = volumes.plan_volumes(pod, os.path.join(self.cfg.root, "pods"), self.objects, ctx)
+                plans = volumes.plan_volumes(pod, os.path.join(self.cfg.root, "pods"), self.objects, ctx,
+                                             getattr(self.objects, "pvc_path", None))
                 self.volume_manager.setup(plans)
             except (volumes.VolumeError, ContainerConfigError, OSError) as exc:
                 self.events.record(pod, "FailedMount", str(exc), "Warning")
@@ -621,7 +622,8 @@ class Kubelet:
             argv = command.process_args(c, image_config, kube_env)
             hostname = pod["spec"].get("hostname") or pod["metadata"]["name"]
             env = command.oci_env(kube_env, image_config, hostname)
-            plans = volumes.plan_volumes(pod, os.path.join(self.cfg.root, "pods"), self.objects, ctx)
+            plans = volumes.plan_volumes(pod, os.path.join(self.cfg.root, "pods"), self.objects, ctx,
+                                         getattr(self.objects, "pvc_path", None))
         except (ContainerConfigError, volumes.VolumeError) as exc:
             rec.waiting[name] = ("CreateContainerConfigError", str(exc))
             self.events.record(pod, "Failed", f"Error: {exc}", "Warning", name)

@@ -84,3 +84,24 @@ def test_api_pods_run_and_report(api_node):
     c.delete("pods", "apipod", "default")                     # graceful: the kubelet finishes it
     wait_api(c, "apipod", lambda p: p is None, timeout=30)
     assert api_node.kubelet.runtime.list() == []
+
+
+def test_pvc_bound_to_a_local_volume(api_node, tmp_path):
+    c = api_node.client
+    data = tmp_path / "pv-data"
+    data.mkdir()
+    c.create({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "mkpyt-kl-pv"},
+              "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                       "hostPath": {"path": str(data)}}})
+    c.create({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+              "metadata": {"name": "claim", "namespace": "default"},
+              "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
+                       "volumeName": "mkpyt-kl-pv"}})
+    c.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "writer", "namespace": "default"},
+              "spec": {"nodeName": "node1", "restartPolicy": "Never", "containers": [{
+                  "name": "c", "image": "busybox:latest", "imagePullPolicy": "IfNotPresent",
+                  "command": ["sh", "-c", "echo kept > /data/file"],
+                  "volumeMounts": [{"name": "d", "mountPath": "/data"}]}],
+                  "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "claim"}}]}})
+    wait_api(c, "writer", lambda p: p and p.get("status", {}).get("phase") == "Succeeded")
+    assert (data / "file").read_text() == "kept\n"

@@ -18,6 +18,7 @@ def pid_of(node, obj) -> int:
     return node.kubelet.runtime.state(cid)["pid"]
 
 
+@pytest.mark.vm
 def test_burstable_pod_cgroup_and_oom_score_adj(node):
     node.start()
     node.apply("burst", busybox_pod("burst", {
@@ -38,8 +39,13 @@ def test_burstable_pod_cgroup_and_oom_score_adj(node):
 
     stats = open_cgroup(f"kubepods/burstable/pod{uid}/{cid}").stats()
     assert stats["memory_limit"] == 512 * 2**20
+    # The pod-level cgroup carries the pod's pids limit (kubelet's podPidsLimit).
+    pids_max = [p for p in (f"/sys/fs/cgroup/pids/kubepods/burstable/pod{uid}/pids.max",
+                            f"/sys/fs/cgroup/kubepods/burstable/pod{uid}/pids.max") if os.path.exists(p)]
+    assert pids_max and open(pids_max[0]).read().strip() == "1024"
 
 
+@pytest.mark.vm
 def test_oom_killed(node):
     node.start()
     node.apply("oom", busybox_pod("oom", {
