@@ -156,6 +156,11 @@ class Kubelet:
         self.oom_floor = oom_score_adj_floor()
         # CNI: the node's conflist and plugin executables, where a kubelet looks for them.
         self.conflist = str(config.node_network.write_conflist()) if config.node_network else None
+        nn = config.node_network
+        if nn is not None and config.host_ips == ["127.0.0.1"]:
+            # The node's address is where its pods' traffic leaves: the uplink, else the bridge.
+            config.host_ips = [nn.uplink.ip if nn.uplink else nn.gateway]
+        self._reported_errors: dict[str, str] = {}
         os.makedirs(os.path.join(config.root, "pods"), exist_ok=True)
         self._load_state()
 
@@ -274,6 +279,10 @@ class Kubelet:
         complete = True
         if self.static:
             pods.update(self.static.pods())
+            for path, err in self.static.errors.items():
+                if self._reported_errors.get(path) != err:       # say it once per version of the file
+                    log.warning("static pod manifest %s skipped: %s", path, err)
+            self._reported_errors = dict(self.static.errors)
         if self.api is not None:
             pods.update(self.api.pods_for_node())
             complete = self.api.synced.is_set()
