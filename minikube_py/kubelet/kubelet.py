@@ -338,7 +338,7 @@ class Kubelet:
             inst.oom_killed = bool(info.get("oomKilled"))
             inst.started_at = _epoch(info.get("startedAt")) or started
             inst.finished_at = _epoch(info.get("finishedAt")) or self.clock()
-            inst.message = self._termination_message(st)
+            inst.message = self._termination_message(st, inst)
         return inst
 
     def _started_at(self, cid: str) -> float | None:
@@ -348,16 +348,29 @@ class Kubelet:
         except FileNotFoundError:
             return None
 
-    def _termination_message(self, st: dict) -> str:
+    def _termination_message(self, st: dict, inst: Instance) -> str:
+        """The container's terminationMessagePath file (4 KiB at most); with
+        FallbackToLogsOnError and a failed, silent exit: the log's last 80 lines (2 KiB)."""
         ann = st.get("annotations") or {}
-        path = ann.get("mkpy.io/termination-log")
-        if not path:
+        message = ""
+        try:
+            with open(ann.get("mkpy.io/termination-log") or "") as f:
+                message = f.read(4096)
+        except OSError:
+            pass
+        if message or not inst.exit_code:
+            return message
+        rec = self.pods.get(ann.get("io.kubernetes.pod.uid", ""))
+        spec = next((c for c in ((rec.pod["spec"].get("containers") or []) if rec else [])
+                     if c["name"] == inst.name), {})
+        if spec.get("terminationMessagePolicy") != "FallbackToLogsOnError":
             return ""
         try:
-            with open(path) as f:
-                return f.read(4096)
+            with open(ann.get("mkpy.io/log-path") or "") as f:
+                lines = [ln.rstrip("\n").split(" ", 3) for ln in f.readlines()[-80:]]
         except OSError:
             return ""
+        return "".join((p[3] if len(p) == 4 else "") + "\n" for p in lines)[-2048:]
 
     def _view(self, rec: PodRecord) -> PodRuntimeView:
         uid = rec.uid
@@ -662,6 +675,7 @@ class Kubelet:
                 log_path=ociconfig.container_log_path(pod, name, attempt, self.cfg.log_root),
                 memory_capacity=self.cfg.memory_capacity,
                 user_lookup=_passwd_lookup(overlay),
+                seccomp_default=_runtime_default_seccomp,
                 extra_annotations={"mkpy.io/image": image, "mkpy.io/image-id": img.digest,
                                    "mkpy.io/termination-log": term_log})
             config = ociconfig.container_config(pod, c, occ)
@@ -711,7 +725,7 @@ class Kubelet:
                 self.runtime.exec(cid, list(pre.get("command") or []), timeout=max(grace, 0.1))
             except Exception:  # noqa: BLE001 - a failing preStop does not stop the kill
                 log.warning("preStop of %s failed", cid)
-        for sig in ("SIGTERM", "SIGKILL"):
+        for sig in ("SIGTERM", "SIGKILL") if grace > 0 else ("SIGKILL",):
             try:
                 self.runtime.kill(cid, sig)
             except RuntimeError_:
@@ -863,6 +877,13 @@ class Kubelet:
                     rec.next_sync = 0       # a verdict changed: the worker acts now
                     self.dispatch(uid)
             self._stop.wait(0.2)
+
+
+def _runtime_default_seccomp(caps: list[str]) -> dict:
+    """seccompProfile: RuntimeDefault -> the runtime's Docker-like profile for these capabilities."""
+    from minikube_py.runtime.seccomp import default_profile
+
+    return default_profile(caps)
 
 
 def _passwd_lookup(overlay: dict) -> Callable[[str], tuple[int, int] | None]:

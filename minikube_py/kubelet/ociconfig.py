@@ -142,7 +142,7 @@ class ContainerContext:
     log_path: str = ""
     memory_capacity: int = 1 << 30
     user_lookup: Callable[[str], tuple[int, int] | None] | None = None
-    seccomp_default: Callable[[], dict] | None = None
+    seccomp_default: Callable[[list[str]], dict] | None = None   # caps -> the RuntimeDefault profile
     extra_annotations: dict[str, str] = field(default_factory=dict)
 
 
@@ -182,7 +182,7 @@ def container_config(pod: dict, container: dict, ctx: ContainerContext) -> dict:
         linux["readonlyPaths"] = list(READONLY_PATHS)
     profile = (sc.get("seccompProfile") or {}).get("type", "Unconfined")
     if profile == "RuntimeDefault" and not privileged and ctx.seccomp_default:
-        linux["seccomp"] = ctx.seccomp_default()
+        linux["seccomp"] = ctx.seccomp_default(caps)
     mounts = [dict(m) for m in DEFAULT_MOUNTS]
     if privileged:
         mounts[-1]["options"] = ["nosuid", "noexec", "nodev", "rw"]   # /sys writable when privileged

@@ -29,7 +29,8 @@ def test_pod_runs_with_env_hostname_and_logs(node):
         "name": "app", "command": ["sh", "-c", "echo pod=$(POD) ns=$MY_NS; hostname; "
                                    "cat /etc/resolv.conf >/dev/null && echo resolv; sleep 1000"],
         "env": [{"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                {"name": "MY_NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}]}))
+                {"name": "MY_NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}]},
+        securityContext={"seccompProfile": {"type": "RuntimeDefault"}}))
     obj = node.wait("web", running, what="running")
     assert cs(obj)["ready"] and cs(obj)["started"] and cs(obj)["restartCount"] == 0
     assert obj["status"]["qosClass"] == "BestEffort"
@@ -77,12 +78,14 @@ def test_crashing_container_restarts_with_backoff(node):
 def test_restart_policy_never_and_onfailure(node):
     node.start()
     for name, code, policy in (("once", 0, "Never"), ("fail", 7, "Never"), ("onf", 0, "OnFailure")):
-        node.apply(name, busybox_pod(name, {"name": "c", "command": ["sh", "-c", f"exit {code}"]},
-                                     restartPolicy=policy))
+        c = {"name": "c", "command": ["sh", "-c", f"echo last words; exit {code}"],
+             "terminationMessagePolicy": "FallbackToLogsOnError"}
+        node.apply(name, busybox_pod(name, c, restartPolicy=policy))
     ok = node.wait("once", lambda o: o["status"]["phase"] == "Succeeded", what="Succeeded")
     assert cs(ok)["state"]["terminated"]["reason"] == "Completed" and cs(ok)["restartCount"] == 0
     bad = node.wait("fail", lambda o: o["status"]["phase"] == "Failed", what="Failed")
     assert cs(bad)["state"]["terminated"]["exitCode"] == 7
+    assert cs(bad)["state"]["terminated"]["message"] == "last words\n"     # FallbackToLogsOnError
     onf = node.wait("onf", lambda o: o["status"]["phase"] == "Succeeded", what="Succeeded")
     assert cs(onf)["restartCount"] == 0
     # A finished pod gives its sandbox back: no infra container, no netns.

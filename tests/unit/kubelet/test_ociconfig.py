@@ -59,6 +59,15 @@ def test_security_context():
     assert "maskedPaths" not in priv["linux"]
 
 
+def test_seccomp_runtime_default():
+    assert "seccomp" not in build(pod())["linux"]                  # Kubernetes' default: Unconfined
+    seen = []
+    cfg = build(pod(pod_sc={"seccompProfile": {"type": "RuntimeDefault"}}),
+                seccomp_default=lambda caps: seen.append(caps) or {"defaultAction": "SCMP_ACT_ERRNO"})
+    assert cfg["linux"]["seccomp"] == {"defaultAction": "SCMP_ACT_ERRNO"}
+    assert seen == [ociconfig.DEFAULT_CAPS]
+
+
 def test_run_as_non_root():
     with pytest.raises(ContainerConfigError, match="runAsNonRoot and image will run as root"):
         build(pod(pod_sc={"runAsNonRoot": True}))
