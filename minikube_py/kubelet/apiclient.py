@@ -40,7 +40,7 @@ def _micro_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z"
 
 
-def node_object(name: str, addresses: list[str], max_pods: int = 110) -> dict:
+def node_object(name: str, addresses: list[str], max_pods: int = 110, kubelet_port: int = 0) -> dict:
     """The Node as kubelet registers it: capacity from the machine, allocatable the same
     (no reservations here), the usual labels, and conditions saying it is Ready."""
     import psutil
@@ -79,6 +79,8 @@ def node_object(name: str, addresses: list[str], max_pods: int = 110) -> dict:
                            cond("PIDPressure", "False", "KubeletHasSufficientPID",
                                 "kubelet has sufficient PID available"),
                            cond("Ready", "True", "KubeletReady", "kubelet is posting ready status")],
+            # Where the API server reaches this kubelet for logs, exec and port-forward.
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
             "nodeInfo": {"kubeletVersion": KUBELET_VERSION, "kubeProxyVersion": KUBELET_VERSION,
                          "containerRuntimeVersion": "mkpy://0.1.0", "kernelVersion": platform.release(),
                          "osImage": _os_image(), "operatingSystem": "linux", "architecture": arch,
@@ -150,6 +152,7 @@ class NodeAPI:
         self._watch = None
         self._threads: list[threading.Thread] = []
         self.synced = threading.Event()
+        self.kubelet_port = 0          # set before start() when the kubelet serves HTTP
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -170,7 +173,7 @@ class NodeAPI:
     def register_node(self) -> dict:
         from minikube_py.api.errors import ApiError
 
-        node = node_object(self.node_name, self.addresses)
+        node = node_object(self.node_name, self.addresses, kubelet_port=self.kubelet_port)
         try:
             return self.client.create(node)
         except ApiError as exc:

@@ -71,7 +71,6 @@ def kubelet(ctx: click.Context, root: str, pod_manifest_path: str | None, runtim
 
         client = Client.from_socket(api_socket) if api_socket else Client.from_kubeconfig(kubeconfig)
         api, objects = NodeAPI(client, cfg.node_name, cfg.host_ips), ApiObjects(client)
-        api.start()
     k = Kubelet(cfg, objects=objects, api=api)
     if drain:
         k.relist()
@@ -83,7 +82,12 @@ def kubelet(ctx: click.Context, root: str, pod_manifest_path: str | None, runtim
         from minikube_py.kubelet.server import KubeletServer
 
         server = KubeletServer(k, port=port)
-        click.echo(f"kubelet: serving on http://127.0.0.1:{server.start()}", err=True)
+        port = server.start()
+        click.echo(f"kubelet: serving on http://127.0.0.1:{port}", err=True)
+    if api is not None:
+        api.kubelet_port = port or 0
+        api.addresses = cfg.host_ips
+        api.start()        # registers the Node (with its kubelet port), then the lease and the pod watch
     try:
         k.run()
     finally:

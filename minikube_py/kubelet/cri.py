@@ -58,6 +58,13 @@ class RuntimeService:
                *argv]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, start_new_session=True)
 
+    def exec_stream(self, container_id: str, argv: list[str], stdin: bool) -> subprocess.Popen:
+        """A process in the container with pipes, for streaming exec (kubectl exec)."""
+        cmd = [sys.executable, "-m", "minikube_py.runtime.cli", "--root", self.root, "exec", container_id,
+               *argv]
+        return subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
     # -- reads: the state directory ---------------------------------------------
     def _dir(self, container_id: str):
         from minikube_py.runtime.state import StateDir

@@ -5,6 +5,10 @@
   GET /stats/summary                             node/pod CPU and memory from cgroups (for metrics-server)
   GET /metrics                                   the same, and pod/container counts, as Prometheus text
   GET /containerLogs/{ns}/{pod}/{container}      the container's log (?previous=true, ?tailLines=N)
+  GET /exec/{ns}/{pod}/{container}?command=..    a WebSocket speaking Kubernetes' channel protocol
+                                                 (byte 0 of each message: 0 stdin, 1 stdout, 2 stderr,
+                                                 3 the final Status), what `kubectl exec` reaches
+  GET /portForward/{ns}/{pod}?ports=P            a WebSocket per port: channel 0 data, 1 errors
 
 Usage comes from the cgroups the kubelet made: kubepods/.../pod<uid> for a pod,
 .../pod<uid>/<container id> for a container (memory usage and CPU time in ns).
@@ -160,11 +164,138 @@ def make_app(kubelet: Any) -> web.Application:
 
         return web.Response(text=await asyncio.to_thread(read))
 
+    async def exec_(request: web.Request) -> web.StreamResponse:
+        ns, name, container = (request.match_info[k] for k in ("ns", "pod", "container"))
+        rec = _find(kubelet, ns, name)
+        st = next((s for s in (rec.status.get("containerStatuses") or []) if s["name"] == container), None) \
+            if rec else None
+        if st is None or "running" not in st.get("state", {}):
+            raise web.HTTPNotFound(text=f"container {container} of pod {ns}/{name} is not running")
+        argv = request.query.getall("command", [])
+        if not argv:
+            raise web.HTTPBadRequest(text="you must specify at least 1 command")
+        ws = web.WebSocketResponse(protocols=CHANNEL_PROTOCOLS)
+        await ws.prepare(request)
+        want_stdin = request.query.get("stdin") in ("1", "true")
+        proc = kubelet.runtime.exec_stream(st["containerID"].split("://")[-1], argv, want_stdin)
+        await _pump_exec(ws, proc, want_stdin)
+        return ws
+
+    async def port_forward(request: web.Request) -> web.StreamResponse:
+        ns, name = request.match_info["ns"], request.match_info["pod"]
+        rec = _find(kubelet, ns, name)
+        ports = [int(p) for p in request.query.getall("ports", []) if p.isdigit()]
+        if rec is None or len(ports) != 1:
+            raise web.HTTPBadRequest(text="one pod and exactly one ?ports= are needed")
+        ws = web.WebSocketResponse(protocols=CHANNEL_PROTOCOLS)
+        await ws.prepare(request)
+        await _pump_port(ws, kubelet, rec, ports[0])
+        return ws
+
     app = web.Application()
     app.add_routes([web.get("/healthz", healthz), web.get("/pods", pods), web.get("/stats/summary", stats),
                     web.get("/metrics", metrics),
-                    web.get("/containerLogs/{ns}/{pod}/{container}", logs)])
+                    web.get("/containerLogs/{ns}/{pod}/{container}", logs),
+                    web.get("/exec/{ns}/{pod}/{container}", exec_),
+                    web.post("/exec/{ns}/{pod}/{container}", exec_),
+                    web.get("/portForward/{ns}/{pod}", port_forward),
+                    web.post("/portForward/{ns}/{pod}", port_forward)])
     return app
+
+
+CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io")
+
+
+async def _pump_exec(ws: web.WebSocketResponse, proc, want_stdin: bool) -> None:
+    """Copy the process's stdout/stderr to channels 1/2 and channel 0 to its stdin; end with the
+    Status on channel 3 (Success, or Failure with the exit code, as kubelet reports it)."""
+    loop = asyncio.get_running_loop()
+
+    async def copy(stream, channel: int) -> None:
+        while True:
+            chunk = await loop.run_in_executor(None, stream.read1, 32768)
+            if not chunk:
+                return
+            await ws.send_bytes(bytes([channel]) + chunk)
+
+    async def feed() -> None:
+        async for msg in ws:
+            if msg.type != web.WSMsgType.BINARY or not msg.data:
+                continue
+            if msg.data[0] == 0 and proc.stdin:
+                await loop.run_in_executor(None, proc.stdin.write, msg.data[1:])
+                await loop.run_in_executor(None, proc.stdin.flush)
+            elif msg.data[0] == 255 and proc.stdin:      # v5: "close stdin"
+                proc.stdin.close()
+
+    feeder = asyncio.ensure_future(feed()) if want_stdin else None
+    await asyncio.gather(copy(proc.stdout, 1), copy(proc.stderr, 2))
+    code = await loop.run_in_executor(None, proc.wait)
+    if feeder:
+        feeder.cancel()
+    if code == 0:
+        status = {"metadata": {}, "status": "Success"}
+    else:
+        status = {"metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
+                  "message": f"command terminated with non-zero exit code: exit status {code}",
+                  "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
+    import json
+
+    await ws.send_bytes(b"\x03" + json.dumps(status).encode())
+    await ws.close()
+
+
+async def _pump_port(ws: web.WebSocketResponse, kubelet: Any, rec: Any, port: int) -> None:
+    """One TCP connection to the pod's port, made from inside its network namespace."""
+    import socket
+    import struct
+
+    loop = asyncio.get_running_loop()
+    netns = kubelet._pod_netns(rec)
+    host = "127.0.0.1"
+
+    def connect() -> socket.socket:
+        return socket.create_connection((host, port), timeout=5)
+
+    # Each stream starts with the port number (2 bytes, little endian) on both channels.
+    prefix = struct.pack("<H", port)
+    await ws.send_bytes(b"\x00" + prefix)
+    await ws.send_bytes(b"\x01" + prefix)
+    try:
+        if netns:
+            from minikube_py.network.netns import run_in_netns
+
+            sock = await loop.run_in_executor(None, run_in_netns, netns, connect, kubelet.sys)
+        else:
+            sock = await loop.run_in_executor(None, connect)
+    except OSError as exc:
+        await ws.send_bytes(b"\x01" + f"error forwarding port {port}: {exc}".encode())
+        await ws.close()
+        return
+    sock.setblocking(False)
+
+    async def up() -> None:
+        async for msg in ws:
+            if msg.type != web.WSMsgType.BINARY or not msg.data or msg.data[0] != 0:
+                continue
+            if msg.data[1:]:
+                await loop.sock_sendall(sock, msg.data[1:])
+        sock.shutdown(socket.SHUT_WR)
+
+    async def down() -> None:
+        while True:
+            data = await loop.sock_recv(sock, 32768)
+            if not data:
+                return
+            await ws.send_bytes(b"\x00" + data)
+
+    try:
+        uploader = asyncio.ensure_future(up())
+        await down()
+        uploader.cancel()
+    finally:
+        sock.close()
+        await ws.close()
 
 
 class KubeletServer:

@@ -2,6 +2,7 @@
 
 import base64
 import os
+import time
 
 import pytest
 
@@ -136,5 +137,57 @@ def test_http_endpoint_metrics_summary_logs(node):
         assert "kubelet_running_pods 1" in text
         assert get("/containerLogs/default/busy-node1/c") == "started\n"
         assert json.loads(get("/pods"))["items"][0]["status"]["phase"] == "Running"
+    finally:
+        server.stop()
+
+
+def test_exec_and_port_forward_over_websocket(node):
+    """What `kubectl exec` and `kubectl port-forward` reach through the API server."""
+    import asyncio
+    import json
+
+    import aiohttp
+
+    from minikube_py.kubelet.server import KubeletServer
+
+    k = node.start()
+    server = KubeletServer(k)
+    port = server.start()
+    try:
+        node.apply("sh", busybox_pod("sh", {"name": "c", "command": [
+            "sh", "-c", "mkdir /www; echo forwarded > /www/index.html; httpd -f -p 8080 -h /www"]}))
+        node.wait("sh", running)
+
+        async def talk():
+            base = f"ws://127.0.0.1:{port}"
+            out = {1: b"", 2: b"", 3: b""}
+            async with aiohttp.ClientSession() as s:
+                url = (f"{base}/exec/default/sh-node1/c?command=sh&command=-c"
+                       "&command=cat;echo err>%262;exit%203&stdin=1&stdout=1&stderr=1")
+                async with s.ws_connect(url, protocols=("v4.channel.k8s.io",)) as ws:
+                    await ws.send_bytes(b"\x00hello via stdin\n")
+                    await ws.send_bytes(b"\xff\x00")             # v5 close-stdin; v4 peers ignore it
+                    async for msg in ws:
+                        out[msg.data[0]] += msg.data[1:]
+                fwd = b""
+                async with s.ws_connect(f"{base}/portForward/default/sh-node1?ports=8080") as ws:
+                    await ws.receive_bytes()                      # the port prefix on channel 0 ...
+                    await ws.receive_bytes()                      # ... and on channel 1
+                    await ws.send_bytes(b"\x00GET /index.html HTTP/1.0\r\n\r\n")
+                    async for msg in ws:
+                        if msg.data[0] == 0:
+                            fwd += msg.data[1:]
+            return out, fwd
+
+        deadline = time.monotonic() + 10
+        while True:
+            out, fwd = asyncio.run(talk())
+            if b"forwarded" in fwd or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)                                        # httpd may not listen yet
+        assert out[1] == b"hello via stdin\n" and out[2] == b"err\n"
+        status = json.loads(out[3])
+        assert status["status"] == "Failure" and status["details"]["causes"][0]["message"] == "3"
+        assert fwd.startswith(b"HTTP/1.") and fwd.endswith(b"forwarded\n")
     finally:
         server.stop()

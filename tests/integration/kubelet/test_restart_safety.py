@@ -3,6 +3,8 @@ restarting anything, and cleans up a pod whose manifest went away while it was d
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -43,6 +45,16 @@ def test_kill_9_and_readopt(node):
     log = node.log("keep", "c")
     numbers = [int(line.split()[1]) for line in log.splitlines() if line.startswith("tick")]
     assert len(numbers) > ticks_before and numbers == list(range(len(numbers)))   # one continuous log
+
+    def mkpy(*args):
+        argv = [sys.executable, "-m", "minikube_py.cli.main", "kubelet", "--root", node.config.root,
+                "--log-root", node.config.log_root, *args]
+        return subprocess.run(argv, capture_output=True, text=True, check=True)
+
+    table = mkpy("pods").stdout.splitlines()
+    assert table[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert table[1].split()[:4] == ["keep-node1", "1/1", "Running", "0"]
+    assert mkpy("logs", "keep-node1", "-c", "c").stdout.startswith("tick 0\ntick 1\n")
     infra = [s for s in rt.list() if s["annotations"].get("io.kubernetes.cri.container-type") == "sandbox"]
     assert len(infra) == 1                                        # nothing duplicated
     node.remove("keep")

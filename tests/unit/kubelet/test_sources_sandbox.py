@@ -60,7 +60,8 @@ def test_helpers():
     assert _epoch(None) is None and _epoch(7) == 7.0
     pod = {"metadata": {"name": "web", "namespace": "default", "uid": "0123456789"}}
     assert container_id_for(pod, "app", 3) == "k8s_app_web_default_01234567_3"
-    node = node_object("n1", ["192.168.1.5"])
+    node = node_object("n1", ["192.168.1.5"], kubelet_port=10250)
+    assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 10250
     assert node["status"]["addresses"][0] == {"type": "InternalIP", "address": "192.168.1.5"}
     assert node["status"]["capacity"]["pods"] == "110"
     assert node["status"]["conditions"][-1]["type"] == "Ready"
