@@ -8,7 +8,9 @@
     controller watches), and re-post the Node's Ready condition every 60 s;
   * pods: list + watch pods with fieldSelector spec.nodeName=<node> into a local cache;
   * status: PATCH pods/<name>/status; events: POST events; a terminated pod that the API asked
-    to delete (deletionTimestamp) is finally deleted with grace 0, as kubelet does.
+    to delete (deletionTimestamp) is finally deleted with grace 0, as kubelet does;
+  * static pods get a *mirror pod* (annotation kubernetes.io/config.mirror) so `kubectl get
+    pods` shows them; it carries their status, is made again if deleted, and goes with them.
 ConfigMaps and Secrets for env and volumes are read through `ApiObjects`.
 """
 
@@ -153,6 +155,7 @@ class NodeAPI:
         self._threads: list[threading.Thread] = []
         self.synced = threading.Event()
         self.kubelet_port = 0          # set before start() when the kubelet serves HTTP
+        self._node_uid = ""
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -175,11 +178,14 @@ class NodeAPI:
 
         node = node_object(self.node_name, self.addresses, kubelet_port=self.kubelet_port)
         try:
-            return self.client.create(node)
+            made = self.client.create(node)
         except ApiError as exc:
             if getattr(exc, "code", None) != 409 and "AlreadyExists" not in str(exc):
                 raise
-        return self.client.patch("nodes", self.node_name, {"status": node["status"]}, subresource="status")
+            made = self.client.patch("nodes", self.node_name, {"status": node["status"]},
+                                     subresource="status")
+        self._node_uid = made["metadata"].get("uid", "")
+        return made
 
     def renew_lease(self) -> dict:
         from minikube_py.api.errors import ApiError
@@ -214,7 +220,8 @@ class NodeAPI:
             try:
                 listing = self.client.list("pods", None, field_selector=selector)
                 with self._lock:
-                    self._pods = {p["metadata"]["uid"]: self._prepare(p) for p in listing.get("items") or []}
+                    self._pods = {p["metadata"]["uid"]: self._prepare(p) for p in listing.get("items") or []
+                                  if not self._is_mirror(p)}
                 self.synced.set()
                 rv = (listing.get("metadata") or {}).get("resourceVersion")
                 self._watch = self.client.watch("pods", None, resource_version=rv, field_selector=selector)
@@ -223,8 +230,9 @@ class NodeAPI:
                         return
                     obj = ev.get("object") or {}
                     uid = (obj.get("metadata") or {}).get("uid")
-                    if not uid or ev.get("type") not in ("ADDED", "MODIFIED", "DELETED"):
-                        continue
+                    kind = ev.get("type")
+                    if not uid or kind not in ("ADDED", "MODIFIED", "DELETED") or self._is_mirror(obj):
+                        continue                  # a mirror pod is our own report, not work to do
                     with self._lock:
                         if ev["type"] == "DELETED":
                             self._pods.pop(uid, None)
@@ -235,6 +243,10 @@ class NodeAPI:
                     return
                 log.warning("pod watch failed; listing again", exc_info=True)
                 self._stop.wait(1.0)
+
+    @staticmethod
+    def _is_mirror(pod: dict) -> bool:
+        return "kubernetes.io/config.mirror" in ((pod.get("metadata") or {}).get("annotations") or {})
 
     @staticmethod
     def _prepare(pod: dict) -> dict:
@@ -249,8 +261,8 @@ class NodeAPI:
 
     # -- what the kubelet reports ----------------------------------------------------------
     def update_pod_status(self, pod: dict, status: dict) -> None:
-        if (pod["metadata"].get("annotations") or {}).get("kubernetes.io/config.source") == "file":
-            return          # a static pod has no API object (mirror pods are not made here)
+        if self._is_static(pod):
+            self._ensure_mirror(pod)
         try:
             self.client.patch("pods", pod["metadata"]["name"], {"status": status},
                               pod["metadata"].get("namespace"), subresource="status")
@@ -273,9 +285,42 @@ class NodeAPI:
         except Exception:  # noqa: BLE001
             pass
 
-    def pod_deleted(self, pod: dict) -> None:
-        """After a graceful termination, remove the API object for good (grace 0)."""
+    @staticmethod
+    def _is_static(pod: dict) -> bool:
+        return (pod["metadata"].get("annotations") or {}).get("kubernetes.io/config.source") == "file"
+
+    def _ensure_mirror(self, pod: dict) -> None:
+        """Create the static pod's mirror in the API unless it is there already."""
+        from minikube_py.api.errors import ApiError
+
         meta = pod["metadata"]
+        ann = dict(meta.get("annotations") or {})
+        ann["kubernetes.io/config.mirror"] = ann.get("kubernetes.io/config.hash", meta["uid"])
+        owner = [{"apiVersion": "v1", "kind": "Node", "name": self.node_name, "uid": self._node_uid,
+                  "controller": True}] if self._node_uid else []
+        mirror = {"apiVersion": "v1", "kind": "Pod",
+                  "metadata": {"name": meta["name"], "namespace": meta.get("namespace", "default"),
+                               "labels": dict(meta.get("labels") or {}), "annotations": ann,
+                               "ownerReferences": owner},
+                  "spec": pod["spec"]}
+        try:
+            self.client.create(mirror)
+        except ApiError as exc:
+            if getattr(exc, "code", None) != 409 and "AlreadyExists" not in str(exc):
+                log.info("mirror pod for %s: %s", meta["name"], exc)
+
+    def pod_deleted(self, pod: dict) -> None:
+        """After a graceful termination, remove the API object for good (grace 0); for a static
+        pod, its mirror."""
+        meta = pod["metadata"]
+        if self._is_static(pod):
+            from minikube_py.api.errors import ApiError
+
+            try:
+                self.client.delete("pods", meta["name"], meta.get("namespace"), grace_period_seconds=0)
+            except ApiError:
+                pass
+            return
         if not meta.get("deletionTimestamp"):
             return
         from minikube_py.api.errors import ApiError

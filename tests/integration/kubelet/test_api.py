@@ -105,3 +105,19 @@ def test_pvc_bound_to_a_local_volume(api_node, tmp_path):
                   "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "claim"}}]}})
     wait_api(c, "writer", lambda p: p and p.get("status", {}).get("phase") == "Succeeded")
     assert (data / "file").read_text() == "kept\n"
+
+
+def test_static_pod_has_a_mirror_in_the_api(api_node):
+    from .conftest import busybox_pod
+
+    c = api_node.client
+    api_node.apply("static", busybox_pod("static", {"name": "c", "command": ["sleep", "1000"]}))
+    mirror = wait_api(c, "static-node1", lambda p: p and p.get("status", {}).get("phase") == "Running")
+    assert "kubernetes.io/config.mirror" in mirror["metadata"]["annotations"]
+    assert mirror["metadata"]["ownerReferences"][0]["kind"] == "Node"
+    c.delete("pods", "static-node1", "default", grace_period_seconds=0)   # deleting a mirror ...
+    wait_api(c, "static-node1", lambda p: p is not None and p["metadata"]["uid"] != mirror["metadata"]["uid"])
+    running = [s for s in api_node.kubelet.runtime.list() if s["status"] == "running"]
+    assert len(running) == 2                                  # ... leaves the static pod running
+    api_node.remove("static")
+    wait_api(c, "static-node1", lambda p: p is None)
