@@ -71,14 +71,26 @@ def parse_options(conf: dict) -> Options:
     ipam = conf.get("ipam")
     if not isinstance(ipam, dict) or not isinstance(ipam.get("type"), str) or not ipam["type"]:
         raise CniError(ERR_INVALID_CONFIG, "ipam.type: the IPAM plugin to run must be named")
-    return Options(bridge, flag("isGateway", True), flag("isDefaultGateway", True),
-                   flag("hairpinMode", True), mtu, ipam["type"])
+    return Options(
+        bridge,
+        flag("isGateway", True),
+        flag("isDefaultGateway", True),
+        flag("hairpinMode", True),
+        mtu,
+        ipam["type"],
+    )
 
 
 def _ipam(env: CniEnv, opts: Options, command: str, conf: dict) -> dict | None:
     """Delegate to the IPAM plugin with our own parameters and configuration, as the spec says."""
-    cni_env = dict(os.environ, CNI_CONTAINERID=env.container_id, CNI_NETNS=env.netns, CNI_IFNAME=env.ifname,
-                   CNI_PATH=os.pathsep.join(env.path), CNI_ARGS=env.args)
+    cni_env = dict(
+        os.environ,
+        CNI_CONTAINERID=env.container_id,
+        CNI_NETNS=env.netns,
+        CNI_IFNAME=env.ifname,
+        CNI_PATH=os.pathsep.join(env.path),
+        CNI_ARGS=env.args,
+    )
     return exec_plugin(find_plugin(opts.ipam_type, env.path), command, cni_env, conf)
 
 
@@ -114,18 +126,33 @@ def _wire(env: CniEnv, opts: Options, ips: list[dict], ipam_routes: list[dict], 
     gateway = next((ip["gateway"] for ip in ips if ip.get("gateway")), None)
 
     with open_iproute(here) as ipr:  # the node's namespace (where this process runs, as a rule)
-        br_idx = _ensure_bridge(ipr, opts, [(gw, a.network.prefixlen) for a, gw in
-                                            zip(addrs, (ip.get("gateway") for ip in ips), strict=True) if gw])
+        br_idx = _ensure_bridge(
+            ipr,
+            opts,
+            [
+                (gw, a.network.prefixlen)
+                for a, gw in zip(addrs, (ip.get("gateway") for ip in ips), strict=True)
+                if gw
+            ],
+        )
         pod_fd = os.open(env.netns, os.O_RDONLY | os.O_CLOEXEC)
         try:
             # The peer is created straight inside the pod's namespace under its final name,
             # so it never exists here and can never clash with a node interface.
-            ipr.link("add", ifname=host_name, kind="veth", mtu=opts.mtu,
-                     peer={"ifname": env.ifname, "net_ns_fd": pod_fd, "mtu": opts.mtu})
+            ipr.link(
+                "add",
+                ifname=host_name,
+                kind="veth",
+                mtu=opts.mtu,
+                peer={"ifname": env.ifname, "net_ns_fd": pod_fd, "mtu": opts.mtu},
+            )
         except Exception as exc:
             if _nl_code(exc) == errno.EEXIST:
-                raise CniError(ERR_PLUGIN, f"{host_name} or {env.ifname} in {env.netns} already exists",
-                               "was ADD called twice without DEL?") from None
+                raise CniError(
+                    ERR_PLUGIN,
+                    f"{host_name} or {env.ifname} in {env.netns} already exists",
+                    "was ADD called twice without DEL?",
+                ) from None
             raise
         finally:
             os.close(pod_fd)
@@ -154,20 +181,29 @@ def _wire(env: CniEnv, opts: Options, ips: list[dict], ipam_routes: list[dict], 
             pod.route("add", dst=r["dst"], gateway=r["gw"], oif=idx)
         pod_mac = pod.get_links(idx)[0].get("address")
 
-    return {"cniVersion": "1.0.0",
-            "interfaces": [{"name": opts.bridge, "mac": br_mac},
-                           {"name": host_name, "mac": host_mac},
-                           {"name": env.ifname, "mac": pod_mac, "sandbox": env.netns}],
-            "ips": [dict(ip, interface=2) for ip in ips],
-            "routes": routes}
+    return {
+        "cniVersion": "1.0.0",
+        "interfaces": [
+            {"name": opts.bridge, "mac": br_mac},
+            {"name": host_name, "mac": host_mac},
+            {"name": env.ifname, "mac": pod_mac, "sandbox": env.netns},
+        ],
+        "ips": [dict(ip, interface=2) for ip in ips],
+        "routes": routes,
+    }
 
 
 def _ensure_bridge(ipr, opts: Options, gateways: list[tuple[str, int]]) -> int:
     found = ipr.link_lookup(ifname=opts.bridge)
     if not found:
         try:
-            ipr.link("add", ifname=opts.bridge, kind="bridge", mtu=opts.mtu,
-                     address=stable_mac(f"{os.uname().nodename}/{opts.bridge}"))
+            ipr.link(
+                "add",
+                ifname=opts.bridge,
+                kind="bridge",
+                mtu=opts.mtu,
+                address=stable_mac(f"{os.uname().nodename}/{opts.bridge}"),
+            )
         except Exception as exc:  # another ADD made it first: fine
             if _nl_code(exc) != errno.EEXIST:
                 raise
@@ -222,8 +258,11 @@ def check(env: CniEnv, conf: dict, here: str | None = None) -> None:
     if not is_netns(env.netns):
         raise CniError(ERR_UNKNOWN_CONTAINER, f"CNI_NETNS {env.netns} is not a network namespace")
     interfaces = prev.get("interfaces") or []
-    mine = [i for i, intf in enumerate(interfaces)
-            if intf.get("name") == env.ifname and intf.get("sandbox") == env.netns]
+    mine = [
+        i
+        for i, intf in enumerate(interfaces)
+        if intf.get("name") == env.ifname and intf.get("sandbox") == env.netns
+    ]
     if not mine:
         raise CniError(ERR_CHECK_FAILED, f"prevResult has no interface {env.ifname} in {env.netns}")
 
@@ -242,8 +281,10 @@ def check(env: CniEnv, conf: dict, here: str | None = None) -> None:
         for ip in prev.get("ips") or []:
             if ip.get("interface") == mine[0] and ip["address"] not in have:
                 raise fail(f"address {ip['address']} is missing from {env.ifname}")
-        routes = {(f"{r.get('dst') or '0.0.0.0'}/{r['dst_len']}", r.get("gateway"))
-                  for r in pod.get_routes(family=AF_INET, table=RT_TABLE_MAIN)}
+        routes = {
+            (f"{r.get('dst') or '0.0.0.0'}/{r['dst_len']}", r.get("gateway"))
+            for r in pod.get_routes(family=AF_INET, table=RT_TABLE_MAIN)
+        }
         for r in prev.get("routes") or []:
             if ":" in r["dst"]:
                 continue

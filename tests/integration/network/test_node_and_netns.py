@@ -66,11 +66,13 @@ def test_destroy_removes_namespace_and_the_far_end_of_the_uplink(nodes):
 
 
 def test_bad_input_names_the_field_and_creates_nothing(tmp_path, uid):
-    for kwargs, field in [({"pod_cidr": "10.244.0.0/33"}, "pod_cidr"),
-                          ({"pod_cidr": "10.244.0.1/24"}, "pod_cidr"),
-                          ({"pod_cidr": "10.245.0.0/24", "cluster_cidr": "10.244.0.0/16"}, "cluster_cidr"),
-                          ({"pod_cidr": "10.244.0.0/24", "bridge": "a-very-long-bridge-name"}, "bridge"),
-                          ({"pod_cidr": "10.244.0.0/24", "mtu": 10}, "mtu")]:
+    for kwargs, field in [
+        ({"pod_cidr": "10.244.0.0/33"}, "pod_cidr"),
+        ({"pod_cidr": "10.244.0.1/24"}, "pod_cidr"),
+        ({"pod_cidr": "10.245.0.0/24", "cluster_cidr": "10.244.0.0/16"}, "cluster_cidr"),
+        ({"pod_cidr": "10.244.0.0/24", "bridge": "a-very-long-bridge-name"}, "bridge"),
+        ({"pod_cidr": "10.244.0.0/24", "mtu": 10}, "mtu"),
+    ]:
         with pytest.raises(NetworkError, match=field):
             NodeNetwork(f"mkpyt-net-{uid}-bad", state_root=tmp_path, **kwargs).ensure()
         assert not is_netns(f"/run/netns/mkpyt-net-{uid}-bad")
