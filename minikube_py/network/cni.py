@@ -28,7 +28,12 @@ from minikube_py.network.cni_types import (
 from minikube_py.network.netns import nsenter_argv
 
 DEFAULT_CACHE_DIR = "/var/lib/cni/results"
-EXECUTABLES = {"mkpy-cni": "minikube_py.network.cni_plugin", "mkpy-ipam": "minikube_py.network.ipam_plugin"}
+# name -> (module, interpreter flags). mkpy-ipam needs only the standard library, so it
+# starts with -S (no site-packages scan): it runs twice per pod and start-up is most of its time.
+EXECUTABLES = {
+    "mkpy-cni": ("minikube_py.network.cni_plugin", ""),
+    "mkpy-ipam": ("minikube_py.network.ipam_plugin", " -S"),
+}
 
 
 def load_conflist(source: str | os.PathLike | dict) -> dict:
@@ -192,10 +197,10 @@ def install_executables(bin_dir: str | os.PathLike, python: str = sys.executable
     root = str(Path(__file__).resolve().parents[2])
     out = []
     Path(bin_dir).mkdir(parents=True, exist_ok=True)
-    for name, module in EXECUTABLES.items():
+    for name, (module, flags) in EXECUTABLES.items():
         path = Path(bin_dir) / name
         text = (
-            f"#!{python}\n# CNI plugin launcher written by minikube_py.network.cni.install_executables\n"
+            f"#!{python}{flags}\n# CNI plugin launcher written by minikube_py.network.cni.install_executables\n"
             f"import sys\nsys.path.insert(0, {root!r})\nfrom {module} import main\nsys.exit(main())\n"
         )
         if not path.exists() or path.read_text() != text:
