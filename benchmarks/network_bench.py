@@ -23,13 +23,15 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from minikube_py.network import NodeNetwork, create_netns, delete_netns  # noqa: E402
-from minikube_py.network.cni_plugin import handle  # noqa: E402
-from minikube_py.network.cni_types import CniEnv  # noqa: E402
+from minikube_py.network import NodeNetwork, create_netns, delete_netns
+from minikube_py.network.cni_plugin import handle
+from minikube_py.network.cni_types import CniEnv
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
     uid = uuid.uuid4().hex[:6]
@@ -39,7 +41,10 @@ def main() -> None:
     pod = None
     timings: dict[str, dict[str, list[float]]] = {}
     try:
-        confs = {"mkpy-cni + mkpy-ipam": node.conflist("mkpy"), "bridge + host-local": node.conflist("debian")}
+        confs = {
+            "mkpy-cni + mkpy-ipam": node.conflist("mkpy"),
+            "bridge + host-local": node.conflist("debian"),
+        }
         # bridge + host-local alone: portmap and loopback are not part of the comparison
         confs["bridge + host-local"]["plugins"] = confs["bridge + host-local"]["plugins"][:1]
         node.write_conflist("mkpy")  # installs the mkpy executables on the node's CNI path
@@ -74,12 +79,16 @@ def main() -> None:
         node.destroy()
 
     base = "bridge + host-local"
-    med = {label: {op: statistics.median(v) * 1000 for op, v in ops.items()} for label, ops in timings.items()}
+    med = {
+        label: {op: statistics.median(v) * 1000 for op, v in ops.items()} for label, ops in timings.items()
+    }
     print(f"CNI ADD/DEL latency, median of {args.runs} runs (ms); ratio = vs Debian {base}")
     print(f"{'chain':<24}{'ADD':>9}{'DEL':>9}{'ADD ratio':>11}{'DEL ratio':>11}")
     for label, m in med.items():
-        print(f"{label:<24}{m['ADD']:>9.1f}{m['DEL']:>9.1f}"
-              f"{m['ADD'] / med[base]['ADD']:>10.2f}x{m['DEL'] / med[base]['DEL']:>10.2f}x")
+        print(
+            f"{label:<24}{m['ADD']:>9.1f}{m['DEL']:>9.1f}"
+            f"{m['ADD'] / med[base]['ADD']:>10.2f}x{m['DEL'] / med[base]['DEL']:>10.2f}x"
+        )
     print(json.dumps({"runs": args.runs, "median_ms": med}))
 
 
