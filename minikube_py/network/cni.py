@@ -200,7 +200,7 @@ def install_executables(bin_dir: str | os.PathLike, python: str = sys.executable
     for name, (module, flags) in EXECUTABLES.items():
         path = Path(bin_dir) / name
         text = (
-            f"#!{python}{flags}\n# CNI plugin launcher written by minikube_py.network.cni.install_executables\n"
+            f"#!{python}{flags}\n# CNI plugin launcher written by minikube_py.network.cni\n"
             f"import sys\nsys.path.insert(0, {root!r})\nfrom {module} import main\nsys.exit(main())\n"
         )
         if not path.exists() or path.read_text() != text:
