@@ -32,7 +32,9 @@ def test_host_network_node_wires_pods_and_cleans_up(tmp_path):
         srv = socket.create_server(("10.244.9.1", 0))  # the node itself, listening on the bridge address
         srv.settimeout(10)
         try:
-            client = run_in_netns(pod, lambda: socket.create_connection(("10.244.9.1", srv.getsockname()[1]), 5))
+            client = run_in_netns(
+                pod, lambda: socket.create_connection(("10.244.9.1", srv.getsockname()[1]), 5)
+            )
             conn, (peer, _) = srv.accept()
             conn.close()
             client.close()
