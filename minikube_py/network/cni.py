@@ -140,8 +140,10 @@ def invoke(
                 prev = run(plugin, "ADD", prev) or prev
                 done.append(plugin)
         except CniError:
-            # Leave nothing half-applied: undo the plugins that succeeded, newest first.
-            for plugin in reversed([*done, conf["plugins"][len(done)]]):
+            # Leave nothing half-applied: undo the plugins that succeeded, newest first. The one
+            # that failed cleans up after itself (the spec asks that of a plugin); a DEL to it here
+            # could tear down a previous, valid ADD of the same container.
+            for plugin in reversed(done):
                 try:
                     run(plugin, "DEL", prev)
                 except CniError:

@@ -104,6 +104,7 @@ def add(env: CniEnv, conf: dict, here: str | None = None) -> dict:
     check_ifname(env.ifname, "CNI_IFNAME")
     if not is_netns(env.netns):
         raise CniError(ERR_UNKNOWN_CONTAINER, f"CNI_NETNS {env.netns} is not a network namespace")
+    _refuse_existing(env, here)  # before anything is allocated: a refused ADD changes nothing
     ipam_result = _ipam(env, opts, "ADD", conf) or {}
     ips = [ip for ip in ipam_result.get("ips", []) if ":" not in ip.get("address", ":")]
     if not ips:
@@ -112,12 +113,30 @@ def add(env: CniEnv, conf: dict, here: str | None = None) -> dict:
     try:
         result = _wire(env, opts, ips, ipam_result.get("routes") or [], here)
     except BaseException:
-        # Nothing half-applied: the veth (both ends) and the address go back.
-        _remove_links(env, opts, here)
+        # Nothing half-applied: our veth (its peer goes with it) and the address go back.
+        with open_iproute(here) as ipr:
+            for idx in ipr.link_lookup(ifname=host_veth_name(env.container_id, env.ifname)):
+                _ignore_gone(lambda i=idx: ipr.link("del", index=i))
         _ipam(env, opts, "DEL", conf)
         raise
     result["dns"] = ipam_result.get("dns") or {}
     return shape_result(result, conf["cniVersion"])
+
+
+def _refuse_existing(env: CniEnv, here: str | None) -> None:
+    """ADD twice without DEL (or a name already taken in the pod) is an error, raised before
+    anything changes, so the first ADD's interface and address stay intact."""
+    host_name = host_veth_name(env.container_id, env.ifname)
+    with open_iproute(here) as ipr:
+        if ipr.link_lookup(ifname=host_name):
+            raise CniError(
+                ERR_PLUGIN,
+                f"{host_name} already exists for container {env.container_id}",
+                "ADD was called twice without DEL",
+            )
+    with open_iproute(env.netns) as pod:
+        if pod.link_lookup(ifname=env.ifname):
+            raise CniError(ERR_PLUGIN, f"interface {env.ifname} already exists in {env.netns}")
 
 
 def _wire(env: CniEnv, opts: Options, ips: list[dict], ipam_routes: list[dict], here: str | None) -> dict:

@@ -41,17 +41,18 @@ class Nodes:
         self.uid, self.lan, self.tmp = uid, lan, tmp_path
         self.made: list[NodeNetwork] = []
 
-    def spec(self, i: int) -> NodeNetwork:
+    def spec(self, i: int, **kwargs) -> NodeNetwork:
         return NodeNetwork(
             f"mkpyt-net-{self.uid}-n{i}",
             f"10.244.{i}.0/24",
             self.tmp / f"node{i}",
             cluster_cidr=CLUSTER_CIDR,
             uplink=self.lan.uplink(f"n{i}", i + 2),
+            **kwargs,
         )
 
-    def node(self, i: int) -> NodeNetwork:
-        n = self.spec(i)
+    def node(self, i: int, **kwargs) -> NodeNetwork:
+        n = self.spec(i, **kwargs)
         self.made.append(n)
         return n.ensure()
 

@@ -116,10 +116,15 @@ def test_hairpin_mode_is_on_and_a_pod_reaches_itself_through_a_nat_address(nodes
 
 
 def test_check_catches_a_deleted_route_and_del_is_idempotent(nodes, pods):
-    node = nodes.node(0)
+    node = nodes.node(0, mtu=1400)
     conf = node.write_conflist("mkpy")
     a = pods.new("chk")
     node.cni(conf, "ADD", "pod-chk", a)
+    node.cni(conf, "CHECK", "pod-chk", a)
+    assert "mtu 1400" in sh_in(a, "ip", "link", "show", "eth0")
+    # a second ADD without DEL is refused and leaves the first one intact
+    with pytest.raises(CniError, match="twice"):
+        node.cni(conf, "ADD", "pod-chk", a)
     node.cni(conf, "CHECK", "pod-chk", a)
     sh_in(a, "ip", "route", "del", "default")
     with pytest.raises(CniError) as err:
