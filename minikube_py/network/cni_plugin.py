@@ -104,101 +104,87 @@ def add(env: CniEnv, conf: dict, here: str | None = None) -> dict:
     check_ifname(env.ifname, "CNI_IFNAME")
     if not is_netns(env.netns):
         raise CniError(ERR_UNKNOWN_CONTAINER, f"CNI_NETNS {env.netns} is not a network namespace")
-    _refuse_existing(env, here)  # before anything is allocated: a refused ADD changes nothing
-    ipam_result = _ipam(env, opts, "ADD", conf) or {}
-    ips = [ip for ip in ipam_result.get("ips", []) if ":" not in ip.get("address", ":")]
-    if not ips:
-        _ipam(env, opts, "DEL", conf)
-        raise CniError(ERR_PLUGIN, f"IPAM plugin {opts.ipam_type} returned no IPv4 address", str(ipam_result))
-    try:
-        result = _wire(env, opts, ips, ipam_result.get("routes") or [], here)
-    except BaseException:
-        # Nothing half-applied: our veth (its peer goes with it) and the address go back.
-        with open_iproute(here) as ipr:
-            for idx in ipr.link_lookup(ifname=host_veth_name(env.container_id, env.ifname)):
-                _ignore_gone(lambda i=idx: ipr.link("del", index=i))
-        _ipam(env, opts, "DEL", conf)
-        raise
+    # One netlink socket in each namespace: `node` here (where the bridge is), `pod` in the sandbox.
+    with open_iproute(here) as node, open_iproute(env.netns) as pod:
+        _refuse_existing(env, node, pod)  # before anything is allocated: a refused ADD changes nothing
+        ipam_result = _ipam(env, opts, "ADD", conf) or {}
+        ips = [ip for ip in ipam_result.get("ips", []) if ":" not in ip.get("address", ":")]
+        if not ips:
+            _ipam(env, opts, "DEL", conf)
+            raise CniError(
+                ERR_PLUGIN, f"IPAM plugin {opts.ipam_type} returned no IPv4 address", str(ipam_result)
+            )
+        try:
+            result = _wire(env, opts, ips, ipam_result.get("routes") or [], node, pod)
+        except BaseException:
+            # Nothing half-applied: our veth (its peer goes with it) and the address go back.
+            for idx in node.link_lookup(ifname=host_veth_name(env.container_id, env.ifname)):
+                _ignore_gone(lambda i=idx: node.link("del", index=i))
+            _ipam(env, opts, "DEL", conf)
+            raise
     result["dns"] = ipam_result.get("dns") or {}
     return shape_result(result, conf["cniVersion"])
 
 
-def _refuse_existing(env: CniEnv, here: str | None) -> None:
+def _refuse_existing(env: CniEnv, node, pod) -> None:
     """ADD twice without DEL (or a name already taken in the pod) is an error, raised before
     anything changes, so the first ADD's interface and address stay intact."""
     host_name = host_veth_name(env.container_id, env.ifname)
-    with open_iproute(here) as ipr:
-        if ipr.link_lookup(ifname=host_name):
-            raise CniError(
-                ERR_PLUGIN,
-                f"{host_name} already exists for container {env.container_id}",
-                "ADD was called twice without DEL",
-            )
-    with open_iproute(env.netns) as pod:
-        if pod.link_lookup(ifname=env.ifname):
-            raise CniError(ERR_PLUGIN, f"interface {env.ifname} already exists in {env.netns}")
+    if node.link_lookup(ifname=host_name):
+        raise CniError(
+            ERR_PLUGIN,
+            f"{host_name} already exists for container {env.container_id}",
+            "ADD was called twice without DEL",
+        )
+    if pod.link_lookup(ifname=env.ifname):
+        raise CniError(ERR_PLUGIN, f"interface {env.ifname} already exists in {env.netns}")
 
 
-def _wire(env: CniEnv, opts: Options, ips: list[dict], ipam_routes: list[dict], here: str | None) -> dict:
+def _wire(env: CniEnv, opts: Options, ips: list[dict], ipam_routes: list[dict], node, pod) -> dict:
     host_name = host_veth_name(env.container_id, env.ifname)
     addrs = [ipaddress.IPv4Interface(ip["address"]) for ip in ips]
     gateway = next((ip["gateway"] for ip in ips if ip.get("gateway")), None)
 
-    with open_iproute(here) as ipr:  # the node's namespace (where this process runs, as a rule)
-        br_idx = _ensure_bridge(
-            ipr,
-            opts,
-            [
-                (gw, a.network.prefixlen)
-                for a, gw in zip(addrs, (ip.get("gateway") for ip in ips), strict=True)
-                if gw
-            ],
+    # In the node's namespace: the bridge, then the veth pair.
+    gateways = [
+        (ip["gateway"], a.network.prefixlen) for a, ip in zip(addrs, ips, strict=True) if ip.get("gateway")
+    ]
+    br_idx = _ensure_bridge(node, opts, gateways)
+    pod_fd = os.open(env.netns, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        # The peer is created straight inside the pod's namespace under its final name,
+        # so it never exists here and can never clash with a node interface.
+        node.link(
+            "add",
+            ifname=host_name,
+            kind="veth",
+            mtu=opts.mtu,
+            peer={"ifname": env.ifname, "net_ns_fd": pod_fd, "mtu": opts.mtu},
         )
-        pod_fd = os.open(env.netns, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            # The peer is created straight inside the pod's namespace under its final name,
-            # so it never exists here and can never clash with a node interface.
-            ipr.link(
-                "add",
-                ifname=host_name,
-                kind="veth",
-                mtu=opts.mtu,
-                peer={"ifname": env.ifname, "net_ns_fd": pod_fd, "mtu": opts.mtu},
-            )
-        except Exception as exc:
-            if _nl_code(exc) == errno.EEXIST:
-                raise CniError(
-                    ERR_PLUGIN,
-                    f"{host_name} or {env.ifname} in {env.netns} already exists",
-                    "was ADD called twice without DEL?",
-                ) from None
-            raise
-        finally:
-            os.close(pod_fd)
-        host_idx = ipr.link_lookup(ifname=host_name)[0]
-        ipr.link("set", index=host_idx, master=br_idx)
-        if opts.hairpin:
-            ipr.brport("set", index=host_idx, mode=1)  # IFLA_BRPORT_MODE = hairpin
-        ipr.link("set", index=host_idx, state="up")
-        host_mac = ipr.get_links(host_idx)[0].get("address")
-        br_mac = ipr.get_links(br_idx)[0].get("address")
+    finally:
+        os.close(pod_fd)
+    host_idx = node.link_lookup(ifname=host_name)[0]
+    node.link("set", index=host_idx, master=br_idx)
+    if opts.hairpin:
+        node.brport("set", index=host_idx, mode=1)  # IFLA_BRPORT_MODE = hairpin
+    node.link("set", index=host_idx, state="up")
+    host_mac = node.get_links(host_idx)[0].get("address")
+    br_mac = node.get_links(br_idx)[0].get("address")
 
-    routes = []
-    for r in ipam_routes:
-        routes.append({"dst": r["dst"], "gw": r.get("gw") or gateway})
+    routes = [{"dst": r["dst"], "gw": r.get("gw") or gateway} for r in ipam_routes]
     if opts.is_default_gateway and gateway and not any(r["dst"] == "0.0.0.0/0" for r in routes):
         routes.append({"dst": "0.0.0.0/0", "gw": gateway})
     routes = [r for r in routes if r["gw"]]
 
-    with open_iproute(env.netns) as pod:
-        pod.link("set", index=pod.link_lookup(ifname="lo")[0], state="up")
-        idx = pod.link_lookup(ifname=env.ifname)[0]
-        for a in addrs:
-            pod.addr("add", index=idx, address=str(a.ip), prefixlen=a.network.prefixlen)
-        pod.link("set", index=idx, state="up")
-        for r in routes:
-            pod.route("add", dst=r["dst"], gateway=r["gw"], oif=idx)
-        pod_mac = pod.get_links(idx)[0].get("address")
+    # Inside the pod: lo and eth0 up, the address, the routes via the bridge.
+    pod.link("set", index=pod.link_lookup(ifname="lo")[0], state="up")
+    idx = pod.link_lookup(ifname=env.ifname)[0]
+    for a in addrs:
+        pod.addr("add", index=idx, address=str(a.ip), prefixlen=a.network.prefixlen)
+    pod.link("set", index=idx, state="up")
+    for r in routes:
+        pod.route("add", dst=r["dst"], gateway=r["gw"], oif=idx)
+    pod_mac = pod.get_links(idx)[0].get("address")
 
     return {
         "cniVersion": "1.0.0",
