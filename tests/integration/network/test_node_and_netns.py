@@ -76,3 +76,36 @@ def test_bad_input_names_the_field_and_creates_nothing(tmp_path, uid):
         with pytest.raises(NetworkError, match=field):
             NodeNetwork(f"mkpyt-net-{uid}-bad", state_root=tmp_path, **kwargs).ensure()
         assert not is_netns(f"/run/netns/mkpyt-net-{uid}-bad")
+
+
+def test_point_to_point_uplink_to_an_outside_namespace(uid, pods, tmp_path):
+    """The simplest uplink: a veth straight to a namespace playing the internet (no LAN bridge)."""
+    from minikube_py.network import Uplink
+
+    from .conftest import connect_from, pod_ip
+
+    outside = pods.new("outside")
+    up = Uplink(
+        peer_netns=outside,
+        address="172.31.0.2/30",
+        peer_name="to-node",
+        gateway="172.31.0.1",
+        peer_address="172.31.0.1/30",
+    )
+    node = NodeNetwork(f"mkpyt-net-{uid}-p2p", "10.244.5.0/24", tmp_path, uplink=up)
+    try:
+        node.ensure()
+        conf = node.write_conflist("mkpy")
+        pod = pods.new("p2p-pod")
+        r = node.cni(conf, "ADD", "p2p", pod)
+        srv = listen(outside)
+        try:
+            assert connect_from(pod, srv, "172.31.0.1") == "172.31.0.2"  # masqueraded as the node
+            assert connect_from(node.netns_path, srv, "172.31.0.1") == "172.31.0.2"
+        finally:
+            srv.close()
+        assert pod_ip(r).startswith("10.244.5.")
+        node.cni(conf, "DEL", "p2p", pod)
+    finally:
+        node.destroy()
+    assert "to-node" not in sh_in(outside, "ip", "-br", "link")
