@@ -94,6 +94,39 @@ def down(name: str, state_root: str | None) -> None:
     click.echo(f"node network {name} removed")
 
 
+@node.command()
+@name_option
+@dir_option
+def status(name: str, netns_dir: str) -> None:
+    """What is in the node's namespace: links (bridge ports with hairpin), addresses, routes."""
+    from minikube_py.network.cni_plugin import brport_attr
+    from minikube_py.network.netns import open_iproute
+
+    path = netns_path(name, netns_dir)
+    if not is_netns(path):
+        raise click.ClickException(f"{path} is not a network namespace (run `mkpy node up --name {name}`)")
+    click.echo(f"node network namespace {path}")
+    with open_iproute(path) as ipr:
+        names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+        for link in ipr.get_links():
+            idx = link["index"]
+            addrs = [
+                f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}" for a in ipr.get_addr(index=idx, family=2)
+            ]
+            master = link.get_attr("IFLA_MASTER")
+            hairpin = "on" if brport_attr(link, "IFLA_BRPORT_MODE") else "off"
+            port = f" port of {names.get(master)} hairpin={hairpin}" if master else ""
+            click.echo(
+                f"  link {names[idx]:<16} {link.get_attr('IFLA_OPERSTATE'):<8} {' '.join(addrs)}{port}"
+            )
+        for r in ipr.get_routes(family=2, table=254):
+            dst = f"{r.get_attr('RTA_DST') or '0.0.0.0'}/{r['dst_len']}"
+            via = r.get_attr("RTA_GATEWAY")
+            click.echo(
+                f"  route {dst:<18} {'via ' + via if via else 'dev ' + str(names.get(r.get_attr('RTA_OIF')))}"
+            )
+
+
 def _enter(name: str, netns_dir: str) -> None:
     """Move this (single-threaded) process into the node's namespace; exec keeps it there."""
     from minikube_py.kernel import shim

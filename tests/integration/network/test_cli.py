@@ -23,6 +23,8 @@ def test_node_up_exec_shell_down(uid, tmp_path):
     up = mkpy("node", "up", *common, "--pod-cidr", "10.244.7.0/24", "--state-root", str(tmp_path))
     try:
         assert up.returncode == 0, up.stderr
+        st = mkpy("node", "status", *common)
+        assert st.returncode == 0 and "mkpy0" in st.stdout and "10.244.7.1/24" in st.stdout, st.stderr
         out = mkpy("node", "exec", *common, "--", "ip", "-br", "addr", "show", "mkpy0")
         assert out.returncode == 0 and "10.244.7.1/24" in out.stdout
         sh = mkpy(
