@@ -7,6 +7,7 @@
                           /cgroup.procs      the pids inside
                           /memory.events     ... "oom_kill 1" after an OOM kill
                           /cgroup.kill       write "1": SIGKILL everything inside (Linux 5.14+)
+    device rules: no file; an eBPF program attached to the directory (devices.py)
 
 A child only gets a controller's files if its parent lists that controller in
 `cgroup.subtree_control`, so create() enables them on the way down. The "no
@@ -21,6 +22,7 @@ import time
 from typing import Any
 
 from minikube_py.kernel.syscalls import Syscalls
+from minikube_py.runtime.cgroups import devices
 from minikube_py.runtime.cgroups.base import Cgroup, is_live, read_int, read_keyed, read_pids, read_text
 from minikube_py.runtime.cgroups.convert import plan_v2
 from minikube_py.runtime.cgroups.errors import CgroupError
@@ -65,13 +67,11 @@ class CgroupV2(Cgroup):
 
     def apply(self, resources: dict[str, Any] | None) -> None:
         writes = plan_v2(resources)  # validates everything before the first write
-        if resources and resources.get("devices"):
-            # v2 has no devices.allow file: it needs an eBPF program attached to the cgroup.
-            self.sys.note("skip", why="device rules are not enforced on cgroup v2 by minikube_py "
-                                      "(containers lack CAP_MKNOD and get only the default /dev nodes)",
-                          field="linux.resources.devices")
         for w in writes:
             self._write(self.dir, w)
+        if resources and resources.get("devices"):
+            # v2 has no devices.allow file: an eBPF program attached to the cgroup decides instead.
+            devices.attach(self.dir, resources["devices"], self.sys)
 
     def add_process(self, pid: int) -> None:
         try:

@@ -202,3 +202,36 @@ def test_v2_enables_controllers_converts_shares_and_writes_unified(cgroup_factor
     assert open(f"{cg.dir}/memory.high").read().strip() == str(48 * MiB)
     if os.path.exists(f"{cg.dir}/memory.swap.max"):
         assert open(f"{cg.dir}/memory.swap.max").read().strip() == "0"
+
+
+def test_device_rules_allow_only_what_they_list(cgroup, tmp_path):
+    # v1: devices.deny/devices.allow files; v2: an eBPF program attached to the cgroup
+    cgroup.apply({"devices": [
+        {"allow": False, "access": "rwm"},
+        {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},   # /dev/null
+        {"allow": True, "type": "c", "major": 1, "minor": 9, "access": "r"},     # /dev/urandom
+    ]})
+    node = str(tmp_path / "zero")
+
+    def probe(child):
+        def try_open(path, flags):
+            try:
+                os.close(os.open(path, flags))
+                return "ok"
+            except OSError as exc:
+                return os.strerror(exc.errno)
+
+        def try_mknod():
+            try:
+                os.mknod(node, 0o600 | 0o020000, os.makedev(1, 5))
+                return "ok"
+            except OSError as exc:
+                return os.strerror(exc.errno)
+
+        return [try_open("/dev/null", os.O_RDWR), try_open("/dev/urandom", os.O_RDONLY),
+                try_open("/dev/urandom", os.O_WRONLY), try_open("/dev/zero", os.O_RDONLY), try_mknod()]
+
+    status, said = Child(probe).start(cgroup).finish()
+    assert os.waitstatus_to_exitcode(status) == 0, said
+    denied = os.strerror(1)
+    assert said.strip() == "result " + str(["ok", "ok", denied, denied, denied])
