@@ -159,3 +159,15 @@ def test_v1_hierarchies_from_mountinfo_share_co_mounted_points(tmp_path):
     assert v1_hierarchies(str(tmp_path / "mi")) == {"memory": "/sys/fs/cgroup/memory",
                                                     "cpu": "/sys/fs/cgroup/cpu,cpuacct",
                                                     "cpuacct": "/sys/fs/cgroup/cpu,cpuacct"}
+
+
+def test_the_facade_records_rmdir_for_the_trace(tmp_path):
+    from minikube_py.kernel.syscalls import Syscalls
+    from minikube_py.kernel.trace import Tracer
+
+    tracer = Tracer()
+    (tmp_path / "gone").mkdir()
+    Syscalls(tracer).rmdir(str(tmp_path / "gone"), why="remove the cgroup")
+    assert not (tmp_path / "gone").exists()
+    assert [(e.call, e.args["path"], e.why) for e in tracer.entries] == [
+        ("rmdir", str(tmp_path / "gone"), "remove the cgroup")]
