@@ -223,12 +223,27 @@ class Cgroup(ABC):
             except ProcessLookupError:
                 pass
 
+    @abstractmethod
+    def _tree_procs(self) -> list[int]:
+        """Every pid in this cgroup and the cgroups below it."""
+
+    def _kill_survivors(self, timeout: float) -> None:
+        """SIGKILL whatever is still alive in the tree, again and again, until nothing is."""
+        deadline = time.monotonic() + timeout
+        while live := [p for p in self._tree_procs() if is_live(p)]:
+            if time.monotonic() > deadline:
+                raise CgroupError(f"cgroupsPath: processes {live} in {self.path} survived SIGKILL")
+            self._signal_all(live)
+            time.sleep(0.005)
+
     @staticmethod
-    def _wait(done: Callable[[], bool], timeout: float, what: str) -> None:
+    def _poll(done: Callable[[], bool], timeout: float) -> bool:
+        """Wait until done() (short, growing sleeps); False if the timeout came first."""
         deadline = time.monotonic() + timeout
         delay = 0.001
         while not done():
             if time.monotonic() > deadline:
-                raise CgroupError(f"cgroupsPath: timed out after {timeout}s waiting for {what}")
+                return False
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
+        return True

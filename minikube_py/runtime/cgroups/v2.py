@@ -23,7 +23,7 @@ from typing import Any
 
 from minikube_py.kernel.syscalls import Syscalls
 from minikube_py.runtime.cgroups import devices
-from minikube_py.runtime.cgroups.base import Cgroup, is_live, read_int, read_keyed, read_pids, read_text
+from minikube_py.runtime.cgroups.base import Cgroup, read_int, read_keyed, read_pids, read_text
 from minikube_py.runtime.cgroups.convert import plan_v2
 from minikube_py.runtime.cgroups.errors import CgroupError
 
@@ -108,14 +108,16 @@ class CgroupV2(Cgroup):
             self.sys.write_file(kill_file, "1", why="SIGKILL every process in the cgroup")
         else:
             # Older kernels: freeze so nothing can fork while we signal, then thaw so they die.
+            # (A task stuck in the kernel may never freeze: signal anyway after a second.)
             freeze = os.path.join(self.dir, "cgroup.freeze")
             self.sys.write_file(freeze, "1", why="stop forks while we kill")
-            self._wait(lambda: read_keyed(os.path.join(self.dir, "cgroup.events")).get("frozen") == 1,
-                       timeout, "the cgroup to freeze")
-            self._signal_all(self._tree_procs())
-            self.sys.write_file(freeze, "0", why="thaw so the killed processes can exit")
-        self._wait(lambda: not any(is_live(p) for p in self._tree_procs()), timeout,
-                   f"the processes in {self.dir} to exit")
+            try:
+                self._poll(lambda: read_keyed(os.path.join(self.dir, "cgroup.events")).get("frozen") == 1,
+                           min(timeout, 1.0))
+                self._signal_all(self._tree_procs())
+            finally:
+                self.sys.write_file(freeze, "0", why="thaw so the killed processes can exit")
+        self._kill_survivors(timeout)
 
     def destroy(self, prune: bool = False, timeout: float = 5.0) -> None:
         self._rmdir_tree(self.dir, time.monotonic() + timeout)

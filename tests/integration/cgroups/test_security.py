@@ -148,3 +148,20 @@ def test_rlimit_nofile_is_enforced():
         return "no limit"
 
     assert run(body) == str(["EMFILE", True])
+
+
+def test_kill_process_action_ends_the_process_with_sigsys():
+    import signal
+
+    def body(child):
+        prctl.set_no_new_privs(True)
+        seccomp.load({"defaultAction": "SCMP_ACT_ALLOW",
+                      "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_KILL_PROCESS"}]})
+        child.say("loaded")
+        os.getppid()
+        return "survived"
+
+    child = Child(body).start()
+    assert child.expect() == "loaded"
+    status, said = child.finish()
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGSYS, (status, said)

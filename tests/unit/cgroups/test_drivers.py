@@ -171,3 +171,32 @@ def test_the_facade_records_rmdir_for_the_trace(tmp_path):
     assert not (tmp_path / "gone").exists()
     assert [(e.call, e.args["path"], e.why) for e in tracer.entries] == [
         ("rmdir", str(tmp_path / "gone"), "remove the cgroup")]
+
+
+def test_v2_kill_all_without_cgroup_kill_freezes_signals_and_thaws(v2fs):
+    import subprocess
+
+    cg = CgroupV2("/mkpy/c1", v2fs, mountpoint=v2fs.root)
+    cg.create()
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        with open(f"{cg.dir}/cgroup.procs", "w") as f:
+            f.write(f"{sleeper.pid}\n")
+        with open(f"{cg.dir}/cgroup.events", "w") as f:
+            f.write("populated 1\nfrozen 1\n")
+        v2fs.calls.clear()
+        cg.kill_all(timeout=5)
+        assert sleeper.wait(timeout=5) == -9
+        assert written(v2fs) == [(f"{cg.dir}/cgroup.freeze", "1"), (f"{cg.dir}/cgroup.freeze", "0")]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_v2_kill_all_uses_cgroup_kill_when_the_kernel_has_it(v2fs):
+    cg = CgroupV2("/mkpy/c1", v2fs, mountpoint=v2fs.root)
+    cg.create()
+    open(f"{cg.dir}/cgroup.kill", "w").close()
+    v2fs.calls.clear()
+    cg.kill_all()
+    assert written(v2fs) == [(f"{cg.dir}/cgroup.kill", "1")]
