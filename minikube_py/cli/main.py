@@ -17,6 +17,8 @@ import minikube_py
 COMMANDS: dict[str, str] = {
     "version": "minikube_py.cli.main:version",
     "demo": "minikube_py.cli.demo:demo",
+    "cgroups": "minikube_py.cli.security:cgroups",
+    "seccomp": "minikube_py.cli.security:seccomp",
 }
 
 

@@ -134,6 +134,10 @@ class Cgroup(ABC):
     def exists(self) -> bool:
         """Whether the cgroup directory is there."""
 
+    @abstractmethod
+    def directories(self) -> list[str]:
+        """The cgroup's directory (v2), or its directory in each hierarchy (v1)."""
+
     def oom_killed(self) -> bool:
         """Did the kernel's OOM killer kill a process in this cgroup (or a child)?"""
         return (self.stats()["oom_kills"] or 0) > 0

@@ -66,6 +66,9 @@ class CgroupV1(Cgroup):
             seen.setdefault(self.hierarchies[c], self.dirs[c])
         return list(seen.items())
 
+    def directories(self) -> list[str]:
+        return [d for _, d in self._unique_dirs()]
+
     def exists(self) -> bool:
         return any(os.path.isdir(d) for _, d in self._unique_dirs())
 

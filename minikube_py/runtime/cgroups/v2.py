@@ -41,6 +41,9 @@ class CgroupV2(Cgroup):
     def exists(self) -> bool:
         return os.path.isdir(self.dir)
 
+    def directories(self) -> list[str]:
+        return [self.dir]
+
     def create(self) -> None:
         self._mkdirs(self.mountpoint, self.path, before_child=self._enable_controllers)
 
