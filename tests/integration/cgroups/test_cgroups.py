@@ -235,3 +235,9 @@ def test_device_rules_allow_only_what_they_list(cgroup, tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0, said
     denied = os.strerror(1)
     assert said.strip() == "result " + str(["ok", "ok", denied, denied, denied])
+
+
+def test_io_throttle_for_a_device_that_is_not_there_names_the_field(cgroup):
+    # 250:250 is no block device here; the kernel refuses the rule and the error says which one.
+    with pytest.raises(CgroupError, match=r"^linux.resources.blockIO.throttleReadBpsDevice\[0\]: writing "):
+        cgroup.apply({"blockIO": {"throttleReadBpsDevice": [{"major": 250, "minor": 250, "rate": 1 << 20}]}})
