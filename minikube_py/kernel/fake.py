@@ -66,6 +66,9 @@ class FakeSyscalls:
     def mkdir(self, path: str, mode: int = 0o755, why: str = "") -> None:
         self._record("mkdir", path, mode)
 
+    def rmdir(self, path: str, why: str = "") -> None:
+        self._record("rmdir", path)
+
     def mknod(self, path: str, mode: int, device: int, why: str = "") -> None:
         self._record("mknod", path, mode, device)
 

@@ -85,6 +85,10 @@ class Syscalls:
     def mkdir(self, path: str, mode: int = 0o755, why: str = "") -> None:
         self._do("mkdir", lambda: os.makedirs(path, mode, exist_ok=True), why, path=path, mode=oct(mode))
 
+    def rmdir(self, path: str, why: str = "") -> None:
+        """Remove an empty directory (for a cgroup: one with no processes and no children)."""
+        self._do("rmdir", lambda: os.rmdir(path), why, path=path)
+
     def mknod(self, path: str, mode: int, device: int, why: str = "") -> None:
         self._do("mknod", lambda: os.mknod(path, mode, device), why, path=path, mode=oct(mode),
                  major=os.major(device), minor=os.minor(device))
