@@ -20,16 +20,23 @@ from .conftest import can_connect, connect_from, listen, pod_ip, sh_in
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("flavour", ["mkpy", "debian"])
+@pytest.mark.parametrize("flavour", ["mkpy", "debian", "mkpy-cni+host-local"])
 def test_pod_to_pod_node_and_outside(flavour, nodes, pods):
     node = nodes.node(0)
-    conf = node.write_conflist(flavour)
+    if flavour == "mkpy-cni+host-local":  # our plugin delegating IPAM to Debian's executable
+        conf = json.loads(node.write_conflist("mkpy").read_text())
+        conf["plugins"][0]["ipam"]["type"] = "host-local"
+    else:
+        conf = node.write_conflist(flavour)
     a, b = pods.new("a"), pods.new("b")
     ra = node.cni(conf, "ADD", "pod-a", a)
     rb = node.cni(conf, "ADD", "pod-b", b)
     try:
         assert ra["cniVersion"] == "1.0.0" and ra["interfaces"][2]["sandbox"] == a
         assert pod_ip(ra) != pod_ip(rb)
+        if flavour == "mkpy-cni+host-local":  # host-local (Go) ends its lease files' lines with \r\n
+            lease = node.cni_dir / "ipam" / "mkpy-mkpy" / pod_ip(ra)
+            assert lease.read_bytes() == b"pod-a\r\neth0"
         assert f"{pod_ip(ra)}/24" in sh_in(a, "ip", "-br", "addr", "show", "eth0")
         assert "default via 10.244.0.1" in sh_in(a, "ip", "route")
         # pod <-> pod on one node keeps its source address
