@@ -40,7 +40,7 @@ def host_veth_name(container_id: str, ifname: str) -> str:
     """The node-side end of a pod's veth: the same every time for one (container, ifname),
     so DEL can find it with nothing but the CNI environment (no state needed)."""
     digest = hashlib.sha256(f"{container_id}/{ifname}".encode()).hexdigest()
-    return "veth" + digest[:IFNAMSIZ - 4]
+    return "veth" + digest[: IFNAMSIZ - 4]
 
 
 def stable_mac(seed: str) -> str:

@@ -28,7 +28,12 @@ from minikube_py.network.cni_types import (
 from minikube_py.network.netns import nsenter_argv
 
 DEFAULT_CACHE_DIR = "/var/lib/cni/results"
-EXECUTABLES = {"mkpy-cni": "minikube_py.network.cni_plugin", "mkpy-ipam": "minikube_py.network.ipam_plugin"}
+# name -> (module, interpreter flags). mkpy-ipam needs only the standard library, so it
+# starts with -S (no site-packages scan): it runs twice per pod and start-up is most of its time.
+EXECUTABLES = {
+    "mkpy-cni": ("minikube_py.network.cni_plugin", ""),
+    "mkpy-ipam": ("minikube_py.network.ipam_plugin", " -S"),
+}
 
 
 def load_conflist(source: str | os.PathLike | dict) -> dict:
@@ -84,24 +89,45 @@ def _cache_path(cache_dir: str, network: str, container_id: str, ifname: str) ->
     return Path(cache_dir) / f"{network}-{container_id}-{ifname}"
 
 
-def invoke(conflist: str | os.PathLike | dict, command: str, container_id: str, netns_path: str,
-           ifname: str = "eth0", cni_path: list[str] | None = None, *, netns: str | None = None,
-           cache_dir: str = DEFAULT_CACHE_DIR, args: dict[str, str] | None = None,
-           runtime_config: dict | None = None, timeout: float = 60) -> dict:
+def invoke(
+    conflist: str | os.PathLike | dict,
+    command: str,
+    container_id: str,
+    netns_path: str,
+    ifname: str = "eth0",
+    cni_path: list[str] | None = None,
+    *,
+    netns: str | None = None,
+    cache_dir: str = DEFAULT_CACHE_DIR,
+    args: dict[str, str] | None = None,
+    runtime_config: dict | None = None,
+    timeout: float = 60,
+) -> dict:
     """Run a plugin chain. ADD returns the final result; DEL and CHECK return {};
     VERSION returns {plugin type: its version answer}. Failures raise CniError."""
     conf = load_conflist(conflist)
     command = command.upper()
     path = list(cni_path or ["/usr/lib/cni", "/opt/cni/bin"])
-    env = dict(os.environ, CNI_CONTAINERID=container_id, CNI_NETNS=netns_path or "", CNI_IFNAME=ifname,
-               CNI_PATH=os.pathsep.join(path),
-               CNI_ARGS=";".join(f"{k}={v}" for k, v in (args or {}).items()))
+    env = dict(
+        os.environ,
+        CNI_CONTAINERID=container_id,
+        CNI_NETNS=netns_path or "",
+        CNI_IFNAME=ifname,
+        CNI_PATH=os.pathsep.join(path),
+        CNI_ARGS=";".join(f"{k}={v}" for k, v in (args or {}).items()),
+    )
     prefix = nsenter_argv(netns, []) if netns else []  # ["nsenter", "--net=PATH", "--"]
 
     def run(plugin: dict, cmd: str, prev: dict | None) -> dict | None:
         exe = find_plugin(plugin["type"], path)
-        return exec_plugin(exe, cmd, env, _plugin_config(conf, plugin, prev, runtime_config),
-                           argv_prefix=prefix, timeout=timeout)
+        return exec_plugin(
+            exe,
+            cmd,
+            env,
+            _plugin_config(conf, plugin, prev, runtime_config),
+            argv_prefix=prefix,
+            timeout=timeout,
+        )
 
     cache = _cache_path(cache_dir, conf["name"], container_id, ifname)
     if command == "VERSION":
@@ -114,8 +140,10 @@ def invoke(conflist: str | os.PathLike | dict, command: str, container_id: str, 
                 prev = run(plugin, "ADD", prev) or prev
                 done.append(plugin)
         except CniError:
-            # Leave nothing half-applied: undo the plugins that succeeded, newest first.
-            for plugin in reversed([*done, conf["plugins"][len(done)]]):
+            # Leave nothing half-applied: undo the plugins that succeeded, newest first. The one
+            # that failed cleans up after itself (the spec asks that of a plugin); a DEL to it here
+            # could tear down a previous, valid ADD of the same container.
+            for plugin in reversed(done):
                 try:
                     run(plugin, "DEL", prev)
                 except CniError:
@@ -124,8 +152,17 @@ def invoke(conflist: str | os.PathLike | dict, command: str, container_id: str, 
         result = prev or {}
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"kind": "cniCacheV1", "containerId": container_id, "ifName": ifname,
-                                   "networkName": conf["name"], "result": result}))
+        tmp.write_text(
+            json.dumps(
+                {
+                    "kind": "cniCacheV1",
+                    "containerId": container_id,
+                    "ifName": ifname,
+                    "networkName": conf["name"],
+                    "result": result,
+                }
+            )
+        )
         os.replace(tmp, cache)
         return result
     cached = _read_cache(cache)
@@ -138,8 +175,11 @@ def invoke(conflist: str | os.PathLike | dict, command: str, container_id: str, 
         if conf.get("disableCheck"):
             return {}
         if cached is None:
-            raise CniError(ERR_INVALID_CONFIG, f"no cached ADD result for {container_id}/{ifname}",
-                           "CHECK needs a previous ADD")
+            raise CniError(
+                ERR_INVALID_CONFIG,
+                f"no cached ADD result for {container_id}/{ifname}",
+                "CHECK needs a previous ADD",
+            )
         for plugin in conf["plugins"]:
             run(plugin, "CHECK", cached)
         return {}
@@ -159,10 +199,12 @@ def install_executables(bin_dir: str | os.PathLike, python: str = sys.executable
     root = str(Path(__file__).resolve().parents[2])
     out = []
     Path(bin_dir).mkdir(parents=True, exist_ok=True)
-    for name, module in EXECUTABLES.items():
+    for name, (module, flags) in EXECUTABLES.items():
         path = Path(bin_dir) / name
-        text = (f"#!{python}\n# CNI plugin launcher written by minikube_py.network.cni.install_executables\n"
-                f"import sys\nsys.path.insert(0, {root!r})\nfrom {module} import main\nsys.exit(main())\n")
+        text = (
+            f"#!{python}{flags}\n# CNI plugin launcher written by minikube_py.network.cni\n"
+            f"import sys\nsys.path.insert(0, {root!r})\nfrom {module} import main\nsys.exit(main())\n"
+        )
         if not path.exists() or path.read_text() != text:
             tmp = path.with_suffix(".tmp")
             tmp.write_text(text)

@@ -71,14 +71,26 @@ def parse_options(conf: dict) -> Options:
     ipam = conf.get("ipam")
     if not isinstance(ipam, dict) or not isinstance(ipam.get("type"), str) or not ipam["type"]:
         raise CniError(ERR_INVALID_CONFIG, "ipam.type: the IPAM plugin to run must be named")
-    return Options(bridge, flag("isGateway", True), flag("isDefaultGateway", True),
-                   flag("hairpinMode", True), mtu, ipam["type"])
+    return Options(
+        bridge,
+        flag("isGateway", True),
+        flag("isDefaultGateway", True),
+        flag("hairpinMode", True),
+        mtu,
+        ipam["type"],
+    )
 
 
 def _ipam(env: CniEnv, opts: Options, command: str, conf: dict) -> dict | None:
     """Delegate to the IPAM plugin with our own parameters and configuration, as the spec says."""
-    cni_env = dict(os.environ, CNI_CONTAINERID=env.container_id, CNI_NETNS=env.netns, CNI_IFNAME=env.ifname,
-                   CNI_PATH=os.pathsep.join(env.path), CNI_ARGS=env.args)
+    cni_env = dict(
+        os.environ,
+        CNI_CONTAINERID=env.container_id,
+        CNI_NETNS=env.netns,
+        CNI_IFNAME=env.ifname,
+        CNI_PATH=os.pathsep.join(env.path),
+        CNI_ARGS=env.args,
+    )
     return exec_plugin(find_plugin(opts.ipam_type, env.path), command, cni_env, conf)
 
 
@@ -92,82 +104,111 @@ def add(env: CniEnv, conf: dict, here: str | None = None) -> dict:
     check_ifname(env.ifname, "CNI_IFNAME")
     if not is_netns(env.netns):
         raise CniError(ERR_UNKNOWN_CONTAINER, f"CNI_NETNS {env.netns} is not a network namespace")
-    ipam_result = _ipam(env, opts, "ADD", conf) or {}
-    ips = [ip for ip in ipam_result.get("ips", []) if ":" not in ip.get("address", ":")]
-    if not ips:
-        _ipam(env, opts, "DEL", conf)
-        raise CniError(ERR_PLUGIN, f"IPAM plugin {opts.ipam_type} returned no IPv4 address", str(ipam_result))
-    try:
-        result = _wire(env, opts, ips, ipam_result.get("routes") or [], here)
-    except BaseException:
-        # Nothing half-applied: the veth (both ends) and the address go back.
-        _remove_links(env, opts, here)
-        _ipam(env, opts, "DEL", conf)
-        raise
+    # One netlink socket in each namespace: `node` here (where the bridge is), `pod` in the sandbox.
+    with open_iproute(here) as node, open_iproute(env.netns) as pod:
+        _refuse_existing(env, node, pod)  # before anything is allocated: a refused ADD changes nothing
+        ipam_result = _ipam(env, opts, "ADD", conf) or {}
+        ips = [ip for ip in ipam_result.get("ips", []) if ":" not in ip.get("address", ":")]
+        if not ips:
+            _ipam(env, opts, "DEL", conf)
+            raise CniError(
+                ERR_PLUGIN, f"IPAM plugin {opts.ipam_type} returned no IPv4 address", str(ipam_result)
+            )
+        try:
+            result = _wire(env, opts, ips, ipam_result.get("routes") or [], node, pod)
+        except BaseException:
+            # Nothing half-applied: our veth (its peer goes with it) and the address go back.
+            for idx in node.link_lookup(ifname=host_veth_name(env.container_id, env.ifname)):
+                _ignore_gone(lambda i=idx: node.link("del", index=i))
+            _ipam(env, opts, "DEL", conf)
+            raise
     result["dns"] = ipam_result.get("dns") or {}
     return shape_result(result, conf["cniVersion"])
 
 
-def _wire(env: CniEnv, opts: Options, ips: list[dict], ipam_routes: list[dict], here: str | None) -> dict:
+def _refuse_existing(env: CniEnv, node, pod) -> None:
+    """ADD twice without DEL (or a name already taken in the pod) is an error, raised before
+    anything changes, so the first ADD's interface and address stay intact."""
+    host_name = host_veth_name(env.container_id, env.ifname)
+    if node.link_lookup(ifname=host_name):
+        raise CniError(
+            ERR_PLUGIN,
+            f"{host_name} already exists for container {env.container_id}",
+            "ADD was called twice without DEL",
+        )
+    if pod.link_lookup(ifname=env.ifname):
+        raise CniError(ERR_PLUGIN, f"interface {env.ifname} already exists in {env.netns}")
+
+
+def _wire(env: CniEnv, opts: Options, ips: list[dict], ipam_routes: list[dict], node, pod) -> dict:
     host_name = host_veth_name(env.container_id, env.ifname)
     addrs = [ipaddress.IPv4Interface(ip["address"]) for ip in ips]
     gateway = next((ip["gateway"] for ip in ips if ip.get("gateway")), None)
 
-    with open_iproute(here) as ipr:  # the node's namespace (where this process runs, as a rule)
-        br_idx = _ensure_bridge(ipr, opts, [(gw, a.network.prefixlen) for a, gw in
-                                            zip(addrs, (ip.get("gateway") for ip in ips), strict=True) if gw])
-        pod_fd = os.open(env.netns, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            # The peer is created straight inside the pod's namespace under its final name,
-            # so it never exists here and can never clash with a node interface.
-            ipr.link("add", ifname=host_name, kind="veth", mtu=opts.mtu,
-                     peer={"ifname": env.ifname, "net_ns_fd": pod_fd, "mtu": opts.mtu})
-        except Exception as exc:
-            if _nl_code(exc) == errno.EEXIST:
-                raise CniError(ERR_PLUGIN, f"{host_name} or {env.ifname} in {env.netns} already exists",
-                               "was ADD called twice without DEL?") from None
-            raise
-        finally:
-            os.close(pod_fd)
-        host_idx = ipr.link_lookup(ifname=host_name)[0]
-        ipr.link("set", index=host_idx, master=br_idx)
-        if opts.hairpin:
-            ipr.brport("set", index=host_idx, mode=1)  # IFLA_BRPORT_MODE = hairpin
-        ipr.link("set", index=host_idx, state="up")
-        host_mac = ipr.get_links(host_idx)[0].get("address")
-        br_mac = ipr.get_links(br_idx)[0].get("address")
+    # In the node's namespace: the bridge, then the veth pair.
+    gateways = [
+        (ip["gateway"], a.network.prefixlen) for a, ip in zip(addrs, ips, strict=True) if ip.get("gateway")
+    ]
+    br_idx = _ensure_bridge(node, opts, gateways)
+    pod_fd = os.open(env.netns, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        # The peer is created straight inside the pod's namespace under its final name,
+        # so it never exists here and can never clash with a node interface.
+        node.link(
+            "add",
+            ifname=host_name,
+            kind="veth",
+            mtu=opts.mtu,
+            peer={"ifname": env.ifname, "net_ns_fd": pod_fd, "mtu": opts.mtu},
+        )
+    finally:
+        os.close(pod_fd)
+    host_idx = node.link_lookup(ifname=host_name)[0]
+    node.link("set", index=host_idx, master=br_idx)
+    if opts.hairpin:
+        node.brport("set", index=host_idx, mode=1)  # IFLA_BRPORT_MODE = hairpin
+    node.link("set", index=host_idx, state="up")
+    host_mac = node.get_links(host_idx)[0].get("address")
+    br_mac = node.get_links(br_idx)[0].get("address")
 
-    routes = []
-    for r in ipam_routes:
-        routes.append({"dst": r["dst"], "gw": r.get("gw") or gateway})
+    routes = [{"dst": r["dst"], "gw": r.get("gw") or gateway} for r in ipam_routes]
     if opts.is_default_gateway and gateway and not any(r["dst"] == "0.0.0.0/0" for r in routes):
         routes.append({"dst": "0.0.0.0/0", "gw": gateway})
     routes = [r for r in routes if r["gw"]]
 
-    with open_iproute(env.netns) as pod:
-        pod.link("set", index=pod.link_lookup(ifname="lo")[0], state="up")
-        idx = pod.link_lookup(ifname=env.ifname)[0]
-        for a in addrs:
-            pod.addr("add", index=idx, address=str(a.ip), prefixlen=a.network.prefixlen)
-        pod.link("set", index=idx, state="up")
-        for r in routes:
-            pod.route("add", dst=r["dst"], gateway=r["gw"], oif=idx)
-        pod_mac = pod.get_links(idx)[0].get("address")
+    # Inside the pod: lo and eth0 up, the address, the routes via the bridge.
+    pod.link("set", index=pod.link_lookup(ifname="lo")[0], state="up")
+    idx = pod.link_lookup(ifname=env.ifname)[0]
+    for a in addrs:
+        pod.addr("add", index=idx, address=str(a.ip), prefixlen=a.network.prefixlen)
+    pod.link("set", index=idx, state="up")
+    for r in routes:
+        pod.route("add", dst=r["dst"], gateway=r["gw"], oif=idx)
+    pod_mac = pod.get_links(idx)[0].get("address")
 
-    return {"cniVersion": "1.0.0",
-            "interfaces": [{"name": opts.bridge, "mac": br_mac},
-                           {"name": host_name, "mac": host_mac},
-                           {"name": env.ifname, "mac": pod_mac, "sandbox": env.netns}],
-            "ips": [dict(ip, interface=2) for ip in ips],
-            "routes": routes}
+    return {
+        "cniVersion": "1.0.0",
+        "interfaces": [
+            {"name": opts.bridge, "mac": br_mac},
+            {"name": host_name, "mac": host_mac},
+            {"name": env.ifname, "mac": pod_mac, "sandbox": env.netns},
+        ],
+        "ips": [dict(ip, interface=2) for ip in ips],
+        "routes": routes,
+    }
 
 
 def _ensure_bridge(ipr, opts: Options, gateways: list[tuple[str, int]]) -> int:
     found = ipr.link_lookup(ifname=opts.bridge)
     if not found:
         try:
-            ipr.link("add", ifname=opts.bridge, kind="bridge", mtu=opts.mtu,
-                     address=stable_mac(f"{os.uname().nodename}/{opts.bridge}"))
+            ipr.link(
+                "add",
+                ifname=opts.bridge,
+                kind="bridge",
+                mtu=opts.mtu,
+                address=stable_mac(f"{os.uname().nodename}/{opts.bridge}"),
+            )
         except Exception as exc:  # another ADD made it first: fine
             if _nl_code(exc) != errno.EEXIST:
                 raise
@@ -222,8 +263,11 @@ def check(env: CniEnv, conf: dict, here: str | None = None) -> None:
     if not is_netns(env.netns):
         raise CniError(ERR_UNKNOWN_CONTAINER, f"CNI_NETNS {env.netns} is not a network namespace")
     interfaces = prev.get("interfaces") or []
-    mine = [i for i, intf in enumerate(interfaces)
-            if intf.get("name") == env.ifname and intf.get("sandbox") == env.netns]
+    mine = [
+        i
+        for i, intf in enumerate(interfaces)
+        if intf.get("name") == env.ifname and intf.get("sandbox") == env.netns
+    ]
     if not mine:
         raise CniError(ERR_CHECK_FAILED, f"prevResult has no interface {env.ifname} in {env.netns}")
 
@@ -242,8 +286,10 @@ def check(env: CniEnv, conf: dict, here: str | None = None) -> None:
         for ip in prev.get("ips") or []:
             if ip.get("interface") == mine[0] and ip["address"] not in have:
                 raise fail(f"address {ip['address']} is missing from {env.ifname}")
-        routes = {(f"{r.get('dst') or '0.0.0.0'}/{r['dst_len']}", r.get("gateway"))
-                  for r in pod.get_routes(family=AF_INET, table=RT_TABLE_MAIN)}
+        routes = {
+            (f"{r.get('dst') or '0.0.0.0'}/{r['dst_len']}", r.get("gateway"))
+            for r in pod.get_routes(family=AF_INET, table=RT_TABLE_MAIN)
+        }
         for r in prev.get("routes") or []:
             if ":" in r["dst"]:
                 continue

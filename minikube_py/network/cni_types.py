@@ -35,10 +35,10 @@ ERR_DECODE = 6
 ERR_INVALID_CONFIG = 7
 ERR_TRY_AGAIN = 11
 # Ours (100+).
-ERR_PLUGIN = 100          # a kernel/netlink operation failed
-ERR_CHECK_FAILED = 101    # CHECK found the container's network not as ADD left it
-ERR_NO_ADDRESSES = 102    # the IPAM range is full
-ERR_EXEC = 103            # a delegated plugin could not be run or said nothing sensible
+ERR_PLUGIN = 100  # a kernel/netlink operation failed
+ERR_CHECK_FAILED = 101  # CHECK found the container's network not as ADD left it
+ERR_NO_ADDRESSES = 102  # the IPAM range is full
+ERR_EXEC = 103  # a delegated plugin could not be run or said nothing sensible
 
 
 class CniError(NetworkError):
@@ -65,12 +65,20 @@ def read_env(environ: Mapping[str, str]) -> CniEnv:
     command = environ.get("CNI_COMMAND", "")
     if command not in COMMANDS:
         raise CniError(ERR_INVALID_ENV, "CNI_COMMAND is missing or unknown", f"got {command!r}")
-    env = CniEnv(command, environ.get("CNI_CONTAINERID", ""), environ.get("CNI_NETNS", ""),
-                 environ.get("CNI_IFNAME", ""), environ.get("CNI_ARGS", ""),
-                 [p for p in environ.get("CNI_PATH", "").split(os.pathsep) if p])
-    need = {"ADD": ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"),
-            "CHECK": ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"),
-            "DEL": ("CNI_CONTAINERID", "CNI_IFNAME"), "VERSION": ()}[command]
+    env = CniEnv(
+        command,
+        environ.get("CNI_CONTAINERID", ""),
+        environ.get("CNI_NETNS", ""),
+        environ.get("CNI_IFNAME", ""),
+        environ.get("CNI_ARGS", ""),
+        [p for p in environ.get("CNI_PATH", "").split(os.pathsep) if p],
+    )
+    need = {
+        "ADD": ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"),
+        "CHECK": ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"),
+        "DEL": ("CNI_CONTAINERID", "CNI_IFNAME"),
+        "VERSION": (),
+    }[command]
     missing = [name for name in need if not environ.get(name)]
     if missing:
         raise CniError(ERR_INVALID_ENV, f"{', '.join(missing)} must be set for {command}")
@@ -87,11 +95,16 @@ def parse_config(raw: bytes | str) -> dict:
         raise CniError(ERR_DECODE, "network configuration on stdin must be a JSON object")
     version = conf.get("cniVersion", "")
     if version not in SUPPORTED_VERSIONS:
-        raise CniError(ERR_INCOMPATIBLE_VERSION, f"cniVersion {version!r} is not supported",
-                       f"supported: {', '.join(SUPPORTED_VERSIONS)}")
+        raise CniError(
+            ERR_INCOMPATIBLE_VERSION,
+            f"cniVersion {version!r} is not supported",
+            f"supported: {', '.join(SUPPORTED_VERSIONS)}",
+        )
     for key in ("name", "type"):
         if not isinstance(conf.get(key), str) or not conf[key]:
-            raise CniError(ERR_INVALID_CONFIG, f"network configuration field {key!r} must be a non-empty string")
+            raise CniError(
+                ERR_INVALID_CONFIG, f"network configuration field {key!r} must be a non-empty string"
+            )
     return conf
 
 
@@ -118,13 +131,24 @@ def find_plugin(name: str, path: list[str]) -> str:
     raise CniError(ERR_EXEC, f"plugin {name!r} not found", f"searched CNI_PATH {os.pathsep.join(path)}")
 
 
-def exec_plugin(executable: str, command: str, env: Mapping[str, str], config: dict,
-                argv_prefix: list[str] | None = None, timeout: float = 60) -> dict | None:
+def exec_plugin(
+    executable: str,
+    command: str,
+    env: Mapping[str, str],
+    config: dict,
+    argv_prefix: list[str] | None = None,
+    timeout: float = 60,
+) -> dict | None:
     """Run one plugin the way the spec says; the parsed stdout, or CniError with its code."""
     full_env = dict(env, CNI_COMMAND=command)
     try:
-        proc = subprocess.run([*(argv_prefix or []), executable], input=json.dumps(config).encode(),
-                              env=full_env, capture_output=True, timeout=timeout)
+        proc = subprocess.run(
+            [*(argv_prefix or []), executable],
+            input=json.dumps(config).encode(),
+            env=full_env,
+            capture_output=True,
+            timeout=timeout,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise CniError(ERR_EXEC, f"could not run {executable}", str(exc)) from None
     out = proc.stdout.strip()
@@ -133,13 +157,19 @@ def exec_plugin(executable: str, command: str, env: Mapping[str, str], config: d
         try:
             parsed = json.loads(out)
         except ValueError:
-            raise CniError(ERR_EXEC, f"{executable} {command} printed something that is not JSON",
-                           out.decode(errors="replace")[:500]) from None
+            raise CniError(
+                ERR_EXEC,
+                f"{executable} {command} printed something that is not JSON",
+                out.decode(errors="replace")[:500],
+            ) from None
     if proc.returncode != 0:
         if isinstance(parsed, dict) and "code" in parsed:
             raise CniError(int(parsed["code"]), str(parsed.get("msg", "")), str(parsed.get("details", "")))
-        raise CniError(ERR_EXEC, f"{executable} {command} exited {proc.returncode}",
-                       (proc.stderr or proc.stdout).decode(errors="replace")[-500:])
+        raise CniError(
+            ERR_EXEC,
+            f"{executable} {command} exited {proc.returncode}",
+            (proc.stderr or proc.stdout).decode(errors="replace")[-500:],
+        )
     return parsed
 
 

@@ -32,8 +32,15 @@ from minikube_py.network.node import NodeNetwork, Uplink
 
 
 class Fabric:
-    def __init__(self, name: str, cidr: str = "192.168.50.0/24", *, bridge: str = "lan0",
-                 netns_dir: str = NETNS_DIR, syscalls: Syscalls | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        cidr: str = "192.168.50.0/24",
+        *,
+        bridge: str = "lan0",
+        netns_dir: str = NETNS_DIR,
+        syscalls: Syscalls | None = None,
+    ) -> None:
         self.name = name
         self.cidr = parse_cidr(cidr, "cidr")
         self.bridge = check_ifname(bridge, "bridge")
@@ -61,8 +68,12 @@ class Fabric:
                 ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
                 if not ipr.link_lookup(ifname=self.bridge):
                     try:
-                        ipr.link("add", ifname=self.bridge, kind="bridge",
-                                 address=stable_mac(f"{self.name}/{self.bridge}"))
+                        ipr.link(
+                            "add",
+                            ifname=self.bridge,
+                            kind="bridge",
+                            address=stable_mac(f"{self.name}/{self.bridge}"),
+                        )
                     except Exception as exc:
                         if getattr(exc, "code", None) != errno.EEXIST:
                             raise
@@ -78,8 +89,13 @@ class Fabric:
 
     def uplink(self, port_name: str, host: int) -> Uplink:
         """How node number `host` plugs into this LAN (its port here is called `port_name`)."""
-        return Uplink(peer_netns=self.netns_path, address=self.address(host), peer_name=port_name,
-                      gateway=self.gateway, peer_bridge=self.bridge)
+        return Uplink(
+            peer_netns=self.netns_path,
+            address=self.address(host),
+            peer_name=port_name,
+            gateway=self.gateway,
+            peer_bridge=self.bridge,
+        )
 
     def destroy(self) -> None:
         delete_netns(self.netns_path, self.sc)

@@ -66,13 +66,18 @@ def parse_range(spec: object, field: str) -> Range:
     try:
         subnet = ipaddress.IPv4Network(spec.get("subnet"), strict=True)
     except (ValueError, TypeError) as exc:
-        raise CniError(ERR_INVALID_CONFIG, f"{field}.subnet: {spec.get('subnet')!r} is not an IPv4 network",
-                       str(exc)) from None
+        raise CniError(
+            ERR_INVALID_CONFIG, f"{field}.subnet: {spec.get('subnet')!r} is not an IPv4 network", str(exc)
+        ) from None
     if subnet.prefixlen > 30:
         raise CniError(ERR_INVALID_CONFIG, f"{field}.subnet: {subnet} has no room for pods")
     gateway = _ip(spec["gateway"], f"{field}.gateway") if spec.get("gateway") else subnet.network_address + 1
     # The network and broadcast addresses are never handed out.
-    start = _ip(spec["rangeStart"], f"{field}.rangeStart") if spec.get("rangeStart") else subnet.network_address + 1
+    start = (
+        _ip(spec["rangeStart"], f"{field}.rangeStart")
+        if spec.get("rangeStart")
+        else subnet.network_address + 1
+    )
     end = _ip(spec["rangeEnd"], f"{field}.rangeEnd") if spec.get("rangeEnd") else subnet.broadcast_address - 1
     for name, ip in (("gateway", gateway), ("rangeStart", start), ("rangeEnd", end)):
         if ip not in subnet or ip in (subnet.network_address, subnet.broadcast_address):
@@ -91,8 +96,9 @@ def parse_config(conf: dict) -> IpamConfig:
         raw = ipam["ranges"]
         if not isinstance(raw, list) or not raw or not all(isinstance(rs, list) and rs for rs in raw):
             raise CniError(ERR_INVALID_CONFIG, "ipam.ranges: expected a non-empty list of non-empty lists")
-        rangesets = [[parse_range(r, f"ipam.ranges[{i}][{j}]") for j, r in enumerate(rs)]
-                     for i, rs in enumerate(raw)]
+        rangesets = [
+            [parse_range(r, f"ipam.ranges[{i}][{j}]") for j, r in enumerate(rs)] for i, rs in enumerate(raw)
+        ]
     elif "subnet" in ipam:
         rangesets = [[parse_range(ipam, "ipam")]]
     else:
@@ -106,8 +112,9 @@ def parse_config(conf: dict) -> IpamConfig:
         try:
             ipaddress.IPv4Network(route.get("dst"), strict=True)
         except (ValueError, TypeError):
-            raise CniError(ERR_INVALID_CONFIG, f"ipam.routes[{i}].dst: {route.get('dst')!r} is not a network") \
-                from None
+            raise CniError(
+                ERR_INVALID_CONFIG, f"ipam.routes[{i}].dst: {route.get('dst')!r} is not a network"
+            ) from None
         if route.get("gw"):
             _ip(route["gw"], f"ipam.routes[{i}].gw")
     data_dir = ipam.get("dataDir") or DEFAULT_DATA_DIR
@@ -210,8 +217,9 @@ def allocate(cfg: IpamConfig, container_id: str, ifname: str) -> list[tuple[IPv4
     return out
 
 
-def _allocate_from(store: Store, index: int, rangeset: list[Range], container_id: str,
-                   ifname: str) -> tuple[IPv4, Range]:
+def _allocate_from(
+    store: Store, index: int, rangeset: list[Range], container_id: str, ifname: str
+) -> tuple[IPv4, Range]:
     last = store.last_reserved(index)
     # Start in the range that holds the last reservation, so rotation continues across ranges.
     order = sorted(range(len(rangeset)), key=lambda k: last is None or last not in rangeset[k])
@@ -239,6 +247,8 @@ def allocated_to(cfg: IpamConfig, container_id: str, ifname: str) -> list[IPv4]:
 
 
 def result_for(cfg: IpamConfig, allocated: list[tuple[IPv4, Range]], version: str) -> dict:
-    ips = [{"address": f"{ip}/{r.subnet.prefixlen}", **({"gateway": str(r.gateway)} if r.gateway else {})}
-           for ip, r in allocated]
+    ips = [
+        {"address": f"{ip}/{r.subnet.prefixlen}", **({"gateway": str(r.gateway)} if r.gateway else {})}
+        for ip, r in allocated
+    ]
     return {"cniVersion": version, "ips": ips, "routes": cfg.routes, "dns": cfg.dns}

@@ -32,8 +32,11 @@ def handle(env: CniEnv, conf: dict, raw: bytes) -> dict | None:
     mine = ipam.allocated_to(cfg, env.container_id, env.ifname)
     for i, rangeset in enumerate(cfg.rangesets):
         if not any(ip in r for r in rangeset for ip in mine):
-            raise CniError(ERR_CHECK_FAILED, f"no address allocated in range set {i}",
-                           f"container {env.container_id} ifname {env.ifname}")
+            raise CniError(
+                ERR_CHECK_FAILED,
+                f"no address allocated in range set {i}",
+                f"container {env.container_id} ifname {env.ifname}",
+            )
     return None
 
 

@@ -28,8 +28,12 @@ def backend(netns: str | None = None) -> str:
     errors = []
     for tool in candidates:
         try:
-            proc = subprocess.run(nsenter_argv(netns, [tool, "-w", "-t", "nat", "-S", "POSTROUTING"]),
-                                  capture_output=True, text=True, timeout=30)
+            proc = subprocess.run(
+                nsenter_argv(netns, [tool, "-w", "-t", "nat", "-S", "POSTROUTING"]),
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
         except FileNotFoundError:
             errors.append(f"{tool}: not installed")
             continue
@@ -42,16 +46,22 @@ def backend(netns: str | None = None) -> str:
 def restore(netns: str | None, rules: str) -> None:
     """Load `rules` (iptables-save format) without flushing anything else they do not name."""
     tool = backend(netns) + "-restore"
-    proc = subprocess.run(nsenter_argv(netns, [tool, "-w", "--noflush"]), input=rules,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        nsenter_argv(netns, [tool, "-w", "--noflush"]),
+        input=rules,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if proc.returncode != 0:
         raise NetworkError(f"{tool} failed: {proc.stderr.strip()}\nrules were:\n{rules}")
 
 
 def save(netns: str | None, table: str) -> str:
     tool = backend(netns) + "-save"
-    proc = subprocess.run(nsenter_argv(netns, [tool, "-t", table]), capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        nsenter_argv(netns, [tool, "-t", table]), capture_output=True, text=True, timeout=60
+    )
     if proc.returncode != 0:
         raise NetworkError(f"{tool} -t {table} failed: {proc.stderr.strip()}")
     return proc.stdout
@@ -59,8 +69,9 @@ def save(netns: str | None, table: str) -> str:
 
 def run(netns: str | None, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """One iptables command (e.g. removing a jump rule), with the detected backend."""
-    proc = subprocess.run(nsenter_argv(netns, [backend(netns), "-w", *args]), capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        nsenter_argv(netns, [backend(netns), "-w", *args]), capture_output=True, text=True, timeout=60
+    )
     if check and proc.returncode != 0:
         raise NetworkError(f"{backend(netns)} {' '.join(args)} failed: {proc.stderr.strip()}")
     return proc

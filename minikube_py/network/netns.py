@@ -96,8 +96,13 @@ def _share_dir(netns_dir: str, sc: Syscalls) -> None:
     or removed here propagates to mount namespaces created later (containers)."""
     os.makedirs(netns_dir, mode=0o755, exist_ok=True)
     try:
-        sc.mount("none", netns_dir, None, shim.MS_SHARED | shim.MS_REC,
-                 why="netns mounts must propagate to and from other mount namespaces")
+        sc.mount(
+            "none",
+            netns_dir,
+            None,
+            shim.MS_SHARED | shim.MS_REC,
+            why="netns mounts must propagate to and from other mount namespaces",
+        )
     except OSError as exc:
         if exc.errno != errno.EINVAL:
             raise
@@ -123,8 +128,13 @@ def create_netns(path: str, syscalls: Syscalls | None = None) -> str:
         # This thread alone moves into a brand-new namespace; the bind mount keeps
         # the namespace alive after the thread ends.
         sc.unshare(shim.CLONE_NEWNET, why="a new network namespace for this thread only")
-        sc.mount("/proc/thread-self/ns/net", path, None, shim.MS_BIND,
-                 why="pin the namespace to a file so it outlives this thread")
+        sc.mount(
+            "/proc/thread-self/ns/net",
+            path,
+            None,
+            shim.MS_BIND,
+            why="pin the namespace to a file so it outlives this thread",
+        )
 
     try:
         in_thread(unshare_and_pin)
@@ -177,8 +187,9 @@ def open_iproute(path: str | None, syscalls: Syscalls | None = None):  # -> pyro
 
     if path is None:
         return IPRoute()
-    fd = run_in_netns(path, lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM,
-                                                  NETLINK_ROUTE).detach(), syscalls)
+    fd = run_in_netns(
+        path, lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE).detach(), syscalls
+    )
     try:
         _check_socket_netns(fd, path)
     except BaseException:

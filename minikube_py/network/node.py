@@ -48,11 +48,11 @@ FORWARD_CHAIN = "MKPY-FORWARD"
 class Uplink:
     """A veth from the node namespace (`name`, default eth0) to another namespace."""
 
-    peer_netns: str                  # path of the namespace at the other end
-    address: str                     # node side, with prefix: "192.168.50.2/24"
-    peer_name: str                   # the other end's name inside peer_netns
-    gateway: str | None = None       # the node's default route ("192.168.50.1")
-    peer_bridge: str | None = None   # plug the other end into this bridge over there...
+    peer_netns: str  # path of the namespace at the other end
+    address: str  # node side, with prefix: "192.168.50.2/24"
+    peer_name: str  # the other end's name inside peer_netns
+    gateway: str | None = None  # the node's default route ("192.168.50.1")
+    peer_bridge: str | None = None  # plug the other end into this bridge over there...
     peer_address: str | None = None  # ...or give it this address (with prefix)
     name: str = "eth0"
 
@@ -62,9 +62,20 @@ class Uplink:
 
 
 class NodeNetwork:
-    def __init__(self, name: str, pod_cidr: str, state_root: str | os.PathLike, host_network: bool = False,
-                 *, cluster_cidr: str | None = None, bridge: str = "mkpy0", netns_dir: str = NETNS_DIR,
-                 uplink: Uplink | None = None, mtu: int = 1500, syscalls: Syscalls | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        pod_cidr: str,
+        state_root: str | os.PathLike,
+        host_network: bool = False,
+        *,
+        cluster_cidr: str | None = None,
+        bridge: str = "mkpy0",
+        netns_dir: str = NETNS_DIR,
+        uplink: Uplink | None = None,
+        mtu: int = 1500,
+        syscalls: Syscalls | None = None,
+    ) -> None:
         self.name = name
         self.pod_cidr = parse_cidr(pod_cidr, "pod_cidr")
         # Pod traffic to anywhere in the cluster keeps its source address; beyond it, it is masqueraded.
@@ -126,7 +137,9 @@ class NodeNetwork:
         idx = ipr.link_lookup(ifname=self.bridge)
         if not idx:
             try:
-                ipr.link("add", ifname=self.bridge, kind="bridge", address=stable_mac(f"{self.name}/{self.bridge}"))
+                ipr.link(
+                    "add", ifname=self.bridge, kind="bridge", address=stable_mac(f"{self.name}/{self.bridge}")
+                )
             except Exception as exc:  # a concurrent ensure() won the race: fine
                 if getattr(exc, "code", None) != errno.EEXIST:
                     raise
@@ -154,8 +167,13 @@ class NodeNetwork:
             try:
                 # Created from inside the node namespace with the peer born in the other one:
                 # at no moment does either end exist in the host's namespace.
-                ipr.link("add", ifname=up.name, kind="veth", mtu=self.mtu,
-                         peer={"ifname": up.peer_name, "net_ns_fd": peer_fd, "mtu": self.mtu})
+                ipr.link(
+                    "add",
+                    ifname=up.name,
+                    kind="veth",
+                    mtu=self.mtu,
+                    peer={"ifname": up.peer_name, "net_ns_fd": peer_fd, "mtu": self.mtu},
+                )
             finally:
                 os.close(peer_fd)
         idx = ipr.link_lookup(ifname=up.name)[0]
@@ -184,27 +202,43 @@ class NodeNetwork:
         pod, cluster = self.pod_cidr, self.cluster_cidr
         lines = ["*nat", f":{POSTROUTING_CHAIN} - [0:0]"]
         if not have_postrouting_jump:
-            lines.append(f'-A POSTROUTING -m comment --comment "mkpy: pod traffic leaving the cluster"'
-                         f" -j {POSTROUTING_CHAIN}")
-        lines += [f"-A {POSTROUTING_CHAIN} -s {pod} -d {cluster} -j RETURN",
-                  f"-A {POSTROUTING_CHAIN} -s {pod} ! -d 224.0.0.0/4 -j MASQUERADE",
-                  "COMMIT", "*filter", f":{FORWARD_CHAIN} - [0:0]"]
+            lines.append(
+                f'-A POSTROUTING -m comment --comment "mkpy: pod traffic leaving the cluster"'
+                f" -j {POSTROUTING_CHAIN}"
+            )
+        lines += [
+            f"-A {POSTROUTING_CHAIN} -s {pod} -d {cluster} -j RETURN",
+            f"-A {POSTROUTING_CHAIN} -s {pod} ! -d 224.0.0.0/4 -j MASQUERADE",
+            "COMMIT",
+            "*filter",
+            f":{FORWARD_CHAIN} - [0:0]",
+        ]
         if not have_forward_jump:
             lines.append(f'-A FORWARD -m comment --comment "mkpy: forward pod traffic" -j {FORWARD_CHAIN}')
-        lines += [f"-A {FORWARD_CHAIN} -s {pod} -j ACCEPT", f"-A {FORWARD_CHAIN} -d {pod} -j ACCEPT",
-                  "COMMIT", ""]
+        lines += [
+            f"-A {FORWARD_CHAIN} -s {pod} -j ACCEPT",
+            f"-A {FORWARD_CHAIN} -d {pod} -j ACCEPT",
+            "COMMIT",
+            "",
+        ]
         return "\n".join(lines)
 
     def _ensure_rules(self) -> None:
         nat = netfilter.save(self.netns_path, "nat")
         flt = netfilter.save(self.netns_path, "filter")
-        netfilter.restore(self.netns_path, self.masquerade_rules(
-            _has_jump(nat, "POSTROUTING", POSTROUTING_CHAIN), _has_jump(flt, "FORWARD", FORWARD_CHAIN)))
+        netfilter.restore(
+            self.netns_path,
+            self.masquerade_rules(
+                _has_jump(nat, "POSTROUTING", POSTROUTING_CHAIN), _has_jump(flt, "FORWARD", FORWARD_CHAIN)
+            ),
+        )
 
     # ------------------------------------------------------------------ routes
     def set_peer_routes(self, routes: dict[str, str]) -> None:
         """host-gw: make the routes to other nodes' pod CIDRs exactly `routes` ({cidr: node ip})."""
-        want = {str(parse_cidr(dst, "routes key")): str(ipaddress.IPv4Address(via)) for dst, via in routes.items()}
+        want = {
+            str(parse_cidr(dst, "routes key")): str(ipaddress.IPv4Address(via)) for dst, via in routes.items()
+        }
         with open_iproute(self.netns_path, self.sc) as ipr:
             for dst, via in want.items():
                 ipr.route("replace", dst=dst, gateway=via, proto=RTPROT_MKPY)
@@ -238,8 +272,10 @@ class NodeNetwork:
             if self.uplink:
                 for idx in ipr.link_lookup(ifname=self.uplink.name):
                     ipr.link("del", index=idx)
-        for table, builtin, chain in (("nat", "POSTROUTING", POSTROUTING_CHAIN),
-                                      ("filter", "FORWARD", FORWARD_CHAIN)):
+        for table, builtin, chain in (
+            ("nat", "POSTROUTING", POSTROUTING_CHAIN),
+            ("filter", "FORWARD", FORWARD_CHAIN),
+        ):
             for line in netfilter.save(None, table).splitlines():
                 if line.startswith(f"-A {builtin} ") and line.endswith(f"-j {chain}"):
                     netfilter.run(None, "-t", table, "-D", *_split_rule(line[3:]))
@@ -256,22 +292,43 @@ class NodeNetwork:
         (containernetworking-plugins: bridge + host-local + portmap + loopback)."""
         ranges = [[{"subnet": str(self.pod_cidr), "gateway": self.gateway}]]
         if flavour == "mkpy":
-            plugins = [{"type": "mkpy-cni", "bridge": self.bridge, "isGateway": True,
-                        "isDefaultGateway": True, "hairpinMode": True, "mtu": self.mtu,
-                        "ipam": {"type": "mkpy-ipam", "ranges": ranges, "routes": [{"dst": "0.0.0.0/0"}],
-                                 "dataDir": str(self.cni_dir / "ipam")}}]
+            plugins = [
+                {
+                    "type": "mkpy-cni",
+                    "bridge": self.bridge,
+                    "isGateway": True,
+                    "isDefaultGateway": True,
+                    "hairpinMode": True,
+                    "mtu": self.mtu,
+                    "ipam": {
+                        "type": "mkpy-ipam",
+                        "ranges": ranges,
+                        "routes": [{"dst": "0.0.0.0/0"}],
+                        "dataDir": str(self.cni_dir / "ipam"),
+                    },
+                }
+            ]
         elif flavour == "debian":
-            plugins = [{"type": "bridge", "bridge": self.bridge, "isGateway": True, "isDefaultGateway": True,
-                        "hairpinMode": True, "ipMasq": False, "mtu": self.mtu,
-                        "ipam": {"type": "host-local", "ranges": ranges, "dataDir": str(self.cni_dir / "ipam")}},
-                       {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},
-                       {"type": "loopback"}]
+            plugins = [
+                {
+                    "type": "bridge",
+                    "bridge": self.bridge,
+                    "isGateway": True,
+                    "isDefaultGateway": True,
+                    "hairpinMode": True,
+                    "ipMasq": False,
+                    "mtu": self.mtu,
+                    "ipam": {"type": "host-local", "ranges": ranges, "dataDir": str(self.cni_dir / "ipam")},
+                },
+                {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},
+                {"type": "loopback"},
+            ]
         else:
             raise NetworkError(f"flavour: {flavour!r} is not 'mkpy' or 'debian'")
         return {"cniVersion": "1.0.0", "name": f"mkpy-{flavour}", "plugins": plugins}
 
     def write_conflist(self, flavour: str = "mkpy") -> Path:
-        """Write the conflist where a kubelet looks (<state>/cni/net.d) and our executables to <state>/cni/bin."""
+        """Write the conflist (<state>/cni/net.d) and our plugin executables (<state>/cni/bin)."""
         from minikube_py.network.cni import install_executables
 
         install_executables(self.cni_dir / "bin")
@@ -280,8 +337,15 @@ class NodeNetwork:
         path.write_text(json.dumps(self.conflist(flavour), indent=2) + "\n")
         return path
 
-    def cni(self, conflist: dict | str | os.PathLike, command: str, container_id: str, pod_netns: str,
-            ifname: str = "eth0", **kwargs) -> dict:
+    def cni(
+        self,
+        conflist: dict | str | os.PathLike,
+        command: str,
+        container_id: str,
+        pod_netns: str,
+        ifname: str = "eth0",
+        **kwargs,
+    ) -> dict:
         """Run a CNI plugin chain for a pod of this node, inside the node namespace."""
         from minikube_py.network import cni
 
@@ -291,8 +355,10 @@ class NodeNetwork:
 
 
 def _has_jump(saved: str, builtin: str, chain: str) -> bool:
-    return any(line.startswith(f"-A {builtin} ") and line.rstrip().endswith(f"-j {chain}")
-               for line in saved.splitlines())
+    return any(
+        line.startswith(f"-A {builtin} ") and line.rstrip().endswith(f"-j {chain}")
+        for line in saved.splitlines()
+    )
 
 
 def _split_rule(rule: str) -> list[str]:

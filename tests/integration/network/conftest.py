@@ -41,12 +41,18 @@ class Nodes:
         self.uid, self.lan, self.tmp = uid, lan, tmp_path
         self.made: list[NodeNetwork] = []
 
-    def spec(self, i: int) -> NodeNetwork:
-        return NodeNetwork(f"mkpyt-net-{self.uid}-n{i}", f"10.244.{i}.0/24", self.tmp / f"node{i}",
-                           cluster_cidr=CLUSTER_CIDR, uplink=self.lan.uplink(f"n{i}", i + 2))
+    def spec(self, i: int, **kwargs) -> NodeNetwork:
+        return NodeNetwork(
+            f"mkpyt-net-{self.uid}-n{i}",
+            f"10.244.{i}.0/24",
+            self.tmp / f"node{i}",
+            cluster_cidr=CLUSTER_CIDR,
+            uplink=self.lan.uplink(f"n{i}", i + 2),
+            **kwargs,
+        )
 
-    def node(self, i: int) -> NodeNetwork:
-        n = self.spec(i)
+    def node(self, i: int, **kwargs) -> NodeNetwork:
+        n = self.spec(i, **kwargs)
         self.made.append(n)
         return n.ensure()
 
@@ -126,16 +132,21 @@ def sh_in(netns: str, *argv: str) -> str:
     """A command inside a namespace, for checks only (never in product code)."""
     import subprocess
 
-    return subprocess.run(["nsenter", f"--net={netns}", "--", *argv], check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        ["nsenter", f"--net={netns}", "--", *argv], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def netns_inventory(netns: str) -> dict:
     """Links, addresses, routes and iptables rules of a namespace: what a clean DEL must restore."""
-    return {"links": sh_in(netns, "ip", "-o", "link", "show").count("\n"),
-            "addrs": sorted(sh_in(netns, "ip", "-o", "-4", "addr", "show").split("\n")),
-            # "linkdown" only says whether the bridge has a port with carrier right now
-            "routes": sorted(r.replace(" linkdown", "") for r in
-                             sh_in(netns, "ip", "-4", "route", "show", "table", "all").split("\n")),
-            "neigh_perm": sh_in(netns, "ip", "neigh", "show", "nud", "permanent"),
-            "netns": sorted(n for n in os.listdir("/run/netns") if n.startswith("mkpyt-net"))}
+    return {
+        "links": sh_in(netns, "ip", "-o", "link", "show").count("\n"),
+        "addrs": sorted(sh_in(netns, "ip", "-o", "-4", "addr", "show").split("\n")),
+        # "linkdown" only says whether the bridge has a port with carrier right now
+        "routes": sorted(
+            r.replace(" linkdown", "")
+            for r in sh_in(netns, "ip", "-4", "route", "show", "table", "all").split("\n")
+        ),
+        "neigh_perm": sh_in(netns, "ip", "neigh", "show", "nud", "permanent"),
+        "netns": sorted(n for n in os.listdir("/run/netns") if n.startswith("mkpyt-net")),
+    }

@@ -20,16 +20,23 @@ from .conftest import can_connect, connect_from, listen, pod_ip, sh_in
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("flavour", ["mkpy", "debian"])
+@pytest.mark.parametrize("flavour", ["mkpy", "debian", "mkpy-cni+host-local"])
 def test_pod_to_pod_node_and_outside(flavour, nodes, pods):
     node = nodes.node(0)
-    conf = node.write_conflist(flavour)
+    if flavour == "mkpy-cni+host-local":  # our plugin delegating IPAM to Debian's executable
+        conf = json.loads(node.write_conflist("mkpy").read_text())
+        conf["plugins"][0]["ipam"]["type"] = "host-local"
+    else:
+        conf = node.write_conflist(flavour)
     a, b = pods.new("a"), pods.new("b")
     ra = node.cni(conf, "ADD", "pod-a", a)
     rb = node.cni(conf, "ADD", "pod-b", b)
     try:
         assert ra["cniVersion"] == "1.0.0" and ra["interfaces"][2]["sandbox"] == a
         assert pod_ip(ra) != pod_ip(rb)
+        if flavour == "mkpy-cni+host-local":  # host-local (Go) ends its lease files' lines with \r\n
+            lease = node.cni_dir / "ipam" / "mkpy-mkpy" / pod_ip(ra)
+            assert lease.read_bytes() == b"pod-a\r\neth0"
         assert f"{pod_ip(ra)}/24" in sh_in(a, "ip", "-br", "addr", "show", "eth0")
         assert "default via 10.244.0.1" in sh_in(a, "ip", "route")
         # pod <-> pod on one node keeps its source address
@@ -72,10 +79,38 @@ def test_hairpin_mode_is_on_and_a_pod_reaches_itself_through_a_nat_address(nodes
         srv = listen(a)
         port = srv.getsockname()[1]
         ip = pod_ip(r)
-        sh_in(node.netns_path, "iptables", "-t", "nat", "-A", "PREROUTING", "-d", "10.96.0.10", "-p", "tcp",
-              "--dport", str(port), "-j", "DNAT", "--to-destination", f"{ip}:{port}")
-        sh_in(node.netns_path, "iptables", "-t", "nat", "-I", "POSTROUTING", "-s", ip, "-d", ip,
-              "-j", "MASQUERADE")
+        sh_in(
+            node.netns_path,
+            "iptables",
+            "-t",
+            "nat",
+            "-A",
+            "PREROUTING",
+            "-d",
+            "10.96.0.10",
+            "-p",
+            "tcp",
+            "--dport",
+            str(port),
+            "-j",
+            "DNAT",
+            "--to-destination",
+            f"{ip}:{port}",
+        )
+        sh_in(
+            node.netns_path,
+            "iptables",
+            "-t",
+            "nat",
+            "-I",
+            "POSTROUTING",
+            "-s",
+            ip,
+            "-d",
+            ip,
+            "-j",
+            "MASQUERADE",
+        )
         try:
             assert connect_from(a, srv, "10.96.0.10") == node.gateway
             with open_iproute(node.netns_path) as ipr:  # without hairpin the frame cannot turn back
@@ -88,18 +123,23 @@ def test_hairpin_mode_is_on_and_a_pod_reaches_itself_through_a_nat_address(nodes
 
 
 def test_check_catches_a_deleted_route_and_del_is_idempotent(nodes, pods):
-    node = nodes.node(0)
+    node = nodes.node(0, mtu=1400)
     conf = node.write_conflist("mkpy")
     a = pods.new("chk")
     node.cni(conf, "ADD", "pod-chk", a)
+    node.cni(conf, "CHECK", "pod-chk", a)
+    assert "mtu 1400" in sh_in(a, "ip", "link", "show", "eth0")
+    # a second ADD without DEL is refused and leaves the first one intact
+    with pytest.raises(CniError, match="twice"):
+        node.cni(conf, "ADD", "pod-chk", a)
     node.cni(conf, "CHECK", "pod-chk", a)
     sh_in(a, "ip", "route", "del", "default")
     with pytest.raises(CniError) as err:
         node.cni(conf, "CHECK", "pod-chk", a)
     assert err.value.code == ERR_CHECK_FAILED and "0.0.0.0/0" in err.value.msg
     node.cni(conf, "DEL", "pod-chk", a)
-    node.cni(conf, "DEL", "pod-chk", a)                 # again
-    node.cni(conf, "DEL", "never-added", a)             # never there
+    node.cni(conf, "DEL", "pod-chk", a)  # again
+    node.cni(conf, "DEL", "never-added", a)  # never there
     node.cni(conf, "DEL", "pod-chk", "/run/netns/mkpyt-net-gone")  # netns already gone
     assert not [f for f in os.listdir(node.cni_dir / "ipam" / "mkpy-mkpy") if f[0].isdigit()]
 
@@ -187,20 +227,38 @@ def _connect_port(netns, ip, port):
 
 def test_the_executable_speaks_cni_json(nodes, pods, tmp_path):
     env = dict(os.environ, CNI_COMMAND="VERSION")
-    out = subprocess.run([sys.executable, "-m", "minikube_py.network.cni_plugin"], env=env, input=b"",
-                         capture_output=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "minikube_py.network.cni_plugin"],
+        env=env,
+        input=b"",
+        capture_output=True,
+        check=True,
+    )
     assert "1.0.0" in json.loads(out.stdout)["supportedVersions"]
     env = dict(os.environ, CNI_COMMAND="ADD", CNI_CONTAINERID="x", CNI_IFNAME="eth0", CNI_PATH="/nonexistent")
-    bad = subprocess.run([sys.executable, "-m", "minikube_py.network.cni_plugin"], env=env,
-                         input=b'{"cniVersion":"1.0.0","name":"n","type":"mkpy-cni"}', capture_output=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "minikube_py.network.cni_plugin"],
+        env=env,
+        input=b'{"cniVersion":"1.0.0","name":"n","type":"mkpy-cni"}',
+        capture_output=True,
+    )
     assert bad.returncode != 0 and json.loads(bad.stdout)["code"] == 4  # CNI_NETNS missing
     env["CNI_NETNS"] = "/run/netns/none"
-    bad = subprocess.run([sys.executable, "-m", "minikube_py.network.cni_plugin"], env=env,
-                         input=b'{"cniVersion":"1.0.0","name":"n","type":"mkpy-cni","mtu":"big","ipam":{}}',
-                         capture_output=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "minikube_py.network.cni_plugin"],
+        env=env,
+        input=b'{"cniVersion":"1.0.0","name":"n","type":"mkpy-cni","mtu":"big","ipam":{}}',
+        capture_output=True,
+    )
     err = json.loads(bad.stdout)
     assert err["code"] == 7 and "mtu" in err["msg"]
     with pytest.raises(CniError) as exc:
-        invoke({"cniVersion": "1.0.0", "name": "x", "plugins": [{"type": "no-such-plugin"}]}, "ADD", "c",
-               "/run/netns/none", cni_path=[str(tmp_path)], cache_dir=str(tmp_path))
+        invoke(
+            {"cniVersion": "1.0.0", "name": "x", "plugins": [{"type": "no-such-plugin"}]},
+            "ADD",
+            "c",
+            "/run/netns/none",
+            cni_path=[str(tmp_path)],
+            cache_dir=str(tmp_path),
+        )
     assert "no-such-plugin" in str(exc.value)

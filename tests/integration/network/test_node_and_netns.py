@@ -66,11 +66,46 @@ def test_destroy_removes_namespace_and_the_far_end_of_the_uplink(nodes):
 
 
 def test_bad_input_names_the_field_and_creates_nothing(tmp_path, uid):
-    for kwargs, field in [({"pod_cidr": "10.244.0.0/33"}, "pod_cidr"),
-                          ({"pod_cidr": "10.244.0.1/24"}, "pod_cidr"),
-                          ({"pod_cidr": "10.245.0.0/24", "cluster_cidr": "10.244.0.0/16"}, "cluster_cidr"),
-                          ({"pod_cidr": "10.244.0.0/24", "bridge": "a-very-long-bridge-name"}, "bridge"),
-                          ({"pod_cidr": "10.244.0.0/24", "mtu": 10}, "mtu")]:
+    for kwargs, field in [
+        ({"pod_cidr": "10.244.0.0/33"}, "pod_cidr"),
+        ({"pod_cidr": "10.244.0.1/24"}, "pod_cidr"),
+        ({"pod_cidr": "10.245.0.0/24", "cluster_cidr": "10.244.0.0/16"}, "cluster_cidr"),
+        ({"pod_cidr": "10.244.0.0/24", "bridge": "a-very-long-bridge-name"}, "bridge"),
+        ({"pod_cidr": "10.244.0.0/24", "mtu": 10}, "mtu"),
+    ]:
         with pytest.raises(NetworkError, match=field):
             NodeNetwork(f"mkpyt-net-{uid}-bad", state_root=tmp_path, **kwargs).ensure()
         assert not is_netns(f"/run/netns/mkpyt-net-{uid}-bad")
+
+
+def test_point_to_point_uplink_to_an_outside_namespace(uid, pods, tmp_path):
+    """The simplest uplink: a veth straight to a namespace playing the internet (no LAN bridge)."""
+    from minikube_py.network import Uplink
+
+    from .conftest import connect_from, pod_ip
+
+    outside = pods.new("outside")
+    up = Uplink(
+        peer_netns=outside,
+        address="172.31.0.2/30",
+        peer_name="to-node",
+        gateway="172.31.0.1",
+        peer_address="172.31.0.1/30",
+    )
+    node = NodeNetwork(f"mkpyt-net-{uid}-p2p", "10.244.5.0/24", tmp_path, uplink=up)
+    try:
+        node.ensure()
+        conf = node.write_conflist("mkpy")
+        pod = pods.new("p2p-pod")
+        r = node.cni(conf, "ADD", "p2p", pod)
+        srv = listen(outside)
+        try:
+            assert connect_from(pod, srv, "172.31.0.1") == "172.31.0.2"  # masqueraded as the node
+            assert connect_from(node.netns_path, srv, "172.31.0.1") == "172.31.0.2"
+        finally:
+            srv.close()
+        assert pod_ip(r).startswith("10.244.5.")
+        node.cni(conf, "DEL", "p2p", pod)
+    finally:
+        node.destroy()
+    assert "to-node" not in sh_in(outside, "ip", "-br", "link")

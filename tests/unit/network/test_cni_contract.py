@@ -36,9 +36,15 @@ def test_env_checks_follow_the_command():
         read_env({"CNI_COMMAND": "FROB"})
 
 
-@pytest.mark.parametrize("raw, code", [(b"{", ERR_DECODE), (b"[]", ERR_DECODE),
-                                       (b'{"cniVersion":"9.9.9","name":"n","type":"t"}', ERR_INCOMPATIBLE_VERSION),
-                                       (b'{"cniVersion":"1.0.0","type":"t"}', ERR_INVALID_CONFIG)])
+@pytest.mark.parametrize(
+    "raw, code",
+    [
+        (b"{", ERR_DECODE),
+        (b"[]", ERR_DECODE),
+        (b'{"cniVersion":"9.9.9","name":"n","type":"t"}', ERR_INCOMPATIBLE_VERSION),
+        (b'{"cniVersion":"1.0.0","type":"t"}', ERR_INVALID_CONFIG),
+    ],
+)
 def test_config_errors_carry_spec_codes(raw, code):
     with pytest.raises(CniError) as err:
         parse_config(raw)
@@ -48,10 +54,12 @@ def test_config_errors_carry_spec_codes(raw, code):
 def test_plugin_options_are_validated():
     ok = parse_options({"ipam": {"type": "mkpy-ipam"}})
     assert ok.bridge == "mkpy0" and ok.hairpin and ok.mtu == 1500
-    for bad, field in [({"ipam": {"type": "x"}, "bridge": "x" * 16}, "bridge"),
-                       ({"ipam": {"type": "x"}, "mtu": True}, "mtu"),
-                       ({"ipam": {"type": "x"}, "hairpinMode": "yes"}, "hairpinMode"),
-                       ({"ipam": {}}, "ipam.type")]:
+    for bad, field in [
+        ({"ipam": {"type": "x"}, "bridge": "x" * 16}, "bridge"),
+        ({"ipam": {"type": "x"}, "mtu": True}, "mtu"),
+        ({"ipam": {"type": "x"}, "hairpinMode": "yes"}, "hairpinMode"),
+        ({"ipam": {}}, "ipam.type"),
+    ]:
         with pytest.raises(CniError, match=field):
             parse_options(bad)
 
@@ -74,9 +82,11 @@ def test_conflist_loading(tmp_path):
     single = tmp_path / "10-one.conf"
     single.write_text(json.dumps({"cniVersion": "1.0.0", "name": "one", "type": "bridge"}))
     assert load_conflist(single)["plugins"][0]["type"] == "bridge"
-    for bad in [{"cniVersion": "1.0.0", "name": "x", "plugins": []},
-                {"cniVersion": "1.0.0", "name": "x", "plugins": [{"type": ""}]},
-                {"cniVersion": "0.1.0", "name": "x", "plugins": [{"type": "a"}]}]:
+    for bad in [
+        {"cniVersion": "1.0.0", "name": "x", "plugins": []},
+        {"cniVersion": "1.0.0", "name": "x", "plugins": [{"type": ""}]},
+        {"cniVersion": "0.1.0", "name": "x", "plugins": [{"type": "a"}]},
+    ]:
         with pytest.raises(CniError):
             load_conflist(bad)
 
@@ -116,12 +126,25 @@ def _log(log) -> list[dict]:
 
 def test_invoke_runs_a_chain_like_libcni(fake_plugins, tmp_path):
     bin_dir, log = fake_plugins
-    conf = {"cniVersion": "1.0.0", "name": "chain",
-            "plugins": [{"type": "first"}, {"type": "second", "capabilities": {"portMappings": True}},
-                        {"type": "third"}]}
+    conf = {
+        "cniVersion": "1.0.0",
+        "name": "chain",
+        "plugins": [
+            {"type": "first"},
+            {"type": "second", "capabilities": {"portMappings": True}},
+            {"type": "third"},
+        ],
+    }
     kw = {"cni_path": [str(bin_dir)], "cache_dir": str(tmp_path / "cache")}
-    result = invoke(conf, "ADD", "c1", "/run/netns/x", runtime_config={"portMappings": [1], "bandwidth": 2},
-                    args={"K8S_POD_NAME": "p"}, **kw)
+    result = invoke(
+        conf,
+        "ADD",
+        "c1",
+        "/run/netns/x",
+        runtime_config={"portMappings": [1], "bandwidth": 2},
+        args={"K8S_POD_NAME": "p"},
+        **kw,
+    )
     assert result["seen"] == ["first", "second", "third"]
     calls = _log(log)
     assert [c["prev"] is None for c in calls] == [True, False, False]
@@ -131,21 +154,33 @@ def test_invoke_runs_a_chain_like_libcni(fake_plugins, tmp_path):
     invoke(conf, "CHECK", "c1", "/run/netns/x", **kw)
     invoke(conf, "DEL", "c1", "/run/netns/x", **kw)
     calls = _log(log)
-    assert [(c["type"], c["cmd"]) for c in calls] == [("first", "CHECK"), ("second", "CHECK"), ("third", "CHECK"),
-                                                      ("third", "DEL"), ("second", "DEL"), ("first", "DEL")]
+    assert [(c["type"], c["cmd"]) for c in calls] == [
+        ("first", "CHECK"),
+        ("second", "CHECK"),
+        ("third", "CHECK"),
+        ("third", "DEL"),
+        ("second", "DEL"),
+        ("first", "DEL"),
+    ]
     assert all(c["prev"]["seen"] == ["first", "second", "third"] for c in calls)
     assert not os.listdir(tmp_path / "cache")
 
 
 def test_a_failing_add_is_rolled_back(fake_plugins, tmp_path):
     bin_dir, log = fake_plugins
-    conf = {"cniVersion": "1.0.0", "name": "chain",
-            "plugins": [{"type": "first"}, {"type": "second", "fail": "ADD"}, {"type": "third"}]}
+    conf = {
+        "cniVersion": "1.0.0",
+        "name": "chain",
+        "plugins": [{"type": "first"}, {"type": "second", "fail": "ADD"}, {"type": "third"}],
+    }
     with pytest.raises(CniError) as err:
         invoke(conf, "ADD", "c1", "/run/netns/x", cni_path=[str(bin_dir)], cache_dir=str(tmp_path / "cache"))
     assert err.value.code == 111
-    assert [(c["type"], c["cmd"]) for c in _log(log)] == [("first", "ADD"), ("second", "ADD"),
-                                                          ("second", "DEL"), ("first", "DEL")]
+    assert [(c["type"], c["cmd"]) for c in _log(log)] == [
+        ("first", "ADD"),
+        ("second", "ADD"),
+        ("first", "DEL"),
+    ]
 
 
 def test_node_network_validates_before_touching_anything(tmp_path):
@@ -162,6 +197,11 @@ def test_node_network_validates_before_touching_anything(tmp_path):
 
 
 def test_ipam_executable_answers_version_without_root():
-    out = subprocess.run([sys.executable, "-m", "minikube_py.network.ipam_plugin"],
-                         env=dict(os.environ, CNI_COMMAND="VERSION"), input=b"", capture_output=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "minikube_py.network.ipam_plugin"],
+        env=dict(os.environ, CNI_COMMAND="VERSION"),
+        input=b"",
+        capture_output=True,
+        check=True,
+    )
     assert json.loads(out.stdout)["cniVersion"] == "1.0.0"

@@ -68,9 +68,20 @@ def test_concurrent_processes_never_share_an_address(tmp_path):
 
 
 def test_range_limits_gateway_and_two_range_sets(tmp_path):
-    cfg = config(tmp_path, ranges=[[{"subnet": "10.1.0.0/24", "rangeStart": "10.1.0.10", "rangeEnd": "10.1.0.11",
-                                     "gateway": "10.1.0.254"}],
-                                   [{"subnet": "10.2.0.0/24"}]])
+    cfg = config(
+        tmp_path,
+        ranges=[
+            [
+                {
+                    "subnet": "10.1.0.0/24",
+                    "rangeStart": "10.1.0.10",
+                    "rangeEnd": "10.1.0.11",
+                    "gateway": "10.1.0.254",
+                }
+            ],
+            [{"subnet": "10.2.0.0/24"}],
+        ],
+    )
     assert ips(ipam.allocate(cfg, "a", "eth0")) == ["10.1.0.10", "10.2.0.2"]
     result = ipam.result_for(cfg, ipam.allocate(cfg, "a", "eth0"), "1.0.0")
     assert result["ips"][0] == {"address": "10.1.0.10/24", "gateway": "10.1.0.254"}
@@ -82,15 +93,21 @@ def test_range_limits_gateway_and_two_range_sets(tmp_path):
     assert sorted(os.listdir(tmp_path / "net")) == before
 
 
-@pytest.mark.parametrize("section, field", [
-    ({"ranges": [[{"subnet": "10.0.0.0/33"}]]}, "ipam.ranges[0][0].subnet"),
-    ({"ranges": [[{"subnet": "10.0.0.0/24", "gateway": "10.0.1.1"}]]}, "ipam.ranges[0][0].gateway"),
-    ({"ranges": [[{"subnet": "10.0.0.0/24", "rangeStart": "10.0.0.9", "rangeEnd": "10.0.0.3"}]]}, "rangeStart"),
-    ({"ranges": []}, "ipam.ranges"),
-    ({"ranges": [[{"subnet": "10.0.0.0/24"}]], "routes": [{"dst": "nope"}]}, "ipam.routes[0].dst"),
-    ({"ranges": [[{"subnet": "10.0.0.0/24"}]], "dataDir": "relative"}, "ipam.dataDir"),
-    ({}, "ipam"),
-])
+@pytest.mark.parametrize(
+    "section, field",
+    [
+        ({"ranges": [[{"subnet": "10.0.0.0/33"}]]}, "ipam.ranges[0][0].subnet"),
+        ({"ranges": [[{"subnet": "10.0.0.0/24", "gateway": "10.0.1.1"}]]}, "ipam.ranges[0][0].gateway"),
+        (
+            {"ranges": [[{"subnet": "10.0.0.0/24", "rangeStart": "10.0.0.9", "rangeEnd": "10.0.0.3"}]]},
+            "rangeStart",
+        ),
+        ({"ranges": []}, "ipam.ranges"),
+        ({"ranges": [[{"subnet": "10.0.0.0/24"}]], "routes": [{"dst": "nope"}]}, "ipam.routes[0].dst"),
+        ({"ranges": [[{"subnet": "10.0.0.0/24"}]], "dataDir": "relative"}, "ipam.dataDir"),
+        ({}, "ipam"),
+    ],
+)
 def test_bad_config_names_the_field(tmp_path, section, field):
     with pytest.raises(CniError) as err:
         ipam.parse_config({"name": "n", "ipam": {"type": "mkpy-ipam", **section}})
