@@ -23,7 +23,6 @@ def test_process_is_pid_1_and_cannot_see_host_pids(rt):
     assert rt.exit_info(cid)["exitCode"] == 0
 
 
-@pytest.mark.vm
 def test_hostname_and_uts_namespace(rt):
     cid = rt.run_detached(["hostname"], hostname="mkpyt-rt-host")
     assert rt.output(cid) == "mkpyt-rt-host"
@@ -52,7 +51,6 @@ def test_proc_sys_is_read_only(rt):
     assert "Read-only file system" in rt.log(cid)
 
 
-@pytest.mark.vm
 def test_root_readonly(rt):
     cid = rt.run_detached(["sh", "-c", "touch /mkpyt-file; echo rc=$?; touch /tmp/x; echo tmp=$?"],
                           **{"root.readonly": True})
@@ -73,7 +71,6 @@ def test_mount_and_unshare_fail_inside(rt):
     assert "Seccomp:\t2" in out  # filter mode
 
 
-@pytest.mark.vm
 def test_seccomp_errno_rule_applies(rt):
     """A profile that refuses mkdir(at) with EPERM: the call fails although root may mkdir."""
     profile = {"defaultAction": "SCMP_ACT_ALLOW",
@@ -83,7 +80,6 @@ def test_seccomp_errno_rule_applies(rt):
     assert "Operation not permitted" in rt.log(cid)
 
 
-@pytest.mark.vm
 def test_user_group_and_additional_gids(rt):
     cid = rt.run_detached(["id"], **{"process.user": {"uid": 65534, "gid": 65534, "additionalGids": [5, 7]}})
     out = rt.output(cid)
@@ -91,7 +87,6 @@ def test_user_group_and_additional_gids(rt):
     assert "groups=" in out and "5" in out.split("groups=")[1] and "7" in out.split("groups=")[1]
 
 
-@pytest.mark.vm
 def test_rlimits_umask_cwd_env_oom_score(rt):
     cid = rt.run_detached(
         ["sh", "-c", "ulimit -n; umask; pwd; echo $GREETING; cat /proc/self/oom_score_adj"],
@@ -102,7 +97,6 @@ def test_rlimits_umask_cwd_env_oom_score(rt):
     assert rt.output(cid).split("\n") == ["321", "0027", "/tmp", "mkpyt-hello", "123"]
 
 
-@pytest.mark.vm
 def test_sysctl_in_the_container_namespace(rt):
     cid = rt.run_detached(["cat", "/proc/sys/net/ipv4/ip_forward"],
                           **{"linux.sysctl": {"net.ipv4.ip_forward": "1"}})
@@ -153,7 +147,6 @@ def test_joins_a_network_namespace_by_path(rt, tmp_path):
         shim.umount2(netns, shim.MNT_DETACH)
 
 
-@pytest.mark.vm
 def test_new_network_namespace_has_loopback_up(rt):
     cid = rt.run_detached(["sh", "-c", "cat /sys/class/net/lo/operstate; ls /sys/class/net"])
     out = rt.output(cid).split()
@@ -180,7 +173,6 @@ def _default_mounts():
     return default_spec()["mounts"]
 
 
-@pytest.mark.vm
 def test_bind_mount_read_only_with_propagation(rt, tmp_path):
     shared = tmp_path / "mkpyt-rt-data"
     shared.mkdir()

@@ -25,7 +25,6 @@ def test_memory_over_allocation_is_oom_killed_and_reported(rt):
     assert info["signal"] == 9 and info["exitCode"] == 137
 
 
-@pytest.mark.vm
 def test_normal_exit_is_not_reported_as_oom(rt):
     cid = rt.run_detached(["true"], **{"linux.resources": {"memory": {"limit": 16 << 20}}})
     assert rt.exit_info(cid)["oomKilled"] is False
