@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from minikube_py.kernel import shim
@@ -28,7 +27,7 @@ from minikube_py.runtime import channel, spec
 from minikube_py.runtime.errors import ContainerError
 from minikube_py.runtime.init import InitContext, container_init, preload
 
-MONITOR = Path(__file__).resolve().parent.parent / "bin" / "mkpy-monitor"
+MONITOR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bin", "mkpy-monitor")
 
 # setns order for namespaces joined by path: the user namespace first (it grants the
 # rights for the others), the mount namespace last (it changes what paths mean).
@@ -110,7 +109,7 @@ def _process_a(container_id: str, state_dir: str, state_fd: int, config: dict[st
         # A: hand over to the monitor. It keeps only the read ends it needs.
         os.close(pid_w)
         child_sock.close()
-        argv = [str(MONITOR), "--id", container_id, "--state-dir", state_dir, "--pid-fd", str(pid_r)]
+        argv = [MONITOR, "--id", container_id, "--state-dir", state_dir, "--pid-fd", str(pid_r)]
         keep = [pid_r]
         if pipes:
             os.close(out_w)
@@ -124,7 +123,7 @@ def _process_a(container_id: str, state_dir: str, state_fd: int, config: dict[st
             os.dup2(null, fd)  # never hold the caller's pipes open
         for fd in keep:
             os.set_inheritable(fd, True)
-        os.execv(str(MONITOR), argv)
+        os.execv(MONITOR, argv)
     finally:
         os._exit(127)
 
