@@ -139,6 +139,11 @@ def _process_b(config: dict[str, Any], sys: Any, new: set[str], join: list[tuple
         if "time" in new:
             # clone() has no bit left for CLONE_NEWTIME; unshare makes our children enter one.
             sys.unshare(shim.CLONE_NEWTIME, why="new time namespace for the init")
+            # Offsets can only be set before the first process enters the namespace.
+            for clock, offset in ((config.get("linux") or {}).get("timeOffsets") or {}).items():
+                sys.write_file("/proc/self/timens_offsets",
+                               f"{clock} {offset.get('secs', 0)} {offset.get('nanosecs', 0)}",
+                               why=f"linux.timeOffsets.{clock}")
         flags = 0
         for kind in new - {"cgroup", "time"}:  # cgroup: unshared by the init once in its cgroup
             flags |= shim.NAMESPACE_FLAGS[kind]

@@ -183,3 +183,35 @@ def test_bind_mount_read_only_with_propagation(rt, tmp_path):
                           **{"mounts": mounts})
     assert rt.output(cid).splitlines() == ["from the host", "rc=1"]
     assert not (shared / "new").exists()
+
+
+@pytest.mark.vm
+def test_overlay_annotation_is_mounted_inside_the_container_only(rt, tmp_path):
+    """mkpy.io/overlay: image layers + a per-container upper dir, mounted in the container's mount ns."""
+    import json
+
+    upper, work, layer = tmp_path / "upper", tmp_path / "work", tmp_path / "layer"
+    for d in (upper, work, layer / "etc"):
+        d.mkdir(parents=True)
+    (layer / "etc" / "motd").write_text("from the top layer\n")
+    overlay = {"lower": [str(layer), str(rt.rootfs)], "upper": str(upper), "work": str(work)}
+    target = tmp_path / "merged"
+    target.mkdir()
+    cid = rt.run_detached(["sh", "-c", "cat /etc/motd; echo written > /etc/new; ls /bin/busybox"],
+                          **{"root.path": str(target), "root.readonly": False,
+                             "annotations": {"mkpy.io/overlay": json.dumps(overlay)}})
+    assert rt.output(cid).splitlines() == ["from the top layer", "/bin/busybox"]
+    assert (upper / "etc" / "new").read_text() == "written\n"  # writes land in the upper dir
+    assert not (rt.rootfs / "etc" / "new").exists() and not (layer / "etc" / "new").exists()
+    assert os.listdir(target) == []  # on the host, nothing is mounted there
+
+
+def test_time_namespace_with_boottime_offset(rt):
+    if not os.path.exists("/proc/self/ns/time"):
+        pytest.skip("this kernel has no time namespaces")
+    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "time")]
+    cid = rt.run_detached(["cat", "/proc/uptime"], **{"linux.namespaces": namespaces,
+                                                      "linux.timeOffsets": {"boottime": {"secs": 864000}}})
+    with open("/proc/uptime") as f:
+        host_uptime = float(f.read().split()[0])
+    assert float(rt.output(cid).split()[0]) >= host_uptime + 864000 - 60
