@@ -227,6 +227,11 @@ class Runtime:
     # ------------------------------------------------------------------ delete
     def delete(self, container_id: str, force: bool = False) -> None:
         st = self._dir(container_id)
+        if force and not st.exists() and os.path.isdir(st.path):
+            # A create that was itself killed half-way left a directory without state.json;
+            # its init exits by itself once the creator's end of the channel is closed.
+            shutil.rmtree(st.path, ignore_errors=True)
+            return
         record = st.read()
         status = st.status(record)
         if status == "running" and not force:
