@@ -215,3 +215,11 @@ def test_time_namespace_with_boottime_offset(rt):
     with open("/proc/uptime") as f:
         host_uptime = float(f.read().split()[0])
     assert float(rt.output(cid).split()[0]) >= host_uptime + 864000 - 60
+
+
+def test_config_devices_are_created(rt):
+    device = {"path": "/dev/mkpyt-zero", "type": "c", "major": 1, "minor": 5, "fileMode": 0o640}
+    allow = {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"}
+    cid = rt.run_detached(["sh", "-c", "stat -c '%t:%T %a' /dev/mkpyt-zero; head -c 3 /dev/mkpyt-zero | wc -c"],
+                          **{"linux.devices": [device], "linux.resources": {"devices": [allow]}})
+    assert rt.output(cid).split("\n") == ["1:5 640", "3"]

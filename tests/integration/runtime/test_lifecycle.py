@@ -65,9 +65,12 @@ def test_start_twice_and_unknown_id_are_errors(rt):
     assert refused.returncode != 0 and "--force" in refused.stderr
 
 
-def test_logs_are_cri_format_with_partial_lines(rt):
-    cid = rt.run_detached(["sh", "-c", "echo line1; echo oops >&2; printf partial"])
-    lines = rt.log(cid).splitlines()
+def test_logs_are_cri_format_with_partial_lines(rt, tmp_path):
+    log = tmp_path / "pods" / "mkpyt-rt.log"  # the kubelet's annotation moves the log
+    cid = rt.run_detached(["sh", "-c", "echo line1; echo oops >&2; printf partial"],
+                          annotations={"mkpy.io/log-path": str(log)})
+    rt.exit_info(cid)
+    lines = log.read_text().splitlines()
     parsed = [CRI_LINE.match(line).groups() for line in lines]
     assert ("stdout", "F", "line1") in parsed
     assert ("stderr", "F", "oops") in parsed
