@@ -220,6 +220,7 @@ def test_time_namespace_with_boottime_offset(rt):
 def test_config_devices_are_created(rt):
     device = {"path": "/dev/mkpyt-zero", "type": "c", "major": 1, "minor": 5, "fileMode": 0o640}
     allow = {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"}
-    cid = rt.run_detached(["sh", "-c", "stat -c '%t:%T %a' /dev/mkpyt-zero; head -c 3 /dev/mkpyt-zero | wc -c"],
+    script = "stat -c '%t:%T %a' /dev/mkpyt-zero; head -c 3 /dev/mkpyt-zero | wc -c"
+    cid = rt.run_detached(["sh", "-c", script],
                           **{"linux.devices": [device], "linux.resources": {"devices": [allow]}})
     assert rt.output(cid).split("\n") == ["1:5 640", "3"]
