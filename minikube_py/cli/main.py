@@ -15,6 +15,8 @@ import minikube_py
 
 # name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
+    "cgroups": "minikube_py.cli.security:cgroups",
+    "seccomp": "minikube_py.cli.security:seccomp",
     "version": "minikube_py.cli.main:version",
     "demo": "minikube_py.cli.demo:demo",
     "runtime": "minikube_py.runtime.cli:runtime",

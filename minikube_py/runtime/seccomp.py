@@ -250,7 +250,8 @@ def compile_profile(seccomp: dict[str, Any], *, unknown: str = "error") -> Compi
         f = f"linux.seccomp.syscalls[{i}]"
         if not isinstance(entry, dict):
             raise SeccompError(f"{f}: must be an object")
-        ret = _action(entry.get("action"), entry.get("errnoRet"), default_errno, f"{f}.action")
+        # A rule's ERRNO without errnoRet is EPERM (defaultErrnoRet is for defaultAction only), as in runc.
+        ret = _action(entry.get("action"), entry.get("errnoRet"), _errno.EPERM, f"{f}.action")
         conditions = []
         for j, arg in enumerate(entry.get("args") or []):
             af = f"{f}.args[{j}]"

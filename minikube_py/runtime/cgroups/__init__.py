@@ -32,7 +32,8 @@ from minikube_py.runtime.cgroups.v2 import MOUNTPOINT, CgroupV2
 
 __all__ = [
     "STATS_KEYS", "Cgroup", "CgroupError", "CgroupV1", "CgroupV2", "blkio_weight_to_io_weight", "cpu_max",
-    "detect", "normalize_path", "open_cgroup", "plan_v1", "plan_v2", "shares_to_weight", "swap_to_v2",
+    "default_path", "detect", "normalize_path", "open_cgroup", "plan_v1", "plan_v2", "shares_to_weight",
+    "swap_to_v2",
 ]
 
 
@@ -45,6 +46,11 @@ def detect(mountinfo: str = "/proc/self/mountinfo") -> str:
             if fields[4] == MOUNTPOINT and fstype == "cgroup2":
                 return "v2"
     return "v1"
+
+
+def default_path(container_id: str) -> str:
+    """Where a container goes when its config has no linux.cgroupsPath."""
+    return f"/mkpy/{container_id}"
 
 
 def open_cgroup(path: str, driver: str | None = None, *, sys: Syscalls | None = None) -> Cgroup:

@@ -12,6 +12,7 @@ import os
 import signal
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 from minikube_py.kernel.syscalls import Syscalls
@@ -124,12 +125,18 @@ class Cgroup(ABC):
         """Remove the cgroup (it must hold no live process) and the parents create() made.
 
         prune=True also removes ancestors on the path that are now empty, stopping at the
-        first one still in use: for a process that did not create the cgroup itself.
+        first one still in use: for a process that did not create the cgroup itself (e.g.
+        `delete` of a "/mkpy/ID" container). Not under a kubelet's pod cgroup: pruning an
+        empty pod cgroup would lose the pod-level limits the kubelet wrote there.
         """
 
     @abstractmethod
     def exists(self) -> bool:
         """Whether the cgroup directory is there."""
+
+    @abstractmethod
+    def directories(self) -> list[str]:
+        """The cgroup's directory (v2), or its directory in each hierarchy (v1)."""
 
     def oom_killed(self) -> bool:
         """Did the kernel's OOM killer kill a process in this cgroup (or a child)?"""
@@ -141,20 +148,21 @@ class Cgroup(ABC):
         target = os.path.join(directory, w.file)
         if not os.path.exists(target):
             if w.fallback is not None:
-                return self._write(directory, w.fallback)
-            if w.missing_ok:
+                self._write(directory, w.fallback)
+            elif w.missing_ok:
                 self.sys.note("skip", why=f"{w.file} does not exist on this kernel", field=w.field)
-                return None
-            raise CgroupError(f"{w.field}: this kernel has no {w.file} in {directory} "
-                              f"(is the {w.controller} controller available?)")
+            else:
+                raise CgroupError(f"{w.field}: this kernel has no {w.file} in {directory} "
+                                  f"(is the {w.controller} controller available?)")
+            return
         try:
             self.sys.write_file(target, w.value, why=w.field)
         except OSError as exc:
             raise CgroupError(f"{w.field}: writing {w.value!r} to {target} failed: "
                               f"{os.strerror(exc.errno or errno.EIO)}") from exc
-        return None
 
-    def _mkdirs(self, root: str, rel: str, before_child: Any = None, after_create: Any = None) -> None:
+    def _mkdirs(self, root: str, rel: str, before_child: Callable[[str], None] | None = None,
+                after_create: Callable[[str], None] | None = None) -> None:
         """mkdir each missing level of root/rel, remembering what we made.
 
         before_child(parent) runs before each level (v2 enables controllers there);
@@ -219,12 +227,27 @@ class Cgroup(ABC):
             except ProcessLookupError:
                 pass
 
+    @abstractmethod
+    def _tree_procs(self) -> list[int]:
+        """Every pid in this cgroup and the cgroups below it."""
+
+    def _kill_survivors(self, timeout: float) -> None:
+        """SIGKILL whatever is still alive in the tree, again and again, until nothing is."""
+        deadline = time.monotonic() + timeout
+        while live := [p for p in self._tree_procs() if is_live(p)]:
+            if time.monotonic() > deadline:
+                raise CgroupError(f"cgroupsPath: processes {live} in {self.path} survived SIGKILL")
+            self._signal_all(live)
+            time.sleep(0.005)
+
     @staticmethod
-    def _wait(done: Any, timeout: float, what: str) -> None:
+    def _poll(done: Callable[[], bool], timeout: float) -> bool:
+        """Wait until done() (short, growing sleeps); False if the timeout came first."""
         deadline = time.monotonic() + timeout
         delay = 0.001
         while not done():
             if time.monotonic() > deadline:
-                raise CgroupError(f"cgroupsPath: timed out after {timeout}s waiting for {what}")
+                return False
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
+        return True

@@ -323,7 +323,7 @@ def plan_v2(resources: dict[str, Any] | None) -> list[Write]:
         if not isinstance(value, str):
             raise CgroupError(f"{f}: value must be a string, got {value!r}")
         writes.append(Write(key.split(".", 1)[0], key, value, f))
-    _devices_rules(resources)  # validated; v2 would need an eBPF program (see v2.py)
+    _devices_rules(resources)  # validated here; v2 enforces them with an eBPF program (devices.py)
     return writes
 
 

@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from minikube_py.kernel.syscalls import Syscalls
-from minikube_py.runtime.cgroups.base import Cgroup, is_live, read_int, read_keyed, read_pids, read_text
+from minikube_py.runtime.cgroups.base import Cgroup, read_int, read_keyed, read_pids, read_text
 from minikube_py.runtime.cgroups.convert import plan_v1
 from minikube_py.runtime.cgroups.errors import CgroupError
 
@@ -65,6 +65,9 @@ class CgroupV1(Cgroup):
         for c in sorted(self.hierarchies):
             seen.setdefault(self.hierarchies[c], self.dirs[c])
         return list(seen.items())
+
+    def directories(self) -> list[str]:
+        return [d for _, d in self._unique_dirs()]
 
     def exists(self) -> bool:
         return any(os.path.isdir(d) for _, d in self._unique_dirs())
@@ -142,16 +145,14 @@ class CgroupV1(Cgroup):
         state = os.path.join(freezer, "freezer.state") if freezer else None
         if state and os.path.exists(state):
             # Freeze first so a fork bomb cannot make new pids faster than we kill them.
+            # (A task stuck in the kernel may never freeze: signal anyway after a second.)
             self.sys.write_file(state, "FROZEN", why="stop forks while we kill")
-            self._wait(lambda: read_text(state).strip() == "FROZEN", timeout, "the cgroup to freeze")
-            self._signal_all(self._tree_procs())
-            self.sys.write_file(state, "THAWED", why="thaw so the killed processes can exit")
-        deadline = time.monotonic() + timeout
-        while live := [p for p in self._tree_procs() if is_live(p)]:
-            if time.monotonic() > deadline:
-                raise CgroupError(f"cgroupsPath: processes {live} in {self.path} survived SIGKILL")
-            self._signal_all(live)
-            time.sleep(0.01)
+            try:
+                self._poll(lambda: read_text(state).strip() == "FROZEN", min(timeout, 1.0))
+                self._signal_all(self._tree_procs())
+            finally:
+                self.sys.write_file(state, "THAWED", why="thaw so the killed processes can exit")
+        self._kill_survivors(timeout)
 
     def destroy(self, prune: bool = False, timeout: float = 5.0) -> None:
         deadline = time.monotonic() + timeout

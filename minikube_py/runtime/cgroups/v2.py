@@ -7,6 +7,7 @@
                           /cgroup.procs      the pids inside
                           /memory.events     ... "oom_kill 1" after an OOM kill
                           /cgroup.kill       write "1": SIGKILL everything inside (Linux 5.14+)
+    device rules: no file; an eBPF program attached to the directory (devices.py)
 
 A child only gets a controller's files if its parent lists that controller in
 `cgroup.subtree_control`, so create() enables them on the way down. The "no
@@ -21,7 +22,8 @@ import time
 from typing import Any
 
 from minikube_py.kernel.syscalls import Syscalls
-from minikube_py.runtime.cgroups.base import Cgroup, is_live, read_int, read_keyed, read_pids, read_text
+from minikube_py.runtime.cgroups import devices
+from minikube_py.runtime.cgroups.base import Cgroup, read_int, read_keyed, read_pids, read_text
 from minikube_py.runtime.cgroups.convert import plan_v2
 from minikube_py.runtime.cgroups.errors import CgroupError
 
@@ -38,6 +40,9 @@ class CgroupV2(Cgroup):
 
     def exists(self) -> bool:
         return os.path.isdir(self.dir)
+
+    def directories(self) -> list[str]:
+        return [self.dir]
 
     def create(self) -> None:
         self._mkdirs(self.mountpoint, self.path, before_child=self._enable_controllers)
@@ -65,13 +70,11 @@ class CgroupV2(Cgroup):
 
     def apply(self, resources: dict[str, Any] | None) -> None:
         writes = plan_v2(resources)  # validates everything before the first write
-        if resources and resources.get("devices"):
-            # v2 has no devices.allow file: it needs an eBPF program attached to the cgroup.
-            self.sys.note("skip", why="device rules are not enforced on cgroup v2 by minikube_py "
-                                      "(containers lack CAP_MKNOD and get only the default /dev nodes)",
-                          field="linux.resources.devices")
         for w in writes:
             self._write(self.dir, w)
+        if resources and resources.get("devices"):
+            # v2 has no devices.allow file: an eBPF program attached to the cgroup decides instead.
+            devices.attach(self.dir, resources["devices"], self.sys)
 
     def add_process(self, pid: int) -> None:
         try:
@@ -108,14 +111,16 @@ class CgroupV2(Cgroup):
             self.sys.write_file(kill_file, "1", why="SIGKILL every process in the cgroup")
         else:
             # Older kernels: freeze so nothing can fork while we signal, then thaw so they die.
+            # (A task stuck in the kernel may never freeze: signal anyway after a second.)
             freeze = os.path.join(self.dir, "cgroup.freeze")
             self.sys.write_file(freeze, "1", why="stop forks while we kill")
-            self._wait(lambda: read_keyed(os.path.join(self.dir, "cgroup.events")).get("frozen") == 1,
-                       timeout, "the cgroup to freeze")
-            self._signal_all(self._tree_procs())
-            self.sys.write_file(freeze, "0", why="thaw so the killed processes can exit")
-        self._wait(lambda: not any(is_live(p) for p in self._tree_procs()), timeout,
-                   f"the processes in {self.dir} to exit")
+            try:
+                self._poll(lambda: read_keyed(os.path.join(self.dir, "cgroup.events")).get("frozen") == 1,
+                           min(timeout, 1.0))
+                self._signal_all(self._tree_procs())
+            finally:
+                self.sys.write_file(freeze, "0", why="thaw so the killed processes can exit")
+        self._kill_survivors(timeout)
 
     def destroy(self, prune: bool = False, timeout: float = 5.0) -> None:
         self._rmdir_tree(self.dir, time.monotonic() + timeout)
