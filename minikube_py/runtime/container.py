@@ -18,7 +18,7 @@ from typing import Any
 
 from minikube_py.kernel.syscalls import Syscalls
 from minikube_py.kernel.trace import Tracer
-from minikube_py.runtime import channel, hooks, process, resources, security, spec
+from minikube_py.runtime import channel, process, resources, security, spec
 from minikube_py.runtime.errors import ContainerError
 from minikube_py.runtime.state import DEFAULT_ROOT, StateDir, list_ids, now_rfc3339, pid_is, pid_start_time
 
@@ -114,8 +114,8 @@ class Runtime:
                 message = channel.receive(spawned.sock, "hooks", "ready")
                 if message["type"] == "ready":
                     break
-                hooks.run("prestart", config, hook_state)
-                hooks.run("createRuntime", config, hook_state)
+                _run_hooks("prestart", config, hook_state)
+                _run_hooks("createRuntime", config, hook_state)
                 channel.send(spawned.sock, "go")
             st.write(record)
             if pid_file:
@@ -172,7 +172,7 @@ class Runtime:
             os.close(fifo)
         os.unlink(st.file("exec.fifo"))
         config = st.config()
-        hooks.run("poststart", config, st.oci_state(), strict=False)
+        _run_hooks("poststart", config, st.oci_state(), strict=False)
 
     # ------------------------------------------------------------------ state
     def state(self, container_id: str) -> dict[str, Any]:
@@ -227,6 +227,11 @@ class Runtime:
     # ------------------------------------------------------------------ delete
     def delete(self, container_id: str, force: bool = False) -> None:
         st = self._dir(container_id)
+        if force and not st.exists() and os.path.isdir(st.path):
+            # A create that was itself killed half-way left a directory without state.json;
+            # its init exits by itself once the creator's end of the channel is closed.
+            shutil.rmtree(st.path, ignore_errors=True)
+            return
         record = st.read()
         status = st.status(record)
         if status == "running" and not force:
@@ -247,7 +252,7 @@ class Runtime:
         config = st.config()
         state = st.oci_state()
         shutil.rmtree(st.path, ignore_errors=True)
-        hooks.run("poststop", config, state, strict=False)
+        _run_hooks("poststop", config, state, strict=False)
 
     # ------------------------------------------------------------------ run
     def run(self, container_id: str, bundle: str, detach: bool = False, pid_file: str | None = None,
@@ -271,6 +276,13 @@ class Runtime:
         info = self.exit_info(container_id) or {"exitCode": 255}
         self.delete(container_id, force=True)
         return int(info["exitCode"])
+
+
+def _run_hooks(stage: str, config: dict[str, Any], state: dict[str, Any], strict: bool = True) -> None:
+    if (config.get("hooks") or {}).get(stage):
+        from minikube_py.runtime import hooks  # (subprocess is only imported when there are hooks)
+
+        hooks.run(stage, config, state, strict)
 
 
 def _connect_console(path: str) -> socket.socket:

@@ -13,7 +13,6 @@ operation (except poststart/poststop, which only warn, as the spec says).
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from typing import Any
 
@@ -21,6 +20,8 @@ from minikube_py.runtime.errors import ContainerError
 
 
 def run(stage: str, config: dict[str, Any], state: dict[str, Any], strict: bool = True) -> None:
+    import subprocess  # only paid for by containers that have hooks
+
     for i, hook in enumerate((config.get("hooks") or {}).get(stage) or []):
         argv = hook.get("args") or [hook["path"]]
         env = dict(e.split("=", 1) for e in hook.get("env") or [])

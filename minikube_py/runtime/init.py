@@ -169,7 +169,6 @@ def preload(config: dict[str, Any]) -> None:
     import fcntl  # noqa: F401
     import resource  # noqa: F401
     import struct  # noqa: F401
-    import subprocess  # noqa: F401
     import termios  # noqa: F401
 
     import prctl  # noqa: F401
@@ -178,6 +177,8 @@ def preload(config: dict[str, Any]) -> None:
 
     if (config.get("linux") or {}).get("seccomp"):
         from minikube_py.runtime import seccomp  # noqa: F401
+    if config.get("hooks"):
+        import subprocess  # noqa: F401
 
 
 def find_executable(name: str, search_path: str) -> str:

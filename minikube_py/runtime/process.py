@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from minikube_py.kernel import shim
@@ -28,7 +27,7 @@ from minikube_py.runtime import channel, spec
 from minikube_py.runtime.errors import ContainerError
 from minikube_py.runtime.init import InitContext, container_init, preload
 
-MONITOR = Path(__file__).resolve().parent.parent / "bin" / "mkpy-monitor"
+MONITOR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bin", "mkpy-monitor")
 
 # setns order for namespaces joined by path: the user namespace first (it grants the
 # rights for the others), the mount namespace last (it changes what paths mean).
@@ -110,7 +109,7 @@ def _process_a(container_id: str, state_dir: str, state_fd: int, config: dict[st
         # A: hand over to the monitor. It keeps only the read ends it needs.
         os.close(pid_w)
         child_sock.close()
-        argv = [str(MONITOR), "--id", container_id, "--state-dir", state_dir, "--pid-fd", str(pid_r)]
+        argv = [MONITOR, "--id", container_id, "--state-dir", state_dir, "--pid-fd", str(pid_r)]
         keep = [pid_r]
         if pipes:
             os.close(out_w)
@@ -124,7 +123,7 @@ def _process_a(container_id: str, state_dir: str, state_fd: int, config: dict[st
             os.dup2(null, fd)  # never hold the caller's pipes open
         for fd in keep:
             os.set_inheritable(fd, True)
-        os.execv(str(MONITOR), argv)
+        os.execv(MONITOR, argv)
     finally:
         os._exit(127)
 
@@ -140,6 +139,11 @@ def _process_b(config: dict[str, Any], sys: Any, new: set[str], join: list[tuple
         if "time" in new:
             # clone() has no bit left for CLONE_NEWTIME; unshare makes our children enter one.
             sys.unshare(shim.CLONE_NEWTIME, why="new time namespace for the init")
+            # Offsets can only be set before the first process enters the namespace.
+            for clock, offset in ((config.get("linux") or {}).get("timeOffsets") or {}).items():
+                sys.write_file("/proc/self/timens_offsets",
+                               f"{clock} {offset.get('secs', 0)} {offset.get('nanosecs', 0)}",
+                               why=f"linux.timeOffsets.{clock}")
         flags = 0
         for kind in new - {"cgroup", "time"}:  # cgroup: unshared by the init once in its cgroup
             flags |= shim.NAMESPACE_FLAGS[kind]

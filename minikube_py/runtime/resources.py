@@ -26,13 +26,26 @@ def available() -> bool:
     return True
 
 
+_driver: str | None = None
+
+
+def driver() -> str:
+    """"v1" or "v2", detected once per process (it reads /proc/self/mountinfo)."""
+    global _driver
+    if _driver is None:
+        from minikube_py.runtime import cgroups
+
+        _driver = cgroups.detect()
+    return _driver
+
+
 def _open(path: str, sys: Any = None) -> Any:
     if not available():
         raise ContainerError("cgroups: minikube_py.runtime.cgroups is not installed")
     from minikube_py.runtime import cgroups
 
     try:
-        return cgroups.open_cgroup(path, sys=sys)
+        return cgroups.open_cgroup(path, driver(), sys=sys)
     except cgroups.CgroupError as exc:
         raise ContainerError(str(exc)) from None
 
@@ -78,9 +91,7 @@ def oom_events_file(path: str) -> str | None:
     """The file whose `oom_kill N` line the monitor reads when the container exits."""
     if not available():
         return None
-    from minikube_py.runtime import cgroups
-
-    if cgroups.detect() == "v2":
+    if driver() == "v2":
         f = os.path.join("/sys/fs/cgroup", path.strip("/"), "memory.events")
     else:
         f = os.path.join("/sys/fs/cgroup/memory", path.strip("/"), "memory.oom_control")

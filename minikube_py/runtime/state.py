@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import UTC, datetime
+import time
 from typing import Any
 
 from minikube_py.runtime.errors import ContainerError
@@ -34,8 +34,9 @@ def check_id(container_id: str) -> None:
 
 
 def now_rfc3339() -> str:
-    t = datetime.now(UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond * 1000:09d}Z"
+    """RFC 3339 with nanoseconds, UTC (the format the monitor and CRI use)."""
+    ns = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
 
 
 def pid_start_time(pid: int) -> int | None:

@@ -23,7 +23,6 @@ def test_process_is_pid_1_and_cannot_see_host_pids(rt):
     assert rt.exit_info(cid)["exitCode"] == 0
 
 
-@pytest.mark.vm
 def test_hostname_and_uts_namespace(rt):
     cid = rt.run_detached(["hostname"], hostname="mkpyt-rt-host")
     assert rt.output(cid) == "mkpyt-rt-host"
@@ -52,7 +51,6 @@ def test_proc_sys_is_read_only(rt):
     assert "Read-only file system" in rt.log(cid)
 
 
-@pytest.mark.vm
 def test_root_readonly(rt):
     cid = rt.run_detached(["sh", "-c", "touch /mkpyt-file; echo rc=$?; touch /tmp/x; echo tmp=$?"],
                           **{"root.readonly": True})
@@ -73,7 +71,6 @@ def test_mount_and_unshare_fail_inside(rt):
     assert "Seccomp:\t2" in out  # filter mode
 
 
-@pytest.mark.vm
 def test_seccomp_errno_rule_applies(rt):
     """A profile that refuses mkdir(at) with EPERM: the call fails although root may mkdir."""
     profile = {"defaultAction": "SCMP_ACT_ALLOW",
@@ -83,7 +80,6 @@ def test_seccomp_errno_rule_applies(rt):
     assert "Operation not permitted" in rt.log(cid)
 
 
-@pytest.mark.vm
 def test_user_group_and_additional_gids(rt):
     cid = rt.run_detached(["id"], **{"process.user": {"uid": 65534, "gid": 65534, "additionalGids": [5, 7]}})
     out = rt.output(cid)
@@ -91,7 +87,6 @@ def test_user_group_and_additional_gids(rt):
     assert "groups=" in out and "5" in out.split("groups=")[1] and "7" in out.split("groups=")[1]
 
 
-@pytest.mark.vm
 def test_rlimits_umask_cwd_env_oom_score(rt):
     cid = rt.run_detached(
         ["sh", "-c", "ulimit -n; umask; pwd; echo $GREETING; cat /proc/self/oom_score_adj"],
@@ -102,7 +97,6 @@ def test_rlimits_umask_cwd_env_oom_score(rt):
     assert rt.output(cid).split("\n") == ["321", "0027", "/tmp", "mkpyt-hello", "123"]
 
 
-@pytest.mark.vm
 def test_sysctl_in_the_container_namespace(rt):
     cid = rt.run_detached(["cat", "/proc/sys/net/ipv4/ip_forward"],
                           **{"linux.sysctl": {"net.ipv4.ip_forward": "1"}})
@@ -153,7 +147,6 @@ def test_joins_a_network_namespace_by_path(rt, tmp_path):
         shim.umount2(netns, shim.MNT_DETACH)
 
 
-@pytest.mark.vm
 def test_new_network_namespace_has_loopback_up(rt):
     cid = rt.run_detached(["sh", "-c", "cat /sys/class/net/lo/operstate; ls /sys/class/net"])
     out = rt.output(cid).split()
@@ -180,7 +173,6 @@ def _default_mounts():
     return default_spec()["mounts"]
 
 
-@pytest.mark.vm
 def test_bind_mount_read_only_with_propagation(rt, tmp_path):
     shared = tmp_path / "mkpyt-rt-data"
     shared.mkdir()
@@ -191,3 +183,44 @@ def test_bind_mount_read_only_with_propagation(rt, tmp_path):
                           **{"mounts": mounts})
     assert rt.output(cid).splitlines() == ["from the host", "rc=1"]
     assert not (shared / "new").exists()
+
+
+@pytest.mark.vm
+def test_overlay_annotation_is_mounted_inside_the_container_only(rt, tmp_path):
+    """mkpy.io/overlay: image layers + a per-container upper dir, mounted in the container's mount ns."""
+    import json
+
+    upper, work, layer = tmp_path / "upper", tmp_path / "work", tmp_path / "layer"
+    for d in (upper, work, layer / "etc"):
+        d.mkdir(parents=True)
+    (layer / "etc" / "motd").write_text("from the top layer\n")
+    overlay = {"lower": [str(layer), str(rt.rootfs)], "upper": str(upper), "work": str(work)}
+    target = tmp_path / "merged"
+    target.mkdir()
+    cid = rt.run_detached(["sh", "-c", "cat /etc/motd; echo written > /etc/new; ls /bin/busybox"],
+                          **{"root.path": str(target), "root.readonly": False,
+                             "annotations": {"mkpy.io/overlay": json.dumps(overlay)}})
+    assert rt.output(cid).splitlines() == ["from the top layer", "/bin/busybox"]
+    assert (upper / "etc" / "new").read_text() == "written\n"  # writes land in the upper dir
+    assert not (rt.rootfs / "etc" / "new").exists() and not (layer / "etc" / "new").exists()
+    assert os.listdir(target) == []  # on the host, nothing is mounted there
+
+
+def test_time_namespace_with_boottime_offset(rt):
+    if not os.path.exists("/proc/self/ns/time"):
+        pytest.skip("this kernel has no time namespaces")
+    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "time")]
+    cid = rt.run_detached(["cat", "/proc/uptime"], **{"linux.namespaces": namespaces,
+                                                      "linux.timeOffsets": {"boottime": {"secs": 864000}}})
+    with open("/proc/uptime") as f:
+        host_uptime = float(f.read().split()[0])
+    assert float(rt.output(cid).split()[0]) >= host_uptime + 864000 - 60
+
+
+def test_config_devices_are_created(rt):
+    device = {"path": "/dev/mkpyt-zero", "type": "c", "major": 1, "minor": 5, "fileMode": 0o640}
+    allow = {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"}
+    script = "stat -c '%t:%T %a' /dev/mkpyt-zero; head -c 3 /dev/mkpyt-zero | wc -c"
+    cid = rt.run_detached(["sh", "-c", script],
+                          **{"linux.devices": [device], "linux.resources": {"devices": [allow]}})
+    assert rt.output(cid).split("\n") == ["1:5 640", "3"]
