@@ -47,7 +47,8 @@ class Container:
 
     def output(self) -> str:
         with open(self.log) as f:
-            return "".join(line.split(" ", 3)[3] + "\n" for line in f.read().splitlines() if line.count(" ") >= 3)
+            lines = [line for line in f.read().splitlines() if line.count(" ") >= 3]
+        return "".join(line.split(" ", 3)[3] + "\n" for line in lines)   # drop "<time> stdout F "
 
     def __exit__(self, *exc: object) -> None:
         if self.created:

@@ -126,3 +126,66 @@ def test_bearer_token_flow(store, other_store, make_registry):
     scopes = {r.get("scope") for r in reg.token_server.requests if r["user"] == "mkpyt"}
     assert {"repository:team/bb:pull,push", "repository:team/bb:pull"} <= scopes
     assert all(r.get("service") == "mkpyt-registry" for r in reg.token_server.requests)
+
+
+class _CuttingProxy:
+    """Forwards to the registry but hangs up halfway through one blob: a pull interrupted mid-layer."""
+
+    def __init__(self, upstream: str, victim: str) -> None:
+        import http.server
+        import threading
+        import urllib.request
+
+        proxy = self
+        self.cut = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                req = urllib.request.Request(upstream + self.path, headers={
+                    k: v for k, v in self.headers.items() if k.lower() in ("accept", "authorization")})
+                with urllib.request.urlopen(req) as resp:
+                    body = resp.read()
+                    self.send_response(resp.status)
+                    for k, v in resp.headers.items():
+                        if k.lower() not in ("transfer-encoding", "connection"):
+                            self.send_header(k, v)
+                    self.end_headers()
+                if self.path.endswith(victim):
+                    proxy.cut += 1
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.connection.shutdown(2)
+                    return
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_interrupted_pull_leaves_nothing_a_later_run_trusts(store, other_store, registry):
+    write_mirror(store.hosts_dir, "myregistry.com", registry.url)
+    image = layered_image(store, "myregistry.com/cut:v1", layers=2, size=512 * 1024)
+    store.push("myregistry.com/cut:v1", progress=False)
+    victim = image.layers[-1]["digest"]
+    proxy = _CuttingProxy(registry.url, victim)
+    try:
+        write_mirror(store.hosts_dir, "myregistry.com", proxy.url)
+        with pytest.raises(ImageError) as err:
+            other_store.pull("myregistry.com/cut:v1", progress=False)
+    finally:
+        proxy.stop()
+    assert proxy.cut == 1 and err.value.reason == "Unreachable" and victim in str(err.value)
+    assert not other_store.exists("myregistry.com/cut:v1") and not other_store.blobs.has(victim)
+    assert os.listdir(other_store.blobs.ingest_dir) == []
+    # The next pull (registry reachable again) completes and fetches only what was missing.
+    write_mirror(store.hosts_dir, "myregistry.com", registry.url)
+    again = other_store.pull("myregistry.com/cut:v1", progress=True)
+    assert again.digest == image.digest and again.stats.blobs_fetched >= 1
