@@ -52,3 +52,11 @@ def test_failing_run_names_the_line_and_tags_nothing(store, tmp_path):
         store.build(str(ctx), tags=["fails:1"], out=lambda _: None)
     assert "Dockerfile:3: RUN:" in str(err.value) and "non-zero code: 3" in str(err.value)
     assert not store.exists("fails:1")
+
+
+def test_pause_image_holds_a_sandbox_open(store, tmp_path):
+    with Container(store, "registry.k8s.io/pause:3.9", str(tmp_path), "mkpyt-img-pause") as c:
+        assert c.client.state(c.cid)["status"] == "running"
+        assert c.client.exit_info(c.cid) is None
+        c.client.kill(c.cid, "SIGKILL")
+        assert c.wait()["signal"] in (9, "SIGKILL", "KILL")

@@ -23,7 +23,7 @@ def test_ls_tag_rm_prune_import_export(store, seed_app, tmp_path):
     rows = {tuple(line.split()[:2]) for line in lines[1:]}
     assert {("busybox", "latest"), ("myapp", "v1.0"), ("myregistry.com/myapp", "v1.0")} <= rows
     ids = mkpy(root, "ls", "-q").stdout.split()
-    assert len(ids) == 3 and all(len(i) == 12 for i in ids)
+    assert len(ids) == 4 and all(len(i) == 12 for i in ids)
 
     out = str(tmp_path / "x.tar")
     assert mkpy(root, "export", "myapp:v1.0", "-o", out).returncode == 0
@@ -35,7 +35,8 @@ def test_ls_tag_rm_prune_import_export(store, seed_app, tmp_path):
     done = mkpy(root, "rm", "myregistry.com/myapp:v1.0")
     assert "Deleted: sha256:" in done.stdout
     assert "Total reclaimed space" in mkpy(root, "prune").stdout
-    assert [line.split()[0] for line in mkpy(root, "ls").stdout.splitlines()[1:]] == ["busybox"]
+    assert [line.split()[0] for line in mkpy(root, "ls").stdout.splitlines()[1:]] == [
+        "busybox", "registry.k8s.io/pause"]
 
 
 def test_errors_are_one_line_with_exit_status_1(store, tmp_path):

@@ -70,6 +70,8 @@ def test_rm_and_prune_free_exactly_what_nothing_uses(store, tmp_path):
     assert os.path.exists(store.layer_path(b.diff_ids[1]))
     store.remove("b:1")
     store.remove("busybox")
+    assert store.blobs.has(shared)                          # the pause image still uses busybox's layer
+    store.remove("registry.k8s.io/pause:3.9")
     assert list(store.blobs) == [] and os.listdir(store.layers_dir) == []
 
 
@@ -102,3 +104,13 @@ def test_gc_drops_half_unpacked_layers_and_ingest(store):
     assert os.listdir(store.blobs.ingest_dir) == []
     assert not os.path.exists(os.path.join(store.layers_dir, ".unpack-crashed"))
     assert store.exists("busybox")
+
+
+def test_ensure_follows_image_pull_policy(store):
+    assert store.ensure("busybox", "IfNotPresent").digest == store.resolve("busybox").digest
+    assert store.ensure("busybox", "Never").tags[0] == "docker.io/library/busybox:latest"
+    with pytest.raises(ImageError) as err:
+        store.ensure("missing:1", "Never")
+    assert err.value.reason == "NotFound" and "Never" in str(err.value)
+    with pytest.raises(ImageError, match="imagePullPolicy 'Sometimes'"):
+        store.ensure("busybox", "Sometimes")
