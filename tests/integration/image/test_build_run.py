@@ -18,6 +18,7 @@ CMD ["sh", "-c", "cat /hello; ls -ln / | grep data; test -e /etc/hosts || echo n
 """
 
 
+@pytest.mark.vm
 def test_run_steps_through_the_runtime(store, tmp_path):
     ctx = tmp_path / "ctx"
     ctx.mkdir()
