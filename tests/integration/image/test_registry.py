@@ -189,3 +189,23 @@ def test_interrupted_pull_leaves_nothing_a_later_run_trusts(store, other_store, 
     write_mirror(store.hosts_dir, "myregistry.com", registry.url)
     again = other_store.pull("myregistry.com/cut:v1", progress=True)
     assert again.digest == image.digest and again.stats.blobs_fetched >= 1
+
+
+def test_mirror_first_then_server(store, other_store, make_registry):
+    mirror, server = make_registry(), make_registry()
+    write_mirror(store.hosts_dir, "myregistry.com", server.url)
+    store.tag("busybox", "myregistry.com/bb:v1")
+    store.push("myregistry.com/bb:v1", progress=False)
+    path = os.path.join(store.hosts_dir, "myregistry.com", "hosts.toml")
+    with open(path, "w") as f:
+        f.write(f'server = "{server.url}"\n[host."{mirror.url}"]\n  capabilities = ["pull", "resolve"]\n')
+    # The mirror lacks the image: the pull falls through to the server, as containerd does.
+    assert other_store.pull("myregistry.com/bb:v1", progress=False).stats.endpoint == server.url
+    # Once the mirror has it, pulls are served by the mirror.
+    with open(path, "w") as f:
+        f.write(f'server = "{mirror.url}"\n')
+    store.push("myregistry.com/bb:v1", progress=False)
+    with open(path, "w") as f:
+        f.write(f'server = "{server.url}"\n[host."{mirror.url}"]\n  capabilities = ["pull", "resolve"]\n')
+    other_store.remove("myregistry.com/bb:v1")
+    assert other_store.pull("myregistry.com/bb:v1", progress=False).stats.endpoint == mirror.url
