@@ -4,7 +4,7 @@ A SOCK_SEQPACKET socketpair keeps message boundaries, so each message is one
 JSON object {"type": ..., ...}. The conversation during `create`:
 
     clone helper -> parent   {"type": "pid", "pid": N}          the init exists
-    parent -> init           {"type": "go"}                     cgroup joined, id maps written
+    parent -> init           {"type": "go", "pid": N}           cgroup joined, id maps written
     init -> parent           {"type": "hooks", "stage": "createRuntime"}   (only if there are hooks)
     parent -> init           {"type": "go"}
     init -> parent           {"type": "ready"}                  blocked on the exec FIFO next

@@ -109,7 +109,7 @@ class Runtime:
             new, _ = process.namespace_plan(config)
             if "user" in new:
                 _write_id_maps(sys, pid, config["linux"])
-            channel.send(spawned.sock, "go")
+            channel.send(spawned.sock, "go", pid=pid)
             while True:
                 message = channel.receive(spawned.sock, "hooks", "ready")
                 if message["type"] == "ready":

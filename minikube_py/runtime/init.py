@@ -39,7 +39,13 @@ def container_init(ctx: InitContext) -> NoReturn:
         process, linux = config["process"], config.get("linux") or {}
 
         # 0. Wait until the runtime has moved us into the cgroup and written the uid/gid maps.
-        channel.receive(ctx.sock, "go", timeout=None)
+        go = channel.receive(ctx.sock, "go", timeout=None)
+        ctx.state["pid"] = go["pid"]  # our pid as the host sees it, for the hooks' state
+        if "user" in ctx.new_namespaces:
+            # Our host uid (0) has no mapping in the new user namespace: become its root,
+            # or files we create would belong to "overflow" ids (EOVERFLOW).
+            sys.setresgid(0, why="root of the new user namespace")
+            sys.setresuid(0, why="root of the new user namespace")
         if "cgroup" in ctx.new_namespaces:
             # Now, not at clone(): our cgroup becomes the root of the new cgroup namespace.
             sys.unshare(shim.CLONE_NEWCGROUP, why="cgroup namespace rooted at the container's cgroup")
