@@ -318,7 +318,6 @@ def _pull_from(store, session: Session, r: reference.Reference, progress: bool |
     body, media = _get_manifest(session, r.digest or r.tag, r.digest)
     with store.in_use():
         if media in INDEX_TYPES:
-            store.blobs.put(body)
             desc = pick_platform(json.loads(body))
             body, media = _get_manifest(session, desc["digest"], desc["digest"])
         if media not in MANIFEST_TYPES:

@@ -209,3 +209,34 @@ def test_mirror_first_then_server(store, other_store, make_registry):
         f.write(f'server = "{server.url}"\n[host."{mirror.url}"]\n  capabilities = ["pull", "resolve"]\n')
     other_store.remove("myregistry.com/bb:v1")
     assert other_store.pull("myregistry.com/bb:v1", progress=False).stats.endpoint == mirror.url
+
+
+def test_index_in_the_registry_resolves_to_this_platform(store, other_store, registry):
+    from minikube_py.image.digest import OCI_INDEX, OCI_MANIFEST, canonical_json, sha256
+    from minikube_py.image.hosts import Endpoint
+    from minikube_py.image.registry import Session
+
+    write_mirror(store.hosts_dir, "myregistry.com", registry.url)
+    store.tag("busybox", "myregistry.com/multi:amd64")
+    store.push("myregistry.com/multi:amd64", progress=False)
+    amd = store.resolve("busybox")
+    # Another platform's manifest: same layers, a config that says arm64.
+    arm_cfg = canonical_json({**amd.image_config, "architecture": "arm64"})
+    arm = canonical_json({**amd.manifest, "config": {**amd.manifest["config"], "digest": sha256(arm_cfg),
+                                                     "size": len(arm_cfg)}})
+    index = canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": sha256(arm), "size": len(arm),
+         "platform": {"os": "linux", "architecture": "arm64"}},
+        {"mediaType": OCI_MANIFEST, "digest": amd.digest, "size": len(store.blobs.read(amd.digest)),
+         "platform": {"os": "linux", "architecture": "amd64"}}]})
+    s = Session(Endpoint(registry.url), "multi", None, "pull,push")
+    with s.request("POST", "/v2/multi/blobs/uploads/", {"Content-Length": "0"}, b"") as resp:
+        location = s.url(resp.headers["Location"])
+    s.request("PUT", f"{location}&digest={sha256(arm_cfg)}", {"Content-Type": "application/octet-stream"},
+              arm_cfg).close()
+    s.request("PUT", f"/v2/multi/manifests/{sha256(arm)}", {"Content-Type": OCI_MANIFEST}, arm).close()
+    s.request("PUT", "/v2/multi/manifests/v1", {"Content-Type": OCI_INDEX}, index).close()
+
+    pulled = other_store.pull("myregistry.com/multi:v1", progress=False)
+    assert pulled.digest == amd.digest and pulled.image_config["architecture"] == "amd64"
+    assert not other_store.blobs.has(sha256(arm_cfg)) and not other_store.blobs.has(sha256(index))
