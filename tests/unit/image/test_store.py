@@ -114,3 +114,18 @@ def test_ensure_follows_image_pull_policy(store):
     assert err.value.reason == "NotFound" and "Never" in str(err.value)
     with pytest.raises(ImageError, match="imagePullPolicy 'Sometimes'"):
         store.ensure("busybox", "Sometimes")
+
+
+def test_concurrent_prepare_and_gc(store, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    child = _child(store, tmp_path, "conc:1", "x")
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        futures = [pool.submit(store.prepare_rootfs, "conc:1", f"mkpyt-img-k{i}") for i in range(5)]
+        futures.append(pool.submit(store.gc))
+        results = [f.result() for f in futures[:5]]
+        futures[-1].result()
+    assert all(r["lower"] == results[0]["lower"] for r in results)
+    assert open(os.path.join(results[0]["lower"][0], "file")).read() == "x"
+    assert not [n for n in os.listdir(store.layers_dir) if n.startswith(".unpack-")]
+    assert sorted(os.listdir(store.layers_dir)) == sorted(d[7:] for d in child.diff_ids)
