@@ -25,7 +25,6 @@ def ok(done: subprocess.CompletedProcess) -> str:
     return done.stdout
 
 
-@pytest.mark.vm
 def test_build_push_rm_pull_run(tmp_path, registry, seed_app, repo_root):
     root = str(tmp_path / "mkpyt-img-node")
     subprocess.run([str(repo_root / "rootfs" / "build.sh"), "--root", root], check=True, capture_output=True,
