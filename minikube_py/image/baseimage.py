@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import shutil
 import stat
@@ -27,6 +28,10 @@ from minikube_py.image.layers import write_layer
 
 BUSYBOX = "/bin/busybox"
 NAME = "docker.io/library/busybox:latest"
+# The pod sandbox ("pause") container only has to hold the pod's namespaces open: busybox's
+# `sleep infinity` does, with the same layer (no extra disk). It carries the name kubelets use
+# by default, so a node needs no network to start pods.
+PAUSE_NAME = "registry.k8s.io/pause:3.9"
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 ETC_FILES = {
@@ -80,7 +85,9 @@ def make_tree(dest: str, busybox: str = BUSYBOX) -> None:
 
 
 def build_layout(out: str, busybox: str = BUSYBOX) -> str:
-    """Write busybox:latest as an OCI image layout at out. Returns the manifest digest."""
+    """Write busybox:latest (and the pause image) as an OCI image layout at out.
+
+    Returns busybox's manifest digest."""
     if not os.path.exists(busybox):
         raise ImageError(f"{busybox} not found: install Debian's busybox-static", reason="NotFound")
     st = os.stat(busybox)
@@ -103,19 +110,26 @@ def build_layout(out: str, busybox: str = BUSYBOX) -> str:
         "history": [{"created": created,
                      "created_by": f"rootfs/build.sh: {busybox_version(busybox)} (Debian busybox-static)"}],
     }
-    config_bytes = canonical_json(config)
-    config_digest = blobs.put(config_bytes)
-    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config_bytes)},
-                "layers": [layer]}
-    manifest_bytes = canonical_json(manifest)
-    digest = blobs.put(manifest_bytes)
+    pause = json.loads(json.dumps(config))
+    pause["config"] = {"Env": [PATH_ENV], "Entrypoint": ["/bin/sleep", "infinity"], "StopSignal": "SIGKILL"}
+    pause["history"].append({"created": created, "created_by": "ENTRYPOINT [\"/bin/sleep\", \"infinity\"]",
+                             "empty_layer": True})
+    entries = []
+    digest = ""
+    for name, cfg in ((NAME, config), (PAUSE_NAME, pause)):
+        config_bytes = canonical_json(cfg)
+        manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                    "config": {"mediaType": OCI_CONFIG, "digest": blobs.put(config_bytes),
+                               "size": len(config_bytes)},
+                    "layers": [layer]}
+        manifest_bytes = canonical_json(manifest)
+        d = blobs.put(manifest_bytes)
+        digest = digest or d
+        entries.append({"mediaType": OCI_MANIFEST, "digest": d, "size": len(manifest_bytes), "platform": plat,
+                        "annotations": {"org.opencontainers.image.ref.name": name.rsplit(":", 1)[1],
+                                        "io.containerd.image.name": name}})
     shutil.rmtree(blobs.ingest_dir, ignore_errors=True)
-    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-             "manifests": [{"mediaType": OCI_MANIFEST, "digest": digest, "size": len(manifest_bytes),
-                            "platform": plat,
-                            "annotations": {"org.opencontainers.image.ref.name": "latest",
-                                            "io.containerd.image.name": NAME}}]}
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}
     with open(os.path.join(out, "index.json"), "w") as f:
         f.write(canonical_json(index).decode())
     with open(os.path.join(out, "oci-layout"), "w") as f:

@@ -145,8 +145,9 @@ def _import_docker(store, d: str, tag: str | None) -> list:
 
 
 def _inside(d: str, rel: str) -> str:
-    path = os.path.normpath(os.path.join(d, rel))
-    if not path.startswith(os.path.realpath(d) + os.sep) and not path.startswith(d + os.sep):
+    base = os.path.realpath(d)
+    path = os.path.realpath(os.path.join(base, rel))
+    if not path.startswith(base + os.sep):
         raise ImageError(f"import: manifest.json names a file outside the archive: {rel!r}")
     return path
 

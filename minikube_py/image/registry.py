@@ -23,6 +23,7 @@ unverified blob behind.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import re
@@ -280,9 +281,16 @@ def _fetch_blob(session: Session, store, desc: dict, progress: _Progress, stats:
     task = progress.task(f"{label} {digest[7:19]}", desc.get("size"))
     with session.request("GET", f"/v2/{session.repo}/blobs/{digest}", what=f"blob {digest}") as resp, \
             store.blobs.writer(digest, desc.get("size")) as w:
-        while chunk := resp.read(CHUNK):
-            w.write(chunk)
-            progress.advance(task, len(chunk))
+        try:
+            while chunk := resp.read(CHUNK):
+                w.write(chunk)
+                progress.advance(task, len(chunk))
+            if getattr(resp, "length", None):      # bytes the server promised and never sent
+                raise http.client.IncompleteRead(b"", resp.length)
+        except (http.client.HTTPException, OSError) as exc:
+            # The writer is discarded on the way out: a cut-off download never becomes a blob.
+            raise ImageError(f"connection to {session.endpoint.url} lost while fetching blob {digest} "
+                             f"after {w.size} bytes: {exc!r}", reason="Unreachable") from None
         w.commit()
     stats.add(True, w.size)
     progress.done(task, f"{label} {digest[7:19]} done")
@@ -310,7 +318,6 @@ def _pull_from(store, session: Session, r: reference.Reference, progress: bool |
     body, media = _get_manifest(session, r.digest or r.tag, r.digest)
     with store.in_use():
         if media in INDEX_TYPES:
-            store.blobs.put(body)
             desc = pick_platform(json.loads(body))
             body, media = _get_manifest(session, desc["digest"], desc["digest"])
         if media not in MANIFEST_TYPES:

@@ -32,10 +32,11 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from minikube_py.image import reference
 from minikube_py.image.blobs import BlobStore
-from minikube_py.image.digest import INDEX_TYPES, check_digest, pick_platform
+from minikube_py.image.digest import INDEX_TYPES, check_digest
 from minikube_py.image.errors import ImageError
 
 DEFAULT_ROOT = "/var/lib/mkpy"
@@ -55,6 +56,7 @@ class Image:
     image_config: dict          # the whole config blob (architecture, os, rootfs, history, config)
     name: str | None = None
     tags: list[str] = field(default_factory=list)
+    stats: Any = None           # registry.Stats after a pull: what was fetched, what was already here
 
     @property
     def id(self) -> str:
@@ -389,6 +391,17 @@ class ImageStore:
 
         return registry.pull(self, ref, **kwargs)
 
+    def ensure(self, ref: str, policy: str = "IfNotPresent", **kwargs) -> Image:
+        """Kubernetes' imagePullPolicy: Always pulls, IfNotPresent pulls when missing, Never never does."""
+        if policy not in ("Always", "IfNotPresent", "Never"):
+            raise ImageError(f"imagePullPolicy {policy!r}: expected Always, IfNotPresent or Never")
+        if policy == "Always" or (policy == "IfNotPresent" and not self.exists(ref)):
+            return self.pull(ref, **kwargs)
+        try:
+            return self.resolve(ref)
+        except ImageError as exc:
+            raise ImageError(f"{exc} and imagePullPolicy is Never", reason="NotFound") from None
+
     def push(self, ref: str, **kwargs) -> dict:
         from minikube_py.image import registry
 
@@ -408,9 +421,6 @@ class ImageStore:
         from minikube_py.image import build
 
         return build.build(self, context, **kwargs)
-
-    def resolve_index(self, index_bytes: bytes) -> dict:
-        return pick_platform(json.loads(index_bytes))
 
 
 def _tree_size(path: str) -> int:

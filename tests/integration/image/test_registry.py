@@ -126,3 +126,117 @@ def test_bearer_token_flow(store, other_store, make_registry):
     scopes = {r.get("scope") for r in reg.token_server.requests if r["user"] == "mkpyt"}
     assert {"repository:team/bb:pull,push", "repository:team/bb:pull"} <= scopes
     assert all(r.get("service") == "mkpyt-registry" for r in reg.token_server.requests)
+
+
+class _CuttingProxy:
+    """Forwards to the registry but hangs up halfway through one blob: a pull interrupted mid-layer."""
+
+    def __init__(self, upstream: str, victim: str) -> None:
+        import http.server
+        import threading
+        import urllib.request
+
+        proxy = self
+        self.cut = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                req = urllib.request.Request(upstream + self.path, headers={
+                    k: v for k, v in self.headers.items() if k.lower() in ("accept", "authorization")})
+                with urllib.request.urlopen(req) as resp:
+                    body = resp.read()
+                    self.send_response(resp.status)
+                    for k, v in resp.headers.items():
+                        if k.lower() not in ("transfer-encoding", "connection"):
+                            self.send_header(k, v)
+                    self.end_headers()
+                if self.path.endswith(victim):
+                    proxy.cut += 1
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.connection.shutdown(2)
+                    return
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_interrupted_pull_leaves_nothing_a_later_run_trusts(store, other_store, registry):
+    write_mirror(store.hosts_dir, "myregistry.com", registry.url)
+    image = layered_image(store, "myregistry.com/cut:v1", layers=2, size=512 * 1024)
+    store.push("myregistry.com/cut:v1", progress=False)
+    victim = image.layers[-1]["digest"]
+    proxy = _CuttingProxy(registry.url, victim)
+    try:
+        write_mirror(store.hosts_dir, "myregistry.com", proxy.url)
+        with pytest.raises(ImageError) as err:
+            other_store.pull("myregistry.com/cut:v1", progress=False)
+    finally:
+        proxy.stop()
+    assert proxy.cut == 1 and err.value.reason == "Unreachable" and victim in str(err.value)
+    assert not other_store.exists("myregistry.com/cut:v1") and not other_store.blobs.has(victim)
+    assert os.listdir(other_store.blobs.ingest_dir) == []
+    # The next pull (registry reachable again) completes and fetches only what was missing.
+    write_mirror(store.hosts_dir, "myregistry.com", registry.url)
+    again = other_store.pull("myregistry.com/cut:v1", progress=True)
+    assert again.digest == image.digest and again.stats.blobs_fetched >= 1
+
+
+def test_mirror_first_then_server(store, other_store, make_registry):
+    mirror, server = make_registry(), make_registry()
+    write_mirror(store.hosts_dir, "myregistry.com", server.url)
+    store.tag("busybox", "myregistry.com/bb:v1")
+    store.push("myregistry.com/bb:v1", progress=False)
+    path = os.path.join(store.hosts_dir, "myregistry.com", "hosts.toml")
+    with open(path, "w") as f:
+        f.write(f'server = "{server.url}"\n[host."{mirror.url}"]\n  capabilities = ["pull", "resolve"]\n')
+    # The mirror lacks the image: the pull falls through to the server, as containerd does.
+    assert other_store.pull("myregistry.com/bb:v1", progress=False).stats.endpoint == server.url
+    # Once the mirror has it, pulls are served by the mirror.
+    with open(path, "w") as f:
+        f.write(f'server = "{mirror.url}"\n')
+    store.push("myregistry.com/bb:v1", progress=False)
+    with open(path, "w") as f:
+        f.write(f'server = "{server.url}"\n[host."{mirror.url}"]\n  capabilities = ["pull", "resolve"]\n')
+    other_store.remove("myregistry.com/bb:v1")
+    assert other_store.pull("myregistry.com/bb:v1", progress=False).stats.endpoint == mirror.url
+
+
+def test_index_in_the_registry_resolves_to_this_platform(store, other_store, registry):
+    from minikube_py.image.digest import OCI_INDEX, OCI_MANIFEST, canonical_json, sha256
+    from minikube_py.image.hosts import Endpoint
+    from minikube_py.image.registry import Session
+
+    write_mirror(store.hosts_dir, "myregistry.com", registry.url)
+    store.tag("busybox", "myregistry.com/multi:amd64")
+    store.push("myregistry.com/multi:amd64", progress=False)
+    amd = store.resolve("busybox")
+    # Another platform's manifest: same layers, a config that says arm64.
+    arm_cfg = canonical_json({**amd.image_config, "architecture": "arm64"})
+    arm = canonical_json({**amd.manifest, "config": {**amd.manifest["config"], "digest": sha256(arm_cfg),
+                                                     "size": len(arm_cfg)}})
+    index = canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": sha256(arm), "size": len(arm),
+         "platform": {"os": "linux", "architecture": "arm64"}},
+        {"mediaType": OCI_MANIFEST, "digest": amd.digest, "size": len(store.blobs.read(amd.digest)),
+         "platform": {"os": "linux", "architecture": "amd64"}}]})
+    s = Session(Endpoint(registry.url), "multi", None, "pull,push")
+    with s.request("POST", "/v2/multi/blobs/uploads/", {"Content-Length": "0"}, b"") as resp:
+        location = s.url(resp.headers["Location"])
+    s.request("PUT", f"{location}&digest={sha256(arm_cfg)}", {"Content-Type": "application/octet-stream"},
+              arm_cfg).close()
+    s.request("PUT", f"/v2/multi/manifests/{sha256(arm)}", {"Content-Type": OCI_MANIFEST}, arm).close()
+    s.request("PUT", "/v2/multi/manifests/v1", {"Content-Type": OCI_INDEX}, index).close()
+
+    pulled = other_store.pull("myregistry.com/multi:v1", progress=False)
+    assert pulled.digest == amd.digest and pulled.image_config["architecture"] == "amd64"
+    assert not other_store.blobs.has(sha256(arm_cfg)) and not other_store.blobs.has(sha256(index))

@@ -28,6 +28,12 @@ def test_rootfs_has_applets_and_etc(store):
     assert oct(os.stat(os.path.join(layer, "tmp")).st_mode & 0o7777) == "0o1777"
 
 
+def test_pause_image_shares_the_busybox_layer(store):
+    pause, busybox = store.resolve("registry.k8s.io/pause:3.9"), store.resolve("busybox")
+    assert pause.config["Entrypoint"] == ["/bin/sleep", "infinity"]
+    assert pause.layers == busybox.layers and pause.id != busybox.id
+
+
 def test_build_sh_imports_idempotently_with_root_option(tmp_path, repo_root):
     root = tmp_path / "mkpyt-img-node"
     cmd = [str(repo_root / "rootfs" / "build.sh"), "--root", str(root)]

@@ -70,6 +70,8 @@ def test_rm_and_prune_free_exactly_what_nothing_uses(store, tmp_path):
     assert os.path.exists(store.layer_path(b.diff_ids[1]))
     store.remove("b:1")
     store.remove("busybox")
+    assert store.blobs.has(shared)                          # the pause image still uses busybox's layer
+    store.remove("registry.k8s.io/pause:3.9")
     assert list(store.blobs) == [] and os.listdir(store.layers_dir) == []
 
 
@@ -102,3 +104,28 @@ def test_gc_drops_half_unpacked_layers_and_ingest(store):
     assert os.listdir(store.blobs.ingest_dir) == []
     assert not os.path.exists(os.path.join(store.layers_dir, ".unpack-crashed"))
     assert store.exists("busybox")
+
+
+def test_ensure_follows_image_pull_policy(store):
+    assert store.ensure("busybox", "IfNotPresent").digest == store.resolve("busybox").digest
+    assert store.ensure("busybox", "Never").tags[0] == "docker.io/library/busybox:latest"
+    with pytest.raises(ImageError) as err:
+        store.ensure("missing:1", "Never")
+    assert err.value.reason == "NotFound" and "Never" in str(err.value)
+    with pytest.raises(ImageError, match="imagePullPolicy 'Sometimes'"):
+        store.ensure("busybox", "Sometimes")
+
+
+def test_concurrent_prepare_and_gc(store, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    child = _child(store, tmp_path, "conc:1", "x")
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        futures = [pool.submit(store.prepare_rootfs, "conc:1", f"mkpyt-img-k{i}") for i in range(5)]
+        futures.append(pool.submit(store.gc))
+        results = [f.result() for f in futures[:5]]
+        futures[-1].result()
+    assert all(r["lower"] == results[0]["lower"] for r in results)
+    assert open(os.path.join(results[0]["lower"][0], "file")).read() == "x"
+    assert not [n for n in os.listdir(store.layers_dir) if n.startswith(".unpack-")]
+    assert sorted(os.listdir(store.layers_dir)) == sorted(d[7:] for d in child.diff_ids)
