@@ -94,12 +94,14 @@ class SQLiteBackend(Backend):
 
     # ------------------------------------------------------------------ reads
     async def get(self, key: str) -> KV | None:
-        row = self.db.execute("SELECT key, value, create_rev, mod_rev FROM objects WHERE key=?",
-                              (key,)).fetchone()
+        row = self.db.execute(
+            "SELECT key, value, create_rev, mod_rev FROM objects WHERE key=?", (key,)
+        ).fetchone()
         return KV(*row) if row else None
 
-    async def list(self, prefix: str, *, start_after: str = "", limit: int = 0,
-                   revision: int = 0) -> tuple[list[KV], int, bool]:
+    async def list(
+        self, prefix: str, *, start_after: str = "", limit: int = 0, revision: int = 0
+    ) -> tuple[list[KV], int, bool]:
         # Lists read the current state (revision is accepted for interface parity and ignored):
         # one SELECT is one consistent snapshot; paged lists are per page.
         lo = max(prefix, start_after + "\0") if start_after else prefix
@@ -145,8 +147,9 @@ class SQLiteBackend(Backend):
 
     async def update(self, key: str, value: bytes, expected_revision: int) -> int:
         with _txn(self.db) as cur:
-            row = cur.execute("SELECT key, value, create_rev, mod_rev FROM objects WHERE key=?",
-                              (key,)).fetchone()
+            row = cur.execute(
+                "SELECT key, value, create_rev, mod_rev FROM objects WHERE key=?", (key,)
+            ).fetchone()
             if row is None:
                 raise KeyNotFound(key)
             prev = KV(*row)
@@ -159,8 +162,9 @@ class SQLiteBackend(Backend):
 
     async def delete(self, key: str, expected_revision: int = 0) -> tuple[int, KV]:
         with _txn(self.db) as cur:
-            row = cur.execute("SELECT key, value, create_rev, mod_rev FROM objects WHERE key=?",
-                              (key,)).fetchone()
+            row = cur.execute(
+                "SELECT key, value, create_rev, mod_rev FROM objects WHERE key=?", (key,)
+            ).fetchone()
             if row is None:
                 raise KeyNotFound(key)
             prev = KV(*row)
@@ -195,8 +199,12 @@ class SQLiteBackend(Backend):
                 continue
             sub.queue.put_nowait(event)
 
-    async def watch(self, prefix: str, after_revision: int,  # type: ignore[override]
-                    progress_interval: float | None = None) -> AsyncIterator[Event]:
+    async def watch(
+        self,
+        prefix: str,
+        after_revision: int,  # type: ignore[override]
+        progress_interval: float | None = None,
+    ) -> AsyncIterator[Event]:
         # Subscribe first, then replay the log: nothing runs between these synchronous steps,
         # so the replay ends exactly where the live queue begins.
         sub = _Subscriber(prefix)
@@ -208,7 +216,8 @@ class SQLiteBackend(Backend):
             rows = self.db.execute(
                 "SELECT rev, key, type, value, create_rev, prev_value, prev_create_rev, prev_mod_rev "
                 "FROM log WHERE rev > ? AND key >= ? AND key < ? ORDER BY rev",
-                (after_revision, prefix, _prefix_end(prefix))).fetchall()
+                (after_revision, prefix, _prefix_end(prefix)),
+            ).fetchall()
             last = after_revision
             for rev, key, typ, value, create_rev, pval, pcreate, pmod in rows:
                 prev = KV(key, pval, pcreate, pmod) if pval is not None else None
@@ -247,12 +256,22 @@ class _txn:
         self.cur.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
-def _log(cur: sqlite3.Cursor, key: str, typ: str, value: bytes | None, prev: KV | None,
-         create_rev: int | None) -> int:
-    cur.execute("INSERT INTO log (key, type, value, create_rev, prev_value, prev_create_rev, prev_mod_rev)"
-                " VALUES (?,?,?,?,?,?,?)",
-                (key, typ, value, create_rev, prev.value if prev else None,
-                 prev.create_revision if prev else None, prev.mod_revision if prev else None))
+def _log(
+    cur: sqlite3.Cursor, key: str, typ: str, value: bytes | None, prev: KV | None, create_rev: int | None
+) -> int:
+    cur.execute(
+        "INSERT INTO log (key, type, value, create_rev, prev_value, prev_create_rev, prev_mod_rev)"
+        " VALUES (?,?,?,?,?,?,?)",
+        (
+            key,
+            typ,
+            value,
+            create_rev,
+            prev.value if prev else None,
+            prev.create_revision if prev else None,
+            prev.mod_revision if prev else None,
+        ),
+    )
     return int(cur.lastrowid or 0)
 
 

@@ -21,10 +21,30 @@ def start_server(tmp, store: str) -> tuple[subprocess.Popen, Client]:
     if ready.exists():
         ready.unlink()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "minikube_py.api.cli", "serve", "--listen", "127.0.0.1:0", "--socket", "",
-         "--store", store, "--token-file", str(tmp / "tokens.csv"), "--kubeconfig", str(tmp / "kubeconfig"),
-         "--encryption-key-file", str(tmp / "enc.key"), "--no-tls", "--ready-file", str(ready)],
-        stdout=subprocess.DEVNULL, stderr=open(tmp / "server.log", "ab"))
+        [
+            sys.executable,
+            "-m",
+            "minikube_py.api.cli",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--socket",
+            "",
+            "--store",
+            store,
+            "--token-file",
+            str(tmp / "tokens.csv"),
+            "--kubeconfig",
+            str(tmp / "kubeconfig"),
+            "--encryption-key-file",
+            str(tmp / "enc.key"),
+            "--no-tls",
+            "--ready-file",
+            str(ready),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp / "server.log", "ab"),
+    )
     deadline = time.monotonic() + 30
     while not (ready.exists() and ready.read_text().strip()):
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -60,8 +80,14 @@ def test_sigkill_mid_write_loses_no_acknowledged_write(tmp_path, store, request)
             while not stop_writing.is_set():
                 name = f"w-{i}"
                 try:
-                    c.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
-                              "stringData": {"n": str(i)}})
+                    c.create(
+                        {
+                            "apiVersion": "v1",
+                            "kind": "Secret",
+                            "metadata": {"name": name},
+                            "stringData": {"n": str(i)},
+                        }
+                    )
                 except (OSError, ApiError):
                     return  # the server died under us: this write was never acknowledged
                 acked.append(name)
@@ -85,11 +111,12 @@ def test_sigkill_mid_write_loses_no_acknowledged_write(tmp_path, store, request)
 
         # A watch from before the crash replays every write since, in order.
         seen = []
-        for ev in client.watch("secrets", "default", resource_version=mark["metadata"]["resourceVersion"],
-                               timeout_seconds=5):
+        for ev in client.watch(
+            "secrets", "default", resource_version=mark["metadata"]["resourceVersion"], timeout_seconds=5
+        ):
             seen.append(ev["object"]["metadata"]["name"])
             if len(seen) >= len(acked):
                 break
-        assert seen[:len(acked)] == acked
+        assert seen[: len(acked)] == acked
     finally:
         stop(proc)
