@@ -200,6 +200,10 @@ def _smp_map(target: dict, patch: dict, path: str) -> dict:
     for field, order in orders.items():
         if field not in patch and isinstance(result.get(field), list):
             result[field] = _apply_order(field, result[field], order, path)
+    retain = patch.get("$retainKeys")
+    if isinstance(retain, list):
+        # kubectl sends this when a union's discriminator changes (strategy RollingUpdate -> Recreate).
+        result = {k: v for k, v in result.items() if k in retain}
     return result
 
 

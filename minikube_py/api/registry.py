@@ -12,6 +12,7 @@ import asyncio
 import base64
 import copy
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -145,6 +146,17 @@ class Registry:
 
     # ------------------------------------------------------------------ create
     async def create(self, res: Resource, ns: str | None, body: Any, dry_run: bool = False) -> dict[str, Any]:
+        return self._as_view(res, await self._create(res, ns, body, dry_run))
+
+    def _as_view(self, res: Resource, obj: dict) -> dict:
+        """Answer in the API group the caller used (events.k8s.io Events are stored as core ones)."""
+        if res.group == "events.k8s.io" and obj.get("apiVersion") == "v1":
+            from .objects.events import to_events_v1
+
+            return to_events_v1(obj)
+        return obj
+
+    async def _create(self, res: Resource, ns: str | None, body: Any, dry_run: bool) -> dict[str, Any]:
         obj = self._check_body(res, ns, body)
         meta = obj["metadata"]
         if not meta.get("name") and meta.get("generateName"):
@@ -258,7 +270,7 @@ class Registry:
                 f"the URL ({name})"
             )
         new["metadata"]["name"] = name
-        res, new = self._to_storage_shape(res, new)
+        view, (res, new) = res, self._to_storage_shape(res, new)
         key = res.key(ns, name)
         kv = await self.backend.get(key)
         if kv is None:
@@ -272,7 +284,7 @@ class Registry:
                 "the object has been modified; please apply your changes to the latest version and try again",
                 res.group,
             )
-        return await self._update(res, key, kv, old, new, subresource, dry_run)
+        return self._as_view(view, await self._update(res, key, kv, old, new, subresource, dry_run))
 
     async def _update(
         self, res: Resource, key: str, kv: KV, old: dict, new: dict, subresource: str, dry_run: bool
@@ -398,10 +410,17 @@ class Registry:
             except ValueError as e:
                 raise bad_request(f"error decoding patch: {e}") from None
         for _attempt in range(8):
-            if subresource == "scale":
-                current = await self.get_scale(res, ns, name)
-            else:
-                current = await self.get(res, ns, name)
+            try:
+                if subresource == "scale":
+                    current = await self.get_scale(res, ns, name)
+                else:
+                    current = await self.get(res, ns, name)
+            except ApiError as e:
+                # Server-side apply creates what does not exist yet.
+                if kind != "apply" or subresource or e.reason != "NotFound" or not isinstance(doc, dict):
+                    raise
+                doc.setdefault("metadata", {})["name"] = name
+                return await self.create(res, ns, doc, dry_run)
             try:
                 if kind == "merge" or kind == "apply":
                     if not isinstance(doc, dict):
@@ -567,6 +586,12 @@ class Registry:
         return listed
 
     # ------------------------------------------------------------------ subresources
+    async def evict(self, ns: str, name: str, eviction: Any) -> dict[str, Any]:
+        """POST pods/NAME/eviction (kubectl drain): a delete carrying the eviction's DeleteOptions."""
+        options = (eviction or {}).get("deleteOptions") or {} if isinstance(eviction, dict) else {}
+        await self.delete(lookup("pods"), ns, name, options)
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
     async def bind(self, ns: str, name: str, binding: Any) -> dict[str, Any]:
         """POST pods/NAME/binding: the scheduler's one write. Sets spec.nodeName exactly once."""
         if not isinstance(binding, dict) or not (binding.get("target") or {}).get("name"):
@@ -727,6 +752,29 @@ class Registry:
             await stream.aclose()  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ bootstrap
+    async def expire_events(self, ttl_seconds: int) -> int:
+        """Delete Events older than the TTL (the real apiserver gives them a 1 h etcd lease)."""
+        from .objects.meta import parse_time
+
+        res = lookup("events")
+        kvs, _, _ = await self.backend.list(res.key_prefix(None))
+        cutoff = time.time() - ttl_seconds
+        removed = 0
+        for kv in kvs:
+            ev = self.decode(res, kv)
+            stamp = ev.get("lastTimestamp") or ev.get("eventTime") or ev["metadata"].get("creationTimestamp")
+            try:
+                old = parse_time(stamp).timestamp() < cutoff
+            except (TypeError, ValueError):
+                old = False
+            if old:
+                try:
+                    await self.backend.delete(kv.key, kv.mod_revision)
+                    removed += 1
+                except (KeyNotFound, RevisionMismatch):
+                    pass  # changed meanwhile: it lives on until the next sweep
+        return removed
+
     async def ensure_system_objects(self) -> None:
         """The namespaces every cluster has, and the `kubernetes` Service at the first service IP."""
         nsres = lookup("namespaces")

@@ -231,6 +231,8 @@ async def handle_resource(
             return _json(await registry.create(res, ns, await _body(request), dry_run), 201)
         if sub == "binding":
             return _json(await registry.bind(ns or "default", name, await _body(request)), 201)
+        if sub == "eviction":
+            return _json(await registry.evict(ns or "default", name, await _body(request)), 201)
         return await _not_here(res, sub)
     if method == "PUT":
         if not name:
@@ -391,6 +393,7 @@ class ApiServer:
         self.tls = (tls_cert, tls_key) if tls_cert and tls_key else None
         self.compact_keep = compact_keep
         self.compact_interval = compact_interval
+        self.event_ttl = int(settings.pop("event_ttl", 3600))
         self.settings = settings
         self.runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -425,9 +428,10 @@ class ApiServer:
         while True:
             await asyncio.sleep(self.compact_interval)
             try:
+                await self.registry.expire_events(self.event_ttl)
                 await self.backend.compact(self.compact_keep)
             except Exception:
-                log.exception("compaction failed")
+                log.exception("housekeeping (event expiry, compaction) failed")
 
     async def stop(self) -> None:
         if self._compactor:

@@ -639,3 +639,64 @@ def test_table_responses(api):
     cells = table["rows"][0]["cells"]
     assert cells[:4] == ["t", "0/1", "Pending", "0"] and cells[6] == "node-1"
     assert table["rows"][0]["object"]["kind"] == "Pod"
+
+
+def test_dry_run_server_side_apply_eviction_and_event_expiry(api):
+    c = api.client
+    before = revision(c)
+    dry = c.create(cm("dry", a="1"), dry_run=True)
+    assert dry["metadata"]["uid"] and error_of(c.get, "configmaps", "dry").code == 404
+    assert revision(c) == before
+
+    # Server-side apply (kubectl apply --server-side) creates, then patches.
+    body = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  k: first\n"
+    path = "/api/v1/namespaces/default/configmaps/ssa?fieldManager=test"
+    assert c.request("PATCH", path, body, content_type="application/apply-patch+yaml")["data"] == {
+        "k": "first"
+    }
+    again = c.request(
+        "PATCH", path, body.replace(b"first", b"second"), content_type="application/apply-patch+yaml"
+    )
+    assert again["data"] == {"k": "second"}
+
+    c.create(pod("evictee"))
+    c.bind("default", "evictee", "node-1")
+    out = c.request(
+        "POST",
+        "/api/v1/namespaces/default/pods/evictee/eviction",
+        {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": "evictee"},
+            "deleteOptions": {"gracePeriodSeconds": 0},
+        },
+    )
+    assert out["status"] == "Success" and error_of(c.get, "pods", "evictee").code == 404
+
+    v1 = c.request(
+        "POST",
+        "/apis/events.k8s.io/v1/namespaces/default/events",
+        {
+            "apiVersion": "events.k8s.io/v1",
+            "kind": "Event",
+            "metadata": {"name": "old"},
+            "note": "long ago",
+            "reason": "Test",
+            "type": "Normal",
+            "eventTime": "2020-01-01T00:00:00Z",
+            "regarding": {"kind": "Pod", "name": "x"},
+        },
+    )
+    assert v1["apiVersion"] == "events.k8s.io/v1" and v1["note"] == "long ago"
+    assert c.get("events", "old")["message"] == "long ago"
+    c.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": "fresh"},
+            "reason": "Test",
+            "involvedObject": {"kind": "Pod", "name": "x"},
+        }
+    )
+    assert api.call(api.server.registry.expire_events(3600)) == 1
+    assert [e["metadata"]["name"] for e in c.list("events", "default")["items"]] == ["fresh"]

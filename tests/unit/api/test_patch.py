@@ -139,3 +139,9 @@ def test_strategic_merge_service_ports_by_port():
     assert out["spec"]["ports"] == [{"port": 80, "targetPort": 9090}, {"port": 443}]
     with pytest.raises(PatchError):
         strategic_merge_patch(POD, {"spec": {"containers": [{"image": "no-name"}]}})
+
+
+def test_strategic_merge_retain_keys():
+    dep = {"spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}}}
+    out = strategic_merge_patch(dep, {"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate"}}})
+    assert out == {"spec": {"strategy": {"type": "Recreate"}}}
