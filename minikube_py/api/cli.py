@@ -47,6 +47,9 @@ def apiserver() -> None:
 )
 @click.option("--no-tls", is_flag=True, help="serve plain HTTP on TCP (lab use only)")
 @click.option("--ready-file", default="", help="write this file once serving (for scripts and tests)")
+@click.option(
+    "--advertise-address", default="", help="IP:PORT pods reach this server at (kubernetes Endpoints)"
+)
 def serve(
     listen: str,
     socket_path: str,
@@ -57,6 +60,7 @@ def serve(
     encryption_key_file: str,
     no_tls: bool,
     ready_file: str,
+    advertise_address: str,
 ) -> None:
     """Serve until SIGTERM/SIGINT."""
     from .server import ApiServer
@@ -77,6 +81,11 @@ def serve(
         encryption_key_file=encryption_key_file or None,
         tls_cert=tls_cert,
         tls_key=tls_key,
+        **(
+            {"advertise": (advertise_address.rpartition(":")[0], int(advertise_address.rpartition(":")[2]))}
+            if advertise_address
+            else {}
+        ),
     )
 
     async def main() -> None:

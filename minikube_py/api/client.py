@@ -387,6 +387,7 @@ class Watch:
                 pass
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        backoff = 0.1
         while not self._stopped.is_set():
             q = {**self.query, "resourceVersion": self.resource_version}
             path = (
@@ -418,11 +419,16 @@ class Watch:
                     return
                 if not self.resume:
                     raise
+                # The server is away (restarting?): back off instead of spinning, then resume.
+                self._stopped.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
             finally:
                 conn.close()
                 self._conn = None
             if not self.resume:
                 return
+            backoff = 0.1
 
 
 def _decode(status: int, content_type: str, raw: bytes) -> Any:

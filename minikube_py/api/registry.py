@@ -775,8 +775,11 @@ class Registry:
                     pass  # changed meanwhile: it lives on until the next sweep
         return removed
 
-    async def ensure_system_objects(self) -> None:
-        """The namespaces every cluster has, and the `kubernetes` Service at the first service IP."""
+    async def ensure_system_objects(self, advertise: tuple[str, int] | None = None) -> None:
+        """The namespaces every cluster has, and the `kubernetes` Service at the first service IP.
+
+        With an advertised address (one pods can reach), the Service's Endpoints point at it,
+        as the real apiserver keeps them (there is no selector for the endpoints controller)."""
         nsres = lookup("namespaces")
         for name in SYSTEM_NAMESPACES:
             if await self.backend.get(nsres.key(None, name)) is None:
@@ -798,10 +801,36 @@ class Registry:
                         },
                         "spec": {
                             "clusterIP": self.allocator.kubernetes_ip,
-                            "ports": [{"name": "https", "port": 443, "targetPort": 6443}],
+                            "ports": [
+                                {
+                                    "name": "https",
+                                    "port": 443,
+                                    "targetPort": advertise[1] if advertise else 6443,
+                                }
+                            ],
                         },
                     },
                 )
             except ApiError as e:
                 if e.reason != "AlreadyExists":
                     raise
+        if advertise:
+            ep = {
+                "apiVersion": "v1",
+                "kind": "Endpoints",
+                "metadata": {"name": "kubernetes", "namespace": "default"},
+                "subsets": [
+                    {
+                        "addresses": [{"ip": advertise[0]}],
+                        "ports": [{"name": "https", "port": advertise[1], "protocol": "TCP"}],
+                    }
+                ],
+            }
+            epres = lookup("endpoints")
+            try:
+                current = await self.get(epres, "default", "kubernetes")
+                await self.update(epres, "default", "kubernetes", {**current, "subsets": ep["subsets"]})
+            except ApiError as e:
+                if e.reason != "NotFound":
+                    raise
+                await self.create(epres, "default", ep)

@@ -394,6 +394,8 @@ class ApiServer:
         self.compact_keep = compact_keep
         self.compact_interval = compact_interval
         self.event_ttl = int(settings.pop("event_ttl", 3600))
+        # (ip, port) pods reach the API server at: the `kubernetes` Service's endpoint.
+        self.advertise: tuple[str, int] | None = settings.pop("advertise", None)
         self.settings = settings
         self.runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -401,7 +403,7 @@ class ApiServer:
 
     async def start(self) -> None:
         await self.backend.start()
-        await self.registry.ensure_system_objects()
+        await self.registry.ensure_system_objects(self.advertise)
         app = make_app(self.registry, self.tokens, **self.settings)
         self.runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await self.runner.setup()

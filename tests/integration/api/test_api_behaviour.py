@@ -700,3 +700,17 @@ def test_dry_run_server_side_apply_eviction_and_event_expiry(api):
     )
     assert api.call(api.server.registry.expire_events(3600)) == 1
     assert [e["metadata"]["name"] for e in c.list("events", "default")["items"]] == ["fresh"]
+
+
+def test_kubernetes_service_endpoints_follow_the_advertised_address(tmp_path):
+    from minikube_py.api.testing import ThreadedApiServer
+
+    with ThreadedApiServer(f"sqlite://{tmp_path}/s.db", advertise=("10.0.2.15", 6443)) as api:
+        ep = api.client.get("endpoints", "kubernetes")
+        assert ep["subsets"] == [
+            {
+                "addresses": [{"ip": "10.0.2.15"}],
+                "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
+            }
+        ]
+        assert api.client.get("services", "kubernetes")["spec"]["ports"][0]["targetPort"] == 6443

@@ -16,7 +16,7 @@ from minikube_py.api.client import Client
 from minikube_py.api.errors import ApiError
 
 
-def start_server(tmp, store: str) -> tuple[subprocess.Popen, Client]:
+def start_server(tmp, store: str, listen: str = "127.0.0.1:0") -> tuple[subprocess.Popen, Client]:
     ready = tmp / "ready"
     if ready.exists():
         ready.unlink()
@@ -27,7 +27,7 @@ def start_server(tmp, store: str) -> tuple[subprocess.Popen, Client]:
             "minikube_py.api.cli",
             "serve",
             "--listen",
-            "127.0.0.1:0",
+            listen,
             "--socket",
             "",
             "--store",
@@ -69,6 +69,7 @@ def test_sigkill_mid_write_loses_no_acknowledged_write(tmp_path, store, request)
     else:
         url = f"sqlite://{tmp_path}/state.db"
     proc, client = start_server(tmp_path, url)
+    port = int((tmp_path / "ready").read_text())
     try:
         mark = client.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "mark"}})
         acked: list[str] = []
@@ -93,6 +94,14 @@ def test_sigkill_mid_write_loses_no_acknowledged_write(tmp_path, store, request)
                 acked.append(name)
                 i += 1
 
+        # A watch that lives through the crash: it must resume on its own afterwards.
+        survivor = client.watch("configmaps", "default", resource_version=mark["metadata"]["resourceVersion"])
+        survived: list[str] = []
+        watcher = threading.Thread(
+            target=lambda: [survived.append(e["object"]["metadata"]["name"]) for e in survivor], daemon=True
+        )
+        watcher.start()
+
         t = threading.Thread(target=writer, daemon=True)
         t.start()
         while len(acked) < 60 and t.is_alive():
@@ -103,7 +112,7 @@ def test_sigkill_mid_write_loses_no_acknowledged_write(tmp_path, store, request)
         t.join(10)
         assert len(acked) >= 60
 
-        proc, client = start_server(tmp_path, url)
+        proc, client = start_server(tmp_path, url, f"127.0.0.1:{port}")
         names = {s["metadata"]["name"] for s in client.list("secrets", "default")["items"]}
         missing = [n for n in acked if n not in names]
         assert not missing, f"acknowledged writes lost: {missing}"
@@ -118,5 +127,13 @@ def test_sigkill_mid_write_loses_no_acknowledged_write(tmp_path, store, request)
             if len(seen) >= len(acked):
                 break
         assert seen[: len(acked)] == acked
+
+        client.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "after-restart"}})
+        deadline = time.monotonic() + 20
+        while "after-restart" not in survived and time.monotonic() < deadline:
+            time.sleep(0.05)
+        survivor.stop()
+        watcher.join(10)
+        assert survived == ["after-restart"]
     finally:
         stop(proc)
