@@ -103,10 +103,8 @@ async def v3_gv(request: web.Request) -> web.Response:
 
 # ---------------------------------------------------------------- OpenAPI v2 (protobuf)
 # Older kubectl (<= 1.29, and 1.20) validates client-side against /openapi/v2, which it only
-# accepts as protobuf (gnostic's openapi_v2.Document). We send a document whose definitions
-# name every kind (x-kubernetes-group-version-kind) with an "any value" schema: kubectl then
-# finds each kind, validates nothing itself (the server validates), and computes strategic
-# merge patches from its built-in types. Field numbers are gnostic's OpenAPIv2.proto.
+# accepts as protobuf (gnostic's openapi_v2.Document). Ours is valid but describes no kind,
+# so kubectl leaves validation to the server. Field numbers are gnostic's OpenAPIv2.proto.
 
 
 def _varint(n: int) -> bytes:
@@ -128,13 +126,11 @@ def _field(num: int, payload: bytes | str) -> bytes:
 def v2_document() -> bytes:
     definitions = b""
     for r in RESOURCES:
-        for kind in (r.kind, f"{r.kind}List"):
-            gvk_yaml = f'- group: "{r.group}"\n  kind: {kind}\n  version: {r.version}\n'
-            extension = _field(1, "x-kubernetes-group-version-kind") + _field(
-                2, _field(2, gvk_yaml)
-            )  # NamedAny
-            schema = _field(4, f"{kind} ({r.api_version}), validated by the server") + _field(31, extension)
-            definitions += _field(1, _field(1, f"{_package(r.group)}.{r.version}.{kind}") + _field(2, schema))
+        # Deliberately no x-kubernetes-group-version-kind: kubectl then finds no schema for the
+        # kind, skips client-side validation and computes strategic merge patches from its
+        # built-in Go types (an "any value" schema here makes kubectl 1.20's apply crash).
+        schema = _field(4, f"{r.kind} ({r.api_version}): validated by the server")
+        definitions += _field(1, _field(1, f"{_package(r.group)}.{r.version}.{r.kind}") + _field(2, schema))
     info = _field(1, "Kubernetes") + _field(2, "v1.30.0")
     return _field(1, "2.0") + _field(2, info) + _field(8, b"") + _field(9, definitions)
 
