@@ -714,3 +714,34 @@ def test_kubernetes_service_endpoints_follow_the_advertised_address(tmp_path):
             }
         ]
         assert api.client.get("services", "kubernetes")["spec"]["ports"][0]["targetPort"] == 6443
+
+
+def test_paged_list_is_one_snapshot_and_expires(api):
+    c = api.client
+    for i in range(5):
+        c.create(cm(f"snap-{i}", v="old"))
+    first = c.list("configmaps", "default", limit=2)
+    token = first["metadata"]["continue"]
+    c.patch("configmaps", "snap-3", {"data": {"v": "new"}})
+    c.delete("configmaps", "snap-4")
+    c.create(cm("snap-5"))
+    c.delete("configmaps", "snap-2")
+    c.create(cm("snap-2", v="recreated"))
+    rest = []
+    while token:
+        page = c.list("configmaps", "default", limit=2, continue_=token)
+        assert page["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+        rest += page["items"]
+        token = page["metadata"].get("continue")
+    assert [(i["metadata"]["name"], i["data"]["v"]) for i in rest] == [
+        ("snap-2", "old"),
+        ("snap-3", "old"),
+        ("snap-4", "old"),
+    ]
+    # Once the snapshot's revision is compacted away, continuing is 410 Gone.
+    again = c.list("configmaps", "default", limit=2)
+    for i in range(3):
+        c.patch("configmaps", "snap-0", {"data": {"v": str(i)}})
+    api.call(api.server.backend.compact(1))
+    err = error_of(c.list, "configmaps", "default", limit=2, continue_=again["metadata"]["continue"])
+    assert err.code == 410
