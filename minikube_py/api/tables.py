@@ -458,6 +458,60 @@ def _lease_row(lease: dict) -> list[Any]:
     ]
 
 
+_ACCESS = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"}
+
+
+def _modes(spec: dict) -> str:
+    return ",".join(_ACCESS.get(m, m) for m in spec.get("accessModes") or [])
+
+
+def _pvc_row(pvc: dict) -> list[Any]:
+    spec, status = pvc.get("spec") or {}, pvc.get("status") or {}
+    capacity = (status.get("capacity") or {}).get("storage", "")
+    return [
+        pvc["metadata"]["name"],
+        status.get("phase", ""),
+        spec.get("volumeName", ""),
+        capacity,
+        _modes(status) if status.get("accessModes") else "",
+        spec.get("storageClassName") or "",
+        spec.get("volumeAttributesClassName") or "<unset>",
+        age(pvc["metadata"].get("creationTimestamp")),
+        spec.get("volumeMode", ""),
+    ]
+
+
+def _pv_row(pv: dict) -> list[Any]:
+    spec, status = pv.get("spec") or {}, pv.get("status") or {}
+    claim = spec.get("claimRef") or {}
+    return [
+        pv["metadata"]["name"],
+        (spec.get("capacity") or {}).get("storage", ""),
+        _modes(spec),
+        spec.get("persistentVolumeReclaimPolicy", ""),
+        status.get("phase", ""),
+        f"{claim['namespace']}/{claim['name']}" if claim.get("name") else "",
+        spec.get("storageClassName") or "",
+        spec.get("volumeAttributesClassName") or "<unset>",
+        status.get("reason", ""),
+        age(pv["metadata"].get("creationTimestamp")),
+        spec.get("volumeMode", ""),
+    ]
+
+
+def _netpol_row(np: dict) -> list[Any]:
+    sel = selector_string((np.get("spec") or {}).get("podSelector"))
+    return [np["metadata"]["name"], sel or "<none>", age(np["metadata"].get("creationTimestamp"))]
+
+
+def _sa_row(sa: dict) -> list[Any]:
+    return [
+        sa["metadata"]["name"],
+        len(sa.get("secrets") or []),
+        age(sa["metadata"].get("creationTimestamp")),
+    ]
+
+
 def _default_row(obj: dict) -> list[Any]:
     return [obj["metadata"]["name"], age(obj["metadata"].get("creationTimestamp"))]
 
@@ -485,6 +539,38 @@ _TABLES: dict[str, tuple[list[dict], Callable[[dict], list[Any]]]] = {
         _secret_row,
     ),
     "leases": ([NAME, _col("Holder", desc="The holder of the lease."), AGE], _lease_row),
+    "persistentvolumeclaims": (
+        [
+            NAME,
+            _col("Status"),
+            _col("Volume"),
+            _col("Capacity"),
+            _col("Access Modes"),
+            _col("StorageClass"),
+            _col("VolumeAttributesClass"),
+            AGE,
+            _col("VolumeMode", priority=1),
+        ],
+        _pvc_row,
+    ),
+    "persistentvolumes": (
+        [
+            NAME,
+            _col("Capacity"),
+            _col("Access Modes"),
+            _col("Reclaim Policy"),
+            _col("Status"),
+            _col("Claim"),
+            _col("StorageClass"),
+            _col("VolumeAttributesClass"),
+            _col("Reason"),
+            AGE,
+            _col("VolumeMode", priority=1),
+        ],
+        _pv_row,
+    ),
+    "networkpolicies": ([NAME, _col("Pod-Selector"), AGE], _netpol_row),
+    "serviceaccounts": ([NAME, _col("Secrets", "integer"), AGE], _sa_row),
 }
 
 

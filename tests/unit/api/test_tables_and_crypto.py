@@ -148,3 +148,34 @@ def test_encryption_round_trip_and_authenticated_key(tmp_path):
     other.write_text("key2:" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=\n")
     with pytest.raises(EncryptionError, match="unknown key"):
         Transformer(str(other)).from_storage("/registry/secrets/ns/a", sealed)
+
+
+def test_storage_and_policy_rows():
+    pvc = {
+        "metadata": {"name": "data"},
+        "spec": {"volumeName": "pv1", "storageClassName": "local", "volumeMode": "Filesystem"},
+        "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"]},
+    }
+    assert tables.row_for(lookup("pvc"), pvc)[:7] == [
+        "data",
+        "Bound",
+        "pv1",
+        "1Gi",
+        "RWO",
+        "local",
+        "<unset>",
+    ]
+    pv = {
+        "metadata": {"name": "pv1"},
+        "spec": {
+            "capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteMany"],
+            "persistentVolumeReclaimPolicy": "Retain",
+            "claimRef": {"namespace": "default", "name": "data"},
+        },
+        "status": {"phase": "Bound"},
+    }
+    assert tables.row_for(lookup("pv"), pv)[:6] == ["pv1", "1Gi", "RWX", "Retain", "Bound", "default/data"]
+    np = {"metadata": {"name": "deny"}, "spec": {"podSelector": {"matchLabels": {"app": "db"}}}}
+    assert tables.row_for(lookup("netpol"), np)[:2] == ["deny", "app=db"]
+    assert [c["name"] for c in tables.columns_for(lookup("pvc"))][:3] == ["Name", "Status", "Volume"]
