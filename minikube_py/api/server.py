@@ -225,6 +225,10 @@ async def handle_resource(
             return _json(obj)
         if sub == "scale":
             return _json(await registry.get_scale(res, ns, name))
+        if sub == "log":
+            from .nodeproxy import stream_logs
+
+            return await stream_logs(request, registry, ns or "default", name)
         return await _not_here(res, sub)
     if method == "POST":
         if not name:
@@ -273,7 +277,7 @@ async def handle_resource(
 
 
 async def _not_here(res: Resource, sub: str) -> web.Response:
-    # log/exec/portforward are served by the node's kubelet; the proxy to it comes with that work.
+    # exec/portforward need the connection upgraded (SPDY/WebSocket) and proxied to the kubelet.
     raise ApiError(
         "NotFound", f"the subresource {res.plural}/{sub} is not served by this API server yet", code=404
     )
