@@ -55,6 +55,8 @@ class EtcdBackend(Backend):
         endpoint = url.removeprefix("etcd://").removeprefix("http://").split(",")[0].rstrip("/")
         self.base = f"http://{endpoint}"
         self._session: aiohttp.ClientSession | None = None
+        self._streams: set[aiohttp.ClientResponse] = set()
+        self._closing = False
 
     async def start(self) -> None:
         if self._session is None:
@@ -66,7 +68,11 @@ class EtcdBackend(Backend):
             self._session = None
 
     async def end_watches(self) -> None:
-        await self.close()  # the watch streams ride on the session
+        # Closing each stream's response wakes its reader at once (closing the session alone
+        # leaves a pending read waiting).
+        self._closing = True
+        for resp in list(self._streams):
+            resp.close()
 
     async def _call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         await self.start()
@@ -199,29 +205,43 @@ class EtcdBackend(Backend):
         async with self._session.post(
             self.base + "/v3/watch", json=req, timeout=aiohttp.ClientTimeout(total=None, sock_read=None)
         ) as resp:
-            buf = b""
-            async for chunk in resp.content.iter_any():
-                buf += chunk
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    if not line.strip():
-                        continue
-                    msg = json.loads(line)
-                    if "error" in msg:
-                        raise EtcdError(f"etcd watch: {msg['error']}")
-                    result = msg.get("result") or {}
-                    if int(result.get("compact_revision", 0) or 0):
-                        raise Compacted(after_revision, int(result["compact_revision"]))
-                    if result.get("canceled"):
-                        raise EtcdError(f"etcd watch canceled: {result.get('cancel_reason', '')}")
-                    events = result.get("events") or []
-                    if not events and not result.get("created") and progress_interval is not None:
-                        yield Event("PROGRESS", prefix, int(result["header"]["revision"]), None, None)
-                    for ev in events:
-                        kv = _kv(ev["kv"])
-                        prev = _kv(ev["prev_kv"]) if ev.get("prev_kv") else None
-                        if ev.get("type") == "DELETE":
-                            yield Event("DELETE", kv.key, kv.mod_revision, None, prev)
-                        else:
-                            yield Event("PUT", kv.key, kv.mod_revision, kv, prev)
-                await asyncio.sleep(0)
+            self._streams.add(resp)
+            try:
+                async for event in self._events(resp, prefix, after_revision, progress_interval):
+                    yield event
+            except (aiohttp.ClientError, ConnectionError):
+                if not self._closing:
+                    raise
+            finally:
+                self._streams.discard(resp)
+
+    async def _events(
+        self, resp: aiohttp.ClientResponse, prefix: str, after_revision: int, progress_interval: float | None
+    ) -> AsyncIterator[Event]:
+        """Parse the gateway's stream: one JSON object per line, each a WatchResponse."""
+        buf = b""
+        async for chunk in resp.content.iter_any():
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                if not line.strip():
+                    continue
+                msg = json.loads(line)
+                if "error" in msg:
+                    raise EtcdError(f"etcd watch: {msg['error']}")
+                result = msg.get("result") or {}
+                if int(result.get("compact_revision", 0) or 0):
+                    raise Compacted(after_revision, int(result["compact_revision"]))
+                if result.get("canceled"):
+                    raise EtcdError(f"etcd watch canceled: {result.get('cancel_reason', '')}")
+                events = result.get("events") or []
+                if not events and not result.get("created") and progress_interval is not None:
+                    yield Event("PROGRESS", prefix, int(result["header"]["revision"]), None, None)
+                for ev in events:
+                    kv = _kv(ev["kv"])
+                    prev = _kv(ev["prev_kv"]) if ev.get("prev_kv") else None
+                    if ev.get("type") == "DELETE":
+                        yield Event("DELETE", kv.key, kv.mod_revision, None, prev)
+                    else:
+                        yield Event("PUT", kv.key, kv.mod_revision, kv, prev)
+            await asyncio.sleep(0)
