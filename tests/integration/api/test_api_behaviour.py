@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import pathlib
 import threading
 import urllib.request
 
@@ -561,7 +562,7 @@ def test_binding_sets_node_once(api):
     assert err.code == 409 and "already assigned" in err.message
 
 
-def test_secrets_are_encrypted_at_rest(api):
+def test_secrets_are_encrypted_at_rest(api, request):
     c = api.client
     plaintext = "mkpyt-api-s3cr3t-value"
     made = c.create(
@@ -588,10 +589,19 @@ def test_secrets_are_encrypted_at_rest(api):
             method="POST",
         )
         raw = base64.b64decode(json.load(urllib.request.urlopen(req))["kvs"][0]["value"])
+        etcd_dir = request.getfixturevalue("etcd").dir
+        on_disk = b"".join(p.read_bytes() for p in pathlib.Path(etcd_dir).rglob("*") if p.is_file())
+        assert b"/registry/secrets/default/creds" in on_disk  # etcd's WAL holds the write
+        assert plaintext.encode() not in on_disk and encoded not in on_disk
     assert b"k8s:enc:aesgcm:v1:key1:" in raw
     assert plaintext.encode() not in raw and encoded not in raw
-    # ConfigMaps are not encrypted (only Secrets are, as configured).
+    # ConfigMaps are not encrypted (only Secrets are, as configured): the same search finds them.
     c.create(cm("visible", v="mkpyt-api-plain"))
+    if api.store == "sqlite":
+        raw = b"".join(
+            (api.tmp / n).read_bytes() for n in ("state.db", "state.db-wal") if (api.tmp / n).exists()
+        )
+        assert b"mkpyt-api-plain" in raw
 
 
 def test_events_two_api_groups_one_store(api):
