@@ -586,6 +586,18 @@ def validate_update(res: Resource, new: dict, old: dict) -> None:
     if fn:
         fn(new, errs)
     ns, os_ = new.get("spec") or {}, old.get("spec") or {}
+    if (old.get("metadata") or {}).get("deletionTimestamp"):
+        added = [
+            f
+            for f in new["metadata"].get("finalizers") or []
+            if f not in old["metadata"].get("finalizers") or []
+        ]
+        if added:
+            errs.forbidden(
+                "metadata.finalizers",
+                "no new finalizers can be added if the object is being deleted, "
+                f"found new finalizers {added}",
+            )
     if res.plural == "pods":
         changed = (
             {k for k in set(ns) | set(os_) if ns.get(k) != os_.get(k)}

@@ -438,6 +438,8 @@ def test_graceful_pod_delete_and_finalizers(api):
     still = c.get("configmaps", "held")
     assert still["metadata"]["deletionTimestamp"] and still["metadata"]["finalizers"] == ["example.com/hold"]
     assert held["metadata"]["uid"] == still["metadata"]["uid"]
+    err = error_of(c.patch, "configmaps", "held", {"metadata": {"finalizers": ["example.com/hold", "late"]}})
+    assert err.code == 422 and "no new finalizers" in err.message
     c.patch("configmaps", "held", {"metadata": {"finalizers": None}})
     assert error_of(c.get, "configmaps", "held").code == 404
 
