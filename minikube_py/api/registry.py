@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from . import patch as patches
-from .allocator import Allocator
+from .allocator import Allocator, Claims
 from .errors import ApiError, already_exists, bad_request, conflict, gone, not_found
 from .objects import apply_defaults, validate, validate_update
 from .objects.defaulting import qos_class
@@ -50,6 +50,18 @@ _RESET_STATUS_ON_CREATE = {
 }
 
 
+def _drop_type_dependent_fields(new: dict, old: dict) -> None:
+    """NodePort -> ClusterIP: the node ports the user left as they were go with the old type."""
+    ns, os_ = new.get("spec") or {}, old.get("spec") or {}
+    if os_.get("type") in ("NodePort", "LoadBalancer") and ns.get("type") in ("ClusterIP", "ExternalName"):
+        before = {
+            (p.get("port"), p.get("protocol", "TCP")): p.get("nodePort") for p in os_.get("ports") or []
+        }
+        for p in ns.get("ports") or []:
+            if p.get("nodePort") and p["nodePort"] == before.get((p.get("port"), p.get("protocol", "TCP"))):
+                del p["nodePort"]
+
+
 def _schema_key(res: Resource) -> str:
     return f"{res.group}/{res.plural}" if res.group == "events.k8s.io" else res.plural
 
@@ -61,6 +73,7 @@ class Registry:
         self.backend = backend
         self.transformer = transformer or Transformer(None)
         self.allocator = allocator or Allocator()
+        self.claims = Claims(backend, self.allocator)
         self._service_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ encoding
@@ -201,8 +214,15 @@ class Registry:
         key = res.key(meta.get("namespace"), meta["name"])
         if res.plural == "services":
             async with self._service_lock:
-                self.allocator.assign(obj, await self._all_services(), None)
-                return await self._insert(res, key, obj, dry_run)
+                if dry_run:
+                    self.allocator.assign(obj, await self._all_services(), None)
+                    return await self._insert(res, key, obj, dry_run)
+                claimed = await self.claims.allocate(obj, await self._all_services(), None, key)
+                try:
+                    return await self._insert(res, key, obj, dry_run)
+                except BaseException:
+                    await self.claims.release(claimed, key)
+                    raise
         return await self._insert(res, key, obj, dry_run)
 
     async def _insert(self, res: Resource, key: str, obj: dict, dry_run: bool) -> dict:
@@ -342,6 +362,8 @@ class Registry:
                 for k in ("clusterIP", "clusterIPs"):
                     if k in (old.get("spec") or {}):
                         new.setdefault("spec", {})[k] = old["spec"][k]
+            if res.plural == "services":
+                _drop_type_dependent_fields(new, old)
             apply_defaults(res.plural, new)
             validate_update(res, new, old)
             if res.plural == "services":
@@ -352,9 +374,23 @@ class Registry:
                         if s["metadata"]["name"] != old_meta["name"]
                         or s["metadata"].get("namespace") != old_meta.get("namespace")
                     ]
-                    self.allocator.assign(new, others, old)
-            if new.get("spec") != old.get("spec") and "generation" in meta:
-                meta["generation"] = int(meta["generation"]) + 1
+                    if dry_run:
+                        self.allocator.assign(new, others, old)
+                    else:
+                        claimed = await self.claims.allocate(new, others, old, key)
+                        try:
+                            return await self._write_update(res, key, kv, old, new, dry_run)
+                        except BaseException:
+                            await self.claims.release(claimed, key)
+                            raise
+        return await self._write_update(res, key, kv, old, new, dry_run)
+
+    async def _write_update(
+        self, res: Resource, key: str, kv: KV, old: dict, new: dict, dry_run: bool
+    ) -> dict:
+        old_meta = old["metadata"]
+        if new.get("spec") != old.get("spec") and "generation" in new["metadata"]:
+            new["metadata"]["generation"] = int(new["metadata"]["generation"]) + 1
         new["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
         try:
             if self._finished(res, new):
@@ -380,6 +416,9 @@ class Registry:
         except KeyNotFound:
             raise not_found(res.plural, old_meta["name"], res.group) from None
         new["metadata"]["resourceVersion"] = str(rev)
+        if res.plural == "services":
+            # A type change may have given up NodePorts: free their claims.
+            await self.claims.release(Claims.keys_of(old) - Claims.keys_of(new), key)
         return self._view(res, new)
 
     def _view(self, res: Resource, obj: dict) -> dict:
@@ -558,6 +597,8 @@ class Registry:
             rev, _ = await self.backend.delete(key, kv.mod_revision)
         except KeyNotFound:
             raise not_found(res.plural, obj["metadata"]["name"], res.group) from None
+        if res.plural == "services":
+            await self.claims.release(Claims.keys_of(obj), key)
         obj["metadata"]["resourceVersion"] = str(rev)
         return self._view(res, obj)
 

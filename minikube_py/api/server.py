@@ -406,7 +406,13 @@ class ApiServer:
         from .storage.encryption import Transformer
 
         self.backend = open_backend(store_url)
-        self.registry = Registry(self.backend, Transformer(encryption_key_file))
+        from .allocator import Allocator
+
+        self.registry = Registry(
+            self.backend,
+            Transformer(encryption_key_file),
+            Allocator(settings.pop("service_cidr", "10.96.0.0/12")),
+        )
         self.listen = listen
         self.socket_path = socket_path
         self.tokens = tokens or []
@@ -451,6 +457,7 @@ class ApiServer:
             await asyncio.sleep(self.compact_interval)
             try:
                 await self.registry.expire_events(self.event_ttl)
+                await self.registry.claims.repair()
                 await self.backend.compact(self.compact_keep)
             except Exception:
                 log.exception("housekeeping (event expiry, compaction) failed")

@@ -812,3 +812,63 @@ def test_unknown_fields_strict_warn_ignore(api):
     assert "imagee" not in created["spec"]["containers"][0] and "specs" not in created  # dropped, as k8s does
     c.create({**cm("quiet"), "extra": 1})  # our client: Warn by default, nothing raised
     assert "extra" not in c.get("configmaps", "quiet")
+
+
+def test_two_api_servers_on_one_etcd_never_share_a_service_ip(etcd, tmp_path):
+    """Allocation is claimed in the store, so servers racing on one etcd cannot hand out the same
+    ClusterIP or NodePort (26 Services in a /27's 29 usable addresses: without the claims the two
+    servers collide in most runs)."""
+    from minikube_py.api.testing import ThreadedApiServer
+
+    etcd.wipe()
+    url = f"etcd://{etcd.endpoint}"
+    with (
+        ThreadedApiServer(url, service_cidr="10.96.0.0/27") as a,
+        ThreadedApiServer(url, service_cidr="10.96.0.0/27") as b,
+    ):
+        made: list[dict] = []
+
+        def create(server, prefix: str) -> None:
+            c = server.client
+            for i in range(13):
+                made.append(
+                    c.create(
+                        {
+                            "apiVersion": "v1",
+                            "kind": "Service",
+                            "metadata": {"name": f"{prefix}-{i}"},
+                            "spec": {"type": "NodePort", "ports": [{"port": 80}]},
+                        }
+                    )
+                )
+
+        threads = [threading.Thread(target=create, args=(s, p)) for s, p in ((a, "a"), (b, "b"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        ips = [s["spec"]["clusterIP"] for s in made]
+        ports = [s["spec"]["ports"][0]["nodePort"] for s in made]
+        assert len(made) == 26 and len(set(ips)) == 26 and len(set(ports)) == 26
+        assert "10.96.0.1" not in ips  # the kubernetes Service's
+
+        # Deleting a Service frees its claims; a NodePort -> ClusterIP change frees the port.
+        a0 = next(s for s in made if s["metadata"]["name"] == "a-0")
+        a.client.delete("services", "a-0")
+        freed = a0["spec"]["ports"][0]["nodePort"]
+        b.client.patch("services", "b-0", {"spec": {"type": "ClusterIP"}})
+        claims = [k.key for k in a.call(a.server.backend.list("/registry/ranges/"))[0]]
+        assert f"/registry/ranges/servicenodeports/{freed}" not in claims
+        assert f"/registry/ranges/serviceips/{a0['spec']['clusterIP']}" not in claims
+        assert len([k for k in claims if "nodeports" in k]) == 24
+        taken = b.client.get("services", "a-1")["spec"]["clusterIP"]
+        err = error_of(
+            b.client.create,
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "dup"},
+                "spec": {"clusterIP": taken, "ports": [{"port": 1}]},
+            },
+        )
+        assert err.code == 422 and "already allocated" in err.message
