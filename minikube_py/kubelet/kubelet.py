@@ -246,8 +246,13 @@ class Kubelet:
                     rec.deleting = True          # its manifest is gone: terminate it
                     changed.add(uid)
             due = [uid for uid, rec in self.pods.items() if uid in changed or now >= rec.next_sync]
+            # Containers of pods nobody knows (state lost, a crash mid-delete): garbage.
+            orphans = (set(self._instances) | set(self._infra)) - set(self.pods) - set(desired)
         for uid in due:
             self.dispatch(uid)
+        if complete:
+            for uid in orphans:
+                self.dispatch_orphan(uid)
 
     def dispatch(self, uid: str) -> None:
         """One worker per pod at a time (kubelet's podWorkers)."""
@@ -272,6 +277,63 @@ class Kubelet:
             work()
         else:
             self._pool.submit(work)
+
+    def dispatch_orphan(self, uid: str) -> None:
+        key = "orphan:" + uid
+        with self._lock:
+            if key in self._busy:
+                return
+            self._busy.add(key)
+
+        def work() -> None:
+            try:
+                self.remove_orphan(uid)
+            except Exception:
+                log.exception("removing orphaned pod %s failed", uid)
+            finally:
+                with self._lock:
+                    self._busy.discard(key)
+
+        if self._stop.is_set():
+            work()
+        else:
+            self._pool.submit(work)
+
+    def remove_orphan(self, uid: str) -> None:
+        """Remove what a pod without a record left: its containers (their cgroups, rootfs
+        snapshots), its netns, its volume mounts, its pod cgroup and directory."""
+        from minikube_py.runtime.cgroups import open_cgroup
+        from minikube_py.runtime.state import StateDir
+
+        parents = set()
+        for st in self.runtime.list(f"_{uid[:8]}_"):
+            if (st.get("annotations") or {}).get("io.kubernetes.pod.uid") != uid:
+                continue
+            try:
+                parents.add(os.path.dirname(StateDir(self.cfg.runtime_root, st["id"]).read()["cgroup"]))
+            except Exception:  # noqa: BLE001 - deleted meanwhile
+                pass
+            try:
+                self.runtime.delete(st["id"], force=True)
+            except RuntimeError_:
+                pass
+            self.images.release_rootfs(st["id"])
+        netns = os.path.join(self.cfg.netns_dir, self.cfg.netns_prefix + uid[:12])
+        from minikube_py.network import delete_netns, is_netns
+
+        if is_netns(netns):
+            delete_netns(netns, self.sys)
+        self.volume_manager.teardown(os.path.join(self._pod_dir(uid), "volumes"))
+        shutil.rmtree(self._pod_dir(uid), ignore_errors=True)
+        for parent in parents:
+            cg = open_cgroup(parent)
+            if cg.exists():
+                cg.kill_all()
+                cg.destroy(prune=True)
+        with self._lock:
+            self._instances.pop(uid, None)
+            self._infra.pop(uid, None)
+        log.info("removed orphaned pod %s", uid)
 
     def _desired_pods(self) -> tuple[dict[str, dict], bool]:
         """(pods meant for this node, whether every source has been heard from)."""

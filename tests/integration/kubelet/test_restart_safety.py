@@ -63,3 +63,23 @@ def test_kill_9_and_readopt(node):
     assert node.proc.wait(timeout=10) is not None
     assert rt.list() == []
     assert not [n for n in os.listdir(node.config.netns_dir) if n.startswith(node.config.netns_prefix)]
+
+
+def test_orphaned_containers_are_removed(node):
+    """A pod whose kubelet record is lost (and whose manifest is gone) is garbage: a kubelet that
+    finds its containers in the runtime removes them, their netns and their cgroups."""
+    import shutil
+
+    k = node.start()
+    node.apply("lost", busybox_pod("lost", {"name": "c", "command": ["sleep", "1000"]}))
+    obj = node.wait("lost", running)
+    node.stop()
+    shutil.rmtree(os.path.join(node.config.root, "pods", obj["metadata"]["uid"]))
+    node.remove("lost")
+    assert len(k.runtime.list()) == 2                       # the container and the infra, unowned
+    k = node.start()
+    deadline = time.monotonic() + 20
+    while k.runtime.list() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert k.runtime.list() == []
+    assert not [n for n in os.listdir(node.config.netns_dir) if n.startswith(node.config.netns_prefix)]
