@@ -189,3 +189,36 @@ def logs(ctx: click.Context, pod_name: str, container: str | None, previous: boo
                 sys.stdout.write(text + ("\n" if parts[2:3] == ["F"] else ""))   # P: a partial line
         return
     raise click.ClickException(f'pods "{pod_name}" not found')
+
+
+@kubelet.command()
+@click.option("--interval", type=float, default=0.5, show_default=True,
+              help="seconds between the two samples")
+@click.pass_context
+def top(ctx: click.Context, interval: float) -> None:
+    """CPU and memory of each pod, from its cgroup (like `kubectl top pods`)."""
+    from minikube_py.kubelet import qos
+    from minikube_py.runtime.cgroups import open_cgroup
+
+    records = _records(ctx.obj["root"])
+
+    def sample() -> dict[str, dict]:
+        out = {}
+        for obj, _ in records:
+            cg = open_cgroup(qos.pod_cgroup_parent(obj))
+            out[obj["metadata"]["uid"]] = cg.stats() if cg.exists() else {}
+        return out
+
+    first, t0 = sample(), time.monotonic()
+    time.sleep(interval)
+    second, t1 = sample(), time.monotonic()
+    rows = [["NAME", "CPU(cores)", "MEMORY(bytes)"]]
+    for obj, _ in records:
+        uid = obj["metadata"]["uid"]
+        a, b = first.get(uid) or {}, second.get(uid) or {}
+        cpu_ns = (b.get("cpu_usage_ns") or 0) - (a.get("cpu_usage_ns") or 0)
+        millicores = max(0, round(cpu_ns / (t1 - t0) / 1e6))
+        rows.append([obj["metadata"]["name"], f"{millicores}m", f"{(b.get('memory_usage') or 0) // 2**20}Mi"])
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        click.echo("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())

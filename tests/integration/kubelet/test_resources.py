@@ -137,6 +137,15 @@ def test_http_endpoint_metrics_summary_logs(node):
         assert "kubelet_running_pods 1" in text
         assert get("/containerLogs/default/busy-node1/c") == "started\n"
         assert json.loads(get("/pods"))["items"][0]["status"]["phase"] == "Running"
+        import subprocess
+        import sys
+
+        argv = [sys.executable, "-m", "minikube_py.cli.main", "kubelet", "--root", node.config.root, "top"]
+        top = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.splitlines()
+        assert top[0].split() == ["NAME", "CPU(cores)", "MEMORY(bytes)"]
+        name, cpu, _mem = top[1].split()
+        # A busy loop gets some CPU, and never much more than its 200m quota (CFS enforces it).
+        assert name == "busy-node1" and 0 < int(cpu.rstrip("m")) <= 300
     finally:
         server.stop()
 
