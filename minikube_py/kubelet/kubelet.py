@@ -576,8 +576,15 @@ class Kubelet:
         return nn.netns_path if nn is not None else None
 
     def _ensure_image(self, ref: str) -> None:
-        if not self.images.present(ref):
-            self.images.pull(ref)
+        if self.images.present(ref):
+            return
+        if ref == "busybox:latest":
+            # The default infra image is built offline from busybox-static (rootfs/), no registry.
+            from minikube_py.image import baseimage
+
+            if baseimage.main(["--root", self.cfg.image_root]) == 0:
+                return
+        self.images.pull(ref)
 
     # -- containers ----------------------------------------------------------------
     def _latest(self, uid: str, name: str) -> Instance | None:

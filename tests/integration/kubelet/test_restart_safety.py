@@ -15,6 +15,7 @@ from .test_pods import cs, running
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.vm
 def test_kill_9_and_readopt(node):
     node.start_cli()
     node.apply("keep", busybox_pod("keep", {"name": "c", "command": [
