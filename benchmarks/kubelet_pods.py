@@ -165,10 +165,19 @@ def main() -> None:
             print(f"1 pod: start latency p50 {p50 * 1000:.0f} ms, p99 {pct(singles, 99) * 1000:.0f} ms "
                   f"(x{p50 / base_s:.1f} the bare container)")
             used0 = psutil.virtual_memory().used
+            rss0 = psutil.Process().memory_info().rss
             many = b.start([f"p{i}" for i in range(args.pods)])
             print(f"{args.pods} pods at once: p50 {statistics.median(many):.2f} s, "
                   f"p99 {pct(many, 99):.2f} s, all running after {max(many):.2f} s")
             used1 = psutil.virtual_memory().used
+            rss1 = psutil.Process().memory_info().rss
+            cpu0, t0 = psutil.Process().cpu_times(), time.monotonic()
+            time.sleep(5)
+            cpu1, t1 = psutil.Process().cpu_times(), time.monotonic()
+            busy = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / (t1 - t0)
+            print(f"kubelet with {args.pods} running pods: RSS {rss1 / 2**20:.0f} MiB "
+                  f"(+{(rss1 - rss0) / 2**20 / args.pods:.2f} MiB/pod), "
+                  f"idle loop {busy * 100:.1f}% of a core")
             pss = pss_of_pods(b.k)
             print(f"memory per running pod: {pss / args.pods:.2f} MiB PSS (monitors + infra + container), "
                   f"node used +{(used1 - used0) / 2**20 / args.pods:.2f} MiB/pod")
