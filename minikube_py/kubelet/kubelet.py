@@ -41,7 +41,7 @@ from minikube_py.kubelet.backoff import Backoff, format_duration
 from minikube_py.kubelet.command import ContainerConfigError, DictObjects, EnvContext, ObjectSource
 from minikube_py.kubelet.cri import ImageService, RuntimeError_, RuntimeService
 from minikube_py.kubelet.probe_executors import KubeletProbeExecutors
-from minikube_py.kubelet.prober import ContainerInfo, ProbeManager
+from minikube_py.kubelet.prober import ContainerInfo, ProbeManager, is_sidecar
 from minikube_py.kubelet.restart import LastRun, should_restart
 from minikube_py.kubelet.sandbox import SandboxRecord
 from minikube_py.kubelet.sources import StaticPodSource
@@ -467,8 +467,11 @@ class Kubelet:
         self._refresh(uid)
         phase = status.pod_status(rec.pod, self._view(rec), previous=rec.status, now=self.clock())["phase"]
         if phase in ("Succeeded", "Failed") and not rec.terminal:
-            # Nothing will run again in this pod: release its sandbox, keep its status.
+            # Nothing will run again in this pod: stop what still runs (sidecars), release the
+            # sandbox, keep the status.
             rec.terminal = True
+            self._kill_all_containers(rec)
+            self._refresh(uid)
             self._stop_sandbox(rec)
         self._publish_status(rec)
         if phase == "Running" and all(s["ready"] for s in rec.status.get("containerStatuses", [])):
@@ -596,9 +599,21 @@ class Kubelet:
     def _sync_containers(self, rec: PodRecord) -> None:
         pod, uid = rec.pod, rec.uid
         policy = pod["spec"]["restartPolicy"]
-        # Init containers: one at a time, in order, each to a successful end.
+        # Init containers: one at a time, in order, each to a successful end - except sidecars
+        # (restartPolicy: Always), which only have to be started and then run beside the rest.
         for c in pod["spec"].get("initContainers") or []:
             last = self._latest(uid, c["name"])
+            if is_sidecar(c):
+                if last is None:
+                    self._start_container(rec, c, 0)
+                    return
+                self._keep_running(rec, c, last, "Always")
+                last = self._latest(uid, c["name"])
+                info = last and ContainerInfo(last.container_id, last.state == RUNNING,
+                                              last.started_at or 0.0)
+                if not self.probes.started(uid, c["name"], info) and not self._any_app_started(uid):
+                    return      # the next init container waits until this sidecar has started
+                continue
             if last is None:
                 self._start_container(rec, c, 0)
                 return
@@ -611,28 +626,38 @@ class Kubelet:
             self._restart_if_due(rec, c, last)
             return
         for c in pod["spec"].get("containers") or []:
-            name = c["name"]
-            last = self._latest(uid, name)
+            last = self._latest(uid, c["name"])
             if last is None:
                 self._start_container(rec, c, 0)
                 continue
-            if last.state == RUNNING:
-                verdict = self.probes.must_restart(uid, name, ContainerInfo(last.container_id, True,
-                                                                            last.started_at or 0.0))
-                if verdict:
-                    self.events.record(pod, "Killing", f"Container {name} failed {verdict.lower()} probe, "
-                                       "will be restarted", container=name)
-                    self._kill_container(rec, c, last, self._grace(pod, c))
-                    self._refresh(uid)
-                    last = self._latest(uid, name)
-                else:
-                    rec.waiting.pop(name, None)
-                    continue
-            if last is not None and should_restart(policy, LastRun(
-                    "exited" if last.state == EXITED else last.state, last.exit_code or 0)):
-                self._restart_if_due(rec, c, last)
-            else:
+            self._keep_running(rec, c, last, policy)
+
+    def _any_app_started(self, uid: str) -> bool:
+        with self._lock:
+            by_name = self._instances.get(uid, {})
+        rec = self.pods.get(uid)
+        return bool(rec) and any(by_name.get(c["name"]) for c in rec.pod["spec"].get("containers") or [])
+
+    def _keep_running(self, rec: PodRecord, c: dict, last: Instance, policy: str) -> None:
+        """A container that has run before: kill it if a probe condemned it, restart it when
+        the restart policy and the back-off say so."""
+        pod, uid, name = rec.pod, rec.uid, c["name"]
+        if last.state == RUNNING:
+            verdict = self.probes.must_restart(uid, name, ContainerInfo(last.container_id, True,
+                                                                        last.started_at or 0.0))
+            if not verdict:
                 rec.waiting.pop(name, None)
+                return
+            self.events.record(pod, "Killing", f"Container {name} failed {verdict.lower()} probe, "
+                               "will be restarted", container=name)
+            self._kill_container(rec, c, last, self._grace(pod, c))
+            self._refresh(uid)
+            last = self._latest(uid, name)
+        if last is not None and should_restart(policy, LastRun(
+                "exited" if last.state == EXITED else last.state, last.exit_code or 0)):
+            self._restart_if_due(rec, c, last)
+        else:
+            rec.waiting.pop(name, None)
 
     def _restart_if_due(self, rec: PodRecord, c: dict, last: Instance) -> None:
         """kubelet's doBackOff: not before the back-off since the last exit has passed."""
@@ -808,22 +833,28 @@ class Kubelet:
                 time.sleep(0.05)
 
     def _kill_all_containers(self, rec: PodRecord, grace: float | None = None) -> None:
+        """Stop every running container, in parallel: app containers first, then the sidecars
+        (they outlive what they serve, as in Kubernetes)."""
         specs = {c["name"]: c for c in (rec.pod["spec"].get("containers") or [])
                  + (rec.pod["spec"].get("initContainers") or [])}
-        threads = []
         with self._lock:
             running = [i for lst in self._instances.get(rec.uid, {}).values() for i in lst
                        if i.state == RUNNING]
-        for inst in running:
-            c = specs.get(inst.name)
-            if c is not None:
-                self.events.record(rec.pod, "Killing", f"Stopping container {inst.name}", container=inst.name)
-            g = self._grace(rec.pod) if grace is None else grace
-            t = threading.Thread(target=self._kill_container, args=(rec, c, inst, g))
-            t.start()
-            threads.append(t)
-        for t in threads:
-            t.join()
+        g = self._grace(rec.pod) if grace is None else grace
+        for sidecars in (False, True):
+            threads = []
+            for inst in running:
+                c = specs.get(inst.name)
+                if is_sidecar(c or {}) != sidecars:
+                    continue
+                if c is not None:
+                    self.events.record(rec.pod, "Killing", f"Stopping container {inst.name}",
+                                       container=inst.name)
+                t = threading.Thread(target=self._kill_container, args=(rec, c, inst, g))
+                t.start()
+                threads.append(t)
+            for t in threads:
+                t.join()
 
     def _gc_instances(self, rec: PodRecord, name: str, keep: int = 1) -> None:
         """Keep the newest `keep` dead instances of a container (for lastState and --previous)."""

@@ -341,6 +341,8 @@ def _check_container(e: _Errors, path: str, c: Any, volumes: set[str], init: boo
         sub = vm.get("subPath")
         if sub and (sub.startswith("/") or ".." in sub.split("/")):
             e.invalid(f"{vp}.subPath", sub, "must be a relative path without '..'")
+    if c.get("restartPolicy") is not None and (not init or c["restartPolicy"] != "Always"):
+        e.unsupported(f"{path}.restartPolicy", c["restartPolicy"], ("Always",) if init else ())
     for kind in ("livenessProbe", "readinessProbe", "startupProbe"):
         if init and c.get(kind) is not None and c.get("restartPolicy") != "Always":
             e.add(f"{path}.{kind}", "Forbidden: may not be set for init containers")

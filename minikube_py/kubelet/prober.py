@@ -53,6 +53,17 @@ class ProbeEvent:
     output: str
 
 
+def is_sidecar(container: dict) -> bool:
+    """An init container with restartPolicy Always: a sidecar that runs beside the app containers."""
+    return container.get("restartPolicy") == "Always"
+
+
+def probed_containers(pod: dict) -> list[dict]:
+    """App containers and sidecars: the containers that live long enough to be probed."""
+    spec = pod["spec"]
+    return [c for c in spec.get("initContainers") or [] if is_sidecar(c)] + list(spec.get("containers") or [])
+
+
 def resolve_port(port: int | str, container: dict) -> int:
     if isinstance(port, int):
         return port
@@ -121,7 +132,7 @@ class ProbeManager:
             self._pods[uid].pod = pod
             return
         pp = _PodProbes(pod)
-        for c in pod["spec"].get("containers") or []:
+        for c in probed_containers(pod):
             for kind, key in _SPEC_KEY.items():
                 if c.get(key):
                     w = _Worker(kind, c[key])
@@ -173,7 +184,7 @@ class ProbeManager:
             return []
         now = self.clock()
         events: list[ProbeEvent] = []
-        containers = {c["name"]: c for c in pp.pod["spec"].get("containers") or []}
+        containers = {c["name"]: c for c in probed_containers(pp.pod)}
         for (name, kind), w in pp.workers.items():
             info = infos.get(name)
             if info is None or not info.running:

@@ -113,20 +113,27 @@ def _waiting(reason: str, message: str) -> dict:
     return {"reason": reason, "message": message} if message else {"reason": reason}
 
 
-def init_done(pod: dict, view: PodRuntimeView) -> bool:
-    for c in pod["spec"].get("initContainers") or []:
-        insts = view.instances.get(c["name"]) or []
-        if not insts or insts[0].state != EXITED or insts[0].exit_code != 0:
-            return False
-    return True
+def _sidecars(pod: dict) -> set[str]:
+    """Init containers with restartPolicy Always (sidecars): done once *started*, not exited."""
+    return {c["name"] for c in pod["spec"].get("initContainers") or [] if c.get("restartPolicy") == "Always"}
+
+
+def _init_finished(st: dict, sidecars: set[str]) -> bool:
+    if st["name"] in sidecars:
+        return bool(st.get("started"))
+    return (st["state"].get("terminated") or {}).get("exitCode") == 0
 
 
 def get_phase(pod: dict, init_statuses: list[dict], statuses: list[dict], terminal: bool) -> str:
     """kubelet's getPhase."""
     spec = pod["spec"]
+    sidecars = _sidecars(pod)
     pending_init = failed_init = 0
     for st in init_statuses:
         s, last = st["state"], st.get("lastState") or {}
+        if st["name"] in sidecars:
+            pending_init += not st.get("started")      # a sidecar only has to be started
+            continue
         if "running" in s:
             pending_init += 1
         elif "terminated" in s:
@@ -186,8 +193,8 @@ def _condition(ctype: str, ok: bool, reason: str = "", message: str = "") -> dic
 
 
 def conditions(pod: dict, phase: str, init_statuses: list[dict], statuses: list[dict]) -> list[dict]:
-    init_pending = [s["name"] for s in init_statuses
-                    if (s["state"].get("terminated") or {}).get("exitCode", 1) != 0]
+    sidecars = _sidecars(pod)
+    init_pending = [s["name"] for s in init_statuses if not _init_finished(s, sidecars)]
     if phase == "Succeeded" and not init_pending:
         initialized = _condition("Initialized", True, "PodCompleted")
     elif init_pending:
@@ -217,9 +224,11 @@ def pod_status(pod: dict, view: PodRuntimeView, previous: dict | None = None,
     default = "PodInitializing" if spec.get("initContainers") else "ContainerCreating"
     init_statuses = [container_status(c, view, default) for c in spec.get("initContainers") or []]
     statuses = [container_status(c, view, default) for c in spec.get("containers") or []]
+    sidecars = _sidecars(pod)
     for st in init_statuses:
-        # An init container's `ready` means it finished successfully.
-        st["ready"] = (st["state"].get("terminated") or {}).get("exitCode") == 0
+        # An init container's `ready` means it finished successfully (a sidecar's: its readiness).
+        if st["name"] not in sidecars:
+            st["ready"] = (st["state"].get("terminated") or {}).get("exitCode") == 0
     phase = get_phase(pod, init_statuses, statuses, view.terminal)
     conds = conditions(pod, phase, init_statuses, statuses)
     old = {c["type"]: c for c in (previous or {}).get("conditions") or []}

@@ -165,3 +165,25 @@ def test_graceful_delete_term_then_kill(node):
     node.wait_gone("grace")
     assert time.monotonic() - t0 >= 1.0       # it waited the grace period before SIGKILL
     assert node.kubelet.runtime.list() == []
+
+
+def test_sidecar_init_container_runs_beside_the_app(node):
+    """restartPolicy: Always on an init container makes it a sidecar: started before the next
+    init container, running next to the app, restarted when it exits, stopped after the app."""
+    node.start()
+    node.apply("side", busybox_pod(
+        "side", {"name": "app", "command": ["sh", "-c", "sleep 3; echo done"]},
+        restartPolicy="Never",
+        initContainers=[
+            {"name": "log-shipper", "image": "busybox:latest", "imagePullPolicy": "IfNotPresent",
+             "restartPolicy": "Always", "command": ["sh", "-c", "sleep 1; exit 1"]},
+            {"name": "setup", "image": "busybox:latest", "imagePullPolicy": "IfNotPresent",
+             "command": ["true"]}]))
+    obj = node.wait("side", lambda o: o["status"]["phase"] == "Running", what="running")
+    side = obj["status"]["initContainerStatuses"][0]
+    assert side["name"] == "log-shipper"
+    obj = node.wait("side", lambda o: o["status"]["initContainerStatuses"][0]["restartCount"] >= 1,
+                    what="the sidecar restarted although restartPolicy is Never")
+    done = node.wait("side", lambda o: o["status"]["phase"] == "Succeeded", timeout=30, what="Succeeded")
+    assert cs(done, "app")["state"]["terminated"]["reason"] == "Completed"
+    assert "running" not in done["status"]["initContainerStatuses"][0]["state"]   # stopped with the pod

@@ -108,3 +108,25 @@ def test_events_fold_repeats():
     again = rec.record(p, "BackOff", "Back-off restarting failed container a", "Warning", container="a")
     assert again["count"] == 2 and len(rec.for_pod("u")) == 2 and len(sent) == 3
     assert again["type"] == "Warning"
+
+
+def test_sidecar_counts_as_initialized_once_started():
+    p = podspec.parse_pod({"metadata": {"name": "p", "uid": "u"}, "spec": {
+        "initContainers": [{"name": "side", "image": "i", "restartPolicy": "Always"}],
+        "containers": [{"name": "a", "image": "i"}]}})
+    view = PodRuntimeView(instances={"side": [run("side")]}, started=lambda n, i: False)
+    st = status.pod_status(p, view)
+    assert st["phase"] == "Pending" and conds(st)["Initialized"] == "False"
+    view = PodRuntimeView(instances={"side": [run("side")], "a": [run("a")]})
+    st = status.pod_status(p, view)
+    assert st["phase"] == "Running" and conds(st)["Initialized"] == "True"
+    assert st["initContainerStatuses"][0]["ready"] is True        # a sidecar's readiness, not "completed"
+
+
+def test_restart_policy_only_always_on_init_containers():
+    import pytest
+
+    with pytest.raises(podspec.PodSpecError, match=r"spec.initContainers\[0\].restartPolicy"):
+        podspec.parse_pod({"metadata": {"name": "p"}, "spec": {
+            "initContainers": [{"name": "s", "image": "i", "restartPolicy": "OnFailure"}],
+            "containers": [{"name": "a", "image": "i"}]}})
