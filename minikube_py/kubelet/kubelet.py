@@ -883,12 +883,21 @@ class Kubelet:
             self._remove_instance(rec, inst.container_id)
 
     def _remove_instance(self, rec: PodRecord, cid: str) -> None:
+        """Delete a container for good: runtime state, rootfs snapshot, bundle, and its log
+        (kubelet's container GC keeps logs only for the containers it keeps)."""
+        st = self.runtime.state(cid)
+        log_path = ((st or {}).get("annotations") or {}).get("mkpy.io/log-path")
         try:
             self.runtime.delete(cid, force=True)
         except RuntimeError_:
             pass
         self.images.release_rootfs(cid)
         shutil.rmtree(os.path.join(self._pod_dir(rec.uid), "bundles", cid), ignore_errors=True)
+        if log_path and log_path.startswith(self.cfg.log_root + os.sep):
+            try:
+                os.unlink(log_path)
+            except FileNotFoundError:
+                pass
 
     # -- teardown ----------------------------------------------------------------------
     def _stop_sandbox(self, rec: PodRecord) -> None:
