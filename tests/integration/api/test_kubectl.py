@@ -159,6 +159,12 @@ def test_kubectl_watch_events_and_sort(cluster):
     assert [row[:3] for row in got[1:]] == [["watched", "0/1", "Pending"]] * 2
 
     for i, reason in enumerate(["First", "Second"]):
+        if i:
+            # Timestamps have one-second resolution; names sort the other way (ev-9 is First),
+            # so only a real sort by creationTimestamp puts First before Second.
+            first = c.get("events", "ev-9")["metadata"]["creationTimestamp"]
+            while time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) <= first:
+                time.sleep(0.05)
         c.create(
             {
                 "apiVersion": "v1",
@@ -170,7 +176,6 @@ def test_kubectl_watch_events_and_sort(cluster):
                 "involvedObject": {"kind": "Pod", "name": "watched"},
             }
         )
-        time.sleep(1.1)  # one-second timestamps; names sort the other way (ev-9 first), so order is real
     table = rows(kubectl(kc, "get", "events", "--sort-by=.metadata.creationTimestamp"))
     assert table[0][:4] == ["LAST", "SEEN", "TYPE", "REASON"]
     assert [r[2] for r in table[1:]][-2:] == ["First", "Second"]  # LAST SEEN is one cell, two header words
