@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from minikube_py.controllers.tolerations import tolerates
+
 from .resources import allocatable, nonzero_requests, pod_requests
 
 Obj = dict[str, Any]
@@ -51,20 +53,6 @@ class NodeInfo:
 
 
 # ---------------------------------------------------------------- tolerations
-def tolerates(toleration: dict, taint: dict) -> bool:
-    """v1.Toleration.ToleratesTaint."""
-    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
-        return False
-    if toleration.get("key") and toleration["key"] != taint.get("key"):
-        return False
-    op = toleration.get("operator") or "Equal"
-    if op == "Exists":
-        return True   # an empty key with Exists tolerates everything
-    if not toleration.get("key"):
-        return False
-    return (toleration.get("value") or "") == (taint.get("value") or "")
-
-
 def untolerated(taints: list[dict], tolerations: list[dict], effects: tuple[str, ...]) -> dict | None:
     for t in taints:
         if t.get("effect") in effects and not any(tolerates(tol, t) for tol in tolerations):
