@@ -47,37 +47,89 @@ class ClientAdapter:
     def get(self, resource: str, name: str, namespace: str | None = None) -> Obj:
         return self.client.get(resource, name, namespace)
 
-    def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
-             field_selector: str | None = None) -> Obj:
-        return self.client.list(resource, namespace, label_selector=label_selector, field_selector=field_selector)
+    def list(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> Obj:
+        return self.client.list(
+            resource, namespace, label_selector=label_selector, field_selector=field_selector
+        )
 
-    def create(self, resource: str, obj: Obj, namespace: str | None = None, *,
-               subresource: str | None = None, name: str | None = None) -> Obj:
+    def create(
+        self,
+        resource: str,
+        obj: Obj,
+        namespace: str | None = None,
+        *,
+        subresource: str | None = None,
+        name: str | None = None,
+    ) -> Obj:
         if subresource == "binding":
             return self.client.bind(namespace, name or obj["metadata"]["name"], obj["target"]["name"])
         if subresource:
             raise ValueError(f"create: subresource {subresource!r} is not supported here")
         return self.client.create(_stamped(resource, obj), namespace)
 
-    def update(self, resource: str, obj: Obj, namespace: str | None = None, *,
-               subresource: str | None = None) -> Obj:
+    def update(
+        self, resource: str, obj: Obj, namespace: str | None = None, *, subresource: str | None = None
+    ) -> Obj:
         return self.client.update(_stamped(resource, obj), subresource or "", namespace)
 
-    def patch(self, resource: str, name: str, patch: Obj, namespace: str | None = None, *,
-              subresource: str | None = None, patch_type: str = "merge") -> Obj:
-        return self.client.patch(resource, name, patch, namespace, patch_type=patch_type,
-                                 subresource=subresource or "")
+    def patch(
+        self,
+        resource: str,
+        name: str,
+        patch: Obj,
+        namespace: str | None = None,
+        *,
+        subresource: str | None = None,
+        patch_type: str = "merge",
+    ) -> Obj:
+        return self.client.patch(
+            resource, name, patch, namespace, patch_type=patch_type, subresource=subresource or ""
+        )
 
-    def delete(self, resource: str, name: str, namespace: str | None = None, *,
-               propagation_policy: str | None = None, grace_period_seconds: int | None = None,
-               uid: str | None = None) -> Obj | None:
-        return self.client.delete(resource, name, namespace, propagation_policy=propagation_policy,
-                                  grace_period_seconds=grace_period_seconds,
-                                  preconditions={"uid": uid} if uid else None)
+    def delete(
+        self,
+        resource: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        propagation_policy: str | None = None,
+        grace_period_seconds: int | None = None,
+        uid: str | None = None,
+    ) -> Obj | None:
+        return self.client.delete(
+            resource,
+            name,
+            namespace,
+            propagation_policy=propagation_policy,
+            grace_period_seconds=grace_period_seconds,
+            preconditions={"uid": uid} if uid else None,
+        )
 
-    def watch(self, resource: str, namespace: str | None = None, *, resource_version: str | None = None,
-              label_selector: str | None = None, field_selector: str | None = None,
-              timeout_seconds: int | None = None) -> _Watch:
-        return _Watch(self.client.watch(resource, namespace, resource_version=resource_version,
-                                        label_selector=label_selector, field_selector=field_selector,
-                                        timeout_seconds=timeout_seconds, bookmarks=True))
+    def watch(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_seconds: int | None = None,
+    ) -> _Watch:
+        return _Watch(
+            self.client.watch(
+                resource,
+                namespace,
+                resource_version=resource_version,
+                label_selector=label_selector,
+                field_selector=field_selector,
+                timeout_seconds=timeout_seconds,
+                bookmarks=True,
+            )
+        )

@@ -28,7 +28,9 @@ def _run_until_signal(start, stop) -> None:
 
 
 _common = [
-    click.option("--kubeconfig", default=None, help="kubeconfig to reach the API server (default $KUBECONFIG)"),
+    click.option(
+        "--kubeconfig", default=None, help="kubeconfig to reach the API server (default $KUBECONFIG)"
+    ),
     click.option("--socket", "socket_path", default=None, help="or the API server's unix socket"),
     click.option("-v", "--verbose", is_flag=True),
 ]
@@ -42,22 +44,43 @@ def _options(f):
 
 @click.command("controller-manager")
 @_options
-@click.option("--controllers", default="all", show_default=True,
-              help="comma list of deployment,replicaset,endpoints,namespace,garbagecollector,nodelifecycle")
-@click.option("--node-monitor-grace-period", default=40.0, show_default=True, help="seconds without a heartbeat")
-@click.option("--pod-eviction-timeout", default=300.0, show_default=True,
-              help="seconds a pod stays on an unreachable node (without its own toleration)")
-def controller_manager(kubeconfig: str | None, socket_path: str | None, verbose: bool, controllers: str,
-                       node_monitor_grace_period: float, pod_eviction_timeout: float) -> None:
+@click.option(
+    "--controllers",
+    default="all",
+    show_default=True,
+    help="comma list of deployment,replicaset,endpoints,namespace,garbagecollector,nodelifecycle",
+)
+@click.option(
+    "--node-monitor-grace-period", default=40.0, show_default=True, help="seconds without a heartbeat"
+)
+@click.option(
+    "--pod-eviction-timeout",
+    default=300.0,
+    show_default=True,
+    help="seconds a pod stays on an unreachable node (without its own toleration)",
+)
+def controller_manager(
+    kubeconfig: str | None,
+    socket_path: str | None,
+    verbose: bool,
+    controllers: str,
+    node_monitor_grace_period: float,
+    pod_eviction_timeout: float,
+) -> None:
     """Run the reconcile loops (Deployment, ReplicaSet, Endpoints, Namespace, GC, node lifecycle)."""
     from .manager import ALL, ControllerManager
 
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     names = ALL if controllers == "all" else tuple(c.strip() for c in controllers.split(",") if c.strip())
     try:
-        cm = ControllerManager(controllers=names, node_grace_period=node_monitor_grace_period,
-                               pod_eviction_timeout=pod_eviction_timeout)
+        cm = ControllerManager(
+            controllers=names,
+            node_grace_period=node_monitor_grace_period,
+            pod_eviction_timeout=pod_eviction_timeout,
+        )
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--controllers") from None
     client = _client(kubeconfig, socket_path)
@@ -70,8 +93,10 @@ def scheduler(kubeconfig: str | None, socket_path: str | None, verbose: bool) ->
     """Run the scheduler: bind pending pods to nodes."""
     from minikube_py.scheduler import Scheduler
 
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     s = Scheduler()
     client = _client(kubeconfig, socket_path)
     _run_until_signal(lambda: s.start(client), s.stop)

@@ -16,25 +16,61 @@ Obj = dict[str, Any]
 class ApiClient(Protocol):
     def get(self, resource: str, name: str, namespace: str | None = None) -> Obj: ...
 
-    def list(self, resource: str, namespace: str | None = None, *,
-             label_selector: str | None = None, field_selector: str | None = None) -> Obj: ...
+    def list(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> Obj: ...
 
-    def create(self, resource: str, obj: Obj, namespace: str | None = None, *,
-               subresource: str | None = None, name: str | None = None) -> Obj: ...
+    def create(
+        self,
+        resource: str,
+        obj: Obj,
+        namespace: str | None = None,
+        *,
+        subresource: str | None = None,
+        name: str | None = None,
+    ) -> Obj: ...
 
-    def update(self, resource: str, obj: Obj, namespace: str | None = None, *,
-               subresource: str | None = None) -> Obj: ...
+    def update(
+        self, resource: str, obj: Obj, namespace: str | None = None, *, subresource: str | None = None
+    ) -> Obj: ...
 
-    def patch(self, resource: str, name: str, patch: Obj, namespace: str | None = None, *,
-              subresource: str | None = None, patch_type: str = "merge") -> Obj: ...
+    def patch(
+        self,
+        resource: str,
+        name: str,
+        patch: Obj,
+        namespace: str | None = None,
+        *,
+        subresource: str | None = None,
+        patch_type: str = "merge",
+    ) -> Obj: ...
 
-    def delete(self, resource: str, name: str, namespace: str | None = None, *,
-               propagation_policy: str | None = None, grace_period_seconds: int | None = None,
-               uid: str | None = None) -> Obj | None: ...
+    def delete(
+        self,
+        resource: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        propagation_policy: str | None = None,
+        grace_period_seconds: int | None = None,
+        uid: str | None = None,
+    ) -> Obj | None: ...
 
-    def watch(self, resource: str, namespace: str | None = None, *, resource_version: str | None = None,
-              label_selector: str | None = None, field_selector: str | None = None,
-              timeout_seconds: int | None = None) -> Iterable[Obj]:
+    def watch(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_seconds: int | None = None,
+    ) -> Iterable[Obj]:
         """Events {"type": ADDED|MODIFIED|DELETED|BOOKMARK|ERROR, "object": ...}.
 
         The iterable may have close(), callable from another thread, to end it early.

@@ -52,11 +52,14 @@ class DeploymentController(Controller):
         self.d_informer = self.informers.informer("deployments")
         self.rs_informer = self.informers.informer("replicasets")
         self.pod_informer = self.informers.informer("pods")
-        self.d_informer.add_handler(lambda d: self.enqueue(key_of(d)),
-                                    lambda old, new: self.enqueue(key_of(new)),
-                                    lambda d: self.enqueue(key_of(d)))
-        self.rs_informer.add_handler(self._rs_changed, lambda old, new: self._rs_changed(new, old),
-                                     self._rs_changed)
+        self.d_informer.add_handler(
+            lambda d: self.enqueue(key_of(d)),
+            lambda old, new: self.enqueue(key_of(new)),
+            lambda d: self.enqueue(key_of(d)),
+        )
+        self.rs_informer.add_handler(
+            self._rs_changed, lambda old, new: self._rs_changed(new, old), self._rs_changed
+        )
         # Recreate waits for old pods to be gone: their deletion is worth a look.
         self.pod_informer.add_handler(on_delete=self._pod_deleted)
 
@@ -103,10 +106,12 @@ class DeploymentController(Controller):
                 if matches:
                     owned.append(rs)
                 elif not is_deleting(rs):
-                    refs = [r for r in rs["metadata"].get("ownerReferences") or [] if r.get("uid") != uid_of(d)]
+                    refs = [
+                        r for r in rs["metadata"].get("ownerReferences") or [] if r.get("uid") != uid_of(d)
+                    ]
                     self._patch_refs(rs, refs)
             elif ref is None and matches and not is_deleting(rs) and not is_deleting(d):
-                refs = list(rs["metadata"].get("ownerReferences") or []) + [new_controller_ref(d)]
+                refs = [*list(rs["metadata"].get("ownerReferences") or []), new_controller_ref(d)]
                 adopted = self._patch_refs(rs, refs)
                 if adopted is not None:
                     owned.append(adopted)
@@ -114,9 +119,17 @@ class DeploymentController(Controller):
 
     def _patch_refs(self, rs: Obj, refs: list) -> Obj | None:
         try:
-            return self.client.patch("replicasets", name_of(rs), {"metadata": {
-                "ownerReferences": refs, "resourceVersion": rs["metadata"].get("resourceVersion")}},
-                namespace_of(rs))
+            return self.client.patch(
+                "replicasets",
+                name_of(rs),
+                {
+                    "metadata": {
+                        "ownerReferences": refs,
+                        "resourceVersion": rs["metadata"].get("resourceVersion"),
+                    }
+                },
+                namespace_of(rs),
+            )
         except Exception as exc:
             if is_not_found(exc) or is_conflict(exc):
                 return None
@@ -139,8 +152,11 @@ class DeploymentController(Controller):
             return self._sync_scale(d, rss)
         # Act on ReplicaSet counts only once their own controller has caught up with our last
         # resize (status.observedGeneration): stale counts could take too many pods down.
-        if any(du.rs_status(rs, "observedGeneration") < (rs["metadata"].get("generation") or 0)
-               for rs in rss if not is_deleting(rs)):
+        if any(
+            du.rs_status(rs, "observedGeneration") < (rs["metadata"].get("generation") or 0)
+            for rs in rss
+            if not is_deleting(rs)
+        ):
             return None
         if du.strategy_type(d) == "Recreate":
             return self._rollout_recreate(d, rss)
@@ -157,15 +173,18 @@ class DeploymentController(Controller):
         anns = (d.get("metadata") or {}).get("annotations") or {}
         if anns.get(du.REVISION) == rev:
             return d
-        return self.client.patch("deployments", name_of(d), {"metadata": {"annotations": {du.REVISION: rev}}},
-                                 namespace_of(d))
+        return self.client.patch(
+            "deployments", name_of(d), {"metadata": {"annotations": {du.REVISION: rev}}}, namespace_of(d)
+        )
 
     def _scale_rs(self, rs: Obj, size: int, d: Obj, operation: str | None = None) -> Obj:
         """Resize one ReplicaSet; its desired/max-replicas annotations remember the Deployment
         size it was sized for (proportional scaling reads them)."""
         anns = dict((rs.get("metadata") or {}).get("annotations") or {})
-        want_anns = {du.DESIRED_REPLICAS: str(du.replicas(d)),
-                     du.MAX_REPLICAS: str(du.replicas(d) + du.max_surge(d))}
+        want_anns = {
+            du.DESIRED_REPLICAS: str(du.replicas(d)),
+            du.MAX_REPLICAS: str(du.replicas(d) + du.max_surge(d)),
+        }
         old_size = du.rs_replicas(rs)
         if old_size == size and all(anns.get(k) == v for k, v in want_anns.items()):
             return rs
@@ -175,8 +194,12 @@ class DeploymentController(Controller):
         out = self.client.update("replicasets", new, namespace_of(rs))
         if old_size != size:
             direction = operation or ("up" if size > old_size else "down")
-            self.recorder.event(d, NORMAL, "ScalingReplicaSet",
-                                f"Scaled {direction} replica set {name_of(rs)} from {old_size} to {size}")
+            self.recorder.event(
+                d,
+                NORMAL,
+                "ScalingReplicaSet",
+                f"Scaled {direction} replica set {name_of(rs)} from {old_size} to {size}",
+            )
         return out
 
     # ------------------------------------------------------------ new and old replica sets
@@ -189,15 +212,22 @@ class DeploymentController(Controller):
         now = self.clock()
         if existing is not None:
             rs = copy.deepcopy(existing)
-            if self._set_rs_annotations(d, rs, new_revision, exists=True) or \
-                    int(du.spec(rs).get("minReadySeconds") or 0) != du.min_ready_seconds(d):
+            if self._set_rs_annotations(d, rs, new_revision, exists=True) or int(
+                du.spec(rs).get("minReadySeconds") or 0
+            ) != du.min_ready_seconds(d):
                 rs["spec"]["minReadySeconds"] = du.min_ready_seconds(d)
                 rs = self.client.update("replicasets", rs, namespace_of(rs))
-            d = self._set_revision(d, ((rs["metadata"].get("annotations") or {}).get(du.REVISION)) or new_revision)
+            d = self._set_revision(
+                d, ((rs["metadata"].get("annotations") or {}).get(du.REVISION)) or new_revision
+            )
             status = copy.deepcopy(d.get("status") or {})
             if du.progress_deadline(d) is not None and du.get_condition(status, "Progressing") is None:
-                du.set_condition(status, du.new_condition("Progressing", "True", du.FOUND_NEW_RS,
-                                                          f'Found new replica set "{name_of(rs)}"', now))
+                du.set_condition(
+                    status,
+                    du.new_condition(
+                        "Progressing", "True", du.FOUND_NEW_RS, f'Found new replica set "{name_of(rs)}"', now
+                    ),
+                )
                 d = self._write_status(d, status)
             return rs, olds, d
         if not create:
@@ -209,12 +239,20 @@ class DeploymentController(Controller):
         selector = copy.deepcopy(du.spec(d).get("selector") or {})
         selector.setdefault("matchLabels", {})[HASH_LABEL] = h
         rs = {
-            "apiVersion": "apps/v1", "kind": "ReplicaSet",
-            "metadata": {"name": f"{name_of(d)}-{h}", "namespace": namespace_of(d),
-                         "labels": dict(template["metadata"]["labels"]),
-                         "ownerReferences": [new_controller_ref(d)]},
-            "spec": {"replicas": 0, "minReadySeconds": du.min_ready_seconds(d),
-                     "selector": selector, "template": template},
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {
+                "name": f"{name_of(d)}-{h}",
+                "namespace": namespace_of(d),
+                "labels": dict(template["metadata"]["labels"]),
+                "ownerReferences": [new_controller_ref(d)],
+            },
+            "spec": {
+                "replicas": 0,
+                "minReadySeconds": du.min_ready_seconds(d),
+                "selector": selector,
+                "template": template,
+            },
         }
         size = du.new_rs_new_replicas(d, [*olds, rs], rs)
         rs["spec"]["replicas"] = size
@@ -225,9 +263,13 @@ class DeploymentController(Controller):
             if is_already_exists(exc):
                 other = self._get_rs(namespace_of(d), rs["metadata"]["name"])
                 ref = controller_ref(other) if other else None
-                if other is not None and ref is not None and ref.get("uid") == uid_of(d) and \
-                        du.equal_ignore_hash(du.spec(other).get("template"), du.spec(d).get("template")):
-                    return other, olds, d   # our own, the cache was just behind
+                if (
+                    other is not None
+                    and ref is not None
+                    and ref.get("uid") == uid_of(d)
+                    and du.equal_ignore_hash(du.spec(other).get("template"), du.spec(d).get("template"))
+                ):
+                    return other, olds, d  # our own, the cache was just behind
                 # A different template hashed to the same name: count the collision, retry.
                 status = copy.deepcopy(d.get("status") or {})
                 status["collisionCount"] = int(status.get("collisionCount") or 0) + 1
@@ -237,20 +279,31 @@ class DeploymentController(Controller):
             self.recorder.event(d, WARNING, "FailedCreate", msg)
             if du.progress_deadline(d) is not None:
                 status = copy.deepcopy(d.get("status") or {})
-                du.set_condition(status, du.new_condition("Progressing", "False", "ReplicaSetCreateError", msg, now))
+                du.set_condition(
+                    status, du.new_condition("Progressing", "False", "ReplicaSetCreateError", msg, now)
+                )
                 try:
                     self._write_status(d, status)
                 except Exception:
                     log.debug("status write after a failed create failed too", exc_info=True)
             raise
         if size > 0:
-            self.recorder.event(d, NORMAL, "ScalingReplicaSet",
-                                f"Scaled up replica set {name_of(created)} from 0 to {size}")
+            self.recorder.event(
+                d, NORMAL, "ScalingReplicaSet", f"Scaled up replica set {name_of(created)} from 0 to {size}"
+            )
         d = self._set_revision(d, new_revision)
         if du.progress_deadline(d) is not None:
             status = copy.deepcopy(d.get("status") or {})
-            du.set_condition(status, du.new_condition("Progressing", "True", du.NEW_RS_CREATED,
-                                                      f'Created new replica set "{name_of(created)}"', now))
+            du.set_condition(
+                status,
+                du.new_condition(
+                    "Progressing",
+                    "True",
+                    du.NEW_RS_CREATED,
+                    f'Created new replica set "{name_of(created)}"',
+                    now,
+                ),
+            )
             d = self._write_status(d, status)
         return created, olds, d
 
@@ -278,7 +331,7 @@ class DeploymentController(Controller):
             old_num = 0
         if old_num < int(new_revision):
             anns[du.REVISION] = new_revision
-            if old_rev and exists:   # a rollback brought this RS back: remember where it was
+            if old_rev and exists:  # a rollback brought this RS back: remember where it was
                 history = anns.get(du.REVISION_HISTORY)
                 anns[du.REVISION_HISTORY] = f"{history},{old_rev}" if history else old_rev
         if not exists:
@@ -324,7 +377,7 @@ class DeploymentController(Controller):
             return
         allowed = du.replicas(d) + du.max_surge(d) if du.replicas(d) > 0 else 0
         to_add = allowed - du.sum_spec(actives)
-        if to_add > 0:   # larger first; newer first among equals
+        if to_add > 0:  # larger first; newer first among equals
             actives.sort(key=lambda rs: (-du.rs_replicas(rs), -du.created(rs)[0]))
             operation = "up"
         elif to_add < 0:  # larger first; older first among equals
@@ -389,8 +442,11 @@ class DeploymentController(Controller):
         total = 0
         out = []
         for rs in sorted(olds, key=du.created):
-            if total >= max_cleanup or du.rs_replicas(rs) == 0 or \
-                    du.rs_replicas(rs) == du.rs_status(rs, "availableReplicas"):
+            if (
+                total >= max_cleanup
+                or du.rs_replicas(rs) == 0
+                or du.rs_replicas(rs) == du.rs_status(rs, "availableReplicas")
+            ):
                 out.append(rs)
                 continue
             down = min(max_cleanup - total, du.rs_replicas(rs) - du.rs_status(rs, "availableReplicas"))
@@ -445,7 +501,7 @@ class DeploymentController(Controller):
         for pod in self.pod_informer.list(namespace_of(olds[0]) if olds else None):
             ref = controller_ref(pod)
             if ref is not None and ref.get("uid") in old_uids and not is_terminal(pod):
-                return True   # even a terminating pod still runs until its kubelet says so
+                return True  # even a terminating pod still runs until its kubelet says so
         return False
 
     # ------------------------------------------------------------ history
@@ -456,8 +512,11 @@ class DeploymentController(Controller):
         if diff <= 0:
             return
         for rs in sorted(cleanable, key=lambda r: (du.revision(r), du.created(r)))[:diff]:
-            if du.rs_status(rs, "replicas") != 0 or du.rs_replicas(rs) != 0 or \
-                    (rs["metadata"].get("generation") or 0) > du.rs_status(rs, "observedGeneration"):
+            if (
+                du.rs_status(rs, "replicas") != 0
+                or du.rs_replicas(rs) != 0
+                or (rs["metadata"].get("generation") or 0) > du.rs_status(rs, "observedGeneration")
+            ):
                 continue
             try:
                 self.client.delete("replicasets", name_of(rs), namespace_of(rs))
@@ -476,10 +535,13 @@ class DeploymentController(Controller):
             return d
         now = self.clock()
         if paused and (cond is None or cond.get("reason") != du.PAUSED):
-            du.set_condition(status, du.new_condition("Progressing", "Unknown", du.PAUSED, "Deployment is paused", now))
+            du.set_condition(
+                status, du.new_condition("Progressing", "Unknown", du.PAUSED, "Deployment is paused", now)
+            )
         elif not paused and cond is not None and cond.get("reason") == du.PAUSED:
-            du.set_condition(status, du.new_condition("Progressing", "Unknown", du.RESUMED,
-                                                      "Deployment is resumed", now))
+            du.set_condition(
+                status, du.new_condition("Progressing", "Unknown", du.RESUMED, "Deployment is resumed", now)
+            )
         else:
             return d
         return self._write_status(d, status)
@@ -501,16 +563,27 @@ class DeploymentController(Controller):
         if deadline is None:
             du.remove_condition(status, "Progressing")
         current = du.get_condition(d.get("status") or {}, "Progressing")
-        complete_before = (status["replicas"] == status["updatedReplicas"] and current is not None
-                           and current.get("reason") == du.NEW_RS_AVAILABLE)
+        complete_before = (
+            status["replicas"] == status["updatedReplicas"]
+            and current is not None
+            and current.get("reason") == du.NEW_RS_AVAILABLE
+        )
         if deadline is not None and not complete_before:
             if du.deployment_complete(d, status):
-                msg = (f'ReplicaSet "{name_of(new)}" has successfully progressed.' if new is not None
-                       else f'Deployment "{name_of(d)}" has successfully progressed.')
-                du.set_condition(status, du.new_condition("Progressing", "True", du.NEW_RS_AVAILABLE, msg, now))
+                msg = (
+                    f'ReplicaSet "{name_of(new)}" has successfully progressed.'
+                    if new is not None
+                    else f'Deployment "{name_of(d)}" has successfully progressed.'
+                )
+                du.set_condition(
+                    status, du.new_condition("Progressing", "True", du.NEW_RS_AVAILABLE, msg, now)
+                )
             elif du.deployment_progressing(d, status):
-                msg = (f'ReplicaSet "{name_of(new)}" is progressing.' if new is not None
-                       else f'Deployment "{name_of(d)}" is progressing.')
+                msg = (
+                    f'ReplicaSet "{name_of(new)}" is progressing.'
+                    if new is not None
+                    else f'Deployment "{name_of(d)}" is progressing.'
+                )
                 cond = du.new_condition("Progressing", "True", du.RS_UPDATED, msg, now)
                 if current is not None:
                     if current.get("status") == "True":
@@ -518,10 +591,15 @@ class DeploymentController(Controller):
                     du.remove_condition(status, "Progressing")
                 du.set_condition(status, cond)
             elif du.deployment_timed_out(d, status, now):
-                msg = (f'ReplicaSet "{name_of(new)}" has timed out progressing.' if new is not None
-                       else f'Deployment "{name_of(d)}" has timed out progressing.')
+                msg = (
+                    f'ReplicaSet "{name_of(new)}" has timed out progressing.'
+                    if new is not None
+                    else f'Deployment "{name_of(d)}" has timed out progressing.'
+                )
                 du.set_condition(status, du.new_condition("Progressing", "False", du.TIMED_OUT, msg, now))
-                if (du.get_condition(d.get("status") or {}, "Progressing") or {}).get("reason") != du.TIMED_OUT:
+                if (du.get_condition(d.get("status") or {}, "Progressing") or {}).get(
+                    "reason"
+                ) != du.TIMED_OUT:
                     self.recorder.event(d, WARNING, du.TIMED_OUT, msg)
         if status != (d.get("status") or {}):
             self._write_status(d, status)
@@ -531,8 +609,12 @@ class DeploymentController(Controller):
         """No progress yet: look again when the progress deadline would pass."""
         deadline = du.progress_deadline(d)
         cond = du.get_condition(status, "Progressing")
-        if deadline is None or cond is None or du.deployment_complete(d, status) or \
-                cond.get("reason") == du.TIMED_OUT:
+        if (
+            deadline is None
+            or cond is None
+            or du.deployment_complete(d, status)
+            or cond.get("reason") == du.TIMED_OUT
+        ):
             return None
         since = parse_time(cond.get("lastUpdateTime")) or now
         return max(since + deadline - now, 0.0) + 1.0

@@ -22,8 +22,14 @@ REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
 # Deployment annotations not copied onto its ReplicaSets.
-SKIP_ANNOTATIONS = {"kubectl.kubernetes.io/last-applied-configuration", REVISION, REVISION_HISTORY,
-                    DESIRED_REPLICAS, MAX_REPLICAS, "deprecated.deployment.rollback.to"}
+SKIP_ANNOTATIONS = {
+    "kubectl.kubernetes.io/last-applied-configuration",
+    REVISION,
+    REVISION_HISTORY,
+    DESIRED_REPLICAS,
+    MAX_REPLICAS,
+    "deprecated.deployment.rollback.to",
+}
 
 # Condition reasons (deployment_util.go)
 NEW_RS_CREATED = "NewReplicaSetCreated"
@@ -93,8 +99,9 @@ def resolve_fenceposts(d: Obj) -> tuple[int, int]:
     ru = spec(d).get("strategy", {}).get("rollingUpdate") or {}
     desired = replicas(d)
     surge = scaled_value(ru.get("maxSurge"), desired, True, "spec.strategy.rollingUpdate.maxSurge")
-    unavailable = scaled_value(ru.get("maxUnavailable"), desired, False,
-                               "spec.strategy.rollingUpdate.maxUnavailable")
+    unavailable = scaled_value(
+        ru.get("maxUnavailable"), desired, False, "spec.strategy.rollingUpdate.maxUnavailable"
+    )
     if surge == 0 and unavailable == 0:
         unavailable = 1
     return surge, unavailable
@@ -175,7 +182,7 @@ def new_rs_new_replicas(d: Obj, all_rss: list[Obj | None], new_rs: Obj) -> int:
     current = sum_spec(all_rss)
     max_total = replicas(d) + surge
     if current >= max_total:
-        return rs_replicas(new_rs)   # cannot scale up any more
+        return rs_replicas(new_rs)  # cannot scale up any more
     scale_up = min(max_total - current, replicas(d) - rs_replicas(new_rs))
     return rs_replicas(new_rs) + scale_up
 
@@ -184,8 +191,11 @@ def is_saturated(d: Obj, rs: Obj | None) -> bool:
     if rs is None:
         return False
     desired = ((rs.get("metadata") or {}).get("annotations") or {}).get(DESIRED_REPLICAS)
-    return (rs_replicas(rs) == replicas(d) and desired == str(replicas(d))
-            and rs_status(rs, "availableReplicas") == replicas(d))
+    return (
+        rs_replicas(rs) == replicas(d)
+        and desired == str(replicas(d))
+        and rs_status(rs, "availableReplicas") == replicas(d)
+    )
 
 
 def proportion(rs: Obj, d: Obj, to_add: int, added: int, status_replicas: int) -> int:
@@ -208,7 +218,7 @@ def proportion(rs: Obj, d: Obj, to_add: int, added: int, status_replicas: int) -
 
 
 def _round_half_away(x: float) -> int:
-    return int(math.floor(x + 0.5)) if x >= 0 else -int(math.floor(-x + 0.5))
+    return math.floor(x + 0.5) if x >= 0 else -math.floor(-x + 0.5)
 
 
 # ---------------------------------------------------------------- conditions and status
@@ -221,18 +231,30 @@ def get_condition(status: dict, type_: str) -> dict | None:
 
 def new_condition(type_: str, status: str, reason: str, message: str, now: float) -> dict:
     t = now_rfc3339(now)
-    return {"type": type_, "status": status, "lastUpdateTime": t, "lastTransitionTime": t,
-            "reason": reason, "message": message}
+    return {
+        "type": type_,
+        "status": status,
+        "lastUpdateTime": t,
+        "lastTransitionTime": t,
+        "reason": reason,
+        "message": message,
+    }
 
 
 def set_condition(status: dict, cond: dict) -> None:
     """Same status and reason: keep the old one. Same status: keep its lastTransitionTime."""
     current = get_condition(status, cond["type"])
-    if current is not None and current.get("status") == cond["status"] and current.get("reason") == cond["reason"]:
+    if (
+        current is not None
+        and current.get("status") == cond["status"]
+        and current.get("reason") == cond["reason"]
+    ):
         return
     if current is not None and current.get("status") == cond["status"]:
         cond = {**cond, "lastTransitionTime": current.get("lastTransitionTime")}
-    status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != cond["type"]] + [cond]
+    status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != cond["type"]] + [
+        cond
+    ]
 
 
 def remove_condition(status: dict, type_: str) -> None:
@@ -256,29 +278,39 @@ def calculate_status(all_rss: list[Obj | None], new_rs: Obj | None, d: Obj, now:
         status["collisionCount"] = old["collisionCount"]
     status["conditions"] = copy.deepcopy(old.get("conditions") or [])
     if available >= replicas(d) - max_unavailable(d):
-        set_condition(status, new_condition("Available", "True", MIN_AVAILABLE,
-                                            "Deployment has minimum availability.", now))
+        set_condition(
+            status,
+            new_condition("Available", "True", MIN_AVAILABLE, "Deployment has minimum availability.", now),
+        )
     else:
-        set_condition(status, new_condition("Available", "False", MIN_UNAVAILABLE,
-                                            "Deployment does not have minimum availability.", now))
+        set_condition(
+            status,
+            new_condition(
+                "Available", "False", MIN_UNAVAILABLE, "Deployment does not have minimum availability.", now
+            ),
+        )
     return status
 
 
 def deployment_complete(d: Obj, status: dict) -> bool:
-    return (status.get("updatedReplicas", 0) == replicas(d)
-            and status.get("replicas", 0) == replicas(d)
-            and status.get("availableReplicas", 0) == replicas(d)
-            and status.get("observedGeneration", 0) >= (d.get("metadata") or {}).get("generation", 0))
+    return (
+        status.get("updatedReplicas", 0) == replicas(d)
+        and status.get("replicas", 0) == replicas(d)
+        and status.get("availableReplicas", 0) == replicas(d)
+        and status.get("observedGeneration", 0) >= (d.get("metadata") or {}).get("generation", 0)
+    )
 
 
 def deployment_progressing(d: Obj, new: dict) -> bool:
     old = d.get("status") or {}
     old_old = old.get("replicas", 0) - old.get("updatedReplicas", 0)
     new_old = new.get("replicas", 0) - new.get("updatedReplicas", 0)
-    return (new.get("updatedReplicas", 0) > old.get("updatedReplicas", 0)
-            or new_old < old_old
-            or new.get("readyReplicas", 0) > old.get("readyReplicas", 0)
-            or new.get("availableReplicas", 0) > old.get("availableReplicas", 0))
+    return (
+        new.get("updatedReplicas", 0) > old.get("updatedReplicas", 0)
+        or new_old < old_old
+        or new.get("readyReplicas", 0) > old.get("readyReplicas", 0)
+        or new.get("availableReplicas", 0) > old.get("availableReplicas", 0)
+    )
 
 
 def deployment_timed_out(d: Obj, status: dict, now: float) -> bool:

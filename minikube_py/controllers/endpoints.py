@@ -18,7 +18,16 @@ from typing import Any
 
 from .client import is_already_exists, is_not_found
 from .framework import Controller
-from .meta import is_deleting, key_of, labels_of, map_selector_matches, name_of, namespace_of, now_rfc3339, split_key
+from .meta import (
+    is_deleting,
+    key_of,
+    labels_of,
+    map_selector_matches,
+    name_of,
+    namespace_of,
+    now_rfc3339,
+    split_key,
+)
 from .podutil import is_ready, is_terminal
 
 log = logging.getLogger(__name__)
@@ -47,8 +56,12 @@ def address_of(pod: Obj) -> dict:
     addr: dict[str, Any] = {"ip": st.get("podIP")}
     if spec.get("nodeName"):
         addr["nodeName"] = spec["nodeName"]
-    addr["targetRef"] = {"kind": "Pod", "namespace": md.get("namespace"), "name": md.get("name"),
-                         "uid": md.get("uid")}
+    addr["targetRef"] = {
+        "kind": "Pod",
+        "namespace": md.get("namespace"),
+        "name": md.get("name"),
+        "uid": md.get("uid"),
+    }
     return addr
 
 
@@ -61,8 +74,11 @@ def build_subsets(svc: Obj, pods: list[Obj]) -> list[dict]:
         if not (pod.get("status") or {}).get("podIP") or is_terminal(pod) or is_deleting(pod):
             continue
         addr = address_of(pod)
-        if spec.get("clusterIP") == "None" and (pod.get("spec") or {}).get("hostname") and \
-                (pod.get("spec") or {}).get("subdomain") == name_of(svc):
+        if (
+            spec.get("clusterIP") == "None"
+            and (pod.get("spec") or {}).get("hostname")
+            and (pod.get("spec") or {}).get("subdomain") == name_of(svc)
+        ):
             addr["hostname"] = pod["spec"]["hostname"]
         ports = []
         for sp in spec.get("ports") or []:
@@ -107,11 +123,14 @@ class EndpointsController(Controller):
         self.svc_informer = self.informers.informer("services")
         self.pod_informer = self.informers.informer("pods")
         self.ep_informer = self.informers.informer("endpoints")
-        self.svc_informer.add_handler(lambda s: self.enqueue(key_of(s)),
-                                      lambda o, n: self.enqueue(key_of(n)),
-                                      lambda s: self.enqueue(key_of(s)))
-        self.pod_informer.add_handler(self._pod_changed, lambda o, n: self._pod_changed(n, o),
-                                      self._pod_changed)
+        self.svc_informer.add_handler(
+            lambda s: self.enqueue(key_of(s)),
+            lambda o, n: self.enqueue(key_of(n)),
+            lambda s: self.enqueue(key_of(s)),
+        )
+        self.pod_informer.add_handler(
+            self._pod_changed, lambda o, n: self._pod_changed(n, o), self._pod_changed
+        )
         # Someone edited or deleted our Endpoints: put them back.
         self.ep_informer.add_handler(None, lambda o, n: self._ep_changed(n), self._ep_changed)
 
@@ -122,8 +141,9 @@ class EndpointsController(Controller):
     def _pod_changed(self, pod: Obj, old: Obj | None = None) -> None:
         for svc in self.svc_informer.list(namespace_of(pod)):
             selector = (svc.get("spec") or {}).get("selector")
-            if map_selector_matches(selector, labels_of(pod)) or \
-                    (old is not None and map_selector_matches(selector, labels_of(old))):
+            if map_selector_matches(selector, labels_of(pod)) or (
+                old is not None and map_selector_matches(selector, labels_of(old))
+            ):
                 self.enqueue(key_of(svc))
 
     def sync(self, key: str) -> float | None:
@@ -138,7 +158,7 @@ class EndpointsController(Controller):
             return None
         selector = (svc.get("spec") or {}).get("selector")
         if not selector:
-            return None   # no selector: the user manages these Endpoints
+            return None  # no selector: the user manages these Endpoints
         pods = [p for p in self.pod_informer.list(namespace) if map_selector_matches(selector, labels_of(p))]
         subsets = build_subsets(svc, pods)
         labels = dict(labels_of(svc))
@@ -147,8 +167,11 @@ class EndpointsController(Controller):
         current = self.ep_informer.get(name, namespace)
         if current is not None and (current.get("subsets") or []) == subsets and labels_of(current) == labels:
             return None
-        ep: Obj = copy.deepcopy(current) if current is not None else {
-            "apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, "namespace": namespace}}
+        ep: Obj = (
+            copy.deepcopy(current)
+            if current is not None
+            else {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, "namespace": namespace}}
+        )
         ep["metadata"]["labels"] = labels
         ep["metadata"].setdefault("annotations", {})[TRIGGER_TIME] = now_rfc3339(self.clock())
         if subsets:
@@ -164,7 +187,9 @@ class EndpointsController(Controller):
                 # Exists but our cache has not seen it: get it and retry as an update.
                 live = self.client.get("endpoints", name, namespace)
                 live["metadata"]["labels"] = labels
-                live["metadata"].setdefault("annotations", {})[TRIGGER_TIME] = ep["metadata"]["annotations"][TRIGGER_TIME]
+                live["metadata"].setdefault("annotations", {})[TRIGGER_TIME] = ep["metadata"]["annotations"][
+                    TRIGGER_TIME
+                ]
                 live["subsets"] = subsets
                 if not subsets:
                     live.pop("subsets", None)

@@ -27,17 +27,29 @@ NORMAL, WARNING = "Normal", "Warning"
 
 def object_reference(obj: Obj) -> dict:
     md = obj.get("metadata") or {}
-    ref = {"kind": obj.get("kind"), "namespace": md.get("namespace"), "name": md.get("name"),
-           "uid": md.get("uid"), "apiVersion": obj.get("apiVersion"),
-           "resourceVersion": md.get("resourceVersion")}
+    ref = {
+        "kind": obj.get("kind"),
+        "namespace": md.get("namespace"),
+        "name": md.get("name"),
+        "uid": md.get("uid"),
+        "apiVersion": obj.get("apiVersion"),
+        "resourceVersion": md.get("resourceVersion"),
+    }
     return {k: v for k, v in ref.items() if v}
 
 
 class EventRecorder:
     """Writes Events for one component; remembers the last ones it wrote to count repeats."""
 
-    def __init__(self, client: ApiClient, component: str, host: str = "", *,
-                 clock: Callable[[], float] = time.time, cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        component: str,
+        host: str = "",
+        *,
+        clock: Callable[[], float] = time.time,
+        cache_size: int = 4096,
+    ) -> None:
         self.client, self.component, self.host, self.clock = client, component, host, clock
         self._lock = threading.Lock()
         # dedup key -> (namespace, event name, count)   (an LRU like client-go's)
@@ -48,24 +60,40 @@ class EventRecorder:
         """Record (or count again) one event about obj. Never raises: events are best effort."""
         try:
             return self._record(obj, type_, reason, message)
-        except Exception as exc:
-            log.warning("event %s/%s for %s not recorded: %s", type_, reason,
-                        (obj.get("metadata") or {}).get("name"), exc)
+        except Exception as exc:  # noqa: BLE001 - an event must never fail the loop
+            log.warning(
+                "event %s/%s for %s not recorded: %s",
+                type_,
+                reason,
+                (obj.get("metadata") or {}).get("name"),
+                exc,
+            )
             return None
 
     def _record(self, obj: Obj, type_: str, reason: str, message: str) -> Obj:
         ref = object_reference(obj)
         namespace = ref.get("namespace") or "default"
-        key = (self.component, self.host, ref.get("kind"), ref.get("namespace"), ref.get("name"),
-               ref.get("uid"), ref.get("apiVersion"), type_, reason, message)
+        key = (
+            self.component,
+            self.host,
+            ref.get("kind"),
+            ref.get("namespace"),
+            ref.get("name"),
+            ref.get("uid"),
+            ref.get("apiVersion"),
+            type_,
+            reason,
+            message,
+        )
         now = now_rfc3339(self.clock())
         with self._lock:
             seen = self._seen.get(key)
         if seen is not None:
             ns, name, count = seen
             try:
-                updated = self.client.patch("events", name, {"count": count + 1, "lastTimestamp": now},
-                                            ns, patch_type="merge")
+                updated = self.client.patch(
+                    "events", name, {"count": count + 1, "lastTimestamp": now}, ns, patch_type="merge"
+                )
                 self._remember(key, ns, name, count + 1)
                 return updated
             except Exception as exc:
@@ -74,12 +102,19 @@ class EventRecorder:
                 # Someone deleted it (namespace cleanup, TTL): start a new one.
         name = f"{ref.get('name')}.{time.time_ns():x}"
         event = {
-            "apiVersion": "v1", "kind": "Event",
+            "apiVersion": "v1",
+            "kind": "Event",
             "metadata": {"name": name, "namespace": namespace},
-            "involvedObject": ref, "reason": reason, "message": message, "type": type_,
+            "involvedObject": ref,
+            "reason": reason,
+            "message": message,
+            "type": type_,
             "source": {"component": self.component, **({"host": self.host} if self.host else {})},
-            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-            "reportingComponent": self.component, "reportingInstance": self.host,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "reportingComponent": self.component,
+            "reportingInstance": self.host,
         }
         created = self.client.create("events", event, namespace)
         self._remember(key, namespace, name, 1)

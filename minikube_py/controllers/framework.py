@@ -30,8 +30,14 @@ class Controller:
     name = "controller"
     workers = 1
 
-    def __init__(self, client: ApiClient, informers: InformerFactory, recorder: EventRecorder, *,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        informers: InformerFactory,
+        recorder: EventRecorder,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.client, self.informers, self.recorder, self.clock = client, informers, recorder, clock
         self.queue = WorkQueue()
         self._threads: list[threading.Thread] = []
@@ -62,8 +68,15 @@ class Controller:
             delay = self.queue.add_rate_limited(key)
             # A conflict is ordinary (our cache was one write behind): no traceback for it.
             quiet = is_conflict(exc) or error_code(exc) == 404
-            log.log(logging.DEBUG if quiet else logging.WARNING, "%s: sync %s failed (%s); retry in %.3fs",
-                    self.name, key, exc, delay, exc_info=not quiet and error_code(exc) is None)
+            log.log(
+                logging.DEBUG if quiet else logging.WARNING,
+                "%s: sync %s failed (%s); retry in %.3fs",
+                self.name,
+                key,
+                exc,
+                delay,
+                exc_info=not quiet and error_code(exc) is None,
+            )
         finally:
             self.queue.done(key)
         return True

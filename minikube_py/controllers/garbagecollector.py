@@ -30,8 +30,18 @@ Obj = dict[str, Any]
 
 ORPHAN = "orphan"
 FOREGROUND = "foregroundDeletion"
-WATCHED = ["deployments", "replicasets", "pods", "services", "endpoints", "configmaps", "secrets",
-           "leases", "nodes", "persistentvolumeclaims"]
+WATCHED = [
+    "deployments",
+    "replicasets",
+    "pods",
+    "services",
+    "endpoints",
+    "configmaps",
+    "secrets",
+    "leases",
+    "nodes",
+    "persistentvolumeclaims",
+]
 
 
 class GarbageCollector(Controller):
@@ -42,12 +52,15 @@ class GarbageCollector(Controller):
         super().__init__(*args, **kwargs)
         self.resources = resources or WATCHED
         self._lock = threading.Lock()
-        self.by_uid: dict[str, str] = {}              # uid -> queue key "resource:ns/name"
-        self.dependents: dict[str, set[str]] = {}     # owner uid -> dependent queue keys
+        self.by_uid: dict[str, str] = {}  # uid -> queue key "resource:ns/name"
+        self.dependents: dict[str, set[str]] = {}  # owner uid -> dependent queue keys
         self.informers_by_resource = {r: self.informers.informer(r) for r in self.resources}
         for r, inf in self.informers_by_resource.items():
-            inf.add_handler(lambda o, r=r: self._seen(r, None, o), lambda old, new, r=r: self._seen(r, old, new),
-                            lambda o, r=r: self._gone(r, o))
+            inf.add_handler(
+                lambda o, r=r: self._seen(r, None, o),
+                lambda old, new, r=r: self._seen(r, old, new),
+                lambda o, r=r: self._gone(r, o),
+            )
 
     # ------------------------------------------------------------ the graph
     @staticmethod
@@ -109,7 +122,9 @@ class GarbageCollector(Controller):
         out = []
         for k in keys:
             obj = self._cached(k)
-            if obj is not None and any(r.get("uid") == uid for r in obj["metadata"].get("ownerReferences") or []):
+            if obj is not None and any(
+                r.get("uid") == uid for r in obj["metadata"].get("ownerReferences") or []
+            ):
                 out.append((k, obj))
         return out
 
@@ -151,17 +166,17 @@ class GarbageCollector(Controller):
         return None
 
     def _owner_state(self, dep: Obj, ref: dict) -> str:
-        """"solid", "dangling" (gone, or a different object of that name) or "waiting"
+        """ "solid", "dangling" (gone, or a different object of that name) or "waiting"
         (being deleted in the foreground)."""
         res = resource_for(ref.get("apiVersion", ""), ref.get("kind", ""))
         if res is None:
-            return "solid"   # a kind we do not know: never delete on a guess
+            return "solid"  # a kind we do not know: never delete on a guess
         ns = dep["metadata"].get("namespace") if RESOURCES[res][2] else None
         inf = self.informers_by_resource.get(res)
         owner = inf.get(ref["name"], ns) if inf is not None else None
         if owner is None or uid_of(owner) != ref.get("uid"):
             try:
-                owner = self.client.get(res, ref["name"], ns)   # the cache may lag: ask
+                owner = self.client.get(res, ref["name"], ns)  # the cache may lag: ask
             except Exception as exc:
                 if is_not_found(exc):
                     return "dangling"
@@ -177,7 +192,7 @@ class GarbageCollector(Controller):
         states = {r.get("uid"): self._owner_state(obj, r) for r in refs}
         solid = [u for u, s in states.items() if s == "solid"]
         if solid:
-            if len(solid) != len(refs):   # drop references to owners that are gone
+            if len(solid) != len(refs):  # drop references to owners that are gone
                 self._patch_refs(resource, obj, [r for r in refs if states[r.get("uid")] == "solid"])
             return
         finalizers = obj["metadata"].get("finalizers") or []
@@ -196,9 +211,12 @@ class GarbageCollector(Controller):
     def _delete(self, resource: str, obj: Obj, policy: str) -> None:
         md = obj["metadata"]
         try:
-            self.client.delete(resource, md["name"], md.get("namespace"), propagation_policy=policy,
-                               uid=md.get("uid"))
-            log.info("garbage collector: deleted %s %s/%s (%s)", resource, md.get("namespace"), md["name"], policy)
+            self.client.delete(
+                resource, md["name"], md.get("namespace"), propagation_policy=policy, uid=md.get("uid")
+            )
+            log.info(
+                "garbage collector: deleted %s %s/%s (%s)", resource, md.get("namespace"), md["name"], policy
+            )
         except Exception as exc:
             if not (is_not_found(exc) or is_conflict(exc)):
                 raise
@@ -206,9 +224,12 @@ class GarbageCollector(Controller):
     def _patch_refs(self, resource: str, obj: Obj, refs: list) -> None:
         md = obj["metadata"]
         try:
-            self.client.patch(resource, md["name"], {"metadata": {
-                "ownerReferences": refs or None, "resourceVersion": md.get("resourceVersion")}},
-                md.get("namespace"))
+            self.client.patch(
+                resource,
+                md["name"],
+                {"metadata": {"ownerReferences": refs or None, "resourceVersion": md.get("resourceVersion")}},
+                md.get("namespace"),
+            )
         except Exception as exc:
             if is_not_found(exc):
                 return
@@ -218,8 +239,12 @@ class GarbageCollector(Controller):
         md = obj["metadata"]
         rest = [f for f in md.get("finalizers") or [] if f != finalizer]
         try:
-            self.client.patch(resource, md["name"], {"metadata": {
-                "finalizers": rest or None, "resourceVersion": md.get("resourceVersion")}}, md.get("namespace"))
+            self.client.patch(
+                resource,
+                md["name"],
+                {"metadata": {"finalizers": rest or None, "resourceVersion": md.get("resourceVersion")}},
+                md.get("namespace"),
+            )
         except Exception as exc:
             if is_not_found(exc):
                 return

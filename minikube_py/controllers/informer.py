@@ -28,16 +28,27 @@ class WatchExpired(Exception):
 
 
 class Handler:
-    def __init__(self, on_add: Callable[[Obj], None] | None = None,
-                 on_update: Callable[[Obj, Obj], None] | None = None,
-                 on_delete: Callable[[Obj], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_add: Callable[[Obj], None] | None = None,
+        on_update: Callable[[Obj, Obj], None] | None = None,
+        on_delete: Callable[[Obj], None] | None = None,
+    ) -> None:
         self.on_add, self.on_update, self.on_delete = on_add, on_update, on_delete
 
 
 class Informer:
-    def __init__(self, client: ApiClient, resource: str, namespace: str | None = None, *,
-                 label_selector: str | None = None, field_selector: str | None = None,
-                 watch_timeout: int = 300, retry_delay: float = 0.5) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        resource: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        watch_timeout: int = 300,
+        retry_delay: float = 0.5,
+    ) -> None:
         self.client, self.resource, self.namespace = client, resource, namespace
         self.label_selector, self.field_selector = label_selector, field_selector
         self.watch_timeout, self.retry_delay = watch_timeout, retry_delay
@@ -51,7 +62,7 @@ class Informer:
         self._thread: threading.Thread | None = None
         self._watch: Any = None
         self.resource_version: str | None = None
-        self.lists = 0      # how many LISTs (1 + one per 410 Gone or broken watch)
+        self.lists = 0  # how many LISTs (1 + one per 410 Gone or broken watch)
 
     # ------------------------------------------------------------ reading the cache
     def get(self, name: str, namespace: str | None = None) -> Obj | None:
@@ -76,9 +87,12 @@ class Informer:
         return self._synced.wait(timeout)
 
     # ------------------------------------------------------------ handlers
-    def add_handler(self, on_add: Callable[[Obj], None] | None = None,
-                    on_update: Callable[[Obj, Obj], None] | None = None,
-                    on_delete: Callable[[Obj], None] | None = None) -> None:
+    def add_handler(
+        self,
+        on_add: Callable[[Obj], None] | None = None,
+        on_update: Callable[[Obj, Obj], None] | None = None,
+        on_delete: Callable[[Obj], None] | None = None,
+    ) -> None:
         handler = Handler(on_add, on_update, on_delete)
         with self._lock:
             self._handlers.append(handler)
@@ -113,8 +127,12 @@ class Informer:
 
     def relist(self) -> None:
         """LIST, then turn the difference with the cache into add/update/delete calls."""
-        result = self.client.list(self.resource, self.namespace, label_selector=self.label_selector,
-                                  field_selector=self.field_selector)
+        result = self.client.list(
+            self.resource,
+            self.namespace,
+            label_selector=self.label_selector,
+            field_selector=self.field_selector,
+        )
         self.lists += 1
         fresh = {key_of(o): self._stamp(o) for o in result.get("items") or []}
         with self._lock:
@@ -162,9 +180,14 @@ class Informer:
             self._dispatch("update", prev, obj)
 
     def _watch_once(self) -> None:
-        w = self.client.watch(self.resource, self.namespace, resource_version=self.resource_version,
-                              label_selector=self.label_selector, field_selector=self.field_selector,
-                              timeout_seconds=self.watch_timeout)
+        w = self.client.watch(
+            self.resource,
+            self.namespace,
+            resource_version=self.resource_version,
+            label_selector=self.label_selector,
+            field_selector=self.field_selector,
+            timeout_seconds=self.watch_timeout,
+        )
         self._watch = w
         try:
             if self._stop.is_set():
@@ -189,10 +212,13 @@ class Informer:
                 if need_list:
                     self.relist()
                     need_list = False
-                self._watch_once()   # returns when the server ends the stream: watch again
+                self._watch_once()  # returns when the server ends the stream: watch again
             except WatchExpired:
-                log.info("%s informer: resourceVersion %s expired, re-listing", self.resource,
-                         self.resource_version)
+                log.info(
+                    "%s informer: resourceVersion %s expired, re-listing",
+                    self.resource,
+                    self.resource_version,
+                )
                 need_list = True
             except Exception as exc:
                 if self._stop.is_set():
@@ -200,8 +226,9 @@ class Informer:
                 if is_gone(exc):
                     need_list = True
                     continue
-                log.warning("%s informer: %s; re-listing", self.resource, exc,
-                            exc_info=error_code(exc) is None)
+                log.warning(
+                    "%s informer: %s; re-listing", self.resource, exc, exc_info=error_code(exc) is None
+                )
                 need_list = True
                 self._stop.wait(self.retry_delay)
 

@@ -1,9 +1,9 @@
 """ControllerManager: every loop of kube-controller-manager in one process, sharing informers.
 
-    cm = ControllerManager()
-    cm.start(client)      # a minikube_py.api.client.Client (or anything speaking controllers.client)
-    ...
-    cm.stop()
+cm = ControllerManager()
+cm.start(client)      # a minikube_py.api.client.Client (or anything speaking controllers.client)
+...
+cm.stop()
 """
 
 from __future__ import annotations
@@ -30,15 +30,25 @@ ALL = ("deployment", "replicaset", "endpoints", "namespace", "garbagecollector",
 
 
 class ControllerManager:
-    def __init__(self, *, controllers: tuple[str, ...] = ALL, node_grace_period: float = 40.0,
-                 pod_eviction_timeout: float = 300.0, node_monitor_period: float = 5.0,
-                 clock: Callable[[], float] = time.time, host: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        controllers: tuple[str, ...] = ALL,
+        node_grace_period: float = 40.0,
+        pod_eviction_timeout: float = 300.0,
+        node_monitor_period: float = 5.0,
+        clock: Callable[[], float] = time.time,
+        host: str = "",
+    ) -> None:
         unknown = set(controllers) - set(ALL)
         if unknown:
             raise ValueError(f"controllers: unknown {sorted(unknown)}; known: {', '.join(ALL)}")
         self.enabled = controllers
-        self.node_options = {"grace_period": node_grace_period, "eviction_timeout": pod_eviction_timeout,
-                             "monitor_period": node_monitor_period}
+        self.node_options = {
+            "grace_period": node_grace_period,
+            "eviction_timeout": pod_eviction_timeout,
+            "monitor_period": node_monitor_period,
+        }
         self.clock, self.host = clock, host
         self.controllers: list[Controller] = []
         self.informers: InformerFactory | None = None
@@ -55,8 +65,11 @@ class ControllerManager:
             "garbagecollector": (GarbageCollector, {}),
             "nodelifecycle": (NodeLifecycleController, self.node_options),
         }
-        self.controllers = [cls(client, self.informers, recorder, clock=self.clock, **opts)
-                            for name, (cls, opts) in classes.items() if name in self.enabled]
+        self.controllers = [
+            cls(client, self.informers, recorder, clock=self.clock, **opts)
+            for name, (cls, opts) in classes.items()
+            if name in self.enabled
+        ]
         return self.controllers
 
     def start(self, client: Any, sync_timeout: float = 30.0) -> None:

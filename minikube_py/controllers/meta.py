@@ -55,8 +55,14 @@ def controller_ref(obj: Obj) -> dict | None:
 
 
 def new_controller_ref(owner: Obj) -> dict:
-    return {"apiVersion": owner.get("apiVersion"), "kind": owner.get("kind"), "name": name_of(owner),
-            "uid": uid_of(owner), "controller": True, "blockOwnerDeletion": True}
+    return {
+        "apiVersion": owner.get("apiVersion"),
+        "kind": owner.get("kind"),
+        "name": name_of(owner),
+        "uid": uid_of(owner),
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
 def is_controlled_by(obj: Obj, owner: Obj) -> bool:
@@ -69,8 +75,9 @@ class SelectorError(ValueError):
     """A label selector that cannot be evaluated (unknown operator, missing values)."""
 
 
-def selector_matches(selector: dict | None, labels: dict[str, str] | None, *,
-                     empty_matches_all: bool = True) -> bool:
+def selector_matches(
+    selector: dict | None, labels: dict[str, str] | None, *, empty_matches_all: bool = True
+) -> bool:
     """metav1.LabelSelector semantics: matchLabels AND every matchExpressions entry.
 
     An empty selector matches everything for workloads; `empty_matches_all=False` makes it
@@ -112,8 +119,14 @@ def selector_to_string(selector: dict | None) -> str:
     parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
     for e in selector.get("matchExpressions") or []:
         op, key, vals = e.get("operator"), e.get("key"), ",".join(sorted(e.get("values") or []))
-        parts.append({"In": f"{key} in ({vals})", "NotIn": f"{key} notin ({vals})", "Exists": key,
-                      "DoesNotExist": f"!{key}"}[op])
+        parts.append(
+            {
+                "In": f"{key} in ({vals})",
+                "NotIn": f"{key} notin ({vals})",
+                "Exists": key,
+                "DoesNotExist": f"!{key}",
+            }[op]
+        )
     return ",".join(parts)
 
 

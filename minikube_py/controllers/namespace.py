@@ -22,8 +22,19 @@ Obj = dict[str, Any]
 FINALIZER = "kubernetes"
 
 # Workloads first (so their controllers stop recreating pods), events last.
-ORDER = ["deployments", "replicasets", "pods", "services", "endpoints", "configmaps", "secrets",
-         "serviceaccounts", "persistentvolumeclaims", "leases", "events"]
+ORDER = [
+    "deployments",
+    "replicasets",
+    "pods",
+    "services",
+    "endpoints",
+    "configmaps",
+    "secrets",
+    "serviceaccounts",
+    "persistentvolumeclaims",
+    "leases",
+    "events",
+]
 
 
 def group_resource(resource: str) -> str:
@@ -61,7 +72,7 @@ class NamespaceController(Controller):
                 items = self.client.list(resource, name).get("items") or []
             except Exception as exc:
                 if is_not_found(exc):
-                    continue   # the server does not serve this resource
+                    continue  # the server does not serve this resource
                 raise
             left = 0
             for obj in items:
@@ -75,7 +86,7 @@ class NamespaceController(Controller):
                         raise
                     md = obj.get("metadata") or {}
                     if not md.get("deletionTimestamp"):
-                        continue   # gone at once
+                        continue  # gone at once
                 left += 1
                 for f in md.get("finalizers") or []:
                     finalizers[f] = finalizers.get(f, 0) + 1
@@ -98,17 +109,33 @@ class NamespaceController(Controller):
     def _set_conditions(self, ns: Obj, remaining: dict[str, int], finalizers: dict[str, int]) -> None:
         now = now_rfc3339(self.clock())
         content = ", ".join(f"{gr} has {n} resource instances" for gr, n in sorted(remaining.items()))
-        conds = [{"type": "NamespaceContentRemaining", "status": "True", "lastTransitionTime": now,
-                  "reason": "SomeResourcesRemain", "message": f"Some resources are remaining: {content}"}]
+        conds = [
+            {
+                "type": "NamespaceContentRemaining",
+                "status": "True",
+                "lastTransitionTime": now,
+                "reason": "SomeResourcesRemain",
+                "message": f"Some resources are remaining: {content}",
+            }
+        ]
         if finalizers:
             fin = ", ".join(f"{f} in {n} resource instances" for f, n in sorted(finalizers.items()))
-            conds.append({"type": "NamespaceFinalizersRemaining", "status": "True", "lastTransitionTime": now,
-                          "reason": "SomeFinalizersRemain",
-                          "message": f"Some content in the namespace has finalizers remaining: {fin}"})
+            conds.append(
+                {
+                    "type": "NamespaceFinalizersRemaining",
+                    "status": "True",
+                    "lastTransitionTime": now,
+                    "reason": "SomeFinalizersRemain",
+                    "message": f"Some content in the namespace has finalizers remaining: {fin}",
+                }
+            )
         status = dict(ns.get("status") or {})
         old = {c["type"]: c for c in status.get("conditions") or []}
-        if all(old.get(c["type"], {}).get("message") == c["message"] for c in conds) and \
-                len(old) == len(conds) and status.get("phase") == "Terminating":
+        if (
+            all(old.get(c["type"], {}).get("message") == c["message"] for c in conds)
+            and len(old) == len(conds)
+            and status.get("phase") == "Terminating"
+        ):
             return
         status["phase"] = "Terminating"
         status["conditions"] = conds

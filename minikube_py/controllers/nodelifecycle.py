@@ -53,17 +53,28 @@ def tolerated_for(pod: Obj, taint: dict, default_seconds: float) -> float | None
 class NodeLifecycleController(Controller):
     name = "node-lifecycle-controller"
 
-    def __init__(self, *args: Any, grace_period: float = 40.0, eviction_timeout: float = 300.0,
-                 monitor_period: float = 5.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        grace_period: float = 40.0,
+        eviction_timeout: float = 300.0,
+        monitor_period: float = 5.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.grace_period, self.eviction_timeout, self.monitor_period = grace_period, eviction_timeout, monitor_period
+        self.grace_period, self.eviction_timeout, self.monitor_period = (
+            grace_period,
+            eviction_timeout,
+            monitor_period,
+        )
         self.node_informer = self.informers.informer("nodes")
         self.lease_informer = self.informers.informer("leases")
         self.pod_informer = self.informers.informer("pods")
         # node -> (last renewTime seen, last Ready heartbeat seen, our clock when either changed)
         self.probes: dict[str, tuple[str | None, str | None, float]] = {}
-        self.node_informer.add_handler(lambda n: self.enqueue(name_of(n)), lambda o, n: self.enqueue(name_of(n)),
-                                       self._node_deleted)
+        self.node_informer.add_handler(
+            lambda n: self.enqueue(name_of(n)), lambda o, n: self.enqueue(name_of(n)), self._node_deleted
+        )
         self.lease_informer.add_handler(self._lease, lambda o, n: self._lease(n), None)
 
     def _node_deleted(self, node: Obj) -> None:
@@ -109,14 +120,24 @@ class NodeLifecycleController(Controller):
             return node
         t = now_rfc3339(now)
         if ready is None:
-            conds["Ready"] = {"type": "Ready", "status": "Unknown", "reason": "NodeStatusNeverUpdated",
-                              "message": "Kubelet never posted node status.", "lastHeartbeatTime": None,
-                              "lastTransitionTime": t}
+            conds["Ready"] = {
+                "type": "Ready",
+                "status": "Unknown",
+                "reason": "NodeStatusNeverUpdated",
+                "message": "Kubelet never posted node status.",
+                "lastHeartbeatTime": None,
+                "lastTransitionTime": t,
+            }
         for type_ in CONDITIONS:
             c = conds.get(type_)
             if c is not None and c.get("status") != "Unknown" and not (type_ == "Ready" and ready is None):
-                conds[type_] = {**c, "status": "Unknown", "reason": "NodeStatusUnknown",
-                                "message": "Kubelet stopped posting node status.", "lastTransitionTime": t}
+                conds[type_] = {
+                    **c,
+                    "status": "Unknown",
+                    "reason": "NodeStatusUnknown",
+                    "message": "Kubelet stopped posting node status.",
+                    "lastTransitionTime": t,
+                }
         status["conditions"] = list(conds.values())
         node = self.client.update("nodes", node, subresource="status")
         self.recorder.event(node, NORMAL, "NodeNotReady", f"Node {name_of(node)} status is now: NodeNotReady")
@@ -135,8 +156,13 @@ class NodeLifecycleController(Controller):
                     changed = True
             if changed:
                 try:
-                    self.client.patch("pods", name_of(pod), {"status": {"conditions": conds}},
-                                      namespace_of(pod), subresource="status")
+                    self.client.patch(
+                        "pods",
+                        name_of(pod),
+                        {"status": {"conditions": conds}},
+                        namespace_of(pod),
+                        subresource="status",
+                    )
                 except Exception as exc:
                     if not (is_not_found(exc) or is_conflict(exc)):
                         raise
@@ -182,8 +208,12 @@ class NodeLifecycleController(Controller):
             if deadline <= now:
                 try:
                     self.client.delete("pods", name_of(pod), namespace_of(pod))
-                    self.recorder.event(pod, NORMAL, "TaintManagerEviction",
-                                        f"Marking for deletion Pod {namespace_of(pod)}/{name_of(pod)}")
+                    self.recorder.event(
+                        pod,
+                        NORMAL,
+                        "TaintManagerEviction",
+                        f"Marking for deletion Pod {namespace_of(pod)}/{name_of(pod)}",
+                    )
                 except Exception as exc:
                     if not is_not_found(exc):
                         raise

@@ -46,4 +46,6 @@ def is_active(pod: Obj) -> bool:
 
 
 def restarts(pod: Obj) -> int:
-    return sum(int(cs.get("restartCount") or 0) for cs in (pod.get("status") or {}).get("containerStatuses") or [])
+    return sum(
+        int(cs.get("restartCount") or 0) for cs in (pod.get("status") or {}).get("containerStatuses") or []
+    )

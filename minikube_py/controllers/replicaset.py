@@ -42,7 +42,7 @@ Obj = dict[str, Any]
 # The alphabet Kubernetes uses for generated names and hashes: no vowels (no words), no
 # look-alikes (0/o, 1/l/i).
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-BURST_REPLICAS = 500   # most pods created or deleted in one sync, as kube-controller-manager
+BURST_REPLICAS = 500  # most pods created or deleted in one sync, as kube-controller-manager
 
 
 def random_suffix(n: int = 5) -> str:
@@ -63,7 +63,12 @@ def pod_from_template(owner: Obj, template: dict) -> Obj:
         md["annotations"] = dict(tmd["annotations"])
     if tmd.get("finalizers"):
         md["finalizers"] = list(tmd["finalizers"])
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": md, "spec": copy.deepcopy(template.get("spec") or {})}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": md,
+        "spec": copy.deepcopy(template.get("spec") or {}),
+    }
 
 
 def deletion_rank(pod: Obj, pods_on_node: dict[str, int], now: float) -> tuple:
@@ -73,17 +78,21 @@ def deletion_rank(pod: Obj, pods_on_node: dict[str, int], now: float) -> tuple:
     ready = is_ready(pod)
     ready_since = parse_time((condition(pod, "Ready") or {}).get("lastTransitionTime")) or 0.0
     created = parse_time((pod.get("metadata") or {}).get("creationTimestamp")) or 0.0
-    cost = int(((pod.get("metadata") or {}).get("annotations") or {}).get(
-        "controller.kubernetes.io/pod-deletion-cost", 0) or 0)
+    cost = int(
+        ((pod.get("metadata") or {}).get("annotations") or {}).get(
+            "controller.kubernetes.io/pod-deletion-cost", 0
+        )
+        or 0
+    )
     return (
-        1 if spec.get("nodeName") else 0,             # 1. not yet scheduled first
-        phase_rank,                                    # 2. Pending < Unknown < Running
-        1 if ready else 0,                             # 3. not ready first
+        1 if spec.get("nodeName") else 0,  # 1. not yet scheduled first
+        phase_rank,  # 2. Pending < Unknown < Running
+        1 if ready else 0,  # 3. not ready first
         -pods_on_node.get(spec.get("nodeName") or "", 0),  # 4. crowded nodes first
-        cost,                                          # 5. lower deletion cost first
-        -ready_since if ready else 0,                  # 6. ready for less time first
-        -restarts(pod),                                # 7. more restarts first
-        -created,                                      # 8. newer first
+        cost,  # 5. lower deletion cost first
+        -ready_since if ready else 0,  # 6. ready for less time first
+        -restarts(pod),  # 7. more restarts first
+        -created,  # 8. newer first
         st.get("podIP") or "",
     )
 
@@ -92,14 +101,17 @@ def rs_status(rs: Obj, pods: list[Obj], now: float) -> dict:
     template_labels = ((rs.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {}
     min_ready = int((rs.get("spec") or {}).get("minReadySeconds") or 0)
     status = dict(rs.get("status") or {})
-    status.update({
-        "replicas": len(pods),
-        "fullyLabeledReplicas": sum(1 for p in pods
-                                    if all(labels_of(p).get(k) == v for k, v in template_labels.items())),
-        "readyReplicas": sum(1 for p in pods if is_ready(p)),
-        "availableReplicas": sum(1 for p in pods if is_available(p, min_ready, now)),
-        "observedGeneration": (rs.get("metadata") or {}).get("generation", 0),
-    })
+    status.update(
+        {
+            "replicas": len(pods),
+            "fullyLabeledReplicas": sum(
+                1 for p in pods if all(labels_of(p).get(k) == v for k, v in template_labels.items())
+            ),
+            "readyReplicas": sum(1 for p in pods if is_ready(p)),
+            "availableReplicas": sum(1 for p in pods if is_available(p, min_ready, now)),
+            "observedGeneration": (rs.get("metadata") or {}).get("generation", 0),
+        }
+    )
     return status
 
 
@@ -112,9 +124,9 @@ class ReplicaSetController(Controller):
         self.rs_informer = self.informers.informer("replicasets")
         self.pod_informer = self.informers.informer("pods")
         self.expectations = Expectations()
-        self.rs_informer.add_handler(lambda rs: self.enqueue(key_of(rs)),
-                                     lambda old, new: self.enqueue(key_of(new)),
-                                     self._rs_deleted)
+        self.rs_informer.add_handler(
+            lambda rs: self.enqueue(key_of(rs)), lambda old, new: self.enqueue(key_of(new)), self._rs_deleted
+        )
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
 
     # ------------------------------------------------------------ events -> keys
@@ -134,7 +146,9 @@ class ReplicaSetController(Controller):
     def _enqueue_matching(self, pod: Obj) -> None:
         """An orphan pod: every RS that would adopt it takes a look."""
         for rs in self.rs_informer.list(namespace_of(pod)):
-            if selector_matches((rs.get("spec") or {}).get("selector"), labels_of(pod), empty_matches_all=False):
+            if selector_matches(
+                (rs.get("spec") or {}).get("selector"), labels_of(pod), empty_matches_all=False
+            ):
                 self.enqueue(key_of(rs))
 
     def _pod_added(self, pod: Obj) -> None:
@@ -191,11 +205,19 @@ class ReplicaSetController(Controller):
         return owned
 
     def _adopt(self, rs: Obj, pod: Obj) -> Obj | None:
-        refs = list((pod.get("metadata") or {}).get("ownerReferences") or []) + [new_controller_ref(rs)]
+        refs = [*list((pod.get("metadata") or {}).get("ownerReferences") or []), new_controller_ref(rs)]
         try:
-            return self.client.patch("pods", name_of(pod), {"metadata": {
-                "ownerReferences": refs, "resourceVersion": pod["metadata"].get("resourceVersion")}},
-                namespace_of(pod))
+            return self.client.patch(
+                "pods",
+                name_of(pod),
+                {
+                    "metadata": {
+                        "ownerReferences": refs,
+                        "resourceVersion": pod["metadata"].get("resourceVersion"),
+                    }
+                },
+                namespace_of(pod),
+            )
         except Exception as exc:
             if is_not_found(exc) or is_conflict(exc):
                 return None
@@ -204,9 +226,17 @@ class ReplicaSetController(Controller):
     def _release(self, rs: Obj, pod: Obj) -> None:
         refs = [r for r in pod["metadata"].get("ownerReferences") or [] if r.get("uid") != uid_of(rs)]
         try:
-            self.client.patch("pods", name_of(pod), {"metadata": {
-                "ownerReferences": refs, "resourceVersion": pod["metadata"].get("resourceVersion")}},
-                namespace_of(pod))
+            self.client.patch(
+                "pods",
+                name_of(pod),
+                {
+                    "metadata": {
+                        "ownerReferences": refs,
+                        "resourceVersion": pod["metadata"].get("resourceVersion"),
+                    }
+                },
+                namespace_of(pod),
+            )
         except Exception as exc:
             if not (is_not_found(exc) or is_conflict(exc)):
                 raise
@@ -223,7 +253,7 @@ class ReplicaSetController(Controller):
         if self.expectations.satisfied(key) and not is_deleting(rs):
             try:
                 pods = self.manage_replicas(rs, pods, key)
-            except Exception as exc:   # still write status, then retry with backoff
+            except Exception as exc:  # noqa: BLE001 - still write status, then retry with backoff
                 error = exc
         status = rs_status(rs, pods, now)
         if status != (rs.get("status") or {}):
@@ -234,7 +264,7 @@ class ReplicaSetController(Controller):
             raise error
         min_ready = int((rs.get("spec") or {}).get("minReadySeconds") or 0)
         if min_ready and status["readyReplicas"] > status["availableReplicas"]:
-            return float(min_ready)   # some ready pods turn available later: recount then
+            return float(min_ready)  # some ready pods turn available later: recount then
         return None
 
     def manage_replicas(self, rs: Obj, pods: list[Obj], key: str) -> list[Obj]:
@@ -246,9 +276,14 @@ class ReplicaSetController(Controller):
             self.expectations.expect(key, adds=count)
             created = self._create_pods(rs, count, key)
             if created:
-                self.recorder.event(rs, NORMAL, "SuccessfulCreate",
-                                    f"Created pod: {name_of(created[-1])}" if len(created) == 1 else
-                                    f"Created pods: {', '.join(name_of(p) for p in created)}")
+                self.recorder.event(
+                    rs,
+                    NORMAL,
+                    "SuccessfulCreate",
+                    f"Created pod: {name_of(created[-1])}"
+                    if len(created) == 1
+                    else f"Created pods: {', '.join(name_of(p) for p in created)}",
+                )
             return pods + created
         if diff > 0:
             count = min(diff, BURST_REPLICAS)
@@ -295,7 +330,7 @@ class ReplicaSetController(Controller):
         return created
 
     def _create_one(self, rs: Obj, template: dict) -> Obj:
-        for _ in range(5):   # a random name may collide; pick another
+        for _ in range(5):  # a random name may collide; pick another
             pod = pod_from_template(rs, template)
             try:
                 return self.client.create("pods", pod, namespace_of(rs))

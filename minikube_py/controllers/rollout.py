@@ -24,8 +24,11 @@ class RolloutError(Exception):
 
 def _owned(client: ApiClient, d: Obj) -> list[Obj]:
     ns = d["metadata"]["namespace"]
-    return [rs for rs in client.list("replicasets", ns).get("items") or []
-            if (controller_ref(rs) or {}).get("uid") == uid_of(d)]
+    return [
+        rs
+        for rs in client.list("replicasets", ns).get("items") or []
+        if (controller_ref(rs) or {}).get("uid") == uid_of(d)
+    ]
 
 
 def history(client: ApiClient, namespace: str, name: str) -> list[dict]:
@@ -36,8 +39,13 @@ def history(client: ApiClient, namespace: str, name: str) -> list[dict]:
         rev = du.revision(rs)
         if rev:
             anns = rs["metadata"].get("annotations") or {}
-            out.append({"revision": rev, "replicaSet": rs["metadata"]["name"],
-                        "changeCause": anns.get("kubernetes.io/change-cause")})
+            out.append(
+                {
+                    "revision": rev,
+                    "replicaSet": rs["metadata"]["name"],
+                    "changeCause": anns.get("kubernetes.io/change-cause"),
+                }
+            )
     return sorted(out, key=lambda r: r["revision"])
 
 
@@ -45,8 +53,10 @@ def undo(client: ApiClient, namespace: str, name: str, to_revision: int = 0) -> 
     """Roll back to `to_revision`, or to the previous revision when 0. Returns the Deployment."""
     d = client.get("deployments", name, namespace)
     if du.spec(d).get("paused"):
-        raise RolloutError(f'deployment "{name}": you cannot rollback a paused deployment; '
-                           "resume it first with 'kubectl rollout resume deployment/" + name + "' and try again")
+        raise RolloutError(
+            f'deployment "{name}": you cannot rollback a paused deployment; '
+            "resume it first with 'kubectl rollout resume deployment/" + name + "' and try again"
+        )
     by_rev = {du.revision(rs): rs for rs in _owned(client, d) if du.revision(rs)}
     if to_revision == 0:
         if len(by_rev) < 2:
@@ -57,7 +67,7 @@ def undo(client: ApiClient, namespace: str, name: str, to_revision: int = 0) -> 
             raise RolloutError(f"unable to find specified revision {to_revision} in history")
         target = by_rev[to_revision]
     if du.equal_ignore_hash(du.spec(target).get("template"), du.spec(d).get("template")):
-        return d   # kubectl: "skipped rollback (current template already matches revision N)"
+        return d  # kubectl: "skipped rollback (current template already matches revision N)"
     new = copy.deepcopy(d)
     new["spec"]["template"] = du.template_without_hash(du.spec(target).get("template"))
     new["spec"]["template"].setdefault("metadata", {})

@@ -10,7 +10,7 @@ def tolerates(toleration: dict, taint: dict) -> bool:
     if toleration.get("key") and toleration["key"] != taint.get("key"):
         return False
     if (toleration.get("operator") or "Equal") == "Exists":
-        return True   # with an empty key: tolerates every taint
+        return True  # with an empty key: tolerates every taint
     if not toleration.get("key"):
         return False
     return (toleration.get("value") or "") == (taint.get("value") or "")

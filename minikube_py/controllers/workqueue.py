@@ -18,11 +18,16 @@ from collections.abc import Callable
 
 
 class WorkQueue:
-    def __init__(self, *, base_delay: float = 0.005, max_delay: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        base_delay: float = 0.005,
+        max_delay: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._cond = threading.Condition()
         self._queue: deque[str] = deque()
-        self._dirty: set[str] = set()        # queued, or to requeue after done()
+        self._dirty: set[str] = set()  # queued, or to requeue after done()
         self._processing: set[str] = set()
         self._delayed: list[tuple[float, int, str]] = []  # heap of (due, seq, key)
         self._seq = 0
@@ -56,7 +61,7 @@ class WorkQueue:
         with self._cond:
             n = self._failures.get(key, 0)
             self._failures[key] = n + 1
-        delay = min(self.base_delay * (2 ** n), self.max_delay)
+        delay = min(self.base_delay * (2**n), self.max_delay)
         self.add_after(key, delay)
         return delay
 

@@ -24,12 +24,13 @@ UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
 @dataclass
 class Status:
     reasons: list[str]
-    resolvable: bool = True   # False: UnschedulableAndUnresolvable
+    resolvable: bool = True  # False: UnschedulableAndUnresolvable
 
 
 @dataclass
 class NodeInfo:
     """A node and the pods already on it (bound or assumed), with their summed requests."""
+
     node: Obj
     pods: list[Obj] = field(default_factory=list)
 
@@ -71,12 +72,17 @@ def node_unschedulable(pod: Obj, ni: NodeInfo) -> Status | None:
 
 
 def taint_toleration(pod: Obj, ni: NodeInfo) -> Status | None:
-    taint = untolerated((ni.node.get("spec") or {}).get("taints") or [],
-                        (pod.get("spec") or {}).get("tolerations") or [], ("NoSchedule", "NoExecute"))
+    taint = untolerated(
+        (ni.node.get("spec") or {}).get("taints") or [],
+        (pod.get("spec") or {}).get("tolerations") or [],
+        ("NoSchedule", "NoExecute"),
+    )
     if taint is None:
         return None
-    return Status([f"node(s) had untolerated taint {{{taint.get('key')}: {taint.get('value') or ''}}}"],
-                  resolvable=False)
+    return Status(
+        [f"node(s) had untolerated taint {{{taint.get('key')}: {taint.get('value') or ''}}}"],
+        resolvable=False,
+    )
 
 
 def _requirement_matches(req: dict, labels: dict[str, str]) -> bool:
@@ -105,10 +111,11 @@ def _term_matches(term: dict, node: Obj) -> bool:
     exprs = term.get("matchExpressions") or []
     fields = term.get("matchFields") or []
     if not exprs and not fields:
-        return False   # an empty term matches no node
+        return False  # an empty term matches no node
     fields_view = {"metadata.name": node["metadata"]["name"]}
-    return all(_requirement_matches(r, labels) for r in exprs) and \
-        all(_requirement_matches(r, fields_view) for r in fields)
+    return all(_requirement_matches(r, labels) for r in exprs) and all(
+        _requirement_matches(r, fields_view) for r in fields
+    )
 
 
 def node_affinity(pod: Obj, ni: NodeInfo) -> Status | None:
@@ -116,8 +123,9 @@ def node_affinity(pod: Obj, ni: NodeInfo) -> Status | None:
     spec = pod.get("spec") or {}
     labels = (ni.node.get("metadata") or {}).get("labels") or {}
     ok = all(labels.get(k) == v for k, v in (spec.get("nodeSelector") or {}).items())
-    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
-                .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
     terms = required.get("nodeSelectorTerms")
     if ok and terms is not None:
         ok = any(_term_matches(t, ni.node) for t in terms)
@@ -232,6 +240,10 @@ def fit_error(num_nodes: int, statuses: dict[str, Status]) -> str:
     msg = f"0/{num_nodes} nodes are available: {histogram([s.reasons for s in statuses.values()])}."
     # We do not preempt (no priorities): a node where evicting pods could help reports that
     # no victims were found, the others that preemption cannot help.
-    post = [["No preemption victims found for incoming pod"] if s.resolvable
-            else ["Preemption is not helpful for scheduling"] for s in statuses.values()]
+    post = [
+        ["No preemption victims found for incoming pod"]
+        if s.resolvable
+        else ["Preemption is not helpful for scheduling"]
+        for s in statuses.values()
+    ]
     return msg + f" preemption: 0/{num_nodes} nodes are available: {histogram(post)}."

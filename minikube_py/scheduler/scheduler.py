@@ -38,12 +38,18 @@ DEFAULT_SCHEDULER = "default-scheduler"
 
 
 class Scheduler:
-    def __init__(self, *, name: str = DEFAULT_SCHEDULER, retry_interval: float = 10.0,
-                 rng: random.Random | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        name: str = DEFAULT_SCHEDULER,
+        retry_interval: float = 10.0,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.name, self.retry_interval, self.clock = name, retry_interval, clock
         self.rng = rng or random.Random()
         self.queue = WorkQueue(base_delay=0.1, max_delay=10.0)
-        self.assumed: dict[str, tuple[str, Obj]] = {}   # pod key -> (node, pod as bound)
+        self.assumed: dict[str, tuple[str, Obj]] = {}  # pod key -> (node, pod as bound)
         self.unschedulable: set[str] = set()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -54,8 +60,12 @@ class Scheduler:
         self.failed = 0
 
     # ------------------------------------------------------------ wiring
-    def attach(self, client: ApiClient, informers: InformerFactory | None = None,
-               recorder: EventRecorder | None = None) -> None:
+    def attach(
+        self,
+        client: ApiClient,
+        informers: InformerFactory | None = None,
+        recorder: EventRecorder | None = None,
+    ) -> None:
         self.client = client
         self._own_informers = informers is None
         self.informers = informers or InformerFactory(client)
@@ -63,12 +73,14 @@ class Scheduler:
         self.pods = self.informers.informer("pods")
         self.nodes = self.informers.informer("nodes")
         self.pods.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
-        self.nodes.add_handler(lambda n: self._retry_unschedulable(), lambda o, n: self._retry_unschedulable(),
-                               None)
+        self.nodes.add_handler(
+            lambda n: self._retry_unschedulable(), lambda o, n: self._retry_unschedulable(), None
+        )
 
     def start(self, client: ApiClient) -> None:
         """Run in background threads against `client` until stop()."""
         from minikube_py.controllers.adapter import adapt
+
         self.attach(adapt(client))
         assert self.informers is not None
         self.informers.start()
@@ -87,8 +99,12 @@ class Scheduler:
     # ------------------------------------------------------------ events -> queue
     def _wants(self, pod: Obj) -> bool:
         spec = pod.get("spec") or {}
-        return (not spec.get("nodeName") and (spec.get("schedulerName") or DEFAULT_SCHEDULER) == self.name
-                and not is_deleting(pod) and not is_terminal(pod))
+        return (
+            not spec.get("nodeName")
+            and (spec.get("schedulerName") or DEFAULT_SCHEDULER) == self.name
+            and not is_deleting(pod)
+            and not is_terminal(pod)
+        )
 
     def _pod_added(self, pod: Obj) -> None:
         if self._wants(pod):
@@ -98,7 +114,7 @@ class Scheduler:
         key = key_of(new)
         if (new.get("spec") or {}).get("nodeName"):
             with self._lock:
-                self.assumed.pop(key, None)   # the cache caught up with our binding
+                self.assumed.pop(key, None)  # the cache caught up with our binding
                 self.unschedulable.discard(key)
         elif self._wants(new) and (old.get("spec") != new.get("spec") or key not in self.unschedulable):
             self.queue.add(key)
@@ -109,7 +125,7 @@ class Scheduler:
             self.assumed.pop(key, None)
             self.unschedulable.discard(key)
         if (pod.get("spec") or {}).get("nodeName"):
-            self._retry_unschedulable()   # its resources are free now
+            self._retry_unschedulable()  # its resources are free now
 
     def _retry_unschedulable(self) -> None:
         with self._lock:
@@ -164,15 +180,19 @@ class Scheduler:
             return None
         with self._lock:
             self.assumed[key] = (node, {**pod, "spec": {**pod["spec"], "nodeName": node}})
-        binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name, "namespace": ns},
-                   "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
+        binding = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": name, "namespace": ns},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+        }
         try:
             self.client.create("pods", binding, ns, subresource="binding", name=name)
         except Exception as exc:
             with self._lock:
                 self.assumed.pop(key, None)
             if is_not_found(exc) or is_conflict(exc):
-                return None   # deleted, or someone else bound it
+                return None  # deleted, or someone else bound it
             raise
         with self._lock:
             self.unschedulable.discard(key)
@@ -190,15 +210,25 @@ class Scheduler:
         conds = list((pod.get("status") or {}).get("conditions") or [])
         current = next((c for c in conds if c.get("type") == "PodScheduled"), None)
         if current is None or current.get("status") != "False" or current.get("message") != message:
-            cond = {"type": "PodScheduled", "status": "False", "lastProbeTime": None,
-                    "lastTransitionTime": now_rfc3339(self.clock()), "reason": "Unschedulable",
-                    "message": message}
+            cond = {
+                "type": "PodScheduled",
+                "status": "False",
+                "lastProbeTime": None,
+                "lastTransitionTime": now_rfc3339(self.clock()),
+                "reason": "Unschedulable",
+                "message": message,
+            }
             if current is not None and current.get("status") == "False":
                 cond["lastTransitionTime"] = current.get("lastTransitionTime")
             conds = [c for c in conds if c.get("type") != "PodScheduled"] + [cond]
             try:
-                self.client.patch("pods", pod["metadata"]["name"], {"status": {"conditions": conds}},
-                                  pod["metadata"].get("namespace"), subresource="status")
+                self.client.patch(
+                    "pods",
+                    pod["metadata"]["name"],
+                    {"status": {"conditions": conds}},
+                    pod["metadata"].get("namespace"),
+                    subresource="status",
+                )
             except Exception as exc:
                 if not is_not_found(exc):
                     raise
@@ -211,7 +241,7 @@ class Scheduler:
         try:
             self.schedule_one(key)
             self.queue.forget(key)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure: retry this pod with backoff
             delay = self.queue.add_rate_limited(key)
             log.warning("scheduler: %s failed (%s); retry in %.2fs", key, exc, delay)
         finally:

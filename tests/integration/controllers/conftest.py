@@ -18,14 +18,25 @@ NODES = ("mkpyt-ctl-n1", "mkpyt-ctl-n2", "mkpyt-ctl-n3")
 
 
 def node_body(name: str, cpu: str = "2", memory: str = "2Gi", taints: list | None = None) -> dict:
-    return {"apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
-            "spec": {"taints": taints} if taints else {},
-            "status": {"capacity": {"cpu": cpu, "memory": memory, "pods": "110"},
-                       "allocatable": {"cpu": cpu, "memory": memory, "pods": "110"},
-                       "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                                       "message": "kubelet is posting ready status",
-                                       "lastHeartbeatTime": "2026-01-01T00:00:00Z"}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "spec": {"taints": taints} if taints else {},
+        "status": {
+            "capacity": {"cpu": cpu, "memory": memory, "pods": "110"},
+            "allocatable": {"cpu": cpu, "memory": memory, "pods": "110"},
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "KubeletReady",
+                    "message": "kubelet is posting ready status",
+                    "lastHeartbeatTime": "2026-01-01T00:00:00Z",
+                }
+            ],
+        },
+    }
 
 
 def wait_for(pred, timeout: float = 20.0, what: str = "condition"):
@@ -53,12 +64,19 @@ class Kubelet:
 
     @staticmethod
     def ready(pod: dict) -> bool:
-        return any(c.get("type") == "Ready" and c.get("status") == "True"
-                   for c in (pod.get("status") or {}).get("conditions") or [])
+        return any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in (pod.get("status") or {}).get("conditions") or []
+        )
 
     def ready_count(self, namespace: str = "default", selector: dict | None = None) -> int:
-        return sum(1 for p in self.pods(namespace) if self.ready(p) and not p["metadata"].get("deletionTimestamp")
-                   and all((p["metadata"].get("labels") or {}).get(k) == v for k, v in (selector or {}).items()))
+        return sum(
+            1
+            for p in self.pods(namespace)
+            if self.ready(p)
+            and not p["metadata"].get("deletionTimestamp")
+            and all((p["metadata"].get("labels") or {}).get(k) == v for k, v in (selector or {}).items())
+        )
 
     def finish_deletions(self, namespace: str = "default") -> int:
         n = 0
@@ -67,7 +85,7 @@ class Kubelet:
                 try:
                     self.client.delete("pods", p["metadata"]["name"], namespace, grace_period_seconds=0)
                     n += 1
-                except Exception:   # noqa: BLE001 - already gone is fine
+                except Exception:  # noqa: BLE001 - already gone is fine
                     pass
         return n
 
@@ -79,9 +97,13 @@ class Kubelet:
             self.next_ip += 1
         conds = [c for c in (pod.get("status") or {}).get("conditions") or [] if c["type"] not in ("Ready",)]
         conds.append({"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": now})
-        self.client.patch("pods", pod["metadata"]["name"], {"status": {
-            "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "conditions": conds}},
-            pod["metadata"]["namespace"], subresource="status")
+        self.client.patch(
+            "pods",
+            pod["metadata"]["name"],
+            {"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "conditions": conds}},
+            pod["metadata"]["namespace"],
+            subresource="status",
+        )
 
     def step(self, namespace: str = "default", max_ready: int = 1) -> int:
         """Finish deletions, then make up to max_ready bound, not-ready pods Ready."""
@@ -96,15 +118,21 @@ class Kubelet:
         return moved
 
     def renew_lease(self, node: str) -> None:
-        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                "metadata": {"name": node, "namespace": "kube-node-lease"},
-                "spec": {"holderIdentity": node, "leaseDurationSeconds": 40,
-                         "renewTime": micro_rfc3339(time.time())}}
+        body = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": node, "namespace": "kube-node-lease"},
+            "spec": {
+                "holderIdentity": node,
+                "leaseDurationSeconds": 40,
+                "renewTime": micro_rfc3339(time.time()),
+            },
+        }
         try:
             cur = self.client.get("leases", node, "kube-node-lease")
             cur["spec"] = body["spec"]
             self.client.update(cur)
-        except Exception:   # noqa: BLE001 - first renewal creates it
+        except Exception:  # noqa: BLE001 - first renewal creates it
             self.client.create(body)
 
 
@@ -113,18 +141,18 @@ class Cluster:
         self.server, self.cm, self.scheduler = server, cm, sched
         self.client = server.client
         self.kubelet = Kubelet(self.client)
-        self.alive = set(NODES)            # nodes whose "kubelet" renews its Lease
+        self.alive = set(NODES)  # nodes whose "kubelet" renews its Lease
         self._stop = threading.Event()
         self._beat = threading.Thread(target=self._heartbeats, name="mkpyt-ctl-heartbeat", daemon=True)
 
     def _heartbeats(self) -> None:
-        client = self.server.client        # its own connection
+        client = self.server.client  # its own connection
         kubelet = Kubelet(client)
         while not self._stop.is_set():
             for n in sorted(self.alive):
                 try:
                     kubelet.renew_lease(n)
-                except Exception:   # noqa: BLE001 - the server is stopping
+                except Exception:  # noqa: BLE001 - the server is stopping
                     pass
             self._stop.wait(0.3)
 

@@ -15,31 +15,57 @@ from .conftest import NODES, node_body, wait_for
 
 def deployment(name="web", replicas=3, image="busybox:1.36", surge=1, unavailable=1, memory=None):
     res = {"requests": {"memory": memory}} if memory else {}
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "namespace": "default"},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                     "strategy": {"type": "RollingUpdate",
-                                  "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": "app", "image": image, "resources": res,
-                                                           "ports": [{"name": "http", "containerPort": 3000}]}]}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable},
+            },
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": image,
+                            "resources": res,
+                            "ports": [{"name": "http", "containerPort": 3000}],
+                        }
+                    ]
+                },
+            },
+        },
+    }
 
 
 def live_pods(c, app="web"):
-    return [p for p in c.kubelet.pods() if p["metadata"]["labels"].get("app") == app
-            and not p["metadata"].get("deletionTimestamp")]
+    return [
+        p
+        for p in c.kubelet.pods()
+        if p["metadata"]["labels"].get("app") == app and not p["metadata"].get("deletionTimestamp")
+    ]
 
 
 def rollout_done(c, name="web", replicas=3):
     d = c.client.get("deployments", name, "default")
     st = d.get("status") or {}
-    return (st.get("observedGeneration") == d["metadata"]["generation"] and st.get("updatedReplicas") == replicas
-            and st.get("availableReplicas") == replicas and st.get("replicas") == replicas) and d
+    return (
+        st.get("observedGeneration") == d["metadata"]["generation"]
+        and st.get("updatedReplicas") == replicas
+        and st.get("availableReplicas") == replicas
+        and st.get("replicas") == replicas
+    ) and d
 
 
 def drive(c, until, min_ready=None, max_total=None, timeout=30.0, what="rollout"):
     """Step the stand-in kubelet one pod at a time until `until()`; check the invariant each step."""
     import time
+
     deadline = time.monotonic() + timeout
     while True:
         if min_ready is not None:
@@ -62,9 +88,13 @@ def test_deployment_scheduled_rolled_out_rolled_back_scaled_and_collected(cluste
     [rs] = rs
     h = rs["metadata"]["labels"][HASH_LABEL]
     assert rs["metadata"]["name"] == f"web-{h}"
-    pods = wait_for(lambda: (lambda ps: ps if len(ps) == 3 and all(p["spec"].get("nodeName") for p in ps)
-                             else None)(live_pods(c)), what="3 bound pods")
-    assert {p["spec"]["nodeName"] for p in pods} == set(NODES)        # spread over the nodes
+    pods = wait_for(
+        lambda: (lambda ps: ps if len(ps) == 3 and all(p["spec"].get("nodeName") for p in ps) else None)(
+            live_pods(c)
+        ),
+        what="3 bound pods",
+    )
+    assert {p["spec"]["nodeName"] for p in pods} == set(NODES)  # spread over the nodes
     assert all(p["metadata"]["name"].startswith(f"web-{h}-") for p in pods)
     drive(c, lambda: rollout_done(c))
     d = c.client.get("deployments", "web", "default")
@@ -77,15 +107,31 @@ def test_deployment_scheduled_rolled_out_rolled_back_scaled_and_collected(cluste
     # replicas + maxSurge pods, at every step of the simulation.
     d["spec"]["template"]["spec"]["containers"][0]["image"] = "busybox:1.37"
     c.client.update(d)
-    drive(c, lambda: rollout_done(c) and {p["spec"]["containers"][0]["image"] for p in live_pods(c)} ==
-          {"busybox:1.37"} and len(live_pods(c)) == 3, min_ready=2, max_total=4)
+    drive(
+        c,
+        lambda: (
+            rollout_done(c)
+            and {p["spec"]["containers"][0]["image"] for p in live_pods(c)} == {"busybox:1.37"}
+            and len(live_pods(c)) == 3
+        ),
+        min_ready=2,
+        max_total=4,
+    )
     revisions = sorted(du.revision(r) for r in c.client.list("replicasets", "default")["items"])
     assert revisions == [1, 2]
 
     # Rollback (kubectl rollout undo): the first ReplicaSet comes back as revision 3.
     undo(adapt(c.client), "default", "web")
-    drive(c, lambda: rollout_done(c) and {p["spec"]["containers"][0]["image"] for p in live_pods(c)} ==
-          {"busybox:1.36"} and len(live_pods(c)) == 3, min_ready=2, max_total=4)
+    drive(
+        c,
+        lambda: (
+            rollout_done(c)
+            and {p["spec"]["containers"][0]["image"] for p in live_pods(c)} == {"busybox:1.36"}
+            and len(live_pods(c)) == 3
+        ),
+        min_ready=2,
+        max_total=4,
+    )
     first = c.client.get("replicasets", f"web-{h}", "default")
     assert first["metadata"]["annotations"][du.REVISION] == "3" and first["spec"]["replicas"] == 3
 
@@ -97,15 +143,26 @@ def test_deployment_scheduled_rolled_out_rolled_back_scaled_and_collected(cluste
 
     # Garbage collection: deleting the Deployment takes its ReplicaSets and pods along.
     c.client.delete("deployments", "web", "default")
-    drive(c, lambda: not c.client.list("replicasets", "default")["items"] and not c.kubelet.pods(),
-          what="garbage collection")
+    drive(
+        c,
+        lambda: not c.client.list("replicasets", "default")["items"] and not c.kubelet.pods(),
+        what="garbage collection",
+    )
 
 
 def test_endpoints_follow_readiness(cluster):
     c = cluster
-    c.client.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
-                     "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80,
-                                                                     "targetPort": "http"}]}})
+    c.client.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {
+                "selector": {"app": "web"},
+                "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
+            },
+        }
+    )
     c.client.create(deployment(replicas=2))
     wait_for(lambda: len([p for p in live_pods(c) if p["spec"].get("nodeName")]) == 2, what="bound pods")
     c.kubelet.step(max_ready=0)
@@ -122,11 +179,17 @@ def test_endpoints_follow_readiness(cluster):
     for p in live_pods(c):
         c.kubelet.set_ready(p, ready=False)
     wait_for(lambda: len(ep_state()[1]) == 2, what="2 notReadyAddresses")
-    assert ep_state()[0] == [] and ep_state()[2] == [3000]    # named targetPort resolved
+    assert ep_state()[0] == [] and ep_state()[2] == [3000]  # named targetPort resolved
     one = sorted(live_pods(c), key=lambda p: p["metadata"]["name"])[0]
     c.kubelet.set_ready(one)
-    wait_for(lambda: ep_state()[0] == [one["status"]["podIP"]] if one.get("status", {}).get("podIP")
-             else len(ep_state()[0]) == 1, what="one ready address")
+    wait_for(
+        lambda: (
+            ep_state()[0] == [one["status"]["podIP"]]
+            if one.get("status", {}).get("podIP")
+            else len(ep_state()[0]) == 1
+        ),
+        what="one ready address",
+    )
     ep = c.client.get("endpoints", "web", "default")
     addr = next(a for s in ep["subsets"] for a in s.get("addresses") or [])
     assert addr["targetRef"]["kind"] == "Pod" and addr["targetRef"]["name"] == one["metadata"]["name"]
@@ -141,12 +204,23 @@ def test_unschedulable_pod_stays_pending_with_kube_scheduler_message(cluster):
         node = c.client.get("nodes", n)
         node["spec"]["taints"] = [cp]
         c.client.update(node)
-    c.client.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "big", "namespace": "default"},
-                     "spec": {"containers": [{"name": "app", "image": "busybox",
-                                              "resources": {"requests": {"memory": "3Gi"}}}]}})
-    msg = ("0/3 nodes are available: 1 Insufficient memory, 2 node(s) had untolerated taint "
-           "{node-role.kubernetes.io/control-plane: }. preemption: 0/3 nodes are available: "
-           "1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling.")
+    c.client.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "big", "namespace": "default"},
+            "spec": {
+                "containers": [
+                    {"name": "app", "image": "busybox", "resources": {"requests": {"memory": "3Gi"}}}
+                ]
+            },
+        }
+    )
+    msg = (
+        "0/3 nodes are available: 1 Insufficient memory, 2 node(s) had untolerated taint "
+        "{node-role.kubernetes.io/control-plane: }. preemption: 0/3 nodes are available: "
+        "1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling."
+    )
     ev = wait_for(lambda: [e for e in c.events("FailedScheduling") if e["message"] == msg], what="the event")
     assert ev[0]["type"] == "Warning" and ev[0]["source"]["component"] == "default-scheduler"
     pod = c.client.get("pods", "big", "default")
@@ -156,35 +230,71 @@ def test_unschedulable_pod_stays_pending_with_kube_scheduler_message(cluster):
     # A big enough node joins: the pod is scheduled onto it.
     c.client.create(node_body("mkpyt-ctl-big", memory="8Gi"))
     c.alive.add("mkpyt-ctl-big")
-    wait_for(lambda: c.client.get("pods", "big", "default")["spec"].get("nodeName") == "mkpyt-ctl-big",
-             what="binding to the new node")
+    wait_for(
+        lambda: c.client.get("pods", "big", "default")["spec"].get("nodeName") == "mkpyt-ctl-big",
+        what="binding to the new node",
+    )
 
 
 def test_node_not_ready_after_lease_expiry_then_pods_evicted(cluster):
     c = cluster
     dead = NODES[0]
-    c.client.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pinned", "namespace": "default"},
-                     "spec": {"nodeName": dead, "containers": [{"name": "app", "image": "busybox"}]}})
+    c.client.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "pinned", "namespace": "default"},
+            "spec": {"nodeName": dead, "containers": [{"name": "app", "image": "busybox"}]},
+        }
+    )
     c.kubelet.step(max_ready=1)
     c.alive.discard(dead)
-    node = wait_for(lambda: (lambda n: n if any(x["type"] == "Ready" and x["status"] == "Unknown"
-                                                for x in n["status"]["conditions"]) else None)(
-        c.client.get("nodes", dead)), what="Ready=Unknown")
+    node = wait_for(
+        lambda: (
+            lambda n: (
+                n
+                if any(x["type"] == "Ready" and x["status"] == "Unknown" for x in n["status"]["conditions"])
+                else None
+            )
+        )(c.client.get("nodes", dead)),
+        what="Ready=Unknown",
+    )
     ready = next(x for x in node["status"]["conditions"] if x["type"] == "Ready")
-    assert ready["reason"] == "NodeStatusUnknown" and ready["message"] == "Kubelet stopped posting node status."
-    node = wait_for(lambda: (lambda n: n if len((n["spec"].get("taints") or [])) == 2 else None)(
-        c.client.get("nodes", dead)), what="unreachable taints")
-    assert {(t["key"], t["effect"]) for t in node["spec"]["taints"]} == \
-        {("node.kubernetes.io/unreachable", "NoSchedule"), ("node.kubernetes.io/unreachable", "NoExecute")}
+    assert (
+        ready["reason"] == "NodeStatusUnknown" and ready["message"] == "Kubelet stopped posting node status."
+    )
+    node = wait_for(
+        lambda: (lambda n: n if len(n["spec"].get("taints") or []) == 2 else None)(
+            c.client.get("nodes", dead)
+        ),
+        what="unreachable taints",
+    )
+    assert {(t["key"], t["effect"]) for t in node["spec"]["taints"]} == {
+        ("node.kubernetes.io/unreachable", "NoSchedule"),
+        ("node.kubernetes.io/unreachable", "NoExecute"),
+    }
     assert [e["message"] for e in c.events("NodeNotReady")] == [f"Node {dead} status is now: NodeNotReady"]
     # Its pod is marked not ready, then evicted after the (shortened) eviction timeout.
-    wait_for(lambda: c.client.get("pods", "pinned", "default")["metadata"].get("deletionTimestamp"),
-             what="eviction")
-    wait_for(lambda: any(e["message"] == "Marking for deletion Pod default/pinned"
-                         for e in c.events("TaintManagerEviction")), what="the eviction event")
+    wait_for(
+        lambda: c.client.get("pods", "pinned", "default")["metadata"].get("deletionTimestamp"),
+        what="eviction",
+    )
+    wait_for(
+        lambda: any(
+            e["message"] == "Marking for deletion Pod default/pinned"
+            for e in c.events("TaintManagerEviction")
+        ),
+        what="the eviction event",
+    )
     # New pods avoid the dead node.
-    c.client.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "fresh", "namespace": "default"},
-                     "spec": {"containers": [{"name": "app", "image": "busybox"}]}})
+    c.client.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "fresh", "namespace": "default"},
+            "spec": {"containers": [{"name": "app", "image": "busybox"}]},
+        }
+    )
     bound = wait_for(lambda: c.client.get("pods", "fresh", "default")["spec"].get("nodeName"), what="binding")
     assert bound != dead
 
@@ -209,6 +319,7 @@ def test_namespace_deletion_and_foreground_gc(cluster):
             return False
         except ApiError as e:
             return e.code == 404
+
     wait_for(gone, what="the namespace to go")
     with pytest.raises(ApiError):
         c.client.get("replicasets", rs["metadata"]["name"], "mkpyt-ctl-team")

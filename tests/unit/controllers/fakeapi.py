@@ -48,7 +48,8 @@ class FakeWatch:
 
     def matches(self, resource: str, obj: Obj) -> bool:
         return resource == self.resource and (
-            self.namespace is None or obj["metadata"].get("namespace") == self.namespace)
+            self.namespace is None or obj["metadata"].get("namespace") == self.namespace
+        )
 
     def close(self) -> None:
         self.closed = True
@@ -68,7 +69,7 @@ class FakeApi:
         self.objects: dict[tuple[str, str | None, str], Obj] = {}
         self.rv = itertools.count(1)
         self.last_rv = 0
-        self.history: list[tuple[int, str, str, Obj]] = []   # (rv, resource, type, obj)
+        self.history: list[tuple[int, str, str, Obj]] = []  # (rv, resource, type, obj)
         self.compacted = 0
         self.watches: list[FakeWatch] = []
         self.calls: list[tuple] = []
@@ -103,12 +104,23 @@ class FakeApi:
             self.compacted = self.last_rv
             self.history.clear()
             for w in list(self.watches):
-                w.q.put({"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired",
-                                                     "message": "too old resource version"}})
+                w.q.put(
+                    {
+                        "type": "ERROR",
+                        "object": {
+                            "kind": "Status",
+                            "code": 410,
+                            "reason": "Expired",
+                            "message": "too old resource version",
+                        },
+                    }
+                )
 
     def _key(self, resource: str, namespace: str | None, name: str) -> tuple:
         if resource not in RESOURCES:
-            raise FakeApiError(404, "NotFound", f"the server could not find the requested resource {resource}")
+            raise FakeApiError(
+                404, "NotFound", f"the server could not find the requested resource {resource}"
+            )
         return (resource, namespace if RESOURCES[resource][2] else None, name)
 
     def _not_found(self, resource: str, name: str) -> FakeApiError:
@@ -124,17 +136,31 @@ class FakeApi:
                 raise self._not_found(resource, name)
             return copy.deepcopy(obj)
 
-    def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
-             field_selector: str | None = None) -> Obj:
+    def list(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> Obj:
         with self.lock:
             self.calls.append(("list", resource, namespace))
             self._check_fail("list", resource)
-            items = [copy.deepcopy(o) for (r, ns, _), o in sorted(self.objects.items(), key=lambda kv: kv[0][1:] if kv[0][1] else ("", kv[0][2]))
-                     if r == resource and (namespace is None or ns == namespace)]
+            items = [
+                copy.deepcopy(o)
+                for (r, ns, _), o in sorted(
+                    self.objects.items(), key=lambda kv: kv[0][1:] if kv[0][1] else ("", kv[0][2])
+                )
+                if r == resource and (namespace is None or ns == namespace)
+            ]
             if label_selector:
                 reqs = dict(p.split("=", 1) for p in label_selector.split(","))
-                items = [o for o in items if all((o["metadata"].get("labels") or {}).get(k) == v
-                                                 for k, v in reqs.items())]
+                items = [
+                    o
+                    for o in items
+                    if all((o["metadata"].get("labels") or {}).get(k) == v for k, v in reqs.items())
+                ]
             if field_selector:
                 for p in field_selector.split(","):
                     path, _, want = p.partition("=")
@@ -142,25 +168,41 @@ class FakeApi:
             for o in items:
                 o.pop("kind", None)
                 o.pop("apiVersion", None)
-            return {"kind": RESOURCES[resource][1] + "List", "apiVersion": RESOURCES[resource][0],
-                    "metadata": {"resourceVersion": str(self.last_rv)}, "items": items}
+            return {
+                "kind": RESOURCES[resource][1] + "List",
+                "apiVersion": RESOURCES[resource][0],
+                "metadata": {"resourceVersion": str(self.last_rv)},
+                "items": items,
+            }
 
-    def create(self, resource: str, obj: Obj, namespace: str | None = None, *,
-               subresource: str | None = None, name: str | None = None) -> Obj:
+    def create(
+        self,
+        resource: str,
+        obj: Obj,
+        namespace: str | None = None,
+        *,
+        subresource: str | None = None,
+        name: str | None = None,
+    ) -> Obj:
         with self.lock:
-            self.calls.append(("create", resource, namespace, (obj.get("metadata") or {}).get("name"),
-                               subresource))
+            self.calls.append(
+                ("create", resource, namespace, (obj.get("metadata") or {}).get("name"), subresource)
+            )
             self._check_fail("create", resource)
             if subresource == "binding":
                 pod = self.objects.get(self._key("pods", namespace, name or obj["metadata"]["name"]))
                 if pod is None:
                     raise self._not_found("pods", name or "")
                 if pod["spec"].get("nodeName"):
-                    raise FakeApiError(409, "Conflict", f'pod {name} is already assigned to node '
-                                       f'"{pod["spec"]["nodeName"]}"')
+                    raise FakeApiError(
+                        409, "Conflict", f'pod {name} is already assigned to node "{pod["spec"]["nodeName"]}"'
+                    )
                 pod["spec"]["nodeName"] = obj["target"]["name"]
-                conds = [c for c in pod.setdefault("status", {}).get("conditions") or []
-                         if c["type"] != "PodScheduled"]
+                conds = [
+                    c
+                    for c in pod.setdefault("status", {}).get("conditions") or []
+                    if c["type"] != "PodScheduled"
+                ]
                 conds.append({"type": "PodScheduled", "status": "True"})
                 pod["status"]["conditions"] = conds
                 pod["metadata"]["resourceVersion"] = self._next_rv()
@@ -205,7 +247,9 @@ class FakeApi:
             new = merged
         elif subresource == "finalize":
             merged = copy.deepcopy(old)
-            merged.setdefault("spec", {})["finalizers"] = list((new.get("spec") or {}).get("finalizers") or [])
+            merged.setdefault("spec", {})["finalizers"] = list(
+                (new.get("spec") or {}).get("finalizers") or []
+            )
             new = merged
         else:
             new = copy.deepcopy(new)
@@ -219,13 +263,18 @@ class FakeApi:
         md["deletionTimestamp"] = old["metadata"].get("deletionTimestamp")
         if md["deletionTimestamp"] is None:
             md.pop("deletionTimestamp")
-        md["generation"] = old["metadata"].get("generation", 1) + (1 if new.get("spec") != old.get("spec") else 0)
+        md["generation"] = old["metadata"].get("generation", 1) + (
+            1 if new.get("spec") != old.get("spec") else 0
+        )
         if new == old:
             return copy.deepcopy(old)
         md["resourceVersion"] = self._next_rv()
         new["apiVersion"], new["kind"] = old["apiVersion"], old["kind"]
-        if md.get("deletionTimestamp") and not md.get("finalizers") and \
-                not (resource == "namespaces" and (new.get("spec") or {}).get("finalizers")):
+        if (
+            md.get("deletionTimestamp")
+            and not md.get("finalizers")
+            and not (resource == "namespaces" and (new.get("spec") or {}).get("finalizers"))
+        ):
             del self.objects[key]
             self._emit(resource, "DELETED", new)
             return copy.deepcopy(new)
@@ -233,8 +282,9 @@ class FakeApi:
         self._emit(resource, "MODIFIED", new)
         return copy.deepcopy(new)
 
-    def update(self, resource: str, obj: Obj, namespace: str | None = None, *,
-               subresource: str | None = None) -> Obj:
+    def update(
+        self, resource: str, obj: Obj, namespace: str | None = None, *, subresource: str | None = None
+    ) -> Obj:
         with self.lock:
             name = obj["metadata"]["name"]
             ns = namespace or obj["metadata"].get("namespace")
@@ -246,13 +296,25 @@ class FakeApi:
                 raise self._not_found(resource, name)
             rv = obj["metadata"].get("resourceVersion")
             if rv and rv != old["metadata"]["resourceVersion"]:
-                raise FakeApiError(409, "Conflict", f'Operation cannot be fulfilled on {resource} "{name}": '
-                                   "the object has been modified; please apply your changes to the latest "
-                                   "version and try again")
+                raise FakeApiError(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on {resource} "{name}": '
+                    "the object has been modified; please apply your changes to the latest "
+                    "version and try again",
+                )
             return self._write(resource, key, obj, subresource)
 
-    def patch(self, resource: str, name: str, patch: Obj, namespace: str | None = None, *,
-              subresource: str | None = None, patch_type: str = "merge") -> Obj:
+    def patch(
+        self,
+        resource: str,
+        name: str,
+        patch: Obj,
+        namespace: str | None = None,
+        *,
+        subresource: str | None = None,
+        patch_type: str = "merge",
+    ) -> Obj:
         with self.lock:
             self.calls.append(("patch", resource, namespace, name, subresource))
             self._check_fail("patch", resource)
@@ -270,9 +332,16 @@ class FakeApi:
                 return self._write(resource, key, new, "status")
             return self._write(resource, key, new, None)
 
-    def delete(self, resource: str, name: str, namespace: str | None = None, *,
-               propagation_policy: str | None = None, grace_period_seconds: int | None = None,
-               uid: str | None = None) -> Obj | None:
+    def delete(
+        self,
+        resource: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        propagation_policy: str | None = None,
+        grace_period_seconds: int | None = None,
+        uid: str | None = None,
+    ) -> Obj | None:
         with self.lock:
             self.calls.append(("delete", resource, namespace, name, propagation_policy))
             self._check_fail("delete", resource)
@@ -288,8 +357,12 @@ class FakeApi:
                 finalizers.append("foregroundDeletion")
             if propagation_policy == "Orphan" and "orphan" not in finalizers:
                 finalizers.append("orphan")
-            graceful = (resource == "pods" and self.graceful_pods and obj["spec"].get("nodeName")
-                        and grace_period_seconds != 0)
+            graceful = (
+                resource == "pods"
+                and self.graceful_pods
+                and obj["spec"].get("nodeName")
+                and grace_period_seconds != 0
+            )
             keep = finalizers or graceful or (resource == "namespaces")
             if keep:
                 changed = False
@@ -316,9 +389,16 @@ class FakeApi:
             self._emit(resource, "DELETED", obj)
             return copy.deepcopy(obj)
 
-    def watch(self, resource: str, namespace: str | None = None, *, resource_version: str | None = None,
-              label_selector: str | None = None, field_selector: str | None = None,
-              timeout_seconds: int | None = None) -> FakeWatch:
+    def watch(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_seconds: int | None = None,
+    ) -> FakeWatch:
         with self.lock:
             self.calls.append(("watch", resource, namespace, resource_version))
             if resource_version and int(resource_version) < self.compacted:
@@ -334,11 +414,15 @@ class FakeApi:
     # ------------------------------------------------------------ test conveniences
     def objs(self, resource: str, namespace: str | None = None) -> list[Obj]:
         with self.lock:
-            return [copy.deepcopy(o) for (r, ns, _), o in self.objects.items()
-                    if r == resource and (namespace is None or ns == namespace)]
+            return [
+                copy.deepcopy(o)
+                for (r, ns, _), o in self.objects.items()
+                if r == resource and (namespace is None or ns == namespace)
+            ]
 
-    def set_pod_ready(self, namespace: str, name: str, ready: bool = True, ip: str | None = None,
-                      when: float | None = None) -> Obj:
+    def set_pod_ready(
+        self, namespace: str, name: str, ready: bool = True, ip: str | None = None, when: float | None = None
+    ) -> Obj:
         with self.lock:
             pod = self.objects[("pods", namespace, name)]
             status = copy.deepcopy(pod.get("status") or {})

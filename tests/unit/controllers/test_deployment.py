@@ -17,11 +17,18 @@ from minikube_py.controllers.rollout import RolloutError, history, undo
 
 
 def make_deploy(api, name="web", replicas=3, image="busybox:1", strategy=None, **spec):
-    body = {"metadata": {"name": name, "namespace": "default"},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": "c", "image": image}]}},
-                     **spec}}
+    body = {
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "c", "image": image}]},
+            },
+            **spec,
+        },
+    }
     if strategy:
         body["spec"]["strategy"] = strategy
     return api.create("deployments", body)
@@ -41,9 +48,12 @@ class Kubelet:
         self.min_ready_seen = None
 
     def ready_pods(self):
-        return [p for p in self.api.objs("pods", "default")
-                if not p["metadata"].get("deletionTimestamp")
-                and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))]
+        return [
+            p
+            for p in self.api.objs("pods", "default")
+            if not p["metadata"].get("deletionTimestamp")
+            and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
+        ]
 
     def observe(self):
         n = len(self.ready_pods())
@@ -56,7 +66,8 @@ class Kubelet:
             if moved >= self.per_round:
                 break
             if not p["status"].get("conditions") or not any(
-                    c["type"] == "Ready" and c["status"] == "True" for c in p["status"]["conditions"]):
+                c["type"] == "Ready" and c["status"] == "True" for c in p["status"]["conditions"]
+            ):
                 self.api.set_pod_ready("default", p["metadata"]["name"])
                 moved += 1
         self.observe()
@@ -74,9 +85,19 @@ def test_pod_template_hash_shape():
     assert safe_encode("0123456789") == "456789bcdf"  # digits land on 10 letters
 
 
-@pytest.mark.parametrize("value,total,up,want", [
-    (2, 10, True, 2), ("25%", 10, True, 3), ("25%", 10, False, 2), ("25%", 3, True, 1),
-    ("25%", 3, False, 0), ("100%", 4, False, 4), ("0%", 4, True, 0), ("3", 9, False, 3)])
+@pytest.mark.parametrize(
+    "value,total,up,want",
+    [
+        (2, 10, True, 2),
+        ("25%", 10, True, 3),
+        ("25%", 10, False, 2),
+        ("25%", 3, True, 1),
+        ("25%", 3, False, 0),
+        ("100%", 4, False, 4),
+        ("0%", 4, True, 0),
+        ("3", 9, False, 3),
+    ],
+)
 def test_scaled_values_round_like_kubernetes(value, total, up, want):
     assert du.scaled_value(value, total, up) == want
 
@@ -109,24 +130,52 @@ def test_deployment_creates_hashed_replica_set_and_reports_status(api, harness):
     assert len(pods) == 3 and all(p["metadata"]["labels"][HASH_LABEL] == h for p in pods)
     d = api.get("deployments", "web", "default")
     st = d["status"]
-    assert {k: st[k] for k in ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas",
-                               "unavailableReplicas", "observedGeneration")} == \
-        {"replicas": 3, "updatedReplicas": 3, "readyReplicas": 3, "availableReplicas": 3,
-         "unavailableReplicas": 0, "observedGeneration": 1}
+    assert {
+        k: st[k]
+        for k in (
+            "replicas",
+            "updatedReplicas",
+            "readyReplicas",
+            "availableReplicas",
+            "unavailableReplicas",
+            "observedGeneration",
+        )
+    } == {
+        "replicas": 3,
+        "updatedReplicas": 3,
+        "readyReplicas": 3,
+        "availableReplicas": 3,
+        "unavailableReplicas": 0,
+        "observedGeneration": 1,
+    }
     conds = {c["type"]: c for c in st["conditions"]}
-    assert (conds["Available"]["status"], conds["Available"]["reason"]) == ("True", "MinimumReplicasAvailable")
-    assert (conds["Progressing"]["status"], conds["Progressing"]["reason"]) == ("True", "NewReplicaSetAvailable")
+    assert (conds["Available"]["status"], conds["Available"]["reason"]) == (
+        "True",
+        "MinimumReplicasAvailable",
+    )
+    assert (conds["Progressing"]["status"], conds["Progressing"]["reason"]) == (
+        "True",
+        "NewReplicaSetAvailable",
+    )
     assert conds["Progressing"]["message"] == f'ReplicaSet "web-{h}" has successfully progressed.'
     assert d["metadata"]["annotations"][du.REVISION] == "1"
-    assert [e["message"] for e in harness.events("ScalingReplicaSet")] == [f"Scaled up replica set web-{h} from 0 to 3"]
+    assert [e["message"] for e in harness.events("ScalingReplicaSet")] == [
+        f"Scaled up replica set web-{h} from 0 to 3"
+    ]
 
 
 @pytest.mark.parametrize("replicas,surge,unavailable", [(3, 1, 1), (4, "25%", "25%"), (5, 0, 2), (3, 2, 0)])
 def test_rolling_update_never_drops_below_min_available(api, harness, replicas, surge, unavailable):
     harness.add(DeploymentController)
     harness.add(ReplicaSetController)
-    make_deploy(api, replicas=replicas, strategy={"type": "RollingUpdate", "rollingUpdate": {
-        "maxSurge": surge, "maxUnavailable": unavailable}})
+    make_deploy(
+        api,
+        replicas=replicas,
+        strategy={
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable},
+        },
+    )
     kubelet = Kubelet(api, per_round=replicas)
     harness.settle(hook=kubelet.step)
     d = api.get("deployments", "web", "default")
@@ -139,13 +188,15 @@ def test_rolling_update_never_drops_below_min_available(api, harness, replicas, 
 
     def step():
         nonlocal peak
-        peak = max(peak, len([p for p in api.objs("pods", "default") if not p["metadata"].get("deletionTimestamp")]))
+        peak = max(
+            peak, len([p for p in api.objs("pods", "default") if not p["metadata"].get("deletionTimestamp")])
+        )
         return kubelet.step()
 
     harness.settle(hook=step)
     assert kubelet.min_ready_seen >= replicas - max_unavail
     assert peak <= max_total
-    new, = [rs for rs in rs_list(api) if rs["spec"]["replicas"] > 0]
+    (new,) = [rs for rs in rs_list(api) if rs["spec"]["replicas"] > 0]
     assert new["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox:2"
     assert new["metadata"]["annotations"][du.REVISION] == "2"
     pods = api.objs("pods", "default")
@@ -221,8 +272,13 @@ def test_scale_resizes_the_only_active_replica_set(api, harness):
 
 
 def test_proportional_scaling_during_a_rollout():
-    d = {"metadata": {"generation": 2}, "spec": {"replicas": 20, "strategy": {
-        "type": "RollingUpdate", "rollingUpdate": {"maxSurge": 3, "maxUnavailable": 2}}}}
+    d = {
+        "metadata": {"generation": 2},
+        "spec": {
+            "replicas": 20,
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 3, "maxUnavailable": 2}},
+        },
+    }
     old = {"metadata": {"name": "old", "annotations": {du.MAX_REPLICAS: "13"}}, "spec": {"replicas": 8}}
     new = {"metadata": {"name": "new", "annotations": {du.MAX_REPLICAS: "13"}}, "spec": {"replicas": 5}}
     # 10 -> 20 replicas: allowed total 23, 13 now -> 10 more, shared ~ 8:5

@@ -4,15 +4,28 @@ from minikube_py.controllers.endpoints import EndpointsController
 
 
 def svc(api, ports, selector=None, **spec):
-    return api.create("services", {"metadata": {"name": "web", "namespace": "default", "labels": {"tier": "fe"}},
-                                   "spec": {"selector": selector if selector is not None else {"app": "web"},
-                                            "ports": ports, **spec}})
+    return api.create(
+        "services",
+        {
+            "metadata": {"name": "web", "namespace": "default", "labels": {"tier": "fe"}},
+            "spec": {
+                "selector": selector if selector is not None else {"app": "web"},
+                "ports": ports,
+                **spec,
+            },
+        },
+    )
 
 
 def pod(api, name, ip=None, ready=False, named_port=None, labels=None):
     ports = [{"name": named_port[0], "containerPort": named_port[1]}] if named_port else []
-    api.create("pods", {"metadata": {"name": name, "namespace": "default", "labels": labels or {"app": "web"}},
-                        "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "busybox", "ports": ports}]}})
+    api.create(
+        "pods",
+        {
+            "metadata": {"name": name, "namespace": "default", "labels": labels or {"app": "web"}},
+            "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "busybox", "ports": ports}]},
+        },
+    )
     if ip:
         api.set_pod_ready("default", name, ready=ready, ip=ip)
 
@@ -22,7 +35,7 @@ def test_ready_and_not_ready_addresses_with_target_refs(api, harness):
     svc(api, [{"name": "http", "port": 80, "targetPort": 8080}])
     pod(api, "a", "10.0.0.2", ready=True)
     pod(api, "b", "10.0.0.1", ready=False)
-    pod(api, "c")                           # no IP yet: not listed
+    pod(api, "c")  # no IP yet: not listed
     pod(api, "x", "10.0.0.9", True, labels={"app": "other"})
     harness.settle()
     ep = api.get("endpoints", "web", "default")
@@ -55,7 +68,7 @@ def test_named_target_port_resolves_per_pod(api, harness):
     svc(api, [{"name": "http", "port": 80, "targetPort": "web"}])
     pod(api, "a", "10.0.0.1", True, named_port=("web", 8080))
     pod(api, "b", "10.0.0.2", True, named_port=("web", 9090))
-    pod(api, "c", "10.0.0.3", True, named_port=("metrics", 7000))   # lacks the name: left out
+    pod(api, "c", "10.0.0.3", True, named_port=("metrics", 7000))  # lacks the name: left out
     harness.settle()
     subsets = api.get("endpoints", "web", "default")["subsets"]
     got = {s["ports"][0]["port"]: [a["ip"] for a in s["addresses"]] for s in subsets}

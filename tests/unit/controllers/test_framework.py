@@ -26,7 +26,7 @@ def test_queue_dedups_and_never_hands_out_a_key_twice_at_once():
     assert len(q) == 2
     k = q.get(0)
     assert k == "a"
-    q.add("a")                 # changed while processing: comes back after done()
+    q.add("a")  # changed while processing: comes back after done()
     assert q.get(0) == "b"
     assert q.get(0) is None
     q.done("a")
@@ -39,7 +39,7 @@ def test_queue_rate_limit_doubles_and_forget_resets():
     assert [q.add_rate_limited("k") for _ in range(5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
     q.forget("k")
     assert q.add_rate_limited("k") == 1.0
-    assert q.get(0) is None     # not due yet
+    assert q.get(0) is None  # not due yet
     now[0] = 1.5
     assert q.get(0) == "k"
 
@@ -55,6 +55,7 @@ def test_informer_lists_watches_and_relists_after_410():
         def f(*objs):
             with lock:
                 seen.append((kind, objs[-1]["metadata"]["name"]))
+
         return f
 
     inf = Informer(api, "configmaps")
@@ -62,7 +63,7 @@ def test_informer_lists_watches_and_relists_after_410():
     inf.start()
     try:
         assert inf.wait_for_sync(5)
-        assert inf.get("a", "default")["kind"] == "ConfigMap"   # list items get their kind back
+        assert inf.get("a", "default")["kind"] == "ConfigMap"  # list items get their kind back
         api.create("configmaps", {"metadata": {"name": "b", "namespace": "default"}})
         api.patch("configmaps", "a", {"data": {"x": "1"}}, "default")
         assert wait_for(lambda: ("update", "a") in seen and ("add", "b") in seen)

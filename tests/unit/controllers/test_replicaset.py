@@ -4,12 +4,21 @@ from minikube_py.controllers.replicaset import SAFE_ALPHABET, ReplicaSetControll
 
 
 def make_rs(api, name="web", replicas=3, min_ready=0):
-    return api.create("replicasets", {
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {"replicas": replicas, "minReadySeconds": min_ready,
-                 "selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}},
-                              "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}})
+    return api.create(
+        "replicasets",
+        {
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {
+                "replicas": replicas,
+                "minReadySeconds": min_ready,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+                },
+            },
+        },
+    )
 
 
 def test_creates_pods_with_owner_reference_and_generated_names(api, harness):
@@ -22,14 +31,26 @@ def test_creates_pods_with_owner_reference_and_generated_names(api, harness):
         prefix, suffix = p["metadata"]["name"].rsplit("-", 1)
         assert prefix == "web" and len(suffix) == 5 and set(suffix) <= set(SAFE_ALPHABET)
         ref = p["metadata"]["ownerReferences"][0]
-        assert ref == {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web",
-                       "uid": rs["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+        assert ref == {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "name": "web",
+            "uid": rs["metadata"]["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
         assert p["metadata"]["labels"] == {"app": "web"}
     status = api.get("replicasets", "web", "default")["status"]
-    assert status == {"replicas": 3, "fullyLabeledReplicas": 3, "readyReplicas": 0,
-                      "availableReplicas": 0, "observedGeneration": 1}
-    assert [e["reason"] for e in harness.events()] == ["SuccessfulCreate"] * 3 or \
-        {e["reason"] for e in harness.events()} == {"SuccessfulCreate"}
+    assert status == {
+        "replicas": 3,
+        "fullyLabeledReplicas": 3,
+        "readyReplicas": 0,
+        "availableReplicas": 0,
+        "observedGeneration": 1,
+    }
+    assert [e["reason"] for e in harness.events()] == ["SuccessfulCreate"] * 3 or {
+        e["reason"] for e in harness.events()
+    } == {"SuccessfulCreate"}
 
 
 def test_status_counts_ready_and_available_with_min_ready_seconds(api, harness, clock):
@@ -70,9 +91,17 @@ def test_scale_down_deletes_unscheduled_then_not_ready_pods_first(api, harness):
 
 def test_deletion_rank_orders_like_kubernetes():
     def pod(node="", phase="Pending", ready=False, created="2026-01-01T00:00:00Z"):
-        return {"metadata": {"creationTimestamp": created}, "spec": {"nodeName": node},
-                "status": {"phase": phase, "conditions": [{"type": "Ready", "status": "True" if ready else "False",
-                                                           "lastTransitionTime": created}]}}
+        return {
+            "metadata": {"creationTimestamp": created},
+            "spec": {"nodeName": node},
+            "status": {
+                "phase": phase,
+                "conditions": [
+                    {"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": created}
+                ],
+            },
+        }
+
     unscheduled = pod()
     pending = pod("n1")
     running_not_ready = pod("n1", "Running")
@@ -85,8 +114,13 @@ def test_deletion_rank_orders_like_kubernetes():
 
 def test_adopts_orphans_and_does_not_overcreate(api, harness):
     harness.add(ReplicaSetController)
-    api.create("pods", {"metadata": {"name": "stray", "namespace": "default", "labels": {"app": "web"}},
-                        "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    api.create(
+        "pods",
+        {
+            "metadata": {"name": "stray", "namespace": "default", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+        },
+    )
     rs = make_rs(api, replicas=2)
     harness.settle()
     pods = api.objs("pods", "default")
@@ -101,7 +135,7 @@ def test_expectations_hold_back_a_second_create_until_the_cache_sees_the_first(a
     harness.informers.relist_all()
     ctrl.drain()
     assert len(api.objs("pods", "default")) == 3
-    ctrl.queue.add("default/web")   # cache has not seen the pods yet
+    ctrl.queue.add("default/web")  # cache has not seen the pods yet
     ctrl.drain()
     assert len(api.objs("pods", "default")) == 3
 

@@ -13,8 +13,11 @@ from unit.controllers.fakeapi import FakeApi
 
 
 def node(name, cpu="2", memory="4Gi", pods="110", labels=None, taints=None, unschedulable=False):
-    n = {"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **(labels or {})}},
-         "spec": {}, "status": {"allocatable": {"cpu": cpu, "memory": memory, "pods": pods}}}
+    n = {
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **(labels or {})}},
+        "spec": {},
+        "status": {"allocatable": {"cpu": cpu, "memory": memory, "pods": pods}},
+    }
     if taints:
         n["spec"]["taints"] = taints
     if unschedulable:
@@ -24,18 +27,24 @@ def node(name, cpu="2", memory="4Gi", pods="110", labels=None, taints=None, unsc
 
 def pod(name="p", cpu=None, memory=None, owner=None, **spec):
     req = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v}
-    p = {"metadata": {"name": name, "namespace": "default"},
-         "spec": {"containers": [{"name": "c", "image": "busybox", "resources": {"requests": req}}], **spec}}
+    p = {
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"containers": [{"name": "c", "image": "busybox", "resources": {"requests": req}}], **spec},
+    }
     if owner:
-        p["metadata"]["ownerReferences"] = [{"kind": "ReplicaSet", "name": owner, "uid": owner, "controller": True}]
+        p["metadata"]["ownerReferences"] = [
+            {"kind": "ReplicaSet", "name": owner, "uid": owner, "controller": True}
+        ]
     return p
 
 
 CP_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
 
 
-@pytest.mark.parametrize("text,want", [("100m", "0.1"), ("1", "1"), ("1Gi", str(2**30)), ("1e3", "1000"),
-                                       ("500k", "500000"), ("0.5", "0.5")])
+@pytest.mark.parametrize(
+    "text,want",
+    [("100m", "0.1"), ("1", "1"), ("1Gi", str(2**30)), ("1e3", "1000"), ("500k", "500000"), ("0.5", "0.5")],
+)
 def test_quantities(text, want):
     assert parse_quantity(text) == parse_quantity(want)
 
@@ -54,36 +63,51 @@ def test_pod_requests_sum_containers_and_init_max():
 
 
 def test_fit_error_message_matches_kube_scheduler():
-    nodes = [NodeInfo(node("a", memory="1Gi")), NodeInfo(node("b", taints=[CP_TAINT])),
-             NodeInfo(node("c", taints=[CP_TAINT]))]
+    nodes = [
+        NodeInfo(node("a", memory="1Gi")),
+        NodeInfo(node("b", taints=[CP_TAINT])),
+        NodeInfo(node("c", taints=[CP_TAINT])),
+    ]
     statuses = {ni.name: plugins.run_filters(pod(memory="2Gi"), ni) for ni in nodes}
     assert plugins.fit_error(3, statuses) == (
         "0/3 nodes are available: 1 Insufficient memory, 2 node(s) had untolerated taint "
         "{node-role.kubernetes.io/control-plane: }. preemption: 0/3 nodes are available: "
-        "1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling.")
+        "1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling."
+    )
 
 
 def test_filters_each_reason():
-    assert plugins.run_filters(pod(), NodeInfo(node("a", unschedulable=True))).reasons == \
-        ["node(s) were unschedulable"]
+    assert plugins.run_filters(pod(), NodeInfo(node("a", unschedulable=True))).reasons == [
+        "node(s) were unschedulable"
+    ]
     assert plugins.run_filters(pod(), NodeInfo(node("a", pods="1"), [pod("x")])).reasons == ["Too many pods"]
-    assert plugins.run_filters(pod(cpu="3", memory="5Gi"), NodeInfo(node("a"))).reasons == \
-        ["Insufficient cpu", "Insufficient memory"]
-    assert plugins.run_filters(pod(nodeSelector={"disk": "ssd"}), NodeInfo(node("a"))).reasons == \
-        ["node(s) didn't match Pod's node affinity/selector"]
+    assert plugins.run_filters(pod(cpu="3", memory="5Gi"), NodeInfo(node("a"))).reasons == [
+        "Insufficient cpu",
+        "Insufficient memory",
+    ]
+    assert plugins.run_filters(pod(nodeSelector={"disk": "ssd"}), NodeInfo(node("a"))).reasons == [
+        "node(s) didn't match Pod's node affinity/selector"
+    ]
     t = {"key": "dedicated", "value": "gpu", "effect": "NoExecute"}
-    assert plugins.run_filters(pod(), NodeInfo(node("a", taints=[t]))).reasons == \
-        ["node(s) had untolerated taint {dedicated: gpu}"]
+    assert plugins.run_filters(pod(), NodeInfo(node("a", taints=[t]))).reasons == [
+        "node(s) had untolerated taint {dedicated: gpu}"
+    ]
     # PreferNoSchedule never filters
-    assert plugins.run_filters(pod(), NodeInfo(node("a", taints=[{**t, "effect": "PreferNoSchedule"}]))) is None
+    assert (
+        plugins.run_filters(pod(), NodeInfo(node("a", taints=[{**t, "effect": "PreferNoSchedule"}]))) is None
+    )
 
 
-@pytest.mark.parametrize("tol,ok", [
-    ({"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}, True),
-    ({"key": "dedicated", "operator": "Equal", "value": "cpu"}, False),
-    ({"key": "dedicated", "operator": "Exists"}, True),
-    ({"operator": "Exists"}, True),
-    ({"key": "dedicated", "operator": "Exists", "effect": "NoExecute"}, False)])
+@pytest.mark.parametrize(
+    "tol,ok",
+    [
+        ({"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}, True),
+        ({"key": "dedicated", "operator": "Equal", "value": "cpu"}, False),
+        ({"key": "dedicated", "operator": "Exists"}, True),
+        ({"operator": "Exists"}, True),
+        ({"key": "dedicated", "operator": "Exists", "effect": "NoExecute"}, False),
+    ],
+)
 def test_tolerations(tol, ok):
     taint = {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}
     assert plugins.tolerates(tol, taint) is ok
@@ -94,15 +118,30 @@ def test_unschedulable_node_is_fine_for_a_pod_that_tolerates_it():
     assert plugins.node_unschedulable(pod(tolerations=tol), NodeInfo(node("a", unschedulable=True))) is None
 
 
-@pytest.mark.parametrize("op,values,ok", [("In", ["ssd", "nvme"], True), ("NotIn", ["ssd"], False),
-                                          ("Exists", None, True), ("DoesNotExist", None, False),
-                                          ("Gt", ["3"], True), ("Lt", ["3"], False)])
+@pytest.mark.parametrize(
+    "op,values,ok",
+    [
+        ("In", ["ssd", "nvme"], True),
+        ("NotIn", ["ssd"], False),
+        ("Exists", None, True),
+        ("DoesNotExist", None, False),
+        ("Gt", ["3"], True),
+        ("Lt", ["3"], False),
+    ],
+)
 def test_required_node_affinity_operators(op, values, ok):
     n = node("a", labels={"disk": "ssd", "cores": "8"})
     key = "cores" if op in ("Gt", "Lt") else "disk"
     expr = {"key": key, "operator": op, **({"values": values} if values else {})}
-    p = pod(affinity={"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-        "nodeSelectorTerms": [{"matchExpressions": [expr]}]}}})
+    p = pod(
+        affinity={
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [{"matchExpressions": [expr]}]
+                }
+            }
+        }
+    )
     assert (plugins.node_affinity(p, NodeInfo(n)) is None) is ok
 
 
@@ -132,11 +171,12 @@ def sched_env():
             if s.drain() == 0:
                 return
         raise AssertionError("scheduler did not settle")
+
     return api, s, settle
 
 
 def test_loop_binds_and_spreads_a_replica_set(sched_env):
-    api, s, settle = sched_env
+    api, _s, settle = sched_env
     for n in ("n1", "n2", "n3"):
         api.create("nodes", node(n))
     for i in range(6):
@@ -150,13 +190,13 @@ def test_loop_binds_and_spreads_a_replica_set(sched_env):
 
 
 def test_assumed_pods_stop_overcommit_before_the_cache_catches_up(sched_env):
-    api, s, settle = sched_env
+    api, s, _settle = sched_env
     api.create("nodes", node("n1", memory="1Gi"))
     api.create("nodes", node("n2", memory="1Gi"))
     api.create("pods", pod("a", memory="800Mi"))
     api.create("pods", pod("b", memory="800Mi"))
     s.informers.relist_all()
-    s.drain()          # both decided from the same (stale) cache
+    s.drain()  # both decided from the same (stale) cache
     assert sorted(p["spec"]["nodeName"] for p in api.objs("pods")) == ["n1", "n2"]
 
 
@@ -170,23 +210,25 @@ def test_unschedulable_pod_gets_condition_and_event_then_schedules_when_a_node_a
     p = api.get("pods", "big", "default")
     assert not p["spec"].get("nodeName")
     cond = next(c for c in p["status"]["conditions"] if c["type"] == "PodScheduled")
-    msg = ("0/3 nodes are available: 1 Insufficient memory, 2 node(s) had untolerated taint "
-           "{node-role.kubernetes.io/control-plane: }. preemption: 0/3 nodes are available: "
-           "1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling.")
+    msg = (
+        "0/3 nodes are available: 1 Insufficient memory, 2 node(s) had untolerated taint "
+        "{node-role.kubernetes.io/control-plane: }. preemption: 0/3 nodes are available: "
+        "1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling."
+    )
     assert (cond["status"], cond["reason"], cond["message"]) == ("False", "Unschedulable", msg)
     [ev] = [e for e in api.objs("events") if e["reason"] == "FailedScheduling"]
     assert ev["type"] == "Warning" and ev["message"] == msg and ev["involvedObject"]["name"] == "big"
     s.queue.add("default/big")
     settle()
     [ev] = [e for e in api.objs("events") if e["reason"] == "FailedScheduling"]
-    assert ev["count"] == 2          # the same event again is counted, not duplicated
+    assert ev["count"] == 2  # the same event again is counted, not duplicated
     api.create("nodes", node("n2", memory="4Gi"))
     settle()
     assert api.get("pods", "big", "default")["spec"]["nodeName"] == "n2"
 
 
 def test_no_nodes_message(sched_env):
-    api, s, settle = sched_env
+    api, _s, settle = sched_env
     api.create("pods", pod("lonely"))
     settle()
     [ev] = [e for e in api.objs("events") if e["reason"] == "FailedScheduling"]
@@ -194,7 +236,7 @@ def test_no_nodes_message(sched_env):
 
 
 def test_pods_for_another_scheduler_are_left_alone(sched_env):
-    api, s, settle = sched_env
+    api, _s, settle = sched_env
     api.create("nodes", node("n1"))
     api.create("pods", pod("other", schedulerName="my-scheduler"))
     settle()
