@@ -5,6 +5,9 @@ An Event names the object it is about (involvedObject), why (reason, CamelCase),
 make a new object: the recorder finds the one it made before (same source, object, type,
 reason and message) and bumps its `count` and `lastTimestamp`. That is why describe prints
 `(x18 over 8h)`. Event names are `<object name>.<hex unix nanoseconds>`, as client-go's.
+Like client-go's aggregator, when one object gets more than 10 events with the same reason
+but different messages within 10 minutes, further ones go into a single event whose
+message starts with "(combined from similar events): ".
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 NORMAL, WARNING = "Normal", "Warning"
+AGGREGATED = "(combined from similar events)"
+AGGREGATE_MAX = 10  # distinct messages per object+reason before they are combined
+AGGREGATE_WINDOW = 600.0  # seconds
 
 
 def object_reference(obj: Obj) -> dict:
@@ -54,6 +60,8 @@ class EventRecorder:
         self._lock = threading.Lock()
         # dedup key -> (namespace, event name, count)   (an LRU like client-go's)
         self._seen: OrderedDict[tuple, tuple[str, str, int]] = OrderedDict()
+        # aggregate key (all but the message) -> (messages seen, when the window started)
+        self._similar: OrderedDict[tuple, tuple[set[str], float]] = OrderedDict()
         self.cache_size = cache_size
 
     def event(self, obj: Obj, type_: str, reason: str, message: str) -> Obj | None:
@@ -73,7 +81,7 @@ class EventRecorder:
     def _record(self, obj: Obj, type_: str, reason: str, message: str) -> Obj:
         ref = object_reference(obj)
         namespace = ref.get("namespace") or "default"
-        key = (
+        similar = (
             self.component,
             self.host,
             ref.get("kind"),
@@ -83,16 +91,34 @@ class EventRecorder:
             ref.get("apiVersion"),
             type_,
             reason,
-            message,
         )
-        now = now_rfc3339(self.clock())
+        t = self.clock()
+        with self._lock:
+            messages, since = self._similar.get(similar, (set(), t))
+            if t - since > AGGREGATE_WINDOW:
+                messages, since = set(), t
+            messages.add(message)
+            self._similar[similar] = (messages, since)
+            self._similar.move_to_end(similar)
+            while len(self._similar) > self.cache_size:
+                self._similar.popitem(last=False)
+        if len(messages) > AGGREGATE_MAX:
+            key = (*similar, AGGREGATED)
+            message = f"{AGGREGATED}: {message}"
+        else:
+            key = (*similar, message)
+        now = now_rfc3339(t)
         with self._lock:
             seen = self._seen.get(key)
         if seen is not None:
             ns, name, count = seen
             try:
                 updated = self.client.patch(
-                    "events", name, {"count": count + 1, "lastTimestamp": now}, ns, patch_type="merge"
+                    "events",
+                    name,
+                    {"count": count + 1, "lastTimestamp": now, "message": message},
+                    ns,
+                    patch_type="merge",
                 )
                 self._remember(key, ns, name, count + 1)
                 return updated

@@ -275,15 +275,6 @@ class ReplicaSetController(Controller):
             count = min(-diff, BURST_REPLICAS)
             self.expectations.expect(key, adds=count)
             created = self._create_pods(rs, count, key)
-            if created:
-                self.recorder.event(
-                    rs,
-                    NORMAL,
-                    "SuccessfulCreate",
-                    f"Created pod: {name_of(created[-1])}"
-                    if len(created) == 1
-                    else f"Created pods: {', '.join(name_of(p) for p in created)}",
-                )
             return pods + created
         if diff > 0:
             count = min(diff, BURST_REPLICAS)
@@ -319,7 +310,9 @@ class ReplicaSetController(Controller):
             n = min(batch, left)
             for i in range(n):
                 try:
-                    created.append(self._create_one(rs, template))
+                    pod = self._create_one(rs, template)
+                    created.append(pod)
+                    self.recorder.event(rs, NORMAL, "SuccessfulCreate", f"Created pod: {name_of(pod)}")
                 except Exception as exc:
                     # The rest of this batch and all later batches will not happen.
                     self.expectations.lower_adds(key, left - i)
