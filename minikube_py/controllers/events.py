@@ -13,6 +13,7 @@ message starts with "(combined from similar events): ".
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import OrderedDict
@@ -64,8 +65,51 @@ class EventRecorder:
         self._similar: OrderedDict[tuple, tuple[set[str], float]] = OrderedDict()
         self.cache_size = cache_size
 
+    # ------------------------------------------------------------ background writing
+    def start_background(self) -> None:
+        """Write events from a thread of their own, as client-go's broadcaster does, so a
+        loop never waits for an event write (a bind should not cost two round trips)."""
+        if getattr(self, "_queue", None) is not None:
+            return
+        self._queue: queue.Queue | None = queue.Queue(maxsize=10000)
+        self._writer = threading.Thread(target=self._drain, name=f"events-{self.component}", daemon=True)
+        self._writer.start()
+
+    def _drain(self) -> None:
+        assert self._queue is not None
+        while True:
+            item = self._queue.get()
+            if item is None:
+                self._queue.task_done()
+                return
+            self._write(*item)
+            self._queue.task_done()
+
+    def flush(self) -> None:
+        q = getattr(self, "_queue", None)
+        if q is not None:
+            q.join()
+
+    def stop_background(self) -> None:
+        q = getattr(self, "_queue", None)
+        if q is not None:
+            q.put(None)
+            self._writer.join(5)
+            self._queue = None
+
     def event(self, obj: Obj, type_: str, reason: str, message: str) -> Obj | None:
-        """Record (or count again) one event about obj. Never raises: events are best effort."""
+        """Record (or count again) one event about obj. Never raises: events are best effort.
+        In background mode it returns None at once; the write happens in the writer thread."""
+        q = getattr(self, "_queue", None)
+        if q is not None:
+            try:
+                q.put_nowait((obj, type_, reason, message))
+            except queue.Full:
+                log.warning("event queue full: dropped %s %s", reason, message)
+            return None
+        return self._write(obj, type_, reason, message)
+
+    def _write(self, obj: Obj, type_: str, reason: str, message: str) -> Obj | None:
         try:
             return self._record(obj, type_, reason, message)
         except Exception as exc:  # noqa: BLE001 - an event must never fail the loop

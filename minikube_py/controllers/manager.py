@@ -56,7 +56,7 @@ class ControllerManager:
     def build(self, client: Any) -> list[Controller]:
         client = adapt(client)
         self.informers = InformerFactory(client)
-        recorder = EventRecorder(client, "kube-controller-manager", self.host, clock=self.clock)
+        recorder = self.recorder = EventRecorder(client, "kube-controller-manager", self.host, clock=self.clock)
         classes: dict[str, tuple[type[Controller], dict]] = {
             "deployment": (DeploymentController, {}),
             "replicaset": (ReplicaSetController, {}),
@@ -76,6 +76,7 @@ class ControllerManager:
         """Start the informers, wait until their caches are filled, then the workers."""
         self.build(client)
         assert self.informers is not None
+        self.recorder.start_background()
         self.informers.start()
         if not self.informers.wait_for_sync(sync_timeout):
             log.warning("controller-manager: caches not synced after %.0fs; starting anyway", sync_timeout)
@@ -90,3 +91,5 @@ class ControllerManager:
             self.informers.stop()
         for c in self.controllers:
             c.stop()
+        if getattr(self, "recorder", None) is not None:
+            self.recorder.stop_background()

@@ -65,8 +65,28 @@ def container_requests(c: dict) -> dict[str, int]:
     return {k: to_internal(k, v, f"resources.requests[{k}]") for k, v in merged.items()}
 
 
+_memo: dict[tuple[str, str, str], Any] = {}
+
+
+def _memoized(kind: str, pod: Obj, compute):
+    """A stored pod's requests only change with its resourceVersion: parse them once."""
+    md = pod.get("metadata") or {}
+    if not md.get("uid") or not md.get("resourceVersion"):
+        return compute(pod)
+    key = (kind, md["uid"], md["resourceVersion"])
+    if key not in _memo:
+        if len(_memo) > 50000:
+            _memo.clear()
+        _memo[key] = compute(pod)
+    return _memo[key]
+
+
 def pod_requests(pod: Obj) -> dict[str, int]:
     """Sum over containers, at least the largest init container, plus overhead (PodRequests)."""
+    return dict(_memoized("req", pod, _pod_requests))
+
+
+def _pod_requests(pod: Obj) -> dict[str, int]:
     spec = pod.get("spec") or {}
     total: dict[str, int] = {}
     for c in spec.get("containers") or []:
@@ -82,6 +102,10 @@ def pod_requests(pod: Obj) -> dict[str, int]:
 
 def nonzero_requests(pod: Obj) -> tuple[int, int]:
     """(milli-cpu, memory) with the scoring defaults for containers that ask for nothing."""
+    return _memoized("nonzero", pod, _nonzero_requests)
+
+
+def _nonzero_requests(pod: Obj) -> tuple[int, int]:
     cpu = mem = 0
     for c in (pod.get("spec") or {}).get("containers") or []:
         r = container_requests(c)

@@ -83,6 +83,7 @@ class Scheduler:
 
         self.attach(adapt(client))
         assert self.informers is not None
+        self.recorder.start_background()
         self.informers.start()
         self.informers.wait_for_sync(30)
         t = threading.Thread(target=self._worker, name="scheduler", daemon=True)
@@ -95,6 +96,8 @@ class Scheduler:
             self.informers.stop()
         for t in self._threads:
             t.join(5)
+        if getattr(self, "recorder", None) is not None:
+            self.recorder.stop_background()
 
     # ------------------------------------------------------------ events -> queue
     def _wants(self, pod: Obj) -> bool:
