@@ -56,7 +56,9 @@ class ControllerManager:
     def build(self, client: Any) -> list[Controller]:
         client = adapt(client)
         self.informers = InformerFactory(client)
-        recorder = self.recorder = EventRecorder(client, "kube-controller-manager", self.host, clock=self.clock)
+        recorder = self.recorder = EventRecorder(
+            client, "kube-controller-manager", self.host, clock=self.clock
+        )
         classes: dict[str, tuple[type[Controller], dict]] = {
             "deployment": (DeploymentController, {}),
             "replicaset": (ReplicaSetController, {}),
