@@ -214,9 +214,60 @@ def spread_scores(pod: Obj, nodes: list[NodeInfo]) -> dict[str, int]:
     return {n: MAX_SCORE * (most - c) // most for n, c in counts.items()}
 
 
+def _normalize(raw: dict[str, int], reverse: bool = False) -> dict[str, int]:
+    """helper.DefaultNormalizeScore: scale to 0..100 by the maximum; reverse = fewer is better."""
+    most = max(raw.values(), default=0)
+    if most == 0:
+        return {n: MAX_SCORE if reverse else 0 for n in raw}
+    return {
+        n: (MAX_SCORE - MAX_SCORE * v // most) if reverse else MAX_SCORE * v // most for n, v in raw.items()
+    }
+
+
+def taint_scores(pod: Obj, nodes: list[NodeInfo]) -> dict[str, int]:
+    """TaintToleration score: fewer PreferNoSchedule taints the pod does not tolerate is better."""
+    tolerations = (pod.get("spec") or {}).get("tolerations") or []
+    raw = {
+        ni.name: sum(
+            1
+            for t in (ni.node.get("spec") or {}).get("taints") or []
+            if t.get("effect") == "PreferNoSchedule" and not any(tolerates(tol, t) for tol in tolerations)
+        )
+        for ni in nodes
+    }
+    return _normalize(raw, reverse=True)
+
+
+def preferred_affinity_scores(pod: Obj, nodes: list[NodeInfo]) -> dict[str, int]:
+    """NodeAffinity score: the summed weights of the preferred terms a node matches."""
+    preferred = (((pod.get("spec") or {}).get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ) or []
+    raw = {
+        ni.name: sum(
+            int(p.get("weight") or 0) for p in preferred if _term_matches(p.get("preference") or {}, ni.node)
+        )
+        for ni in nodes
+    }
+    return _normalize(raw)
+
+
+# (score function, weight): kube-scheduler's default weights for these plugins.
+SCORES = [
+    (lambda pod, nodes: {ni.name: least_allocated(pod, ni) for ni in nodes}, 1),  # NodeResourcesFit
+    (spread_scores, 2),  # (Pod)TopologySpread
+    (taint_scores, 3),  # TaintToleration
+    (preferred_affinity_scores, 2),  # NodeAffinity
+]
+
+
 def score(pod: Obj, nodes: list[NodeInfo]) -> dict[str, int]:
-    spread = spread_scores(pod, nodes)
-    return {ni.name: least_allocated(pod, ni) + spread[ni.name] for ni in nodes}
+    """Weighted sum of every score plugin, per feasible node."""
+    total = {ni.name: 0 for ni in nodes}
+    for fn, weight in SCORES:
+        for name, value in fn(pod, nodes).items():
+            total[name] += weight * value
+    return total
 
 
 # ---------------------------------------------------------------- the message

@@ -101,7 +101,11 @@ def test_deployment_scheduled_rolled_out_rolled_back_scaled_and_collected(cluste
     conds = {x["type"]: x for x in d["status"]["conditions"]}
     assert conds["Available"]["status"] == "True"
     assert conds["Progressing"]["reason"] == "NewReplicaSetAvailable"
-    assert any(e["message"].startswith("Successfully assigned default/web-") for e in c.events("Scheduled"))
+    wait_for(
+        lambda: any(e["message"].startswith("Successfully assigned default/web-")
+                    for e in c.events("Scheduled")),
+        what="Scheduled events (written in the background)",
+    )
 
     # Rolling update: never fewer than replicas - maxUnavailable ready pods, never more than
     # replicas + maxSurge pods, at every step of the simulation.

@@ -241,3 +241,28 @@ def test_pods_for_another_scheduler_are_left_alone(sched_env):
     api.create("pods", pod("other", schedulerName="my-scheduler"))
     settle()
     assert not api.get("pods", "other", "default")["spec"].get("nodeName")
+
+
+def test_prefer_no_schedule_and_preferred_affinity_steer_the_choice():
+    soft = {"key": "spot", "value": "true", "effect": "PreferNoSchedule"}
+    a, b = NodeInfo(node("a", taints=[soft])), NodeInfo(node("b"))
+    s = plugins.score(pod(), [a, b])
+    assert s["b"] > s["a"]
+    tol = [{"key": "spot", "operator": "Exists"}]
+    s = plugins.score(pod(tolerations=tol), [a, b])
+    assert s["a"] == s["b"]
+    ssd = NodeInfo(node("ssd", labels={"disk": "ssd"}))
+    pref = {
+        "nodeAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 50,
+                    "preference": {
+                        "matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd"]}]
+                    },
+                }
+            ]
+        }
+    }
+    s = plugins.score(pod(affinity=pref), [ssd, b])
+    assert s["ssd"] > s["b"]
