@@ -14,7 +14,9 @@ from .errors import ApiError, FieldErrors
 
 
 class Allocator:
-    def __init__(self, service_cidr: str = "10.96.0.0/12", node_ports: tuple[int, int] = (30000, 32767)) -> None:
+    def __init__(
+        self, service_cidr: str = "10.96.0.0/12", node_ports: tuple[int, int] = (30000, 32767)
+    ) -> None:
         self.net = ipaddress.ip_network(service_cidr)
         self.node_ports = node_ports
 
@@ -40,20 +42,27 @@ class Allocator:
         elif spec["clusterIP"] != "None" and not old_spec.get("clusterIP"):
             ip = ipaddress.ip_address(spec["clusterIP"])
             if ip not in self.net:
-                errs.invalid("spec.clusterIP", spec["clusterIP"],
-                             f"provided IP is not in the valid range. The range of valid IPs is {self.net}")
+                errs.invalid(
+                    "spec.clusterIP",
+                    spec["clusterIP"],
+                    f"provided IP is not in the valid range. The range of valid IPs is {self.net}",
+                )
             elif spec["clusterIP"] in used_ips:
                 errs.invalid("spec.clusterIP", spec["clusterIP"], "provided IP is already allocated")
         if spec.get("clusterIP"):
             spec["clusterIPs"] = [spec["clusterIP"]]
         if spec.get("type") in ("NodePort", "LoadBalancer"):
-            old_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
-                         for p in old_spec.get("ports") or []}
+            old_ports = {
+                (p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+                for p in old_spec.get("ports") or []
+            }
             for i, p in enumerate(spec.get("ports") or []):
                 keep = old_ports.get((p.get("port"), p.get("protocol", "TCP")))
                 if p.get("nodePort"):
                     if p["nodePort"] != keep and p["nodePort"] in used_ports:
-                        errs.invalid(f"spec.ports[{i}].nodePort", p["nodePort"], "provided port is already allocated")
+                        errs.invalid(
+                            f"spec.ports[{i}].nodePort", p["nodePort"], "provided port is already allocated"
+                        )
                 elif keep:
                     p["nodePort"] = keep
                 else:
@@ -82,4 +91,3 @@ class Allocator:
         if not free:
             raise ApiError("InternalError", "failed to allocate a nodePort: the range is full")
         return random.choice(free)
-

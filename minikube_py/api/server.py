@@ -29,9 +29,17 @@ from .selectors import parse_or_400
 
 log = logging.getLogger("minikube_py.api")
 
-KUBE_VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-mkpy", "gitCommit": "mkpy",
-                "gitTreeState": "clean", "buildDate": "2024-04-17T00:00:00Z", "goVersion": "python",
-                "compiler": "cpython", "platform": "linux/amd64"}
+KUBE_VERSION = {
+    "major": "1",
+    "minor": "30",
+    "gitVersion": "v1.30.0-mkpy",
+    "gitCommit": "mkpy",
+    "gitTreeState": "clean",
+    "buildDate": "2024-04-17T00:00:00Z",
+    "goVersion": "python",
+    "compiler": "cpython",
+    "platform": "linux/amd64",
+}
 
 REGISTRY = web.AppKey("registry", Registry)
 TOKENS = web.AppKey("tokens", frozenset)
@@ -39,8 +47,9 @@ SETTINGS = web.AppKey("settings", dict)
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(body, separators=(",", ":")).encode(), status=status,
-                        content_type="application/json")
+    return web.Response(
+        body=json.dumps(body, separators=(",", ":")).encode(), status=status, content_type="application/json"
+    )
 
 
 def _error(e: ApiError) -> web.Response:
@@ -114,8 +123,11 @@ NS_SUBRESOURCES = ("status", "finalize")
 def parse_resource_path(group: str, version: str, segs: list[str]) -> tuple[Resource, str | None, str, str]:
     """[namespaces, NS,] plural [, name [, subresource]] -> (resource, namespace, name, subresource)."""
     ns: str | None = None
-    if len(segs) >= 3 and segs[0] == "namespaces" and not (group == "" and len(segs) == 3
-                                                             and segs[2] in NS_SUBRESOURCES):
+    if (
+        len(segs) >= 3
+        and segs[0] == "namespaces"
+        and not (group == "" and len(segs) == 3 and segs[2] in NS_SUBRESOURCES)
+    ):
         ns, segs = segs[1], segs[2:]
     if not segs or len(segs) > 3:
         raise ApiError("NotFound", "the server could not find the requested resource")
@@ -158,6 +170,7 @@ async def _body(request: web.Request) -> Any:
     ctype = request.content_type
     if ctype in ("application/yaml", "application/apply-patch+yaml"):
         import yaml
+
         try:
             return yaml.safe_load(raw)
         except yaml.YAMLError as e:
@@ -178,7 +191,9 @@ def _int_param(q, name: str) -> int | None:
         raise bad_request(f"{name}: invalid integer {v!r}") from None
 
 
-async def handle_resource(request: web.Request, group: str, version_: str, segs: list[str]) -> web.StreamResponse:
+async def handle_resource(
+    request: web.Request, group: str, version_: str, segs: list[str]
+) -> web.StreamResponse:
     registry = request.app[REGISTRY]
     res, ns, name, sub = parse_resource_path(group, version_, segs)
     q = request.query
@@ -191,7 +206,9 @@ async def handle_resource(request: web.Request, group: str, version_: str, segs:
         label, field = parse_or_400(q.get("labelSelector"), q.get("fieldSelector"), res.plural)
         if q.get("watch") in ("1", "true", "True"):
             return await _watch(request, registry, res, ns, label, field, want_table, include)
-        listed = await registry.list(res, ns, label, field, _int_param(q, "limit") or 0, q.get("continue", ""))
+        listed = await registry.list(
+            res, ns, label, field, _int_param(q, "limit") or 0, q.get("continue", "")
+        )
         if want_table:
             return _json(tables.table(res, listed["items"], listed["metadata"], include))
         return _json(listed)
@@ -202,8 +219,9 @@ async def handle_resource(request: web.Request, group: str, version_: str, segs:
         if sub in ("", "status"):
             obj = await registry.get(res, ns, name)
             if want_table and not sub:
-                return _json(tables.table(res, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]},
-                                          include))
+                return _json(
+                    tables.table(res, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]}, include)
+                )
             return _json(obj)
         if sub == "scale":
             return _json(await registry.get_scale(res, ns, name))
@@ -213,6 +231,8 @@ async def handle_resource(request: web.Request, group: str, version_: str, segs:
             return _json(await registry.create(res, ns, await _body(request), dry_run), 201)
         if sub == "binding":
             return _json(await registry.bind(ns or "default", name, await _body(request)), 201)
+        if sub == "eviction":
+            return _json(await registry.evict(ns or "default", name, await _body(request)), 201)
         return await _not_here(res, sub)
     if method == "PUT":
         if not name:
@@ -228,8 +248,11 @@ async def handle_resource(request: web.Request, group: str, version_: str, segs:
             raise ApiError("MethodNotAllowed", "PATCH needs a name", code=405)
         if sub not in ("", "status", "scale"):
             return await _not_here(res, sub)
-        return _json(await registry.patch(res, ns, name, await request.read(),
-                                          request.headers.get("Content-Type", ""), sub, dry_run))
+        return _json(
+            await registry.patch(
+                res, ns, name, await request.read(), request.headers.get("Content-Type", ""), sub, dry_run
+            )
+        )
     if method == "DELETE":
         options = await _body(request) or {}
         if not isinstance(options, dict):
@@ -251,12 +274,21 @@ async def handle_resource(request: web.Request, group: str, version_: str, segs:
 
 async def _not_here(res: Resource, sub: str) -> web.Response:
     # log/exec/portforward are served by the node's kubelet; the proxy to it comes with that work.
-    raise ApiError("NotFound", f"the subresource {res.plural}/{sub} is not served by this API server yet",
-                   code=404)
+    raise ApiError(
+        "NotFound", f"the subresource {res.plural}/{sub} is not served by this API server yet", code=404
+    )
 
 
-async def _watch(request: web.Request, registry: Registry, res: Resource, ns: str | None, label, field,
-                 want_table: bool, include: str) -> web.StreamResponse:
+async def _watch(
+    request: web.Request,
+    registry: Registry,
+    res: Resource,
+    ns: str | None,
+    label,
+    field,
+    want_table: bool,
+    include: str,
+) -> web.StreamResponse:
     """Chunked JSON lines, one `{"type": ..., "object": ...}` per change (a Kubernetes watch)."""
     q = request.query
     timeout = _int_param(q, "timeoutSeconds")
@@ -275,8 +307,13 @@ async def _watch(request: web.Request, registry: Registry, res: Resource, ns: st
     async def send(kind: str, obj: dict) -> None:
         nonlocal first_table
         if want_table and kind != "ERROR" and kind != "BOOKMARK":
-            obj = tables.table(res, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]}, include,
-                               columns=first_table)
+            obj = tables.table(
+                res,
+                [obj],
+                {"resourceVersion": obj["metadata"]["resourceVersion"]},
+                include,
+                columns=first_table,
+            )
             first_table = False
         await resp.write(json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n")
 
@@ -323,6 +360,7 @@ def make_app(registry: Registry, tokens: list[str] | None = None, **settings: An
     r.add_route("*", "/api/v1/{tail:.+}", handle_core)
     r.add_route("*", "/apis/{group}/{version}/{tail:.+}", handle_group)
     from . import openapi
+
     openapi.add_routes(app)
     return app
 
@@ -330,12 +368,23 @@ def make_app(registry: Registry, tokens: list[str] | None = None, **settings: An
 class ApiServer:
     """Storage + registry + HTTP listeners, started and stopped together (used by the CLI and tests)."""
 
-    def __init__(self, store_url: str, *, listen: str | None = "127.0.0.1:6443", socket_path: str | None = None,
-                 tokens: list[str] | None = None, encryption_key_file: str | None = None,
-                 tls_cert: str | None = None, tls_key: str | None = None, compact_keep: int = 10000,
-                 compact_interval: float = 60.0, **settings: Any) -> None:
+    def __init__(
+        self,
+        store_url: str,
+        *,
+        listen: str | None = "127.0.0.1:6443",
+        socket_path: str | None = None,
+        tokens: list[str] | None = None,
+        encryption_key_file: str | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
+        compact_keep: int = 10000,
+        compact_interval: float = 60.0,
+        **settings: Any,
+    ) -> None:
         from .storage import open_backend
         from .storage.encryption import Transformer
+
         self.backend = open_backend(store_url)
         self.registry = Registry(self.backend, Transformer(encryption_key_file))
         self.listen = listen
@@ -344,6 +393,9 @@ class ApiServer:
         self.tls = (tls_cert, tls_key) if tls_cert and tls_key else None
         self.compact_keep = compact_keep
         self.compact_interval = compact_interval
+        self.event_ttl = int(settings.pop("event_ttl", 3600))
+        # (ip, port) pods reach the API server at: the `kubernetes` Service's endpoint.
+        self.advertise: tuple[str, int] | None = settings.pop("advertise", None)
         self.settings = settings
         self.runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -351,7 +403,7 @@ class ApiServer:
 
     async def start(self) -> None:
         await self.backend.start()
-        await self.registry.ensure_system_objects()
+        await self.registry.ensure_system_objects(self.advertise)
         app = make_app(self.registry, self.tokens, **self.settings)
         self.runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await self.runner.setup()
@@ -378,13 +430,15 @@ class ApiServer:
         while True:
             await asyncio.sleep(self.compact_interval)
             try:
+                await self.registry.expire_events(self.event_ttl)
                 await self.backend.compact(self.compact_keep)
             except Exception:
-                log.exception("compaction failed")
+                log.exception("housekeeping (event expiry, compaction) failed")
 
     async def stop(self) -> None:
         if self._compactor:
             self._compactor.cancel()
+        await self.backend.end_watches()
         if self.runner:
             await self.runner.cleanup()
         await self.backend.close()

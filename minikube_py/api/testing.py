@@ -1,7 +1,7 @@
 """Helpers for tests (ours and other layers'): an API server in a background thread, a real etcd.
 
-    with EtcdProcess(tmpdir) as etcd, ThreadedApiServer(f"etcd://{etcd.endpoint}") as api:
-        api.client.create({...})
+with EtcdProcess(tmpdir) as etcd, ThreadedApiServer(f"etcd://{etcd.endpoint}") as api:
+    api.client.create({...})
 """
 
 from __future__ import annotations
@@ -30,10 +30,13 @@ def free_port() -> int:
 class ThreadedApiServer:
     """ApiServer on 127.0.0.1:<free port> (+ optional unix socket), its event loop in a thread."""
 
-    def __init__(self, store_url: str, *, token: str = "mkpyt-api-token", socket_path: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, store_url: str, *, token: str = "mkpyt-api-token", socket_path: str | None = None, **kwargs: Any
+    ) -> None:
         self.token = token
-        self.server = ApiServer(store_url, listen="127.0.0.1:0", socket_path=socket_path, tokens=[token], **kwargs)
+        self.server = ApiServer(
+            store_url, listen="127.0.0.1:0", socket_path=socket_path, tokens=[token], **kwargs
+        )
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, name="mkpyt-api-server", daemon=True)
         self._ready = threading.Event()
@@ -50,6 +53,10 @@ class ThreadedApiServer:
         self._ready.set()
         self.loop.run_forever()
         self.loop.run_until_complete(self.server.stop())
+        pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         self.loop.close()
 
     def start(self) -> ThreadedApiServer:
@@ -88,7 +95,9 @@ class ThreadedApiServer:
 class EtcdProcess:
     """A throwaway single-member etcd on free loopback ports with its own data dir."""
 
-    def __init__(self, workdir: str | None = None, name: str = "mkpyt-api", progress_interval: str = "300ms") -> None:
+    def __init__(
+        self, workdir: str | None = None, name: str = "mkpyt-api", progress_interval: str = "300ms"
+    ) -> None:
         self.dir = tempfile.mkdtemp(prefix="mkpyt-api-etcd-", dir=workdir)
         self.client_port, self.peer_port = free_port(), free_port()
         self.name = name
@@ -103,11 +112,28 @@ class EtcdProcess:
         c, p = f"http://127.0.0.1:{self.client_port}", f"http://127.0.0.1:{self.peer_port}"
         self.log = open(os.path.join(self.dir, "etcd.log"), "wb")
         self.proc = subprocess.Popen(
-            ["etcd", "--name", self.name, "--data-dir", os.path.join(self.dir, "data"),
-             "--listen-client-urls", c, "--advertise-client-urls", c, "--listen-peer-urls", p,
-             "--initial-advertise-peer-urls", p, "--initial-cluster", f"{self.name}={p}",
-             "--experimental-watch-progress-notify-interval", self.progress_interval],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                "etcd",
+                "--name",
+                self.name,
+                "--data-dir",
+                os.path.join(self.dir, "data"),
+                "--listen-client-urls",
+                c,
+                "--advertise-client-urls",
+                c,
+                "--listen-peer-urls",
+                p,
+                "--initial-advertise-peer-urls",
+                p,
+                "--initial-cluster",
+                f"{self.name}={p}",
+                "--experimental-watch-progress-notify-interval",
+                self.progress_interval,
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -123,8 +149,13 @@ class EtcdProcess:
         """Delete every key (between tests sharing one etcd)."""
         import base64
         import json
-        body = json.dumps({"key": base64.b64encode(b"\0").decode(), "range_end": base64.b64encode(b"\0").decode()})
-        req = urllib.request.Request(f"http://{self.endpoint}/v3/kv/deleterange", body.encode(), method="POST")
+
+        body = json.dumps(
+            {"key": base64.b64encode(b"\0").decode(), "range_end": base64.b64encode(b"\0").decode()}
+        )
+        req = urllib.request.Request(
+            f"http://{self.endpoint}/v3/kv/deleterange", body.encode(), method="POST"
+        )
         urllib.request.urlopen(req, timeout=10).read()
 
     def stop(self) -> None:

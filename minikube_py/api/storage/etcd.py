@@ -37,8 +37,12 @@ def _prefix_end(prefix: str) -> str:
 
 
 def _kv(d: dict[str, Any]) -> KV:
-    return KV(_unb64(d.get("key")).decode(), _unb64(d.get("value")), int(d.get("create_revision", 0)),
-              int(d.get("mod_revision", 0)))
+    return KV(
+        _unb64(d.get("key")).decode(),
+        _unb64(d.get("value")),
+        int(d.get("create_revision", 0)),
+        int(d.get("mod_revision", 0)),
+    )
 
 
 class EtcdError(StoreError):
@@ -61,10 +65,15 @@ class EtcdBackend(Backend):
             await self._session.close()
             self._session = None
 
+    async def end_watches(self) -> None:
+        await self.close()  # the watch streams ride on the session
+
     async def _call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         await self.start()
         assert self._session is not None
-        async with self._session.post(self.base + path, json=body, timeout=aiohttp.ClientTimeout(total=30)) as r:
+        async with self._session.post(
+            self.base + path, json=body, timeout=aiohttp.ClientTimeout(total=30)
+        ) as r:
             data = await r.json(content_type=None)
         if r.status != 200 or "error" in data:
             msg = data.get("error") or data.get("message") or str(data)
@@ -79,16 +88,23 @@ class EtcdBackend(Backend):
         kvs = data.get("kvs") or []
         return _kv(kvs[0]) if kvs else None
 
-    async def list(self, prefix: str, *, start_after: str = "", limit: int = 0,
-                   revision: int = 0) -> tuple[list[KV], int, bool]:
-        body: dict[str, Any] = {"key": _b64(start_after + "\0" if start_after else prefix),
-                                "range_end": _b64(_prefix_end(prefix))}
+    async def list(
+        self, prefix: str, *, start_after: str = "", limit: int = 0, revision: int = 0
+    ) -> tuple[list[KV], int, bool]:
+        body: dict[str, Any] = {
+            "key": _b64(start_after + "\0" if start_after else prefix),
+            "range_end": _b64(_prefix_end(prefix)),
+        }
         if limit:
             body["limit"] = limit
         if revision:
             body["revision"] = revision  # paged lists read one consistent snapshot
         data = await self._call("/v3/kv/range", body)
-        return ([_kv(k) for k in data.get("kvs") or []], int(data["header"]["revision"]), bool(data.get("more")))
+        return (
+            [_kv(k) for k in data.get("kvs") or []],
+            int(data["header"]["revision"]),
+            bool(data.get("more")),
+        )
 
     async def current_revision(self) -> int:
         data = await self._call("/v3/kv/range", {"key": _b64("/"), "count_only": True})
@@ -100,18 +116,25 @@ class EtcdBackend(Backend):
 
     async def create(self, key: str, value: bytes) -> int:
         k = _b64(key)
-        data = await self._txn([{"key": k, "result": "EQUAL", "target": "CREATE", "create_revision": 0}],
-                               [{"request_put": {"key": k, "value": _b64(value)}}], [])
+        data = await self._txn(
+            [{"key": k, "result": "EQUAL", "target": "CREATE", "create_revision": 0}],
+            [{"request_put": {"key": k, "value": _b64(value)}}],
+            [],
+        )
         if not data.get("succeeded"):
             raise KeyExists(key)
         return int(data["header"]["revision"])
 
     async def update(self, key: str, value: bytes, expected_revision: int) -> int:
         k = _b64(key)
-        compare = [{"key": k, "result": "EQUAL", "target": "MOD", "mod_revision": expected_revision}] \
-            if expected_revision else [{"key": k, "result": "GREATER", "target": "CREATE", "create_revision": 0}]
-        data = await self._txn(compare, [{"request_put": {"key": k, "value": _b64(value)}}],
-                               [{"request_range": {"key": k}}])
+        compare = (
+            [{"key": k, "result": "EQUAL", "target": "MOD", "mod_revision": expected_revision}]
+            if expected_revision
+            else [{"key": k, "result": "GREATER", "target": "CREATE", "create_revision": 0}]
+        )
+        data = await self._txn(
+            compare, [{"request_put": {"key": k, "value": _b64(value)}}], [{"request_range": {"key": k}}]
+        )
         if not data.get("succeeded"):
             current = self._failed_range(data)
             if current is None:
@@ -121,10 +144,14 @@ class EtcdBackend(Backend):
 
     async def delete(self, key: str, expected_revision: int = 0) -> tuple[int, KV]:
         k = _b64(key)
-        compare = [{"key": k, "result": "EQUAL", "target": "MOD", "mod_revision": expected_revision}] \
-            if expected_revision else [{"key": k, "result": "GREATER", "target": "CREATE", "create_revision": 0}]
-        data = await self._txn(compare, [{"request_delete_range": {"key": k, "prev_kv": True}}],
-                               [{"request_range": {"key": k}}])
+        compare = (
+            [{"key": k, "result": "EQUAL", "target": "MOD", "mod_revision": expected_revision}]
+            if expected_revision
+            else [{"key": k, "result": "GREATER", "target": "CREATE", "create_revision": 0}]
+        )
+        data = await self._txn(
+            compare, [{"request_delete_range": {"key": k, "prev_kv": True}}], [{"request_range": {"key": k}}]
+        )
         if not data.get("succeeded"):
             current = self._failed_range(data)
             if current is None:
@@ -152,15 +179,26 @@ class EtcdBackend(Backend):
         return target
 
     # ------------------------------------------------------------------ watch
-    async def watch(self, prefix: str, after_revision: int,  # type: ignore[override]
-                    progress_interval: float | None = None) -> AsyncIterator[Event]:
+    async def watch(
+        self,
+        prefix: str,
+        after_revision: int,  # type: ignore[override]
+        progress_interval: float | None = None,
+    ) -> AsyncIterator[Event]:
         await self.start()
         assert self._session is not None
-        req = {"create_request": {"key": _b64(prefix), "range_end": _b64(_prefix_end(prefix)),
-                                  "start_revision": after_revision + 1, "prev_kv": True,
-                                  "progress_notify": progress_interval is not None}}
-        async with self._session.post(self.base + "/v3/watch", json=req,
-                                      timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as resp:
+        req = {
+            "create_request": {
+                "key": _b64(prefix),
+                "range_end": _b64(_prefix_end(prefix)),
+                "start_revision": after_revision + 1,
+                "prev_kv": True,
+                "progress_notify": progress_interval is not None,
+            }
+        }
+        async with self._session.post(
+            self.base + "/v3/watch", json=req, timeout=aiohttp.ClientTimeout(total=None, sock_read=None)
+        ) as resp:
             buf = b""
             async for chunk in resp.content.iter_any():
                 buf += chunk

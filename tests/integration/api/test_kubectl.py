@@ -23,16 +23,18 @@ def cluster(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mkpyt-api-kubectl")
     ca, cert, key = auth.ensure_serving_cert(str(tmp / "pki"))
     server = ThreadedApiServer(f"sqlite://{tmp}/state.db", tls_cert=cert, tls_key=key).start()
-    kubeconfig = auth.write_kubeconfig(str(tmp / "admin.kubeconfig"),
-                                       f"https://127.0.0.1:{server.server.port}", server.token, ca)
+    kubeconfig = auth.write_kubeconfig(
+        str(tmp / "admin.kubeconfig"), f"https://127.0.0.1:{server.server.port}", server.token, ca
+    )
     yield kubeconfig, server
     server.stop()
 
 
 def kubectl(kubeconfig: str, *args: str, binary: str = "kubectl", check: bool = True) -> str:
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    proc = subprocess.run([binary, "--kubeconfig", kubeconfig, *args], capture_output=True, text=True,
-                          timeout=60, env=env)
+    proc = subprocess.run(
+        [binary, "--kubeconfig", kubeconfig, *args], capture_output=True, text=True, timeout=60, env=env
+    )
     if check and proc.returncode != 0:
         pytest.fail(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc.stdout + proc.stderr
@@ -51,7 +53,12 @@ def test_kubectl_apply_get_scale_delete(cluster, tmp_path):
     table = rows(kubectl(kc, "get", "services"))
     assert table[0] == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
     svc = next(r for r in table if r[0] == "myapp-service")
-    assert svc[1] == "LoadBalancer" and svc[3] == "<pending>" and svc[4].startswith("80:") and svc[4].endswith("/TCP")
+    assert (
+        svc[1] == "LoadBalancer"
+        and svc[3] == "<pending>"
+        and svc[4].startswith("80:")
+        and svc[4].endswith("/TCP")
+    )
 
     wide = rows(kubectl(kc, "get", "deployments", "-o", "wide"))
     assert wide[0] == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]
@@ -69,8 +76,14 @@ def test_kubectl_apply_get_scale_delete(cluster, tmp_path):
     pods = rows(kubectl(kc, "get", "pods"))
     assert pods[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert pods[1][:4] == ["solo", "0/1", "Pending", "0"]
-    assert rows(kubectl(kc, "get", "pods", "-o", "wide"))[0][5:] == ["IP", "NODE", "NOMINATED", "NODE",
-                                                                     "READINESS", "GATES"]
+    assert rows(kubectl(kc, "get", "pods", "-o", "wide"))[0][5:] == [
+        "IP",
+        "NODE",
+        "NOMINATED",
+        "NODE",
+        "READINESS",
+        "GATES",
+    ]
     described = kubectl(kc, "describe", "pod", "solo")
     assert "Image:" in described and "busybox:1.36" in described
 
@@ -79,9 +92,26 @@ def test_kubectl_apply_get_scale_delete(cluster, tmp_path):
     assert "invalid" in kubectl(kc, "run", "Bad_Name", "--image=busybox", check=False).lower()
 
 
-@pytest.mark.skipif(not os.path.exists(f"{BUNDLED}/kubectl.1.27"), reason="bundled kubectl 1.27 missing")
-def test_older_kubectl_applies_with_openapi_v2(cluster):
-    kc, _ = cluster
-    out = kubectl(kc, "apply", "-f", f"{SEED}/deployment.yaml", binary=f"{BUNDLED}/kubectl.1.27")
-    assert "myapp-deployment" in out and ("configured" in out or "created" in out or "unchanged" in out)
-    assert "kubernetes" in kubectl(kc, "get", "svc", binary=f"{BUNDLED}/kubectl.1.27")
+OLDER = [f"{BUNDLED}/kubectl.1.27", os.environ.get("MKPY_KUBECTL_1_20", "")]
+
+
+@pytest.mark.parametrize("binary", OLDER, ids=["1.27", "1.20"])
+def test_older_kubectl_applies_with_openapi_v2(cluster, binary, tmp_path):
+    """kubectl <= 1.29 validates against /openapi/v2 (protobuf); 1.20 comes from Debian's
+    kubernetes-client .deb (`dpkg-deb -x`), named by MKPY_KUBECTL_1_20."""
+    if not binary or not os.path.exists(binary):
+        pytest.skip(f"{binary or 'MKPY_KUBECTL_1_20'} not available")
+    kc, server = cluster
+    server.client.delete_collection("deployments", "default")
+    assert "created" in kubectl(kc, "apply", "-f", f"{SEED}/deployment.yaml", binary=binary)
+    changed = tmp_path / "deployment.yaml"
+    changed.write_text(open(f"{SEED}/deployment.yaml").read().replace("replicas: 3", "replicas: 1"))
+    assert "configured" in kubectl(kc, "apply", "-f", str(changed), binary=binary)
+    assert server.client.get("deployments", "myapp-deployment")["spec"]["replicas"] == 1
+    assert rows(kubectl(kc, "get", "deploy", binary=binary))[0] == [
+        "NAME",
+        "READY",
+        "UP-TO-DATE",
+        "AVAILABLE",
+        "AGE",
+    ]
