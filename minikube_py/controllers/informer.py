@@ -205,8 +205,9 @@ class Informer:
                 except Exception:
                     log.debug("%s informer: closing the watch failed", self.resource, exc_info=True)
 
-    def run(self) -> None:
-        need_list = True
+    def run(self, list_first: bool = True) -> None:
+        """LIST (unless the cache is already filled: list_first=False), then WATCH for ever."""
+        need_list = list_first
         while not self._stop.is_set():
             try:
                 if need_list:
