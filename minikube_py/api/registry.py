@@ -21,6 +21,7 @@ from .allocator import Allocator
 from .errors import ApiError, already_exists, bad_request, conflict, gone, not_found
 from .objects import apply_defaults, validate, validate_update
 from .objects.defaulting import qos_class
+from .objects.fields import check_unknown_fields
 from .objects.meta import generate_name, later, new_uid, now
 from .resources import Resource, lookup
 from .selectors import FieldSelector, LabelSelector, selector_string
@@ -47,6 +48,10 @@ _RESET_STATUS_ON_CREATE = {
     "persistentvolumes",
     "namespaces",
 }
+
+
+def _schema_key(res: Resource) -> str:
+    return f"{res.group}/{res.plural}" if res.group == "events.k8s.io" else res.plural
 
 
 class Registry:
@@ -145,8 +150,15 @@ class Registry:
         return {"kind": f"{res.kind}List", "apiVersion": res.api_version, "metadata": meta, "items": items}
 
     # ------------------------------------------------------------------ create
-    async def create(self, res: Resource, ns: str | None, body: Any, dry_run: bool = False) -> dict[str, Any]:
-        return self._as_view(res, await self._create(res, ns, body, dry_run))
+    async def create(
+        self,
+        res: Resource,
+        ns: str | None,
+        body: Any,
+        dry_run: bool = False,
+        field_validation: str | None = None,
+    ) -> dict[str, Any]:
+        return self._as_view(res, await self._create(res, ns, body, dry_run, field_validation))
 
     def _as_view(self, res: Resource, obj: dict) -> dict:
         """Answer in the API group the caller used (events.k8s.io Events are stored as core ones)."""
@@ -156,8 +168,11 @@ class Registry:
             return to_events_v1(obj)
         return obj
 
-    async def _create(self, res: Resource, ns: str | None, body: Any, dry_run: bool) -> dict[str, Any]:
+    async def _create(
+        self, res: Resource, ns: str | None, body: Any, dry_run: bool, field_validation: str | None
+    ) -> dict[str, Any]:
         obj = self._check_body(res, ns, body)
+        check_unknown_fields(_schema_key(res), res.kind, res.api_version, obj, field_validation)
         meta = obj["metadata"]
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = generate_name(meta["generateName"])
@@ -262,8 +277,10 @@ class Registry:
         body: Any,
         subresource: str = "",
         dry_run: bool = False,
+        field_validation: str | None = None,
     ) -> dict[str, Any]:
         new = self._check_body(res, ns, body)
+        check_unknown_fields(_schema_key(res), res.kind, res.api_version, new, field_validation)
         if new["metadata"].get("name") not in (None, name):
             raise bad_request(
                 f"the name of the object ({new['metadata']['name']}) does not match the name on "
@@ -389,6 +406,7 @@ class Registry:
         content_type: str,
         subresource: str = "",
         dry_run: bool = False,
+        field_validation: str | None = None,
     ) -> dict[str, Any]:
         kind = PATCH_TYPES.get(content_type.split(";")[0].strip())
         if kind is None:
@@ -420,7 +438,7 @@ class Registry:
                 if kind != "apply" or subresource or e.reason != "NotFound" or not isinstance(doc, dict):
                     raise
                 doc.setdefault("metadata", {})["name"] = name
-                return await self.create(res, ns, doc, dry_run)
+                return await self.create(res, ns, doc, dry_run, field_validation)
             try:
                 if kind == "merge" or kind == "apply":
                     if not isinstance(doc, dict):
@@ -443,7 +461,7 @@ class Registry:
             try:
                 if subresource == "scale":
                     return await self.update_scale(res, ns, name, patched, dry_run)
-                return await self.update(res, ns, name, patched, subresource, dry_run)
+                return await self.update(res, ns, name, patched, subresource, dry_run, field_validation)
             except ApiError as e:
                 if e.reason != "Conflict" or pinned:
                     raise

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from . import discovery, tables
 from .errors import ApiError, bad_request
+from .objects.fields import WARNINGS
 from .registry import Registry
 from .resources import Resource, by_path
 from .selectors import parse_or_400
@@ -145,13 +146,27 @@ def parse_resource_path(group: str, version: str, segs: list[str]) -> tuple[Reso
 
 async def handle_core(request: web.Request) -> web.StreamResponse:
     segs = [s for s in request.match_info["tail"].split("/") if s]
-    return await handle_resource(request, "", "v1", segs)
+    return await _with_warnings(handle_resource(request, "", "v1", segs))
 
 
 async def handle_group(request: web.Request) -> web.StreamResponse:
     group, version_ = request.match_info["group"], request.match_info["version"]
     segs = [s for s in request.match_info["tail"].split("/") if s]
-    return await handle_resource(request, group, version_, segs)
+    return await _with_warnings(handle_resource(request, group, version_, segs))
+
+
+async def _with_warnings(handling) -> web.StreamResponse:
+    """Collect what the registry warns about (unknown fields) into `Warning: 299` headers."""
+    warnings: list[str] = []
+    token = WARNINGS.set(warnings)
+    try:
+        resp = await handling
+    finally:
+        WARNINGS.reset(token)
+    if warnings and not resp.prepared:
+        for w in warnings:
+            resp.headers.add("Warning", '299 - "{}"'.format(w.replace("\\", "\\\\").replace('"', '\\"')))
+    return resp
 
 
 async def resource_list(request: web.Request) -> web.Response:
@@ -199,6 +214,7 @@ async def handle_resource(
     q = request.query
     method = request.method
     dry_run = q.get("dryRun") == "All"
+    fv = q.get("fieldValidation")
     want_table = tables.wants_table(request.headers.get("Accept", ""))
     include = q.get("includeObject", "Metadata")
 
@@ -225,10 +241,14 @@ async def handle_resource(
             return _json(obj)
         if sub == "scale":
             return _json(await registry.get_scale(res, ns, name))
+        if sub == "log":
+            from .nodeproxy import stream_logs
+
+            return await stream_logs(request, registry, ns or "default", name)
         return await _not_here(res, sub)
     if method == "POST":
         if not name:
-            return _json(await registry.create(res, ns, await _body(request), dry_run), 201)
+            return _json(await registry.create(res, ns, await _body(request), dry_run, fv), 201)
         if sub == "binding":
             return _json(await registry.bind(ns or "default", name, await _body(request)), 201)
         if sub == "eviction":
@@ -242,7 +262,7 @@ async def handle_resource(
             return _json(await registry.update_scale(res, ns, name, body, dry_run))
         if sub not in ("", "status", "finalize"):
             return await _not_here(res, sub)
-        return _json(await registry.update(res, ns, name, body, sub, dry_run))
+        return _json(await registry.update(res, ns, name, body, sub, dry_run, fv))
     if method == "PATCH":
         if not name:
             raise ApiError("MethodNotAllowed", "PATCH needs a name", code=405)
@@ -250,7 +270,7 @@ async def handle_resource(
             return await _not_here(res, sub)
         return _json(
             await registry.patch(
-                res, ns, name, await request.read(), request.headers.get("Content-Type", ""), sub, dry_run
+                res, ns, name, await request.read(), request.headers.get("Content-Type", ""), sub, dry_run, fv
             )
         )
     if method == "DELETE":
@@ -273,7 +293,7 @@ async def handle_resource(
 
 
 async def _not_here(res: Resource, sub: str) -> web.Response:
-    # log/exec/portforward are served by the node's kubelet; the proxy to it comes with that work.
+    # exec/portforward need the connection upgraded (SPDY/WebSocket) and proxied to the kubelet.
     raise ApiError(
         "NotFound", f"the subresource {res.plural}/{sub} is not served by this API server yet", code=404
     )

@@ -21,9 +21,24 @@ import sys
 import time
 
 MODULES = [
-    "overlay", "veth", "bridge", "br_netfilter", "ip_tables", "iptable_nat", "iptable_filter",
-    "xt_statistic", "xt_comment", "xt_conntrack", "xt_MASQUERADE", "xt_mark", "xt_addrtype",
-    "xt_multiport", "xt_recent", "xt_tcpudp", "nf_conntrack_netlink", "vxlan",
+    "overlay",
+    "veth",
+    "bridge",
+    "br_netfilter",
+    "ip_tables",
+    "iptable_nat",
+    "iptable_filter",
+    "xt_statistic",
+    "xt_comment",
+    "xt_conntrack",
+    "xt_MASQUERADE",
+    "xt_mark",
+    "xt_addrtype",
+    "xt_multiport",
+    "xt_recent",
+    "xt_tcpudp",
+    "nf_conntrack_netlink",
+    "vxlan",
 ]
 SCRATCH = "/mnt"  # a VM tmpfs; not /tmp, so results dirs under the host /tmp stay visible
 NEW_ROOT = SCRATCH + "/root"
@@ -102,8 +117,14 @@ def setup(job: dict) -> None:
         os.symlink(f"/usr/lib/uml/modules/{release}", f"/lib/modules/{release}")
     run("modprobe", "-a", "-q", *MODULES, check=False)  # one process: each start costs ~30 ms here
     # This kernel has no nftables for IPv4: the legacy iptables backend is the one that works.
-    for tool in ("iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save",
-                 "ip6tables-restore"):
+    for tool in (
+        "iptables",
+        "iptables-save",
+        "iptables-restore",
+        "ip6tables",
+        "ip6tables-save",
+        "ip6tables-restore",
+    ):
         legacy = f"/usr/sbin/{tool.replace('tables', 'tables-legacy', 1)}"
         if os.path.exists(legacy):
             link = f"/usr/sbin/{tool}"
@@ -125,8 +146,14 @@ def main() -> None:
     try:
         t0 = time.monotonic()
         setup(job)
-        env = {"PATH": os.environ["PATH"], "HOME": "/root", "TERM": "dumb", "MKPY_IN_VM": "1",
-               "LANG": "C.UTF-8", **job.get("env", {})}
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": "/root",
+            "TERM": "dumb",
+            "MKPY_IN_VM": "1",
+            "LANG": "C.UTF-8",
+            **job.get("env", {}),
+        }
         print(f"vm-lane: set up in {time.monotonic() - t0:.2f}s; running {job['argv']}", flush=True)
         code = subprocess.run(job["argv"], cwd=job.get("cwd", "/"), env=env).returncode
     except BaseException as exc:  # noqa: BLE001 - PID 1 must never die with an exception

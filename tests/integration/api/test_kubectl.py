@@ -87,6 +87,13 @@ def test_kubectl_apply_get_scale_delete(cluster, tmp_path):
     described = kubectl(kc, "describe", "pod", "solo")
     assert "Image:" in described and "busybox:1.36" in described
 
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(
+        open(f"{SEED}/deployment.yaml").read().replace("image:", "imagee:").replace("myapp-", "typo-")
+    )
+    out = kubectl(kc, "apply", "-f", str(typo), check=False)
+    assert 'strict decoding error: unknown field "spec.template.spec.containers[0].imagee"' in out
+
     kubectl(kc, "delete", "-f", f"{SEED}/service.yaml")
     assert "myapp-service" not in kubectl(kc, "get", "services")
     assert "invalid" in kubectl(kc, "run", "Bad_Name", "--image=busybox", check=False).lower()
