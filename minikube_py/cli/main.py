@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "demo": "minikube_py.cli.demo:demo",
     "node": "minikube_py.network.cli:node",
     "apiserver": "minikube_py.api.cli:apiserver",
+    "controller-manager": "minikube_py.controllers.cli:controller_manager",
+    "scheduler": "minikube_py.controllers.cli:scheduler",
 }
 
 
