@@ -41,9 +41,12 @@ class _Group(click.Group):
 @click.option("--log", "log_file", default=None, hidden=True, help="(runc compatibility; ignored)")
 @click.option("--log-format", default=None, hidden=True)
 @click.option("--systemd-cgroup", is_flag=True, hidden=True)
+@click.option("--debug", is_flag=True, hidden=True)
+@click.version_option(package_name="minikube_py", prog_name="mkpy-runc",
+                      message="%(prog)s version %(version)s\nspec: 1.0.2")
 @click.pass_context
 def runtime(ctx: click.Context, root: str, log_file: str | None, log_format: str | None,
-            systemd_cgroup: bool) -> None:
+            systemd_cgroup: bool, debug: bool) -> None:
     """An OCI runtime: run a bundle as an isolated, limited, secured process (runc-compatible)."""
     ctx.obj = {"root": root}
 
