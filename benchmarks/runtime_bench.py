@@ -100,8 +100,10 @@ def time_crun_privately(bundle: Path, state: Path, runs: int) -> list[float]:
 
 def import_time(state: Path) -> tuple[float, list[tuple[float, str]]]:
     """Cumulative import time (ms) of the CLI path, from -X importtime, and the biggest imports."""
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c",
-                           "import minikube_py.runtime.cli, minikube_py.runtime.container"],
+    # What `run` imports: the CLI, the API, and what create loads on first use.
+    modules = ("minikube_py.runtime.cli, minikube_py.runtime.container, minikube_py.runtime.cgroups, "
+               "minikube_py.runtime.capabilities, minikube_py.runtime.rlimits, prctl")
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {modules}"],
                           capture_output=True, text=True, env=ENV)
     top, total = [], 0.0
     for line in done.stderr.splitlines():
