@@ -10,9 +10,9 @@
 When B exits, C is re-parented to the nearest subreaper: A, now the monitor. So the
 monitor is the container's parent (it reaps it and records the exit) although it
 was never in C's namespaces, and it outlives the runtime CLI that started it.
-B exists because a process cannot clone itself into a pid namespace and stay its
-parent's child cheaply any other way, and because setns() on the mount namespace
-would change the CLI's own view of the filesystem.
+Why B: only an exiting parent makes C an orphan that the subreaper adopts, and
+setns() into a pod's namespaces (the mount namespace above all) would change the
+view of whichever process calls it - better a throwaway one than the CLI.
 """
 
 from __future__ import annotations
