@@ -74,8 +74,12 @@ class Runtime:
         state_fd = -1
         try:
             _mark_fds_cloexec()
+            # config.json may hold secrets (env): only root reads it, and the trace likewise.
+            for name in ("config.json", "trace.jsonl"):
+                os.close(os.open(st.file(name), os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
             with open(st.file("config.json"), "w") as f:
                 json.dump(config, f)
+            # Any uid may open the FIFO: the init may already be a non-root user when it does.
             os.mkfifo(st.file("exec.fifo"), 0o622)
             os.chmod(st.file("exec.fifo"), 0o622)
             tracer = Tracer(st.file("trace.jsonl"))
