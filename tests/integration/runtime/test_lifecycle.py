@@ -217,11 +217,13 @@ def test_list_ps_and_trace(rt):
     pids = json.loads(rt.cli("ps", "--format", "json", cid).stdout)
     assert len(pids) == 2
     trace = rt.cli("trace", cid).stdout
-    assert re.search(r"^\s+1\. \[pid \d+\] clone\(flags=CLONE_NEW", trace, re.M)
+    assert re.search(r"^\s+1\. \[pid \d+\] setsid\(\)", trace, re.M)
+    assert re.search(r"^\s+\d+\. \[pid \d+\] clone\(flags=CLONE_NEW", trace, re.M)
     assert "pivot_root(new_root=., put_old=.)" in trace
     assert re.search(r"at minikube_py/runtime/rootfs\.py:\d+", trace)
     # every step of the init is in order: mounts before pivot_root, capabilities after it
-    assert trace.index("pivot_root(") < trace.index("sethostname(") < trace.index("capset(")
+    assert (trace.index("PR_SET_CHILD_SUBREAPER") < trace.index("clone(") < trace.index("pivot_root(")
+            < trace.index("sethostname(") < trace.index("capset("))
 
 
 def _hook(out_dir, name):
