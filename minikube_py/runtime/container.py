@@ -163,6 +163,10 @@ class Runtime:
         status = st.status(record)
         if status != "created":
             raise ContainerError(f"cannot start container {container_id!r}: it is {status}, not created")
+        tracer = Tracer(st.file("trace.jsonl"))
+        Syscalls(tracer).note("open", why="start: opening the exec FIFO for reading releases the init",
+                              path="exec.fifo", flags="O_RDONLY")
+        tracer.close()
         fifo = os.open(st.file("exec.fifo"), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
             _write_atomic(st.file("started"), now_rfc3339())
