@@ -281,3 +281,11 @@ def test_mkpy_runtime_group_is_registered(rt):
     done = subprocess.run([sys.executable, "-m", "minikube_py", "runtime", "--root", str(rt.root), "list",
                            "-q"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_start_container_hook_runs_inside_the_container(rt):
+    """startContainer runs after pivot_root, in the container: its /bin/sh, its /dev/shm."""
+    hook = {"path": "/bin/sh", "args": ["sh", "-c", "cat > /dev/shm/hook.json"]}
+    cid = rt.run_detached(["cat", "/dev/shm/hook.json"], hooks={"startContainer": [hook]})
+    state = json.loads(rt.output(cid))
+    assert state["id"] == cid and state["pid"] > 0
