@@ -88,5 +88,29 @@ class FakeSyscalls:
     def seccomp_set_filter(self, program: bytes, flags: int = 0, why: str = "") -> None:
         self._record("seccomp", program, flags)
 
+    def setgroups(self, gids: list[int], why: str = "") -> None:
+        self._record("setgroups", gids)
+
+    def setresgid(self, gid: int, why: str = "") -> None:
+        self._record("setresgid", gid)
+
+    def setresuid(self, uid: int, why: str = "") -> None:
+        self._record("setresuid", uid)
+
+    def umask(self, mask: int, why: str = "") -> None:
+        self._record("umask", mask)
+
+    def setsid(self, why: str = "") -> None:
+        self._record("setsid")
+
+    def setrlimit(self, resource: str, soft: int, hard: int, why: str = "") -> None:
+        self._record("setrlimit", resource, soft, hard)
+
+    def prctl(self, option: str, value: int = 1, why: str = "") -> None:
+        self._record("prctl", option, value)
+
+    def link_up(self, name: str = "lo", why: str = "") -> None:
+        self._record("link_up", name)
+
     def execve(self, path: str, argv: list[str], env: dict[str, str], why: str = "") -> None:
         self._record("execve", path, argv, env)

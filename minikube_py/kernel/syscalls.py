@@ -150,6 +150,41 @@ class Syscalls:
             flags=flags,
         )
 
+    def setgroups(self, gids: list[int], why: str = "") -> None:
+        self._do("setgroups", lambda: os.setgroups(gids), why, gids=gids)
+
+    def setresgid(self, gid: int, why: str = "") -> None:
+        self._do("setresgid", lambda: os.setresgid(gid, gid, gid), why, gid=gid)
+
+    def setresuid(self, uid: int, why: str = "") -> None:
+        self._do("setresuid", lambda: os.setresuid(uid, uid, uid), why, uid=uid)
+
+    def umask(self, mask: int, why: str = "") -> None:
+        self._do("umask", lambda: os.umask(mask), why, mask=oct(mask))
+
+    def setsid(self, why: str = "") -> None:
+        self._do("setsid", os.setsid, why)
+
+    def setrlimit(self, resource: str, soft: int, hard: int, why: str = "") -> None:
+        """`resource` is the OCI name, e.g. RLIMIT_NOFILE."""
+        import resource as _resource
+
+        num = getattr(_resource, resource)
+        self._do("setrlimit", lambda: _resource.setrlimit(num, (soft, hard)), why,
+                 resource=resource, soft=soft, hard=hard)
+
+    def prctl(self, option: str, value: int = 1, why: str = "") -> None:
+        """prctl(2) through python-prctl; `option` is its attribute name, e.g. "no_new_privs"."""
+        import prctl as _prctl
+
+        self._do("prctl", lambda: getattr(_prctl, f"set_{option}")(value), why,
+                 option=f"PR_SET_{option.upper()}", value=value)
+
+    def link_up(self, name: str = "lo", why: str = "") -> None:
+        """Set a network interface up (SIOCSIFFLAGS on a socket; netlink is overkill for lo)."""
+        self._do("ioctl", lambda: _set_link_up(name), why, request="SIOCSIFFLAGS", ifname=name,
+                 flags="IFF_UP")
+
     def execve(self, path: str, argv: list[str], env: dict[str, str], why: str = "") -> None:
         # Recorded before the call: on success execve never returns.
         self.note("execve", why, path=path, argv=argv)
@@ -180,3 +215,15 @@ def _unique(table: dict[str, int]) -> list[tuple[str, int]]:
     for name, bit in table.items():
         seen.setdefault(bit, {"mnt": "ns"}.get(name, name))
     return [(name, bit) for bit, name in seen.items()]
+
+
+def _set_link_up(name: str) -> None:
+    import fcntl
+    import socket
+    import struct
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16sh", name.encode(), 0)
+        flags = struct.unpack_from("16sh", fcntl.ioctl(s, siocgifflags, req + bytes(22)))[1]
+        fcntl.ioctl(s, siocsifflags, struct.pack("16sh", name.encode(), flags | iff_up) + bytes(22))

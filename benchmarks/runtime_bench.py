@@ -1,0 +1,212 @@
+"""mkpy-runc run vs runc run vs crun run of /bin/true on the same busybox bundle.
+
+    sudo /opt/mkpy/venv/bin/python benchmarks/runtime_bench.py [--runs 30]
+
+Each run is one `<runtime> --root <tmp> run --bundle <b> <id>` (create + start +
+wait + delete), stdio to /dev/null, timed from fork to exit. Printed: medians and
+ratios against runc measured in the same session, the Python import cost of the
+CLI path (`-X importtime`), and the monitor's memory for one running container.
+
+crun refuses hybrid cgroup hosts (it sees the nearly empty cgroup2 at
+/sys/fs/cgroup/unified and picks v2), so crun alone is timed from a child process
+in a private mount namespace where that mount is lazily unmounted; the host's
+mounts are untouched (the namespace is made a slave first, so nothing propagates).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from minikube_py.runtime.spec import default_spec  # noqa: E402
+
+ENV = {**os.environ, "PYTHONPATH": str(REPO)}
+# What the mkpy-runc console script runs (this checkout's code, not an installed copy).
+MKPY = [sys.executable, "-m", "minikube_py.runtime.cli"]
+
+
+def make_bundle(top: Path) -> Path:
+    rootfs = top / "bundle" / "rootfs"
+    (rootfs / "bin").mkdir(parents=True)
+    for d in ("proc", "sys", "dev", "tmp", "etc"):
+        (rootfs / d).mkdir()
+    shutil.copy2("/bin/busybox", rootfs / "bin" / "busybox")
+    (rootfs / "bin" / "true").symlink_to("busybox")
+    config = default_spec(terminal=False)
+    config["process"]["args"] = ["/bin/true"]
+    config["linux"]["cgroupsPath"] = "/mkpyt-rt-bench"
+    (top / "bundle" / "config.json").write_text(json.dumps(config, indent=1))
+    return top / "bundle"
+
+
+def time_runs(argv_for, runs: int) -> list[float]:
+    """Run argv_for(i) `runs` times (after 2 warm-ups); return wall times in ms."""
+    times = []
+    for i in range(runs + 2):
+        t0 = time.perf_counter()
+        done = subprocess.run(argv_for(i), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, env=ENV)
+        elapsed = (time.perf_counter() - t0) * 1000
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(argv_for(i))} failed: {done.stderr.decode()}")
+        if i >= 2:
+            times.append(elapsed)
+    return times
+
+
+def time_crun_privately(bundle: Path, state: Path, runs: int) -> list[float]:
+    """crun timings from a child in a private mount namespace without /sys/fs/cgroup/unified."""
+    from minikube_py.kernel import shim
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            shim.unshare(shim.CLONE_NEWNS)
+            shim.mount(None, "/", None, shim.MS_REC | shim.MS_SLAVE)  # nothing propagates back
+            if os.path.ismount("/sys/fs/cgroup/unified"):
+                shim.umount2("/sys/fs/cgroup/unified", shim.MNT_DETACH)
+            times = time_runs(lambda i: ["crun", "--root", str(state), "run", "--bundle", str(bundle),
+                                         f"mkpyt-rt-bench-crun-{i}"], runs)
+            os.write(w, json.dumps(times).encode())
+        except BaseException as exc:  # noqa: BLE001 - report and leave
+            os.write(w, json.dumps({"error": str(exc)}).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    data = b""
+    while chunk := os.read(r, 65536):
+        data += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    result = json.loads(data)
+    if isinstance(result, dict):
+        raise SystemExit(f"crun: {result['error']}")
+    return result
+
+
+def import_time(state: Path) -> tuple[float, list[tuple[float, str]]]:
+    """Cumulative import time (ms) of the CLI path, from -X importtime, and the biggest imports."""
+    # What `run` imports: the CLI, the API, and what create loads on first use.
+    modules = ("minikube_py.runtime.cli, minikube_py.runtime.container, minikube_py.runtime.cgroups, "
+               "minikube_py.runtime.capabilities, minikube_py.runtime.rlimits, prctl")
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {modules}"],
+                          capture_output=True, text=True, env=ENV)
+    top, total = [], 0.0
+    for line in done.stderr.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)", line)
+        if m and not m.group(3):  # a top-level import (not nested in another)
+            ms = int(m.group(2)) / 1000
+            total += ms
+            top.append((ms, m.group(4)))
+    return total, sorted(top, reverse=True)[:8]
+
+
+def interpreter_start(runs: int) -> float:
+    return statistics.median(time_runs(lambda i: [sys.executable, "-c", "pass"], runs))
+
+
+def phases(bundle: Path, state: Path, runs: int) -> dict[str, float]:
+    """Median ms of each phase of `run`, in this process (no interpreter start, no imports)."""
+    from minikube_py.runtime.container import Runtime
+
+    rt = Runtime(str(state))
+    spent: dict[str, list[float]] = {"create": [], "start": [], "wait": [], "delete": []}
+    for i in range(runs):
+        cid = f"mkpyt-rt-bench-ph-{i}"
+        t0 = time.perf_counter()
+        rt.create(cid, str(bundle), attach=True)
+        t1 = time.perf_counter()
+        rt.start(cid)
+        t2 = time.perf_counter()
+        os.waitpid(rt._dir(cid).read()["monitor_pid"], 0)  # the monitor is our child (process A)
+        t3 = time.perf_counter()
+        rt.delete(cid)
+        t4 = time.perf_counter()
+        for name, ms in zip(spent, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+            spent[name].append(ms * 1000)
+    return {name: statistics.median(v) for name, v in spent.items()}
+
+
+def monitor_memory(bundle: Path, state: Path) -> dict[str, float]:
+    import psutil
+
+    config = json.loads((bundle / "config.json").read_text())
+    config["process"]["args"] = ["sleep", "1000"]
+    (bundle / "rootfs" / "bin" / "sleep").symlink_to("busybox")
+    sleeper = bundle.parent / "sleeper"
+    sleeper.mkdir()
+    (sleeper / "config.json").write_text(json.dumps({**config, "root": {"path": str(bundle / "rootfs"),
+                                                                         "readonly": True}}))
+    cid = "mkpyt-rt-bench-rss"
+    subprocess.run([*MKPY, "--root", str(state), "run", "-d", "--bundle", str(sleeper), cid], check=True,
+                   env=ENV)
+    try:
+        record = json.loads((state / cid / "state.json").read_text())
+        info = psutil.Process(record["monitor_pid"]).memory_full_info()
+        return {"rss": info.rss / 1024, "pss": info.pss / 1024, "uss": info.uss / 1024}
+    finally:
+        subprocess.run([*MKPY, "--root", str(state), "delete", "--force", cid], check=True, env=ENV)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("run as root")
+    top = Path(tempfile.mkdtemp(prefix="mkpyt-rt-bench-"))
+    os.chmod(top, 0o755)
+    try:
+        bundle = make_bundle(top)
+        results: dict[str, list[float]] = {}
+        state = top / "state-mkpy"
+        results["mkpy-runc"] = time_runs(
+            lambda i: [*MKPY, "--root", str(state), "run", "--bundle", str(bundle), f"mkpyt-rt-b-{i}"],
+            args.runs)
+        results["runc"] = time_runs(
+            lambda i: ["runc", "--root", str(top / "state-runc"), "run", "--bundle", str(bundle),
+                       f"mkpyt-rt-bench-runc-{i}"], args.runs)
+        results["crun (private mnt ns)"] = time_crun_privately(bundle, top / "state-crun", args.runs)
+
+        runc = statistics.median(results["runc"])
+        print(f"run of /bin/true, create+start+wait+delete, {args.runs} runs each (after 2 warm-ups):")
+        print(f"  {'runtime':<24} {'median ms':>10} {'min ms':>8} {'p90 ms':>8} {'vs runc':>8}")
+        for name, times in results.items():
+            med = statistics.median(times)
+            p90 = sorted(times)[int(len(times) * 0.9) - 1]
+            print(f"  {name:<24} {med:>10.1f} {min(times):>8.1f} {p90:>8.1f} {med / runc:>7.2f}x")
+
+        split = phases(bundle, top / "state-phases", args.runs)
+        print("\nmkpy-runc run, phase by phase in one process (medians, ms): "
+              + ", ".join(f"{k} {v:.1f}" for k, v in split.items()))
+
+        bare = interpreter_start(args.runs)
+        total, biggest = import_time(top)
+        print(f"\nPython: bare interpreter start (python -c pass) median {bare:.1f} ms")
+        print(f"CLI path imports (-X importtime, cumulative of top-level imports): {total:.1f} ms; biggest:")
+        for ms, name in biggest:
+            print(f"  {ms:7.1f} ms  {name}")
+
+        mem = monitor_memory(bundle, top / "state-mkpy")
+        print(f"\nmonitor (mkpy-monitor, one running container): RSS {mem['rss']:.0f} KiB, "
+              f"PSS {mem['pss']:.0f} KiB, USS {mem['uss']:.0f} KiB")
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
