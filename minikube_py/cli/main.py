@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "apiserver": "minikube_py.api.cli:apiserver",
     "controller-manager": "minikube_py.controllers.cli:controller_manager",
     "scheduler": "minikube_py.controllers.cli:scheduler",
+    "image": "minikube_py.image.cli:image",
     "runtime": "minikube_py.runtime.cli:runtime",
 }
 
