@@ -1,0 +1,79 @@
+"""Talk to iptables inside a node network namespace: pick the backend, save, restore.
+
+Two kernels' worth of iptables exist: `iptables-nft` (rules as nftables objects) and
+`iptables-legacy` (the old x_tables). They do not see each other's rules, and a kernel
+may offer only one (the VM lane's user-mode-linux kernel has no nftables for IPv4), so
+the backend is *probed*, the way kube-proxy's iptables-wrapper does: a backend that
+already holds KUBE- chains wins, else the first that works.
+
+Commands run in the node namespace through `nsenter --net=PATH` (netns=None: this one).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from minikube_py.network.proxy.errors import ProxyError
+
+BACKENDS = ("nft", "legacy")
+
+
+def in_netns(netns: str | None, argv: list[str]) -> list[str]:
+    """argv run inside the network namespace at `netns` (a /run/netns/<name> path or /proc/PID/ns/net)."""
+    return ["nsenter", f"--net={netns}", "--", *argv] if netns else argv
+
+
+def _run(netns: str | None, argv: list[str], stdin: str | None = None,
+         check: bool = True) -> subprocess.CompletedProcess:
+    try:
+        proc = subprocess.run(in_netns(netns, argv), input=stdin, capture_output=True, text=True, timeout=60)
+    except FileNotFoundError as exc:
+        raise ProxyError(f"{argv[0]} is not installed: {exc}") from None
+    if check and proc.returncode != 0:
+        raise ProxyError(f"{' '.join(argv)} failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    return proc
+
+
+@dataclass(frozen=True)
+class Iptables:
+    """One backend in one namespace."""
+
+    backend: str  # "nft" | "legacy"
+    netns: str | None = None
+
+    def tool(self, name: str = "iptables") -> str:
+        # iptables -> iptables-nft, iptables-save -> iptables-nft-save, ...
+        return name.replace("iptables", f"iptables-{self.backend}", 1)
+
+    def save(self, table: str) -> str:
+        return _run(self.netns, [self.tool("iptables-save"), "-t", table]).stdout
+
+    def restore(self, text: str) -> None:
+        """Load `text` atomically per table; --noflush keeps every chain the text does not declare."""
+        _run(self.netns, [self.tool("iptables-restore"), "-w", "5", "--noflush"], stdin=text)
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """One plain `iptables` call (the naive baseline in the benchmark, and probes)."""
+        return _run(self.netns, [self.tool(), "-w", "5", *args], check=check)
+
+
+def detect(netns: str | None = None) -> Iptables:
+    """The backend to use in `netns`: the one already holding KUBE- chains, else the first that works."""
+    candidates = [Iptables(b, netns) for b in BACKENDS if shutil.which(f"iptables-{b}-restore")]
+    if not candidates:
+        raise ProxyError("neither iptables-nft-restore nor iptables-legacy-restore is installed")
+    # Reading (iptables-save) does not create tables; probing with `iptables -S` would load the
+    # legacy ones into the namespace, so look for existing rules first.
+    for ipt in candidates:
+        proc = _run(netns, [ipt.tool("iptables-save")], check=False)
+        if proc.returncode == 0 and ":KUBE-" in proc.stdout:
+            return ipt
+    errors = []
+    for ipt in candidates:
+        probe = ipt.run("-t", "nat", "-S", "POSTROUTING", check=False)
+        if probe.returncode == 0:
+            return ipt
+        errors.append(f"{ipt.backend}: {probe.stderr.strip()}")
+    raise ProxyError("no iptables backend works in this namespace: " + "; ".join(errors))

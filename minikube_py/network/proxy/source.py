@@ -1,0 +1,97 @@
+"""Where the proxy, DNS and policy learn about the cluster: a cache fed by watch events.
+
+The API server is one possible feeder (its client's `watch()` yields the same
+(type, object) events); tests and benchmarks feed objects directly:
+
+    objects = ClusterObjects()
+    objects.apply("Service", svc)                      # ADDED or MODIFIED
+    objects.event("Endpoints", "DELETED", endpoints)   # exactly a watch event
+    objects.subscribe(lambda kind: proxier.sync())     # react at once
+
+Keys are (namespace, name); Namespaces are keyed ("", name).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+
+from minikube_py.network.proxy.errors import ProxyError
+
+KINDS = ("Service", "Endpoints", "Pod", "Namespace", "NetworkPolicy")
+Key = tuple[str, str]
+
+
+def key_of(kind: str, obj: dict) -> Key:
+    meta = obj.get("metadata") or {}
+    if not meta.get("name"):
+        raise ProxyError(f"{kind}: metadata.name is missing")
+    if kind == "Namespace":
+        return ("", meta["name"])
+    return (meta.get("namespace") or "default", meta["name"])
+
+
+class ClusterObjects:
+    """A thread-safe map kind -> key -> object, with change callbacks."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._objects: dict[str, dict[Key, dict]] = {k: {} for k in KINDS}
+        self._listeners: list[Callable[[str], None]] = []
+        self.generation = 0  # bumps on every change; lets a consumer skip work when nothing moved
+
+    def _check(self, kind: str) -> None:
+        if kind not in KINDS:
+            raise ProxyError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+
+    def event(self, kind: str, type_: str, obj: dict) -> None:
+        """Apply one watch event: ADDED, MODIFIED or DELETED."""
+        self._check(kind)
+        if type_ not in ("ADDED", "MODIFIED", "DELETED"):
+            raise ProxyError(f"watch event type {type_!r} is not ADDED, MODIFIED or DELETED")
+        key = key_of(kind, obj)
+        with self._lock:
+            if type_ == "DELETED":
+                if self._objects[kind].pop(key, None) is None:
+                    return
+            else:
+                self._objects[kind][key] = obj
+            self.generation += 1
+        self._notify(kind)
+
+    def apply(self, kind: str, obj: dict) -> None:
+        self.event(kind, "MODIFIED", obj)
+
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        meta = {"name": name} if kind == "Namespace" else {"name": name, "namespace": namespace}
+        self.event(kind, "DELETED", {"metadata": meta})
+
+    def replace(self, kind: str, objs: Iterable[dict]) -> None:
+        """A LIST result: the whole set of objects of a kind."""
+        self._check(kind)
+        new = {key_of(kind, o): o for o in objs}
+        with self._lock:
+            self._objects[kind] = new
+            self.generation += 1
+        self._notify(kind)
+
+    def get(self, kind: str, namespace: str, name: str) -> dict | None:
+        with self._lock:
+            return self._objects[kind].get(("" if kind == "Namespace" else namespace, name))
+
+    def list(self, kind: str) -> list[dict]:
+        with self._lock:
+            return [self._objects[kind][k] for k in sorted(self._objects[kind])]
+
+    def subscribe(self, callback: Callable[[str], None]) -> None:
+        self._listeners.append(callback)
+
+    def _notify(self, kind: str) -> None:
+        for cb in list(self._listeners):
+            cb(kind)
+
+    def feed(self, kind: str, events: Iterable[tuple[str, dict]]) -> None:
+        """Consume a watch stream of (type, object) pairs until it ends (run it in a thread)."""
+        for type_, obj in events:
+            if type_ in ("ADDED", "MODIFIED", "DELETED"):
+                self.event(kind, type_, obj)
