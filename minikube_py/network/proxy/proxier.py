@@ -120,8 +120,8 @@ class Proxier:
     # ---------------------------------------------------------------- desired state
     def service_ports(self) -> list[tuple[ServicePort, list[Endpoint]]]:
         """Every proxied service port with its endpoints; bad objects are skipped and noted in .errors."""
-        errors, out = [], []
-        lb_services = set()
+        errors: list[str] = []
+        parsed: list[tuple[ServicePort, dict | None]] = []
         for svc in self.objects.list("Service"):
             try:
                 ports = service_ports(svc)
@@ -130,25 +130,37 @@ class Proxier:
                 continue
             meta = svc["metadata"]
             eps = self.objects.get("Endpoints", meta.get("namespace") or "default", meta["name"])
-            for sp in ports:
-                if sp.kind == "LoadBalancer" and self.pool is not None:
-                    try:
-                        ip = self.pool.assign(sp.service_key, sp.requested_lb_ip, sp.lb_ips)
-                    except ProxyError as exc:
-                        errors.append(str(exc))
-                        ip = None
-                    lb_services.add(sp.service_key)
-                    sp = ServicePort(**{**sp.__dict__, "lb_ips": (ip,) if ip else ()})
-                elif sp.kind != "LoadBalancer":
-                    sp = ServicePort(**{**sp.__dict__, "lb_ips": ()})
-                try:
-                    out.append((sp, endpoints_for(eps, sp)))
-                except ProxyError as exc:
-                    errors.append(str(exc))
-        if self.pool is not None:
-            self.pool.release_all_but(lb_services)
+            parsed += [(sp, eps) for sp in ports]
+        lb_ips = self._assign_load_balancers([sp for sp, _ in parsed], errors)
+        out = []
+        for sp, eps in parsed:
+            # Without a pool the addresses in status (set by someone else) are used as they are.
+            if self.pool is not None or sp.kind != "LoadBalancer":
+                ip = lb_ips.get(sp.service_key)
+                sp = ServicePort(**{**sp.__dict__, "lb_ips": (ip,) if ip else ()})
+            try:
+                out.append((sp, endpoints_for(eps, sp)))
+            except ProxyError as exc:
+                errors.append(str(exc))
         self.errors = errors
         return out
+
+    def _assign_load_balancers(self, ports: list[ServicePort],
+                               errors: list[str]) -> dict[tuple[str, str], str]:
+        if self.pool is None:
+            return {}
+        wanted = {sp.service_key: sp for sp in ports if sp.kind == "LoadBalancer"}
+        self.pool.release_all_but(set(wanted))
+        # Services that asked for an address (or already hold one) choose before the others.
+        def asked_first(kv: tuple[tuple[str, str], ServicePort]) -> tuple[bool, tuple[str, str]]:
+            return (not (kv[1].requested_lb_ip or kv[1].lb_ips), kv[0])
+
+        for key, sp in sorted(wanted.items(), key=asked_first):
+            try:
+                self.pool.assign(key, sp.requested_lb_ip, sp.lb_ips)
+            except ProxyError as exc:
+                errors.append(str(exc))
+        return self.pool.assigned()
 
     def load_balancer_ips(self) -> dict[tuple[str, str], str]:
         """(namespace, name) -> external IP, for status.loadBalancer.ingress (lb.status_patch)."""
