@@ -1,0 +1,116 @@
+"""The proxier in a real node namespace: ClusterIP, NodePort, LoadBalancer, hairpin, cleanup."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from minikube_py.network.proxy import ClusterObjects, Proxier
+from minikube_py.network.proxy.iptables import detect
+from minikube_py.network.proxy.lb import status_patch
+
+from .conftest import CLUSTER_CIDR, LB_POOL, NODE_IP, POD_IPS, http_get, sh
+
+pytestmark = [pytest.mark.integration, pytest.mark.vm]
+
+CIP = "10.96.0.50"
+
+
+def service(name="myapp-service", cluster_ip=CIP, type_="LoadBalancer", node_port=30080):
+    port = {"name": "http", "port": 80, "targetPort": 3000, "protocol": "TCP"}
+    if node_port:
+        port["nodePort"] = node_port
+    return {"metadata": {"name": name, "namespace": "default"},
+            "spec": {"type": type_, "clusterIP": cluster_ip, "ports": [port]}}
+
+
+def endpoints(ready, not_ready=(), name="myapp-service"):
+    subset = {"addresses": [{"ip": ip} for ip in ready], "ports": [{"name": "http", "port": 3000}]}
+    if not_ready:
+        subset["notReadyAddresses"] = [{"ip": ip} for ip in not_ready]
+    return {"metadata": {"name": name, "namespace": "default"}, "subsets": [subset]}
+
+
+def kube_rules(netns: str) -> list[str]:
+    ipt = detect(netns)
+    return [line for t in ("nat", "filter") for line in ipt.save(t).splitlines() if "KUBE" in line]
+
+
+@pytest.fixture
+def proxy(node):
+    objects = ClusterObjects()
+    proxier = Proxier(objects, node.node_ns, cluster_cidr=CLUSTER_CIDR, lb_pool=LB_POOL)
+    try:
+        yield objects, proxier
+    finally:
+        proxier.teardown()
+        # Deleting everything leaves no chain, no rule, no LB address.
+        assert kube_rules(node.node_ns) == []
+        assert "192.168.77." not in sh("ip", "-n", node.node, "-4", "addr", "show", "dev", "lo")
+
+
+def chi_square(counts: Counter, names: list[str], total: int) -> float:
+    expected = total / len(names)
+    return sum((counts[n] - expected) ** 2 / expected for n in names)
+
+
+def test_cluster_ip_spreads_over_ready_endpoints_from_pod_and_node(node, proxy):
+    objects, proxier = proxy
+    objects.apply("Service", service())
+    objects.apply("Endpoints", endpoints(POD_IPS))
+    result = proxier.sync()
+    assert result.full and result.restore_text.count("COMMIT") == 2
+
+    bodies = http_get(node.pod_ns(1), CIP, 80, count=300)  # from pod-2 (it may land on itself: hairpin)
+    counts = Counter(bodies)
+    assert len(bodies) == 300 and set(counts) == {"pod-1", "pod-2", "pod-3"}
+    # Fair share: chi-square with 2 degrees of freedom stays under 13.8 with probability 99.9%.
+    assert chi_square(counts, ["pod-1", "pod-2", "pod-3"], 300) < 13.8, counts
+
+    from_node = Counter(http_get(node.node_ns, CIP, 80, count=60))
+    assert set(from_node) == {"pod-1", "pod-2", "pod-3"}, from_node
+
+
+def test_scale_down_and_unready_endpoints_get_no_traffic(node, proxy):
+    objects, proxier = proxy
+    objects.apply("Service", service())
+    objects.apply("Endpoints", endpoints(POD_IPS))
+    proxier.sync()
+    objects.apply("Endpoints", endpoints([POD_IPS[1]]))  # scaled to one
+    result = proxier.sync()
+    assert not result.full and "nat/KUBE-SERVICES" not in result.written
+    assert set(http_get(node.pod_ns(0), CIP, 80, count=30)) == {"pod-2"}
+
+    objects.apply("Endpoints", endpoints(POD_IPS[:2], not_ready=[POD_IPS[2]]))
+    proxier.sync()
+    counts = Counter(http_get(node.pod_ns(0), CIP, 80, count=60))
+    assert set(counts) == {"pod-1", "pod-2"}, counts
+
+
+def test_node_port_and_load_balancer_ip_answer_from_outside(node, proxy):
+    objects, proxier = proxy
+    objects.apply("Service", service())
+    objects.apply("Endpoints", endpoints(POD_IPS))
+    proxier.sync()
+    lb_ip = proxier.load_balancer_ips()[("default", "myapp-service")]
+    assert status_patch(lb_ip)["status"]["loadBalancer"]["ingress"] == [{"ip": "192.168.77.200"}]
+    assert set(http_get(node.ext_ns, NODE_IP, 30080, count=30)) <= {"pod-1", "pod-2", "pod-3"}
+    assert len(set(http_get(node.ext_ns, lb_ip, 80, count=30))) >= 2
+
+
+def test_pod_reaches_itself_through_its_service(node, proxy):
+    objects, proxier = proxy
+    assert "hairpin on" in sh("ip", "-n", node.node, "-d", "link", "show", "veth1")
+    objects.apply("Service", service("self", "10.96.0.51", type_="ClusterIP", node_port=None))
+    objects.apply("Endpoints", endpoints([POD_IPS[0]], name="self"))
+    proxier.sync()
+    assert http_get(node.pod_ns(0), "10.96.0.51", 80, count=5) == ["pod-1"] * 5
+
+
+def test_service_without_endpoints_refuses_at_once(node, proxy):
+    objects, proxier = proxy
+    objects.apply("Service", service("empty", "10.96.0.52", type_="ClusterIP", node_port=None))
+    proxier.sync()
+    with pytest.raises(ConnectionRefusedError):
+        http_get(node.pod_ns(0), "10.96.0.52", 80)
