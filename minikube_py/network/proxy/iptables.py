@@ -70,10 +70,13 @@ def detect(netns: str | None = None) -> Iptables:
         proc = _run(netns, [ipt.tool("iptables-save")], check=False)
         if proc.returncode == 0 and ":KUBE-" in proc.stdout:
             return ipt
+    # Listing works even where the kernel cannot hold a nat table (nft without IPv4 nat), so
+    # the probe is a real write that undoes itself: make a chain and delete it in one commit.
     errors = []
+    probe = "*nat\n:KUBE-PROXY-PROBE - [0:0]\n-X KUBE-PROXY-PROBE\nCOMMIT\n"
     for ipt in candidates:
-        probe = ipt.run("-t", "nat", "-S", "POSTROUTING", check=False)
-        if probe.returncode == 0:
+        proc = _run(netns, [ipt.tool("iptables-restore"), "-w", "5", "--noflush"], stdin=probe, check=False)
+        if proc.returncode == 0:
             return ipt
-        errors.append(f"{ipt.backend}: {probe.stderr.strip()}")
+        errors.append(f"{ipt.backend}: {proc.stderr.strip()[:300]}")
     raise ProxyError("no iptables backend works in this namespace: " + "; ".join(errors))
