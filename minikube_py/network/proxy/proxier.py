@@ -106,6 +106,9 @@ class Proxier:
         self.lb_addresses = (LoadBalancerAddresses(netns, lb_label)
                              if lb_pool and manage_lb_addresses else None)
         self._iptables = iptables
+        self._parse_cache: dict = {}  # id(Service dict) -> (dict, its ServicePorts)
+        self._eps_cache: dict = {}  # (id(Endpoints dict), ServicePort) -> (dict, endpoints)
+        self._render_cache: dict = {}  # per service port: its rendered rules, reused while unchanged
         self._loaded: Chains | None = None  # what the last successful sync put in the kernel
         self._last_ready: dict[tuple[str, str, str, str], tuple[ServicePort, set[Endpoint]]] = {}
         self._lock = threading.Lock()
@@ -122,26 +125,43 @@ class Proxier:
         """Every proxied service port with its endpoints; bad objects are skipped and noted in .errors."""
         errors: list[str] = []
         parsed: list[tuple[ServicePort, dict | None]] = []
+        # Watch events bring new dicts and the cache never changes one in place, so an object that
+        # is still the very same dict was parsed already (this keeps a one-service change cheap).
+        cache, self._parse_cache = self._parse_cache, {}
         for svc in self.objects.list("Service"):
-            try:
-                ports = service_ports(svc)
-            except ProxyError as exc:
-                errors.append(str(exc))
-                continue
+            hit = cache.get(id(svc))
+            if hit is not None and hit[0] is svc:
+                ports = hit[1]
+            else:
+                try:
+                    ports = service_ports(svc)
+                except ProxyError as exc:
+                    errors.append(str(exc))
+                    continue
+            self._parse_cache[id(svc)] = (svc, ports)
             meta = svc["metadata"]
             eps = self.objects.get("Endpoints", meta.get("namespace") or "default", meta["name"])
             parsed += [(sp, eps) for sp in ports]
         lb_ips = self._assign_load_balancers([sp for sp, _ in parsed], errors)
         out = []
+        eps_cache, self._eps_cache = self._eps_cache, {}
         for sp, eps in parsed:
             # Without a pool the addresses in status (set by someone else) are used as they are.
             if self.pool is not None or sp.kind != "LoadBalancer":
                 ip = lb_ips.get(sp.service_key)
                 sp = ServicePort(**{**sp.__dict__, "lb_ips": (ip,) if ip else ()})
+            hit = eps_cache.get((id(eps), sp))
+            if hit is not None and hit[0] is eps:
+                out.append((sp, hit[1]))
+                self._eps_cache[(id(eps), sp)] = hit
+                continue
             try:
-                out.append((sp, endpoints_for(eps, sp)))
+                found = endpoints_for(eps, sp)
             except ProxyError as exc:
                 errors.append(str(exc))
+                continue
+            self._eps_cache[(id(eps), sp)] = (eps, found)
+            out.append((sp, found))
         self.errors = errors
         return out
 
@@ -171,7 +191,7 @@ class Proxier:
         with self._lock:
             t0 = time.monotonic()
             ports = self.service_ports()
-            desired = _flatten(rules.render(ports, self.cluster_cidr))
+            desired = _flatten(rules.render(ports, self.cluster_cidr, self._render_cache))
             loaded = None if full else self._loaded
             saved = None
             if loaded is None:

@@ -99,8 +99,78 @@ class Ruleset:
         return "\n".join(out) + "\n"
 
 
-def render(ports: list[tuple[ServicePort, list[Endpoint]]], cluster_cidr: str | None = None) -> Ruleset:
-    """The full desired ruleset for these service ports (endpoints include unready ones; they are skipped)."""
+def _service_fragment(sp: ServicePort, endpoints: tuple[Endpoint, ...],
+                      cluster_cidr: str | None) -> Ruleset:
+    """The rules one service port contributes (to its own chains and to the shared ones)."""
+    frag = Ruleset(nat={"KUBE-SERVICES": [], "KUBE-NODEPORTS": []},
+                   filter={"KUBE-SERVICES": [], "KUBE-EXTERNAL-SERVICES": []})
+    nat, flt = frag.nat, frag.filter
+    ready = [ep for ep in endpoints if ep.ready]
+    proto = _proto(sp)
+    external = [*sp.lb_ips, *sp.external_ips]
+    if not ready:
+        # No nat chain: REJECT in filter so the client gets "connection refused" at once.
+        why = _comment(f"{sp} has no endpoints")
+        reject = "-j REJECT --reject-with icmp-port-unreachable"
+        flt["KUBE-SERVICES"].append(f"{why} {proto} -d {sp.cluster_ip}/32 --dport {sp.port} {reject}")
+        for ip in external:
+            flt["KUBE-EXTERNAL-SERVICES"].append(f"{why} {proto} -d {ip}/32 --dport {sp.port} {reject}")
+        if sp.node_port:
+            flt["KUBE-EXTERNAL-SERVICES"].append(f"{why} -m addrtype --dst-type LOCAL {proto}"
+                                                 f" --dport {sp.node_port} {reject}")
+        return frag
+
+    svc, ext = svc_chain(sp), ext_chain(sp)
+    nat["KUBE-SERVICES"].append(_comment(f"{sp} cluster IP") +
+                                f" {proto} -d {sp.cluster_ip}/32 --dport {sp.port} -j {svc}")
+    for ip in sp.lb_ips:
+        nat["KUBE-SERVICES"].append(_comment(f"{sp} loadbalancer IP") +
+                                    f" {proto} -d {ip}/32 --dport {sp.port} -j {ext}")
+    for ip in sp.external_ips:
+        nat["KUBE-SERVICES"].append(_comment(f"{sp} external IP") +
+                                    f" {proto} -d {ip}/32 --dport {sp.port} -j {ext}")
+    if sp.node_port:
+        nat["KUBE-NODEPORTS"].append(_comment(str(sp)) + f" {proto} --dport {sp.node_port} -j {ext}")
+    if sp.node_port or external:
+        # Traffic from outside: masquerade, so the endpoint's reply comes back here to be un-DNATed.
+        nat[ext] = [_comment(f"masquerade traffic for {sp} external destinations") + " -j KUBE-MARK-MASQ",
+                    f"-j {svc}"]
+
+    rules = []
+    if cluster_cidr:
+        # ClusterIP traffic from outside the pod network (e.g. the node itself) is masqueraded too.
+        rules.append(_comment(f"{sp} cluster IP") + f" {proto} -d {sp.cluster_ip}/32 --dport {sp.port}"
+                     f" ! -s {cluster_cidr} -j KUBE-MARK-MASQ")
+    seps = [(ep, sep_chain(sp, ep)) for ep in ready]
+    if sp.affinity_timeout is not None:
+        # A client seen recently (by source IP) goes back to the endpoint it used last.
+        rules += [_comment(f"{sp} -> {ep}") + f" -m recent --name {chain} --rcheck"
+                  f" --seconds {sp.affinity_timeout} --reap -j {chain}" for ep, chain in seps]
+    n = len(seps)
+    for i, (ep, chain) in enumerate(seps):
+        pick = "" if i == n - 1 else f" -m statistic --mode random --probability {1.0 / (n - i):.10f}"
+        rules.append(_comment(f"{sp} -> {ep}") + f"{pick} -j {chain}")
+    nat[svc] = rules
+
+    for ep, chain in seps:
+        remember = f" -m recent --name {chain} --set" if sp.affinity_timeout is not None else ""
+        nat[chain] = [
+            # Hairpin: a pod reaching itself through the service must see the reply come from
+            # the service, so its own traffic is masqueraded (to the bridge address).
+            _comment(str(sp)) + f" -s {ep.ip}/32 -j KUBE-MARK-MASQ",
+            _comment(str(sp)) + f"{remember} {proto} -j DNAT --to-destination {ep}",
+        ]
+    return frag
+
+
+def render(ports: list[tuple[ServicePort, list[Endpoint]]], cluster_cidr: str | None = None,
+           cache: dict | None = None) -> Ruleset:
+    """The full desired ruleset for these service ports (endpoints include unready ones; they are skipped).
+
+    `cache` (a dict the caller keeps between calls) saves re-rendering service ports that did
+    not change: with 1000 services a one-service change then costs little Python.
+    """
+    new_cache: dict | None = {} if cache is not None else None
     rs = Ruleset()
     nat, flt = rs.nat, rs.filter
     for c in NAT_BASE:
@@ -123,62 +193,18 @@ def render(ports: list[tuple[ServicePort, list[Endpoint]]], cluster_cidr: str | 
     ]
 
     for sp, endpoints in sorted(ports, key=lambda pe: (str(pe[0]), pe[0].protocol)):
-        ready = [ep for ep in endpoints if ep.ready]
-        proto = _proto(sp)
-        external = [*sp.lb_ips, *sp.external_ips]
-        if not ready:
-            # No nat chain: REJECT in filter so the client gets "connection refused" at once.
-            why = _comment(f"{sp} has no endpoints")
-            reject = "-j REJECT --reject-with icmp-port-unreachable"
-            flt["KUBE-SERVICES"].append(f"{why} {proto} -d {sp.cluster_ip}/32 --dport {sp.port} {reject}")
-            for ip in external:
-                flt["KUBE-EXTERNAL-SERVICES"].append(f"{why} {proto} -d {ip}/32 --dport {sp.port} {reject}")
-            if sp.node_port:
-                flt["KUBE-EXTERNAL-SERVICES"].append(f"{why} -m addrtype --dst-type LOCAL {proto}"
-                                                     f" --dport {sp.node_port} {reject}")
-            continue
-
-        svc, ext = svc_chain(sp), ext_chain(sp)
-        nat["KUBE-SERVICES"].append(_comment(f"{sp} cluster IP") +
-                                    f" {proto} -d {sp.cluster_ip}/32 --dport {sp.port} -j {svc}")
-        for ip in sp.lb_ips:
-            nat["KUBE-SERVICES"].append(_comment(f"{sp} loadbalancer IP") +
-                                        f" {proto} -d {ip}/32 --dport {sp.port} -j {ext}")
-        for ip in sp.external_ips:
-            nat["KUBE-SERVICES"].append(_comment(f"{sp} external IP") +
-                                        f" {proto} -d {ip}/32 --dport {sp.port} -j {ext}")
-        if sp.node_port:
-            nat["KUBE-NODEPORTS"].append(_comment(str(sp)) + f" {proto} --dport {sp.node_port} -j {ext}")
-        if sp.node_port or external:
-            # Traffic from outside: masquerade, so the endpoint's reply comes back here to be un-DNATed.
-            nat[ext] = [_comment(f"masquerade traffic for {sp} external destinations") + " -j KUBE-MARK-MASQ",
-                        f"-j {svc}"]
-
-        rules = []
-        if cluster_cidr:
-            # ClusterIP traffic from outside the pod network (e.g. the node itself) is masqueraded too.
-            rules.append(_comment(f"{sp} cluster IP") + f" {proto} -d {sp.cluster_ip}/32 --dport {sp.port}"
-                         f" ! -s {cluster_cidr} -j KUBE-MARK-MASQ")
-        seps = [(ep, sep_chain(sp, ep)) for ep in ready]
-        if sp.affinity_timeout is not None:
-            # A client seen recently (by source IP) goes back to the endpoint it used last.
-            rules += [_comment(f"{sp} -> {ep}") + f" -m recent --name {chain} --rcheck"
-                      f" --seconds {sp.affinity_timeout} --reap -j {chain}" for ep, chain in seps]
-        n = len(seps)
-        for i, (ep, chain) in enumerate(seps):
-            pick = "" if i == n - 1 else f" -m statistic --mode random --probability {1.0 / (n - i):.10f}"
-            rules.append(_comment(f"{sp} -> {ep}") + f"{pick} -j {chain}")
-        nat[svc] = rules
-
-        for ep, chain in seps:
-            remember = f" -m recent --name {chain} --set" if sp.affinity_timeout is not None else ""
-            nat[chain] = [
-                # Hairpin: a pod reaching itself through the service must see the reply come from
-                # the service, so its own traffic is masqueraded (to the bridge address).
-                _comment(str(sp)) + f" -s {ep.ip}/32 -j KUBE-MARK-MASQ",
-                _comment(str(sp)) + f"{remember} {proto} -j DNAT --to-destination {ep}",
-            ]
-
+        key = (sp, sp.lb_ips, tuple(endpoints))  # lb_ips is not part of ServicePort equality
+        frag = cache.get(key) if cache is not None else None
+        if frag is None:
+            frag = _service_fragment(sp, tuple(endpoints), cluster_cidr)
+        if new_cache is not None:
+            new_cache[key] = frag
+        for table, chains in ((nat, frag.nat), (flt, frag.filter)):
+            for chain, rules in chains.items():
+                table.setdefault(chain, []).extend(rules)
+    if cache is not None and new_cache is not None:
+        cache.clear()
+        cache.update(new_cache)  # keep only what this sync used
     nat["KUBE-SERVICES"].append(
         _comment("kubernetes service nodeports; NOTE: this must be the last rule in this chain")
         + " -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS")
