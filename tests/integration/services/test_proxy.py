@@ -123,3 +123,17 @@ def test_backend_is_the_one_the_kernel_supports(node, proxy):
         assert proxier.iptables.backend == "legacy"
     else:
         assert proxier.iptables.backend in ("nft", "legacy")
+
+
+def test_mkpy_proxy_walk_prints_the_live_path(node, proxy):
+    import subprocess
+    import sys
+
+    objects, proxier = proxy
+    objects.apply("Service", service())
+    objects.apply("Endpoints", endpoints(POD_IPS[:2]))
+    proxier.sync()
+    out = subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "proxy", "walk", "--netns",
+                          node.node_ns, CIP, "80"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("DNAT --to-destination") == 2 and "KUBE-SVC-" in out.stdout
