@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from minikube_py.network.proxy.errors import ProxyError
 
@@ -95,3 +96,67 @@ class ClusterObjects:
         for type_, obj in events:
             if type_ in ("ADDED", "MODIFIED", "DELETED"):
                 self.event(kind, type_, obj)
+
+
+# Resource names the API client takes for each kind this cache holds.
+RESOURCES = {"Service": "services", "Endpoints": "endpoints", "Pod": "pods", "Namespace": "namespaces",
+             "NetworkPolicy": "networkpolicies"}
+
+
+class Follower:
+    """Keep a ClusterObjects equal to the API: LIST each kind, then WATCH from that resourceVersion.
+
+    `client` is anything with the API client's list(resource) and watch(resource, resource_version=)
+    (minikube_py.api.client.Client); it is passed in, so this layer does not import the API's code.
+    On an error (e.g. 410 Expired) the kind is listed again and watched anew.
+    """
+
+    def __init__(self, client: Any, objects: ClusterObjects, kinds: Iterable[str] = ("Service", "Endpoints"),
+                 retry_seconds: float = 1.0) -> None:
+        self.client = client
+        self.objects = objects
+        self.kinds = list(kinds)
+        for kind in self.kinds:
+            objects._check(kind)
+        self.retry_seconds = retry_seconds
+        self._stop = threading.Event()
+        self._watches: list[Any] = []
+        self._threads: list[threading.Thread] = []
+        self.errors: list[str] = []
+
+    def sync_once(self, kind: str) -> str:
+        """LIST one kind into the cache; returns the list's resourceVersion to watch from."""
+        listed = self.client.list(RESOURCES[kind])
+        self.objects.replace(kind, listed.get("items") or [])
+        return (listed.get("metadata") or {}).get("resourceVersion") or ""
+
+    def _run(self, kind: str) -> None:
+        while not self._stop.is_set():
+            try:
+                rv = self.sync_once(kind)
+                watch = self.client.watch(RESOURCES[kind], resource_version=rv or None)
+                self._watches.append(watch)
+                for event in watch:
+                    if self._stop.is_set():
+                        return
+                    if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                        self.objects.event(kind, event["type"], event["object"])
+            except Exception as exc:  # noqa: BLE001 - any API trouble: note it, list again
+                self.errors.append(f"{kind}: {exc}")
+            self._stop.wait(self.retry_seconds)
+
+    def start(self) -> Follower:
+        for kind in self.kinds:
+            t = threading.Thread(target=self._run, args=(kind,), name=f"mkpy-follow-{kind}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for w in self._watches:
+            stop = getattr(w, "stop", None)
+            if stop:
+                stop()
+        for t in self._threads:
+            t.join(timeout=5)
