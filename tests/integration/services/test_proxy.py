@@ -137,3 +137,85 @@ def test_mkpy_proxy_walk_prints_the_live_path(node, proxy):
                           node.node_ns, CIP, "80"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("DNAT --to-destination") == 2 and "KUBE-SVC-" in out.stdout
+
+
+def test_session_affinity_client_ip_sticks_to_one_endpoint(node, proxy):
+    objects, proxier = proxy
+    svc = service("sticky", "10.96.0.53", type_="ClusterIP", node_port=None)
+    svc["spec"]["sessionAffinity"] = "ClientIP"
+    objects.apply("Service", svc)
+    objects.apply("Endpoints", endpoints(POD_IPS, name="sticky"))
+    proxier.sync()
+    for pod in (0, 2):
+        assert len(set(http_get(node.pod_ns(pod), "10.96.0.53", 80, count=20))) == 1
+
+
+def udp_echo_servers(node):
+    """A UDP server in each pod answering its pod name; returns a stop function."""
+    import socket
+    import threading
+
+    from minikube_py.network.proxy.netns import run_in_netns
+
+    socks = []
+    for i in range(3):
+        def make():
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("0.0.0.0", 5353))
+            return s
+        s = run_in_netns(node.pod_ns(i), make)
+        socks.append(s)
+
+        def serve(s=s, name=f"pod-{i + 1}"):
+            while True:
+                try:
+                    _, addr = s.recvfrom(100)
+                    if addr is None:  # woken by shutdown()
+                        return
+                    s.sendto(name.encode(), addr)
+                except OSError:
+                    return
+        threading.Thread(target=serve, daemon=True).start()
+
+    def stop():
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)  # wakes the blocked recvfrom
+            except OSError:
+                pass
+            s.close()
+    return stop
+
+
+def test_removed_udp_endpoint_conntrack_is_flushed(node, proxy):
+    import socket
+
+    from minikube_py.network.proxy.netns import run_in_netns
+
+    objects, proxier = proxy
+    svc = service("udp", "10.96.0.54", type_="ClusterIP", node_port=None)
+    svc["spec"]["ports"] = [{"name": "dns", "port": 53, "protocol": "UDP"}]
+    objects.apply("Service", svc)
+    eps = {"metadata": {"name": "udp", "namespace": "default"},
+           "subsets": [{"addresses": [{"ip": POD_IPS[1]}], "ports": [{"name": "dns", "port": 5353,
+                                                                     "protocol": "UDP"}]}]}
+    objects.apply("Endpoints", eps)
+    proxier.sync()
+    stop = udp_echo_servers(node)
+    client = run_in_netns(node.pod_ns(0), lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+    try:
+        client.settimeout(3)
+        client.connect(("10.96.0.54", 53))  # one socket = one 5-tuple = one conntrack entry
+        client.send(b"?")
+        assert client.recv(100) == b"pod-2"
+        # pod-2 goes away, pod-3 takes over: the same 5-tuple must now reach pod-3, which only
+        # happens if the proxier deleted the conntrack entry that still says "pod-2".
+        eps["subsets"][0]["addresses"] = [{"ip": POD_IPS[2]}]
+        objects.apply("Endpoints", {**eps})
+        result = proxier.sync()
+        assert any("--dst-nat 10.244.0.12" in c for c in result.conntrack_cleared)
+        client.send(b"?")
+        assert client.recv(100) == b"pod-3"
+    finally:
+        client.close()
+        stop()
