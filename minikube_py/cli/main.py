@@ -17,6 +17,7 @@ import minikube_py
 COMMANDS: dict[str, str] = {
     "version": "minikube_py.cli.main:version",
     "demo": "minikube_py.cli.demo:demo",
+    "apiserver": "minikube_py.api.cli:apiserver",
     "proxy": "minikube_py.network.proxy.cli:proxy",
 }
 
