@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+from typing import Any
 
 from minikube_py.network.proxy.errors import ProxyError
 from minikube_py.network.proxy.netns import run_in_netns
@@ -107,3 +108,24 @@ class LoadBalancerAddresses:
 
     def remove(self) -> None:
         run_in_netns(self.netns, lambda: self._apply(set()))
+
+
+def publish_status(client: Any, objects: Any, assigned: dict[tuple[str, str], str]) -> list[str]:
+    """Write each LoadBalancer's IP into its Service's status through the API (PATCH .../status).
+
+    `client` is the API client (anything with patch(resource, name, body, namespace,
+    subresource=)); `objects` the ClusterObjects the proxier reads, to skip what is already right.
+    Returns "ns/name=ip" for each status written.
+    """
+    written = []
+    for (ns, name), ip in sorted(assigned.items()):
+        svc = objects.get("Service", ns, name)
+        if svc is None:
+            continue
+        lb = (svc.get("status") or {}).get("loadBalancer") or {}
+        have = [i.get("ip") for i in lb.get("ingress") or []]
+        if have == [ip]:
+            continue
+        client.patch("services", name, status_patch(ip), ns, subresource="status")
+        written.append(f"{ns}/{name}={ip}")
+    return written

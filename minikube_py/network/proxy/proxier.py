@@ -17,6 +17,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from minikube_py.network.proxy import rules
@@ -274,9 +275,11 @@ class Proxier:
 class ProxyLoop:
     """Sync whenever the objects change (coalescing bursts), until stop()."""
 
-    def __init__(self, proxier: Proxier, min_interval: float = 0.05) -> None:
+    def __init__(self, proxier: Proxier, min_interval: float = 0.05,
+                 after_sync: Callable[[Proxier], object] | None = None) -> None:
         self.proxier = proxier
         self.min_interval = min_interval
+        self.after_sync = after_sync  # e.g. write LoadBalancer IPs back to the API (lb.publish_status)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mkpy-proxy", daemon=True)
@@ -297,9 +300,11 @@ class ProxyLoop:
             self._wake.clear()
             try:
                 self.proxier.sync()
+                if self.after_sync is not None:
+                    self.after_sync(self.proxier)
                 self.syncs += 1
                 self.last_error = None
-            except ProxyError as exc:
+            except Exception as exc:  # noqa: BLE001 - keep proxying; the error is kept for whoever looks
                 self.last_error = exc
             self._stop.wait(self.min_interval)
 
