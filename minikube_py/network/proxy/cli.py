@@ -74,3 +74,82 @@ def walk(netns: str | None, ip: str, port: int, proto: str) -> None:
     if not lines:
         raise click.ClickException(f"no service rule for {ip}:{port}/{proto} in KUBE-SERVICES")
     click.echo("\n".join(lines))
+
+
+@proxy.command("run")
+@NETNS
+@click.option("--socket", "socket_path", default=None, metavar="PATH", help="the API server's unix socket")
+@click.option("--kubeconfig", default=None, metavar="PATH", help="or a kubeconfig for the API server")
+@click.option("--cluster-cidr", default=None, help="pod network CIDR, e.g. 10.244.0.0/16")
+@click.option("--lb-pool", default=None,
+              help="LoadBalancer addresses on the node's network, e.g. A-B or CIDR")
+@click.option("--dns-listen", default=None, metavar="IP[:PORT]",
+              help="also serve cluster DNS here (in the node namespace) and publish kube-system/kube-dns")
+@click.option("--dns-upstream", multiple=True, metavar="IP[:PORT]", help="where other names go (repeatable)")
+@click.option("--cluster-dns", default="10.96.0.10", help="ClusterIP of kube-dns")
+@click.option("--policies/--no-policies", default=True, help="enforce NetworkPolicies")
+def run(netns: str | None, socket_path: str | None, kubeconfig: str | None, cluster_cidr: str | None,
+        lb_pool: str | None, dns_listen: str | None, dns_upstream: tuple[str, ...], cluster_dns: str,
+        policies: bool) -> None:
+    """Run the node's service proxy (and DNS, NetworkPolicy) from the API until Ctrl-C / SIGTERM."""
+    import signal
+    import threading
+
+    # The command is an API client user: it alone imports the client; the layer below takes any
+    # object with list/watch/patch.
+    from minikube_py.api.client import Client
+    from minikube_py.network.proxy.lb import publish_status
+    from minikube_py.network.proxy.proxier import ProxyLoop
+    from minikube_py.network.proxy.source import Follower, SyncLoop
+
+    if not (socket_path or kubeconfig):
+        raise click.UsageError("give --socket or --kubeconfig")
+    client = Client.from_socket(socket_path) if socket_path else Client.from_kubeconfig(kubeconfig)
+    objects = ClusterObjects()
+    kinds = ["Service", "Endpoints"] + (["Pod", "Namespace", "NetworkPolicy"] if policies else [])
+    proxier = Proxier(objects, netns, cluster_cidr=cluster_cidr, lb_pool=lb_pool)
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    started: list = []
+    try:
+        if dns_listen:
+            from minikube_py.network.dns import ClusterDNS, kube_dns_objects
+
+            ip, _, port = dns_listen.partition(":")
+            ups = [(u.partition(":")[0], int(u.partition(":")[2] or 53)) for u in dns_upstream]
+            started.append(ClusterDNS(objects, (ip, int(port or 53)), netns=netns, upstreams=ups).start())
+            _ensure_kube_dns(client, *kube_dns_objects(ip, cluster_dns, int(port or 53)))
+        started.append(Follower(client, objects, kinds).start())
+        started.append(ProxyLoop(proxier, after_sync=lambda p: publish_status(client, objects,
+                                                                             p.load_balancer_ips())).start())
+        if policies:
+            from minikube_py.network.policy import PolicyEnforcer
+
+            enforcer = PolicyEnforcer(objects, netns, iptables=proxier.iptables)
+            started.append(SyncLoop(objects, ("Pod", "Namespace", "NetworkPolicy"), enforcer.sync,
+                                    name="mkpy-policy").start())
+        click.echo(f"proxying in {netns or 'this namespace'} (iptables-{proxier.iptables.backend});"
+                   " Ctrl-C stops")
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        for part in reversed(started):
+            part.stop()
+        proxier.teardown()
+        if policies:
+            from minikube_py.network.policy import PolicyEnforcer
+
+            PolicyEnforcer(objects, netns, iptables=proxier.iptables).teardown()
+
+
+def _ensure_kube_dns(client: object, svc: dict, eps: dict) -> None:
+    """Create kube-system/kube-dns (Service and Endpoints) unless they exist."""
+    from minikube_py.api.errors import ApiError
+
+    for obj in (svc, eps):
+        try:
+            client.create(obj)  # type: ignore[attr-defined]
+        except ApiError as exc:
+            if exc.code != 409:  # 409 AlreadyExists: someone published it already
+                raise

@@ -25,7 +25,7 @@ from minikube_py.network.proxy.errors import ProxyError
 from minikube_py.network.proxy.iptables import Iptables, detect, in_netns
 from minikube_py.network.proxy.lb import LoadBalancerAddresses, LoadBalancerPool
 from minikube_py.network.proxy.model import Endpoint, ServicePort, endpoints_for, service_ports
-from minikube_py.network.proxy.source import ClusterObjects
+from minikube_py.network.proxy.source import ClusterObjects, SyncLoop
 
 Chains = dict[tuple[str, str], tuple[str, ...]]  # (table, chain) -> rules
 
@@ -272,43 +272,20 @@ class Proxier:
             return text
 
 
-class ProxyLoop:
-    """Sync whenever the objects change (coalescing bursts), until stop()."""
+class ProxyLoop(SyncLoop):
+    """Sync the proxier whenever Services or Endpoints change, until stop().
+
+    after_sync runs after each successful sync, e.g. to write LoadBalancer IPs back to the API:
+    ProxyLoop(proxier, after_sync=lambda p: lb.publish_status(client, objects, p.load_balancer_ips()))
+    """
 
     def __init__(self, proxier: Proxier, min_interval: float = 0.05,
                  after_sync: Callable[[Proxier], object] | None = None) -> None:
         self.proxier = proxier
-        self.min_interval = min_interval
-        self.after_sync = after_sync  # e.g. write LoadBalancer IPs back to the API (lb.publish_status)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="mkpy-proxy", daemon=True)
-        self.last_error: Exception | None = None
-        self.syncs = 0
-        proxier.objects.subscribe(lambda kind: self._wake.set() if kind in ("Service", "Endpoints") else None)
 
-    def start(self) -> ProxyLoop:
-        self._wake.set()
-        self._thread.start()
-        return self
+        def work() -> None:
+            proxier.sync()
+            if after_sync is not None:
+                after_sync(proxier)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait()
-            if self._stop.is_set():
-                return
-            self._wake.clear()
-            try:
-                self.proxier.sync()
-                if self.after_sync is not None:
-                    self.after_sync(self.proxier)
-                self.syncs += 1
-                self.last_error = None
-            except Exception as exc:  # noqa: BLE001 - keep proxying; the error is kept for whoever looks
-                self.last_error = exc
-            self._stop.wait(self.min_interval)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=10)
+        super().__init__(proxier.objects, ("Service", "Endpoints"), work, min_interval, name="mkpy-proxy")

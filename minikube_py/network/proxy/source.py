@@ -160,3 +160,51 @@ class Follower:
                 stop()
         for t in self._threads:
             t.join(timeout=5)
+
+
+class SyncLoop:
+    """Call `work()` whenever objects of `kinds` change (bursts coalesce into one call), until stop().
+
+    A failing call does not stop the loop: the error is kept in .last_error and the next
+    change (or retry_seconds, if given) tries again.
+    """
+
+    def __init__(self, objects: ClusterObjects, kinds: Iterable[str], work: Callable[[], object],
+                 min_interval: float = 0.05, name: str = "mkpy-sync",
+                 retry_seconds: float | None = 5.0) -> None:
+        self.kinds = set(kinds)
+        self.work = work
+        self.min_interval = min_interval
+        self.retry_seconds = retry_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.last_error: Exception | None = None
+        self.syncs = 0
+        objects.subscribe(lambda kind: self._wake.set() if kind in self.kinds else None)
+
+    def start(self) -> SyncLoop:
+        self._wake.set()
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            timeout = self.retry_seconds if self.last_error is not None else None
+            self._wake.wait(timeout)
+            if self._stop.is_set():
+                return
+            self._wake.clear()
+            try:
+                self.work()
+                self.syncs += 1
+                self.last_error = None
+            except Exception as exc:  # noqa: BLE001 - keep going; the error is kept for whoever looks
+                self.last_error = exc
+            self._stop.wait(self.min_interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)

@@ -113,3 +113,55 @@ def test_dns_follows_the_api(node, wired, tmp_path):
         wait_for("NXDOMAIN after delete", lambda: ask() == [])
     finally:
         dns.stop()
+
+
+def test_mkpy_proxy_run_serves_services_and_dns_from_the_api_then_cleans_up(node, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from minikube_py.network.dns.resolvconf import render
+    from minikube_py.network.proxy.iptables import detect
+
+    sock = str(tmp_path / "api.sock")
+    api = ThreadedApiServer(f"sqlite://{tmp_path}/state.db", socket_path=sock).start()
+    proc = None
+    try:
+        client = api.client
+        svc = client.create({"apiVersion": "v1", "kind": "Service",
+                             "metadata": {"name": "myapp-service", "namespace": "default"},
+                             "spec": {"type": "LoadBalancer",
+                                      "ports": [{"name": "http", "port": 80, "targetPort": 3000}]}})
+        client.create(endpoints(POD_IPS))
+        proc = subprocess.Popen([sys.executable, "-m", "minikube_py.cli.main", "proxy", "run",
+                                 "--netns", node.node_ns, "--socket", sock, "--cluster-cidr", CLUSTER_CIDR,
+                                 "--lb-pool", LB_POOL, "--dns-listen", f"{NODE_BRIDGE_IP}:53"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cip = svc["spec"]["clusterIP"]
+        assert set(wait_for("the ClusterIP", lambda: http_get(node.pod_ns(1), cip, 80, count=30))) == {
+            "pod-1", "pod-2", "pod-3"}
+        resolv = tmp_path / "resolv.conf"
+        resolv.write_text(render({"metadata": {"namespace": "default"}, "spec": {}}))
+
+        def nslookup():
+            out = subprocess.run(["ip", "netns", "exec", node.pods[0], "unshare", "-m", "sh", "-c",
+                                  f"mount --bind {resolv} /etc/resolv.conf && exec /bin/busybox nslookup"
+                                  " myapp-service"], capture_output=True, text=True, timeout=30).stdout
+            return cip in out
+
+        wait_for("nslookup myapp-service through kube-dns 10.96.0.10", nslookup)
+        def external_ip():
+            return client.get("services", "myapp-service", "default").get("status", {}).get(
+                "loadBalancer", {}).get("ingress")
+
+        assert wait_for("EXTERNAL-IP", external_ip) == [{"ip": "192.168.77.200"}]
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=30)
+            assert proc.returncode == 0, out
+        api.stop()
+    ipt = detect(node.node_ns)
+    left = [line for t in ("nat", "filter") for line in ipt.save(t).splitlines()
+            if "KUBE" in line or "MKPY" in line]
+    assert left == []  # SIGTERM: every chain, jump and LB address removed
