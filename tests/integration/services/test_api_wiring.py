@@ -18,7 +18,7 @@ from minikube_py.network.proxy.lb import publish_status
 from minikube_py.network.proxy.netns import run_in_netns
 from minikube_py.network.proxy.source import Follower
 
-from .conftest import CLUSTER_CIDR, LB_POOL, NODE_BRIDGE_IP, NODE_IP, POD_IPS, http_get
+from .conftest import CLUSTER_CIDR, LB_POOL, NODE_BRIDGE_IP, NODE_IP, POD_IPS, http_get, sh
 
 pytestmark = [pytest.mark.integration]
 
@@ -165,3 +165,4 @@ def test_mkpy_proxy_run_serves_services_and_dns_from_the_api_then_cleans_up(node
     left = [line for t in ("nat", "filter") for line in ipt.save(t).splitlines()
             if "KUBE" in line or "MKPY" in line]
     assert left == []  # SIGTERM: every chain, jump and LB address removed
+    assert "192.168.77." not in sh("ip", "-n", node.node, "-4", "addr", "show", "dev", "lo")
