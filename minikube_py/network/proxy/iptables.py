@@ -11,6 +11,7 @@ Commands run in the node namespace through `nsenter --net=PATH` (netns=None: thi
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -59,8 +60,25 @@ class Iptables:
         return _run(self.netns, [self.tool(), "-w", "5", *args], check=check)
 
 
+_detected: dict[tuple[str | None, int], Iptables] = {}
+
+
 def detect(netns: str | None = None) -> Iptables:
-    """The backend to use in `netns`: the one already holding KUBE- chains, else the first that works."""
+    """The backend to use in `netns`: the one already holding KUBE- chains, else the first that works.
+
+    The answer is remembered per namespace (its nsfs inode, so a new namespace under an old
+    name is probed again): probing costs a few processes, which a slow VM feels.
+    """
+    try:
+        key = (netns, os.stat(netns or "/proc/self/ns/net").st_ino)
+    except OSError as exc:
+        raise ProxyError(f"network namespace {netns}: {exc}") from None
+    if key not in _detected:
+        _detected[key] = _probe(netns)
+    return _detected[key]
+
+
+def _probe(netns: str | None) -> Iptables:
     candidates = [Iptables(b, netns) for b in BACKENDS if shutil.which(f"iptables-{b}-restore")]
     if not candidates:
         raise ProxyError("neither iptables-nft-restore nor iptables-legacy-restore is installed")

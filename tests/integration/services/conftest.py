@@ -4,7 +4,7 @@
                                                                                          10.244.0.11-13
 Pods are wired with plain `ip` (test code may), independent of the project's own CNI plugin,
 and each runs busybox httpd on port 3000 whose index page names the pod. Everything carries
-the prefix mkpyt-svc and is removed at the end of the module.
+the prefix mkpyt-svc and is removed at the end of the session.
 """
 
 from __future__ import annotations
@@ -154,8 +154,10 @@ def destroy_node(n: Node) -> None:
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def node(tmp_path_factory):
+    """One node for the whole session: building it costs seconds in the VM lane. Tests leave it
+    as they found it (their own fixtures remove every rule they load)."""
     if os.geteuid() != 0:
         pytest.skip("needs root")
     n = build_node(str(tmp_path_factory.mktemp("mkpyt-svc")))
