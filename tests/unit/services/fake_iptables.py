@@ -53,6 +53,12 @@ class FakeIptables:
                     raise RestoreError(f"{line}: no chain {chain}")
                 if op == "-A":
                     table[chain].append(rule)
+                elif op == "-I":
+                    pos, _, rest_rule = rule.partition(" ")
+                    if pos.isdigit():
+                        table[chain].insert(int(pos) - 1, rest_rule)
+                    else:
+                        table[chain].insert(0, rule)
                 elif op == "-D":
                     if rule not in table[chain]:
                         raise RestoreError(f"{line}: no such rule")
