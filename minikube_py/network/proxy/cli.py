@@ -85,7 +85,8 @@ def walk(netns: str | None, ip: str, port: int, proto: str) -> None:
               help="LoadBalancer addresses on the node's network, e.g. A-B or CIDR")
 @click.option("--dns-listen", default=None, metavar="IP[:PORT]",
               help="also serve cluster DNS here (in the node namespace) and publish kube-system/kube-dns")
-@click.option("--dns-upstream", multiple=True, metavar="IP[:PORT]", help="where other names go (repeatable)")
+@click.option("--dns-upstream", multiple=True, metavar="IP[:PORT]",
+              help="where other names go (repeatable; default: /etc/resolv.conf's non-loopback servers)")
 @click.option("--cluster-dns", default="10.96.0.10", help="ClusterIP of kube-dns")
 @click.option("--policies/--no-policies", default=True, help="enforce NetworkPolicies")
 def run(netns: str | None, socket_path: str | None, kubeconfig: str | None, cluster_cidr: str | None,
@@ -117,6 +118,11 @@ def run(netns: str | None, socket_path: str | None, kubeconfig: str | None, clus
             from minikube_py.network.dns import ClusterDNS, kube_dns_objects
 
             ip, _, port = dns_listen.partition(":")
+            if not dns_upstream:  # the host's resolvers, unless they are on its own loopback
+                from minikube_py.network.dns.resolvconf import parse
+
+                with open("/etc/resolv.conf") as f:
+                    dns_upstream = tuple(ns for ns in parse(f.read())[0] if not ns.startswith("127."))
             ups = [(u.partition(":")[0], int(u.partition(":")[2] or 53)) for u in dns_upstream]
             started.append(ClusterDNS(objects, (ip, int(port or 53)), netns=netns, upstreams=ups).start())
             _ensure_kube_dns(client, *kube_dns_objects(ip, cluster_dns, int(port or 53)))

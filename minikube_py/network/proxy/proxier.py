@@ -280,12 +280,19 @@ class ProxyLoop(SyncLoop):
     """
 
     def __init__(self, proxier: Proxier, min_interval: float = 0.05,
-                 after_sync: Callable[[Proxier], object] | None = None) -> None:
+                 after_sync: Callable[[Proxier], object] | None = None, full_every: float = 300.0) -> None:
         self.proxier = proxier
+        last_full = [time.monotonic()]
 
         def work() -> None:
-            proxier.sync()
+            # Now and then a full sync (re-reading iptables-save), as kube-proxy does: it repairs
+            # rules someone else flushed, which a change-only sync would never look at.
+            full = time.monotonic() - last_full[0] >= full_every
+            proxier.sync(full=full)
+            if full:
+                last_full[0] = time.monotonic()
             if after_sync is not None:
                 after_sync(proxier)
 
-        super().__init__(proxier.objects, ("Service", "Endpoints"), work, min_interval, name="mkpy-proxy")
+        super().__init__(proxier.objects, ("Service", "Endpoints"), work, min_interval, name="mkpy-proxy",
+                         period=full_every)

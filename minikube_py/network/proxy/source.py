@@ -171,8 +171,9 @@ class SyncLoop:
 
     def __init__(self, objects: ClusterObjects, kinds: Iterable[str], work: Callable[[], object],
                  min_interval: float = 0.05, name: str = "mkpy-sync",
-                 retry_seconds: float | None = 5.0) -> None:
+                 retry_seconds: float | None = 5.0, period: float | None = None) -> None:
         self.kinds = set(kinds)
+        self.period = period  # also run at least this often, changes or not
         self.work = work
         self.min_interval = min_interval
         self.retry_seconds = retry_seconds
@@ -190,7 +191,7 @@ class SyncLoop:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            timeout = self.retry_seconds if self.last_error is not None else None
+            timeout = self.retry_seconds if self.last_error is not None else self.period
             self._wake.wait(timeout)
             if self._stop.is_set():
                 return

@@ -147,3 +147,14 @@ def test_pool_parsing():
     assert parse_pool("10.0.0.0/30") == ["10.0.0.1", "10.0.0.2"]
     with pytest.raises(ProxyError, match="pool"):
         LoadBalancerPool("10.0.0.5-10.0.0.1")
+
+
+def test_a_full_resync_repairs_rules_someone_else_flushed(world):
+    objects, ipt, proxier, _ = world
+    add(objects, 1, ["10.244.0.2"])
+    proxier.sync()
+    ipt.tables["nat"]["KUBE-SERVICES"] = []  # an admin's `iptables -t nat -F KUBE-SERVICES`
+    assert proxier.sync().restore_text == ""  # change-only: nothing changed in the objects
+    result = proxier.sync(full=True)
+    assert result.full and "nat/KUBE-SERVICES" in result.written
+    kernel_equals_desired(ipt, proxier)
