@@ -14,6 +14,7 @@ to find stale chains of an earlier run and whether the jumps from built-in chain
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import threading
 import time
@@ -150,7 +151,7 @@ class Proxier:
             # Without a pool the addresses in status (set by someone else) are used as they are.
             if self.pool is not None or sp.kind != "LoadBalancer":
                 ip = lb_ips.get(sp.service_key)
-                sp = ServicePort(**{**sp.__dict__, "lb_ips": (ip,) if ip else ()})
+                sp = dataclasses.replace(sp, lb_ips=(ip,) if ip else ())
             hit = eps_cache.get((id(eps), sp))
             if hit is not None and hit[0] is eps:
                 out.append((sp, hit[1]))
