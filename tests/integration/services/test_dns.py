@@ -90,10 +90,12 @@ def test_nslookup_in_a_pod_returns_the_cluster_ip(node, cluster, tmp_path):
     # The pod's own /etc/resolv.conf, in a private mount namespace (as the kubelet bind-mounts it).
     out = subprocess.run(
         ["ip", "netns", "exec", node.pods[0], "unshare", "-m", "sh", "-c",
-         f"mount --bind {resolv} /etc/resolv.conf && exec /bin/busybox nslookup myapp-service"],
+         f"mount --bind {resolv} /etc/resolv.conf && {{ /bin/busybox nslookup myapp-service;"
+         " getent ahostsv4 db.default; }"],  # glibc completes <svc>.<ns> through the search list too
         capture_output=True, text=True, timeout=30)
     assert "10.96.0.50" in out.stdout, out.stdout + out.stderr
     assert "myapp-service.default.svc.cluster.local" in out.stdout
+    assert "db.default.svc.cluster.local" in out.stdout and POD_IPS[0] in out.stdout
 
 
 def test_headless_srv_nxdomain_and_forwarding(node, cluster):
