@@ -84,7 +84,7 @@ def http_get(netns: str, ip: str, port: int, count: int = 1, timeout: float = 5.
     return run_in_netns(netns, work)
 
 
-def _wait_listening(netns: str, port: int) -> None:
+def wait_listening(netns: str, port: int) -> None:
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -143,7 +143,7 @@ def _wire(n: Node) -> None:
                                            "-p", "3000", "-h", www], stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL))
     for i in range(3):
-        _wait_listening(n.pod_ns(i), 3000)
+        wait_listening(n.pod_ns(i), 3000)
 
 
 def destroy_node(n: Node) -> None:

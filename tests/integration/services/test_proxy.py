@@ -137,6 +137,10 @@ def test_mkpy_proxy_walk_prints_the_live_path(node, proxy):
                           node.node_ns, CIP, "80"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("DNAT --to-destination") == 2 and "KUBE-SVC-" in out.stdout
+    show = subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "proxy", "show", "--netns",
+                           node.node_ns], capture_output=True, text=True, timeout=60)
+    assert show.returncode == 0, show.stderr
+    assert f"-d {CIP}/32" in show.stdout and "-A KUBE-FORWARD" in show.stdout
 
 
 def test_session_affinity_client_ip_sticks_to_one_endpoint(node, proxy):
