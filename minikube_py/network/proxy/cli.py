@@ -89,9 +89,10 @@ def walk(netns: str | None, ip: str, port: int, proto: str) -> None:
               help="where other names go (repeatable; default: /etc/resolv.conf's non-loopback servers)")
 @click.option("--cluster-dns", default="10.96.0.10", help="ClusterIP of kube-dns")
 @click.option("--policies/--no-policies", default=True, help="enforce NetworkPolicies")
+@click.option("--node-name", default=None, help="this node's name: its endpoints are the local ones")
 def run(netns: str | None, socket_path: str | None, kubeconfig: str | None, cluster_cidr: str | None,
         lb_pool: str | None, dns_listen: str | None, dns_upstream: tuple[str, ...], cluster_dns: str,
-        policies: bool) -> None:
+        policies: bool, node_name: str | None) -> None:
     """Run the node's service proxy (and DNS, NetworkPolicy) from the API until Ctrl-C / SIGTERM."""
     import signal
     import threading
@@ -108,7 +109,7 @@ def run(netns: str | None, socket_path: str | None, kubeconfig: str | None, clus
     client = Client.from_socket(socket_path) if socket_path else Client.from_kubeconfig(kubeconfig)
     objects = ClusterObjects()
     kinds = ["Service", "Endpoints"] + (["Pod", "Namespace", "NetworkPolicy"] if policies else [])
-    proxier = Proxier(objects, netns, cluster_cidr=cluster_cidr, lb_pool=lb_pool)
+    proxier = Proxier(objects, netns, cluster_cidr=cluster_cidr, lb_pool=lb_pool, node_name=node_name)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())

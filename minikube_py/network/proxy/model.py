@@ -22,6 +22,7 @@ class Endpoint:
     ip: str
     port: int
     ready: bool = True
+    node: str | None = None  # the node the pod runs on (Endpoints addresses[].nodeName)
 
     def __str__(self) -> str:  # "10.244.0.5:3000", the form kube-proxy hashes
         return f"{self.ip}:{self.port}"
@@ -39,6 +40,7 @@ class ServicePort:
     kind: str = "ClusterIP"  # ClusterIP | NodePort | LoadBalancer
     external_ips: tuple[str, ...] = ()
     affinity_timeout: int | None = None  # set when sessionAffinity is ClientIP
+    external_local: bool = False  # externalTrafficPolicy: Local (keep the client's address)
     requested_lb_ip: str | None = None  # spec.loadBalancerIP, honoured by the allocator
     lb_ips: tuple[str, ...] = field(default=(), compare=False)  # filled in by the proxier
 
@@ -98,6 +100,9 @@ def service_ports(svc: dict) -> list[ServicePort]:
         affinity = int(cfg.get("timeoutSeconds", DEFAULT_AFFINITY_TIMEOUT))
     elif spec.get("sessionAffinity", "None") != "None":
         raise ProxyError(f"{what}: spec.sessionAffinity {spec['sessionAffinity']!r} is not None or ClientIP")
+    policy = spec.get("externalTrafficPolicy") or "Cluster"
+    if policy not in ("Cluster", "Local"):
+        raise ProxyError(f"{what}: spec.externalTrafficPolicy {policy!r} is not Cluster or Local")
     requested = spec.get("loadBalancerIP")
     lb_status = [i["ip"] for i in ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
                  if i.get("ip")]
@@ -117,6 +122,7 @@ def service_ports(svc: dict) -> list[ServicePort]:
             namespace=ns, name=name, port_name=str(p.get("name") or ""), protocol=protocol,
             cluster_ip=cluster_ip, port=_port(p.get("port"), f"{where}.port"), node_port=node_port,
             kind=kind, external_ips=external_ips, affinity_timeout=affinity,
+            external_local=policy == "Local" and kind in ("NodePort", "LoadBalancer"),
             requested_lb_ip=_ip(requested, f"{what}: spec.loadBalancerIP") if requested else None,
             lb_ips=tuple(_ip(ip, f"{what}: status.loadBalancer.ingress") for ip in lb_status),
         ))
@@ -138,5 +144,5 @@ def endpoints_for(endpoints: dict | None, sp: ServicePort) -> list[Endpoint]:
             for key, ready in (("addresses", True), ("notReadyAddresses", False)):
                 for addr in subset.get(key) or []:
                     ip = _ip(addr.get("ip"), f"Endpoints {sp.namespace}/{sp.name}: subsets[{si}].{key}")
-                    found.add(Endpoint(ip, number, ready))
+                    found.add(Endpoint(ip, number, ready, addr.get("nodeName")))
     return sorted(found)

@@ -100,8 +100,9 @@ class Proxier:
     def __init__(self, objects: ClusterObjects, netns: str | None = None, *,
                  cluster_cidr: str | None = None, lb_pool: str | None = None,
                  lb_label: str = "mkpylb", iptables: Iptables | None = None,
-                 manage_lb_addresses: bool = True) -> None:
+                 manage_lb_addresses: bool = True, node_name: str | None = None) -> None:
         self.objects = objects
+        self.node_name = node_name  # which endpoints are local, for externalTrafficPolicy: Local
         self.netns = netns
         self.cluster_cidr = cluster_cidr
         self.pool = LoadBalancerPool(lb_pool) if lb_pool else None
@@ -193,7 +194,7 @@ class Proxier:
         with self._lock:
             t0 = time.monotonic()
             ports = self.service_ports()
-            desired = _flatten(rules.render(ports, self.cluster_cidr, self._render_cache))
+            desired = _flatten(rules.render(ports, self.cluster_cidr, self._render_cache, self.node_name))
             loaded = None if full else self._loaded
             saved = None
             if loaded is None:

@@ -32,7 +32,7 @@ MASQ_MARK = "0x4000"
 NAT_BASE = ("KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-MARK-MASQ", "KUBE-POSTROUTING")
 FILTER_BASE = ("KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD")
 # Per-service chains, recognised by prefix when deleting stale ones.
-SERVICE_CHAIN_PREFIXES = ("KUBE-SVC-", "KUBE-SEP-", "KUBE-EXT-")
+SERVICE_CHAIN_PREFIXES = ("KUBE-SVC-", "KUBE-SVL-", "KUBE-SEP-", "KUBE-EXT-")
 
 # Rules the proxier adds to the built-in chains: (table, chain, rule). They are appended once
 # and found again by their comment, never rewritten (other software owns those chains too).
@@ -59,6 +59,11 @@ def _hash16(text: str) -> str:
 
 def svc_chain(sp: ServicePort) -> str:
     return "KUBE-SVC-" + _hash16(str(sp) + sp.protocol.lower())
+
+
+def svl_chain(sp: ServicePort) -> str:
+    """The "local endpoints only" chain of an externalTrafficPolicy: Local service."""
+    return "KUBE-SVL-" + _hash16(str(sp) + sp.protocol.lower())
 
 
 def ext_chain(sp: ServicePort) -> str:
@@ -99,8 +104,22 @@ class Ruleset:
         return "\n".join(out) + "\n"
 
 
+def _balance(sp: ServicePort, seps: list[tuple[Endpoint, str]]) -> list[str]:
+    """Pick one endpoint chain: affinity first (if any), then 1/n, 1/(n-1), ..., the last unconditional."""
+    rules = []
+    if sp.affinity_timeout is not None:
+        # A client seen recently (by source IP) goes back to the endpoint it used last.
+        rules += [_comment(f"{sp} -> {ep}") + f" -m recent --name {chain} --rcheck"
+                  f" --seconds {sp.affinity_timeout} --reap -j {chain}" for ep, chain in seps]
+    n = len(seps)
+    for i, (ep, chain) in enumerate(seps):
+        pick = "" if i == n - 1 else f" -m statistic --mode random --probability {1.0 / (n - i):.10f}"
+        rules.append(_comment(f"{sp} -> {ep}") + f"{pick} -j {chain}")
+    return rules
+
+
 def _service_fragment(sp: ServicePort, endpoints: tuple[Endpoint, ...],
-                      cluster_cidr: str | None) -> Ruleset:
+                      cluster_cidr: str | None, node_name: str | None = None) -> Ruleset:
     """The rules one service port contributes (to its own chains and to the shared ones)."""
     frag = Ruleset(nat={"KUBE-SERVICES": [], "KUBE-NODEPORTS": []},
                    filter={"KUBE-SERVICES": [], "KUBE-EXTERNAL-SERVICES": []})
@@ -131,26 +150,43 @@ def _service_fragment(sp: ServicePort, endpoints: tuple[Endpoint, ...],
                                     f" {proto} -d {ip}/32 --dport {sp.port} -j {ext}")
     if sp.node_port:
         nat["KUBE-NODEPORTS"].append(_comment(str(sp)) + f" {proto} --dport {sp.node_port} -j {ext}")
-    if sp.node_port or external:
+    seps = [(ep, sep_chain(sp, ep)) for ep in ready]
+    if (sp.node_port or external) and not sp.external_local:
         # Traffic from outside: masquerade, so the endpoint's reply comes back here to be un-DNATed.
         nat[ext] = [_comment(f"masquerade traffic for {sp} external destinations") + " -j KUBE-MARK-MASQ",
                     f"-j {svc}"]
+    elif sp.node_port or external:
+        # externalTrafficPolicy: Local: outside clients go only to endpoints on this node and are
+        # NOT masqueraded, so the pod sees the client's real address (the reply still passes here:
+        # the pod's default route is this node). Pods and the node itself take the cluster path.
+        svl = svl_chain(sp)
+        local = [(ep, chain) for ep, chain in seps if node_name is None or ep.node in (None, node_name)]
+        nat[ext] = ([_comment(f"pod traffic for {sp} external destinations") + f" -s {cluster_cidr} -j {svc}"]
+                    if cluster_cidr else [])
+        nat[ext] += [
+            _comment(f"masquerade LOCAL traffic for {sp} external destinations")
+            + " -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ",
+            _comment(f"route LOCAL traffic for {sp} external destinations")
+            + f" -m addrtype --src-type LOCAL -j {svc}",
+        ]
+        if local:
+            nat[ext].append(f"-j {svl}")
+            nat[svl] = _balance(sp, local)
+        else:
+            # Nothing to send outside clients to: no DNAT, and filter drops them on arrival.
+            why = _comment(f"{sp} has no local endpoints")
+            flt["KUBE-EXTERNAL-SERVICES"] += [f"{why} {proto} -d {ip}/32 --dport {sp.port} -j DROP"
+                                              for ip in external]
+            if sp.node_port:
+                flt["KUBE-EXTERNAL-SERVICES"].append(f"{why} -m addrtype --dst-type LOCAL {proto}"
+                                                     f" --dport {sp.node_port} -j DROP")
 
     rules = []
     if cluster_cidr:
         # ClusterIP traffic from outside the pod network (e.g. the node itself) is masqueraded too.
         rules.append(_comment(f"{sp} cluster IP") + f" {proto} -d {sp.cluster_ip}/32 --dport {sp.port}"
                      f" ! -s {cluster_cidr} -j KUBE-MARK-MASQ")
-    seps = [(ep, sep_chain(sp, ep)) for ep in ready]
-    if sp.affinity_timeout is not None:
-        # A client seen recently (by source IP) goes back to the endpoint it used last.
-        rules += [_comment(f"{sp} -> {ep}") + f" -m recent --name {chain} --rcheck"
-                  f" --seconds {sp.affinity_timeout} --reap -j {chain}" for ep, chain in seps]
-    n = len(seps)
-    for i, (ep, chain) in enumerate(seps):
-        pick = "" if i == n - 1 else f" -m statistic --mode random --probability {1.0 / (n - i):.10f}"
-        rules.append(_comment(f"{sp} -> {ep}") + f"{pick} -j {chain}")
-    nat[svc] = rules
+    nat[svc] = rules + _balance(sp, seps)
 
     for ep, chain in seps:
         remember = f" -m recent --name {chain} --set" if sp.affinity_timeout is not None else ""
@@ -164,11 +200,12 @@ def _service_fragment(sp: ServicePort, endpoints: tuple[Endpoint, ...],
 
 
 def render(ports: list[tuple[ServicePort, list[Endpoint]]], cluster_cidr: str | None = None,
-           cache: dict | None = None) -> Ruleset:
+           cache: dict | None = None, node_name: str | None = None) -> Ruleset:
     """The full desired ruleset for these service ports (endpoints include unready ones; they are skipped).
 
     `cache` (a dict the caller keeps between calls) saves re-rendering service ports that did
     not change: with 1000 services a one-service change then costs little Python.
+    `node_name` decides which endpoints are local (externalTrafficPolicy: Local); None: all are.
     """
     new_cache: dict | None = {} if cache is not None else None
     rs = Ruleset()
@@ -196,7 +233,7 @@ def render(ports: list[tuple[ServicePort, list[Endpoint]]], cluster_cidr: str | 
         key = (sp, sp.lb_ips, tuple(endpoints))  # lb_ips is not part of ServicePort equality
         frag = cache.get(key) if cache is not None else None
         if frag is None:
-            frag = _service_fragment(sp, tuple(endpoints), cluster_cidr)
+            frag = _service_fragment(sp, tuple(endpoints), cluster_cidr, node_name)
         if new_cache is not None:
             new_cache[key] = frag
         for table, chains in ((nat, frag.nat), (flt, frag.filter)):

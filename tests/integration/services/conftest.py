@@ -61,7 +61,8 @@ class Node:
         return ns_path(self.pods[i])
 
 
-def http_get(netns: str, ip: str, port: int, count: int = 1, timeout: float = 5.0) -> list[str]:
+def http_get(netns: str, ip: str, port: int, count: int = 1, timeout: float = 5.0,
+             path: str = "/") -> list[str]:
     """`count` fresh HTTP/1.0 requests from inside `netns`; the bodies (stripped) in order.
 
     Each request is a new TCP connection, so a new conntrack entry and a new random pick.
@@ -71,7 +72,7 @@ def http_get(netns: str, ip: str, port: int, count: int = 1, timeout: float = 5.
         bodies = []
         for _ in range(count):
             with socket.create_connection((ip, port), timeout=timeout) as s:
-                s.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+                s.sendall(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
                 data = b""
                 while chunk := s.recv(4096):
                     data += chunk
@@ -139,6 +140,11 @@ def _wire(n: Node) -> None:
         os.makedirs(www)
         with open(os.path.join(www, "index.html"), "w") as f:
             f.write(f"pod-{i + 1}\n")
+        # GET /cgi-bin/ip answers the client address the pod sees (masqueraded or not)
+        os.makedirs(os.path.join(www, "cgi-bin"))
+        with open(os.path.join(www, "cgi-bin", "ip"), "w") as f:
+            f.write('#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n%s\\n" "$REMOTE_ADDR"\n')
+        os.chmod(os.path.join(www, "cgi-bin", "ip"), 0o755)
         n.servers.append(subprocess.Popen(["ip", "netns", "exec", pod, "/bin/busybox", "httpd", "-f",
                                            "-p", "3000", "-h", www], stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL))

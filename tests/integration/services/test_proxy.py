@@ -223,3 +223,27 @@ def test_removed_udp_endpoint_conntrack_is_flushed(node, proxy):
     finally:
         client.close()
         stop()
+
+
+def client_seen_by_pod(netns: str, ip: str, port: int) -> str:
+    """The client address the answering pod saw (busybox httpd reports it IPv4-mapped: [::ffff:a.b.c.d])."""
+    (seen,) = http_get(netns, ip, port, path="/cgi-bin/ip")
+    return seen.strip("[]").removeprefix("::ffff:")
+
+
+def test_external_traffic_policy_local_keeps_the_client_address(node, proxy):
+    objects, proxier = proxy
+    objects.apply("Service", service())
+    objects.apply("Endpoints", endpoints([POD_IPS[0]]))
+    proxier.sync()
+    lb_ip = proxier.load_balancer_ips()[("default", "myapp-service")]
+    # Cluster (the default): masqueraded, the pod sees the node's bridge address.
+    assert client_seen_by_pod(node.ext_ns, lb_ip, 80) == "10.244.0.1"
+    local = service()
+    local["spec"]["externalTrafficPolicy"] = "Local"
+    objects.apply("Service", local)
+    proxier.sync()
+    assert client_seen_by_pod(node.ext_ns, lb_ip, 80) == "192.168.77.1"
+    assert client_seen_by_pod(node.ext_ns, NODE_IP, 30080) == "192.168.77.1"
+    # Pods still take the cluster path (and a pod calling the LB IP is still answered).
+    assert http_get(node.pod_ns(1), lb_ip, 80) == ["pod-1"]

@@ -131,3 +131,24 @@ def test_bad_services_name_the_field(mutate, field):
     mutate(svc)
     with pytest.raises(ProxyError, match=re.escape(field)):
         service_ports(svc)
+
+
+def test_external_traffic_policy_local_balances_over_local_endpoints_without_masquerade():
+    svc = service("web", "10.96.0.20", type_="NodePort", node_port=30080, externalTrafficPolicy="Local")
+    eps = endpoints("web", ["10.244.0.2", "10.244.1.7"])
+    eps["subsets"][0]["addresses"][0]["nodeName"] = "n1"
+    eps["subsets"][0]["addresses"][1]["nodeName"] = "n2"
+    sp = service_ports(svc)[0]
+    rs = render([(sp, endpoints_for(eps, sp))], cluster_cidr="10.244.0.0/16", node_name="n1")
+    ext = "KUBE-EXT-" + svc_chain(sp)[9:]
+    svl = "KUBE-SVL-" + svc_chain(sp)[9:]
+    assert rs.nat[ext][0].endswith(f"-s 10.244.0.0/16 -j {svc_chain(sp)}")  # pods: the cluster path
+    assert rs.nat[ext][-1] == f"-j {svl}"
+    assert not any(r.endswith("-j KUBE-MARK-MASQ") and "LOCAL" not in r for r in rs.nat[ext])
+    assert [r.rsplit("-j ", 1)[1] for r in rs.nat[svl]] == [sep_chain(sp, Endpoint("10.244.0.2", 3000))]
+    assert len([r for r in rs.nat[svc_chain(sp)] if "KUBE-SEP" in r]) == 2  # the cluster path: both
+
+    on_n3 = render([(sp, endpoints_for(eps, sp))], cluster_cidr="10.244.0.0/16", node_name="n3")
+    assert svl not in on_n3.nat and not on_n3.nat[ext][-1].startswith("-j KUBE-SVL")
+    assert any("has no local endpoints" in r and "--dport 30080 -j DROP" in r
+               for r in on_n3.filter["KUBE-EXTERNAL-SERVICES"])
