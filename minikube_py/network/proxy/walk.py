@@ -29,12 +29,14 @@ def _target(rule: str) -> str | None:
     return None
 
 
-def _matches(rule: str, ip: str, port: int, proto: str) -> bool:
+def _matches(rule: str, ip: str | None, port: int, proto: str) -> bool:
+    """Does this rule match destination ip (None: a rule without -d) and port/proto?"""
     words = shlex.split(rule)
     dst = words[words.index("-d") + 1] if "-d" in words else None
     dport = words[words.index("--dport") + 1] if "--dport" in words else None
     p = words[words.index("-p") + 1] if "-p" in words else None
-    return dst in (ip, f"{ip}/32") and dport == str(port) and p in (None, proto)
+    wanted = (None,) if ip is None else (ip, f"{ip}/32")
+    return dst in wanted and dport == str(port) and p in (None, proto)
 
 
 def walk(save_text: str, ip: str, port: int, proto: str = "tcp") -> list[str]:
@@ -42,9 +44,17 @@ def walk(save_text: str, ip: str, port: int, proto: str = "tcp") -> list[str]:
     chains = parse_save(save_text)
     out: list[str] = []
     entry = next((r for r in chains.get("KUBE-SERVICES", []) if _matches(r, ip, port, proto)), None)
-    if entry is None:
-        return out
-    out.append(f"KUBE-SERVICES: {entry}")
+    if entry is not None:
+        out.append(f"KUBE-SERVICES: {entry}")
+    else:
+        # Not a service address: maybe a NodePort on one of the node's own addresses (the last
+        # rule of KUBE-SERVICES sends every local destination on to KUBE-NODEPORTS).
+        entry = next((r for r in chains.get("KUBE-NODEPORTS", [])
+                      if _matches(r, None, port, proto)), None)
+        if entry is None:
+            return out
+        last = (chains.get("KUBE-SERVICES") or ["?"])[-1]
+        out += [f"KUBE-SERVICES: {last}   (if {ip} is an address of this node)", f"KUBE-NODEPORTS: {entry}"]
     seen = set()
     todo = [(_target(entry), 1)]
     while todo:

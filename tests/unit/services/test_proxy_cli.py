@@ -30,3 +30,17 @@ def test_render_reports_bad_objects(tmp_path):
     f.write_text(yaml.safe_dump(bad))
     result = CliRunner().invoke(cli, ["proxy", "render", str(f)])
     assert "skipped: Service default/x: spec.clusterIP" in result.output
+
+
+def test_walk_follows_a_node_port():
+    from minikube_py.network.proxy.model import endpoints_for, service_ports
+    from minikube_py.network.proxy.rules import render
+
+    svc = service("np", "10.96.0.60", type_="NodePort", node_port=30080)
+    sp = service_ports(svc)[0]
+    nat = render([(sp, endpoints_for(endpoints("np", ["10.244.0.11"]), sp))]).text().split("COMMIT")[0]
+    path = walk(nat, "192.168.77.2", 30080)
+    assert "KUBE-NODEPORTS" in path[0] and path[1].startswith("KUBE-NODEPORTS:")
+    assert any("KUBE-EXT-" in line for line in path) and any("DNAT --to-destination 10.244.0.11:3000" in line
+                                                              for line in path)
+    assert walk(nat, "192.168.77.2", 30081) == []
