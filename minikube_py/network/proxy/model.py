@@ -41,6 +41,7 @@ class ServicePort:
     external_ips: tuple[str, ...] = ()
     affinity_timeout: int | None = None  # set when sessionAffinity is ClientIP
     external_local: bool = False  # externalTrafficPolicy: Local (keep the client's address)
+    source_ranges: tuple[str, ...] = ()  # loadBalancerSourceRanges: who may use the LB IP
     requested_lb_ip: str | None = None  # spec.loadBalancerIP, honoured by the allocator
     lb_ips: tuple[str, ...] = field(default=(), compare=False)  # filled in by the proxier
 
@@ -103,6 +104,13 @@ def service_ports(svc: dict) -> list[ServicePort]:
     policy = spec.get("externalTrafficPolicy") or "Cluster"
     if policy not in ("Cluster", "Local"):
         raise ProxyError(f"{what}: spec.externalTrafficPolicy {policy!r} is not Cluster or Local")
+    ranges = []
+    for i, r in enumerate(spec.get("loadBalancerSourceRanges") or []):
+        try:
+            ranges.append(str(ipaddress.IPv4Network(str(r).strip(), strict=False)))
+        except ValueError:
+            raise ProxyError(f"{what}: spec.loadBalancerSourceRanges[{i}] {r!r}"
+                             " is not an IPv4 CIDR") from None
     requested = spec.get("loadBalancerIP")
     lb_status = [i["ip"] for i in ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
                  if i.get("ip")]
@@ -123,6 +131,7 @@ def service_ports(svc: dict) -> list[ServicePort]:
             cluster_ip=cluster_ip, port=_port(p.get("port"), f"{where}.port"), node_port=node_port,
             kind=kind, external_ips=external_ips, affinity_timeout=affinity,
             external_local=policy == "Local" and kind in ("NodePort", "LoadBalancer"),
+            source_ranges=tuple(ranges) if kind == "LoadBalancer" else (),
             requested_lb_ip=_ip(requested, f"{what}: spec.loadBalancerIP") if requested else None,
             lb_ips=tuple(_ip(ip, f"{what}: status.loadBalancer.ingress") for ip in lb_status),
         ))

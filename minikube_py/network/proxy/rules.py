@@ -32,7 +32,7 @@ MASQ_MARK = "0x4000"
 NAT_BASE = ("KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-MARK-MASQ", "KUBE-POSTROUTING")
 FILTER_BASE = ("KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD")
 # Per-service chains, recognised by prefix when deleting stale ones.
-SERVICE_CHAIN_PREFIXES = ("KUBE-SVC-", "KUBE-SVL-", "KUBE-SEP-", "KUBE-EXT-")
+SERVICE_CHAIN_PREFIXES = ("KUBE-SVC-", "KUBE-SVL-", "KUBE-SEP-", "KUBE-EXT-", "KUBE-FW-")
 
 # Rules the proxier adds to the built-in chains: (table, chain, rule). They are appended once
 # and found again by their comment, never rewritten (other software owns those chains too).
@@ -64,6 +64,11 @@ def svc_chain(sp: ServicePort) -> str:
 def svl_chain(sp: ServicePort) -> str:
     """The "local endpoints only" chain of an externalTrafficPolicy: Local service."""
     return "KUBE-SVL-" + _hash16(str(sp) + sp.protocol.lower())
+
+
+def fw_chain(sp: ServicePort) -> str:
+    """The loadBalancerSourceRanges check in front of KUBE-EXT for the LoadBalancer IP."""
+    return "KUBE-FW-" + _hash16(str(sp) + sp.protocol.lower())
 
 
 def ext_chain(sp: ServicePort) -> str:
@@ -142,9 +147,17 @@ def _service_fragment(sp: ServicePort, endpoints: tuple[Endpoint, ...],
     svc, ext = svc_chain(sp), ext_chain(sp)
     nat["KUBE-SERVICES"].append(_comment(f"{sp} cluster IP") +
                                 f" {proto} -d {sp.cluster_ip}/32 --dport {sp.port} -j {svc}")
+    lb_target = fw_chain(sp) if sp.source_ranges and sp.lb_ips else ext
     for ip in sp.lb_ips:
         nat["KUBE-SERVICES"].append(_comment(f"{sp} loadbalancer IP") +
-                                    f" {proto} -d {ip}/32 --dport {sp.port} -j {ext}")
+                                    f" {proto} -d {ip}/32 --dport {sp.port} -j {lb_target}")
+    if lb_target != ext:
+        # loadBalancerSourceRanges: allowed sources go on to KUBE-EXT and get DNATed; the others
+        # stay addressed to the LB IP, and filter drops exactly those.
+        nat[lb_target] = [_comment(f"{sp} loadbalancer IP") + f" -s {r} -j {ext}" for r in sp.source_ranges]
+        why = _comment(f"{sp} traffic not accepted by {lb_target}")
+        flt["KUBE-EXTERNAL-SERVICES"] += [f"{why} {proto} -d {ip}/32 --dport {sp.port} -j DROP"
+                                          for ip in sp.lb_ips]
     for ip in sp.external_ips:
         nat["KUBE-SERVICES"].append(_comment(f"{sp} external IP") +
                                     f" {proto} -d {ip}/32 --dport {sp.port} -j {ext}")

@@ -247,3 +247,20 @@ def test_external_traffic_policy_local_keeps_the_client_address(node, proxy):
     assert client_seen_by_pod(node.ext_ns, NODE_IP, 30080) == "192.168.77.1"
     # Pods still take the cluster path (and a pod calling the LB IP is still answered).
     assert http_get(node.pod_ns(1), lb_ip, 80) == ["pod-1"]
+
+
+def test_load_balancer_source_ranges_admit_only_those_clients(node, proxy):
+    objects, proxier = proxy
+    svc = service()
+    svc["spec"]["loadBalancerSourceRanges"] = ["10.0.0.0/8"]
+    objects.apply("Service", svc)
+    objects.apply("Endpoints", endpoints(POD_IPS))
+    proxier.sync()
+    lb_ip = proxier.load_balancer_ips()[("default", "myapp-service")]
+    with pytest.raises(TimeoutError):  # 192.168.77.1 is not in 10.0.0.0/8: dropped
+        http_get(node.ext_ns, lb_ip, 80, timeout=0.7)
+    assert http_get(node.pod_ns(0), lb_ip, 80, count=3)  # a pod (10.244.0.11) is
+    svc["spec"]["loadBalancerSourceRanges"] = ["192.168.77.0/24"]
+    objects.apply("Service", {**svc})
+    proxier.sync()
+    assert http_get(node.ext_ns, lb_ip, 80, count=3)

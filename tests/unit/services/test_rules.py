@@ -152,3 +152,17 @@ def test_external_traffic_policy_local_balances_over_local_endpoints_without_mas
     assert svl not in on_n3.nat and not on_n3.nat[ext][-1].startswith("-j KUBE-SVL")
     assert any("has no local endpoints" in r and "--dport 30080 -j DROP" in r
                for r in on_n3.filter["KUBE-EXTERNAL-SERVICES"])
+
+
+def test_load_balancer_source_ranges_put_a_fw_chain_in_front():
+    svc = service("web", "10.96.0.20", type_="LoadBalancer", node_port=30080,
+                  loadBalancerSourceRanges=["192.168.0.0/16", "10.1.2.3/32"])
+    svc["status"] = {"loadBalancer": {"ingress": [{"ip": "192.168.77.200"}]}}
+    rs = render(ports_of((svc, endpoints("web", ["10.244.0.2"]))))
+    sp = service_ports(svc)[0]
+    fw, ext = "KUBE-FW-" + svc_chain(sp)[9:], "KUBE-EXT-" + svc_chain(sp)[9:]
+    assert any("-d 192.168.77.200/32" in r and r.endswith(f"-j {fw}") for r in rs.nat["KUBE-SERVICES"])
+    assert [r.split(" -s ")[1] for r in rs.nat[fw]] == [f"192.168.0.0/16 -j {ext}", f"10.1.2.3/32 -j {ext}"]
+    assert any("-d 192.168.77.200/32 --dport 80 -j DROP" in r for r in rs.filter["KUBE-EXTERNAL-SERVICES"])
+    # the NodePort is not limited by the ranges (as in Kubernetes)
+    assert rs.nat["KUBE-NODEPORTS"][0].endswith(f"-j {ext}")
