@@ -127,7 +127,10 @@ def run(netns: str | None, socket_path: str | None, kubeconfig: str | None, clus
             ups = [(u.partition(":")[0], int(u.partition(":")[2] or 53)) for u in dns_upstream]
             started.append(ClusterDNS(objects, (ip, int(port or 53)), netns=netns, upstreams=ups).start())
             _ensure_kube_dns(client, *kube_dns_objects(ip, cluster_dns, int(port or 53)))
-        started.append(Follower(client, objects, kinds).start())
+        follower = Follower(client, objects, kinds).start()
+        started.append(follower)
+        if not follower.wait_synced(30):
+            raise click.ClickException(f"could not list from the API server: {follower.errors[-1:]}")
         started.append(ProxyLoop(proxier, after_sync=lambda p: publish_status(client, objects,
                                                                              p.load_balancer_ips())).start())
         if policies:

@@ -122,12 +122,19 @@ class Follower:
         self._stop = threading.Event()
         self._watches: list[Any] = []
         self._threads: list[threading.Thread] = []
+        self._listed = {kind: threading.Event() for kind in self.kinds}
         self.errors: list[str] = []
+
+    def wait_synced(self, timeout: float | None = None) -> bool:
+        """True once every kind was listed at least once (kube-proxy waits for this before its first
+        sync: rules made from Services whose Endpoints were not listed yet would REJECT for a moment)."""
+        return all(e.wait(timeout) for e in self._listed.values())
 
     def sync_once(self, kind: str) -> str:
         """LIST one kind into the cache; returns the list's resourceVersion to watch from."""
         listed = self.client.list(RESOURCES[kind])
         self.objects.replace(kind, listed.get("items") or [])
+        self._listed[kind].set()
         return (listed.get("metadata") or {}).get("resourceVersion") or ""
 
     def _run(self, kind: str) -> None:

@@ -44,6 +44,7 @@ def test_list_then_watch_from_the_lists_resource_version():
     client, objects = FakeClient(), ClusterObjects()
     f = Follower(client, objects, kinds=["Service"]).start()
     try:
+        assert f.wait_synced(5)
         wait_for(lambda: objects.get("Service", "default", "a") is not None)
         wait_for(lambda: client.watched_from == ["7"])
         client.events.put({"type": "ADDED", "object": {"metadata": {"name": "b", "namespace": "default"}}})
