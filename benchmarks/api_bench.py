@@ -18,12 +18,16 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from minikube_py.api.testing import EtcdProcess, ThreadedApiServer  # noqa: E402
+from minikube_py.api.testing import EtcdProcess, ThreadedApiServer
 
 
 def pod(i: int) -> dict:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"bench-{i}", "labels": {"app": "bench"}},
-            "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"bench-{i}", "labels": {"app": "bench"}},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]},
+    }
 
 
 def run(store_url: str, label: str, n: int, watchers: int) -> None:
@@ -33,6 +37,7 @@ def run(store_url: str, label: str, n: int, watchers: int) -> None:
         async def bare() -> None:
             for i in range(n):
                 await api.server.backend.create(f"/bench/baseline/{i}", b'{"x":1}')
+
         t0 = time.perf_counter()
         api.call(bare(), timeout=600)
         baseline = time.perf_counter() - t0
@@ -79,7 +84,14 @@ def run(store_url: str, label: str, n: int, watchers: int) -> None:
             t.start()
         t0 = time.perf_counter()
         for i in range(n):
-            c.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"w-{i}"}, "data": {"i": str(i)}})
+            c.create(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": f"w-{i}"},
+                    "data": {"i": str(i)},
+                }
+            )
         writes = time.perf_counter() - t0
         done.wait(timeout=600)
         fanout = time.perf_counter() - t0
@@ -87,13 +99,18 @@ def run(store_url: str, label: str, n: int, watchers: int) -> None:
             s.stop()
 
     print(f"[{label}] baseline: {n} bare store creates          {baseline:7.2f} s  ({n / baseline:7.0f}/s)")
-    print(f"[{label}] create {n} pods over HTTP                {create:7.2f} s  ({n / create:7.0f}/s)"
-          f"  ratio vs baseline {create / baseline:5.1f}x")
+    print(
+        f"[{label}] create {n} pods over HTTP                {create:7.2f} s  ({n / create:7.0f}/s)"
+        f"  ratio vs baseline {create / baseline:5.1f}x"
+    )
     print(f"[{label}] list {n} pods (one response)             {list_all * 1000:7.1f} ms")
     print(f"[{label}] list {n} pods in {pages} pages of 100          {list_paged * 1000:7.1f} ms")
     print(f"[{label}] list with label+field selector          {list_selected * 1000:7.1f} ms")
-    print(f"[{label}] {watchers} watchers x {n} events: writes {writes:.2f} s, all delivered after {fanout:.2f} s"
-          f" ({watchers * n / fanout:.0f} events/s delivered; counts {min(counts)}..{max(counts)})")
+    print(
+        f"[{label}] {watchers} watchers x {n} events: writes {writes:.2f} s,"
+        f" all delivered after {fanout:.2f} s"
+        f" ({watchers * n / fanout:.0f} events/s delivered; counts {min(counts)}..{max(counts)})"
+    )
 
 
 def main() -> None:

@@ -43,8 +43,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 # ---------------------------------------------------------------- collection
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
-                                  items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     if IN_VM:
         # Inside the VM only the tests meant for it run (the host runs the rest).
         keep = [i for i in items if i.get_closest_marker("vm") or i.get_closest_marker("vm_only")]
@@ -88,17 +89,33 @@ class VmLaneRun:
         results = tempfile.mkdtemp(prefix="mkpy-vmlane-", dir="/var/tmp")
         report = os.path.join(results, "report.json")
         python = os.path.realpath(sys.executable) if "/.pyenv/" in sys.executable else sys.executable
-        argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-header",
-                "-o", "addopts=", "--strict-markers", *self.nodeids]
-        env = {"MKPY_VM_REPORT": report, "PYTHONDONTWRITEBYTECODE": "1",
-               "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+        argv = [
+            python,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--no-header",
+            "-o",
+            "addopts=",
+            "--strict-markers",
+            *self.nodeids,
+        ]
+        env = {
+            "MKPY_VM_REPORT": report,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+        }
         self.result = uml.run_in_vm(argv, cwd=str(REPO), env=env, results_dir=results, echo=echo)
         try:
             with open(report) as f:
                 self.results = json.load(f)
         except FileNotFoundError:
-            self.error = (f"the VM lane produced no report (exit {self.result.exit_code});"
-                          f" console tail:\n{self.result.output[-4000:]}")
+            self.error = (
+                f"the VM lane produced no report (exit {self.result.exit_code});"
+                f" console tail:\n{self.result.output[-4000:]}"
+            )
         finally:
             uml.cleanup(self.result)
 

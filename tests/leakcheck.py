@@ -31,8 +31,11 @@ IGNORED_MOUNTPOINTS = {"/run/netns", "/var/run/netns"}
 def _mounts() -> Counter[str]:
     with open("/proc/self/mountinfo") as f:
         # mount point + fs type + source: ids change between snapshots, these do not
-        return Counter(" ".join((p[4], p[p.index("-") + 1], p[p.index("-") + 2]))
-                       for p in (line.split() for line in f) if p[4] not in IGNORED_MOUNTPOINTS)
+        return Counter(
+            " ".join((p[4], p[p.index("-") + 1], p[p.index("-") + 2]))
+            for p in (line.split() for line in f)
+            if p[4] not in IGNORED_MOUNTPOINTS
+        )
 
 
 def _netns() -> set[str]:
@@ -49,7 +52,7 @@ def _links() -> set[str]:
 def _cgroups() -> set[str]:
     found = set()
     for dirpath, dirnames, _ in os.walk(CGROUP_ROOT):
-        depth = dirpath[len(CGROUP_ROOT):].count("/")
+        depth = dirpath[len(CGROUP_ROOT) :].count("/")
         for d in dirnames:
             if d.startswith(CGROUP_NAMES):
                 found.add(os.path.join(dirpath, d))
@@ -57,8 +60,11 @@ def _cgroups() -> set[str]:
             dirnames[:] = []
         else:
             # only descend into hierarchies and into the project's own trees
-            dirnames[:] = [d for d in dirnames if depth == 0 or d.startswith(CGROUP_NAMES)
-                           or d in ("system.slice", "user.slice")]
+            dirnames[:] = [
+                d
+                for d in dirnames
+                if depth == 0 or d.startswith(CGROUP_NAMES) or d in ("system.slice", "user.slice")
+            ]
     return found
 
 
@@ -69,8 +75,9 @@ def _iptables() -> set[str]:
             out = subprocess.run([tool], capture_output=True, text=True, timeout=10).stdout
         except (FileNotFoundError, subprocess.TimeoutExpired):
             continue
-        rules |= {f"{tool}: {line}" for line in out.splitlines()
-                  if any(m in line for m in ("KUBE", "MKPY", "mkpy"))}
+        rules |= {
+            f"{tool}: {line}" for line in out.splitlines() if any(m in line for m in ("KUBE", "MKPY", "mkpy"))
+        }
     return rules
 
 
@@ -127,6 +134,9 @@ class KernelSnapshot:
         leaks += [f"link in host netns: {n}" for n in sorted(self.links - before.links)]
         leaks += [f"cgroup: {c}" for c in sorted(self.cgroups - before.cgroups)]
         leaks += [f"iptables rule in host netns: {r}" for r in sorted(self.iptables - before.iptables)]
-        leaks += [f"process {pid}: {cmd}" for pid, cmd in sorted(self.processes.items())
-                  if pid not in before.processes]
+        leaks += [
+            f"process {pid}: {cmd}"
+            for pid, cmd in sorted(self.processes.items())
+            if pid not in before.processes
+        ]
         return leaks

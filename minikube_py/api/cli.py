@@ -18,20 +18,50 @@ def apiserver() -> None:
 
 
 @apiserver.command()
-@click.option("--listen", default="127.0.0.1:6443", show_default=True, help="TCP address (token required); '' = none")
-@click.option("--socket", "socket_path", default="/run/mkpy/apiserver.sock", show_default=True,
-              help="unix socket for node agents (no token); '' = none")
-@click.option("--store", default="sqlite:///var/lib/mkpy/apiserver/state.db", show_default=True,
-              help="sqlite:///PATH or etcd://HOST:PORT")
+@click.option(
+    "--listen", default="127.0.0.1:6443", show_default=True, help="TCP address (token required); '' = none"
+)
+@click.option(
+    "--socket",
+    "socket_path",
+    default="/run/mkpy/apiserver.sock",
+    show_default=True,
+    help="unix socket for node agents (no token); '' = none",
+)
+@click.option(
+    "--store",
+    default="sqlite:///var/lib/mkpy/apiserver/state.db",
+    show_default=True,
+    help="sqlite:///PATH or etcd://HOST:PORT",
+)
 @click.option("--token-file", default=auth.DEFAULT_TOKEN_FILE, show_default=True)
-@click.option("--kubeconfig", default=auth.DEFAULT_KUBECONFIG, show_default=True, help="admin kubeconfig to write")
+@click.option(
+    "--kubeconfig", default=auth.DEFAULT_KUBECONFIG, show_default=True, help="admin kubeconfig to write"
+)
 @click.option("--pki-dir", default=auth.DEFAULT_PKI_DIR, show_default=True)
-@click.option("--encryption-key-file", default="/etc/mkpy/encryption.key", show_default=True,
-              help="AES-GCM key for Secrets at rest; created if missing; '' = no encryption")
+@click.option(
+    "--encryption-key-file",
+    default="/etc/mkpy/encryption.key",
+    show_default=True,
+    help="AES-GCM key for Secrets at rest; created if missing; '' = no encryption",
+)
 @click.option("--no-tls", is_flag=True, help="serve plain HTTP on TCP (lab use only)")
 @click.option("--ready-file", default="", help="write this file once serving (for scripts and tests)")
-def serve(listen: str, socket_path: str, store: str, token_file: str, kubeconfig: str, pki_dir: str,
-          encryption_key_file: str, no_tls: bool, ready_file: str) -> None:
+@click.option(
+    "--advertise-address", default="", help="IP:PORT pods reach this server at (kubernetes Endpoints)"
+)
+def serve(
+    listen: str,
+    socket_path: str,
+    store: str,
+    token_file: str,
+    kubeconfig: str,
+    pki_dir: str,
+    encryption_key_file: str,
+    no_tls: bool,
+    ready_file: str,
+    advertise_address: str,
+) -> None:
     """Serve until SIGTERM/SIGINT."""
     from .server import ApiServer
     from .storage.encryption import write_key_file
@@ -43,9 +73,20 @@ def serve(listen: str, socket_path: str, store: str, token_file: str, kubeconfig
         ca, tls_cert, tls_key = auth.ensure_serving_cert(pki_dir)
     if encryption_key_file and not os.path.exists(encryption_key_file):
         write_key_file(encryption_key_file)
-    server = ApiServer(store, listen=listen or None, socket_path=socket_path or None,
-                       tokens=auth.load_tokens(token_file), encryption_key_file=encryption_key_file or None,
-                       tls_cert=tls_cert, tls_key=tls_key)
+    server = ApiServer(
+        store,
+        listen=listen or None,
+        socket_path=socket_path or None,
+        tokens=auth.load_tokens(token_file),
+        encryption_key_file=encryption_key_file or None,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        **(
+            {"advertise": (advertise_address.rpartition(":")[0], int(advertise_address.rpartition(":")[2]))}
+            if advertise_address
+            else {}
+        ),
+    )
 
     async def main() -> None:
         await server.start()
@@ -53,8 +94,11 @@ def serve(listen: str, socket_path: str, store: str, token_file: str, kubeconfig
             host = listen.rpartition(":")[0] or "127.0.0.1"
             scheme = "http" if no_tls else "https"
             auth.write_kubeconfig(kubeconfig, f"{scheme}://{host}:{server.port}", token, ca)
-        click.echo(f"apiserver: serving on {listen or '-'} (port {server.port}) and {socket_path or '-'}; "
-                   f"store {store}", err=True)
+        click.echo(
+            f"apiserver: serving on {listen or '-'} (port {server.port}) and {socket_path or '-'}; "
+            f"store {store}",
+            err=True,
+        )
         if ready_file:
             with open(ready_file, "w") as f:
                 f.write(f"{server.port}\n")

@@ -27,8 +27,11 @@ from typing import Any
 from .errors import ApiError
 from .resources import Resource, by_kind, lookup
 
-PATCH_CONTENT_TYPES = {"strategic": "application/strategic-merge-patch+json",
-                       "merge": "application/merge-patch+json", "json": "application/json-patch+json"}
+PATCH_CONTENT_TYPES = {
+    "strategic": "application/strategic-merge-patch+json",
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+}
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -44,9 +47,17 @@ class _UnixConnection(http.client.HTTPConnection):
 
 
 class Client:
-    def __init__(self, server: str | None = None, *, token: str | None = None, unix_socket: str | None = None,
-                 ca_file: str | None = None, ca_data: bytes | None = None, insecure: bool = False,
-                 timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        server: str | None = None,
+        *,
+        token: str | None = None,
+        unix_socket: str | None = None,
+        ca_file: str | None = None,
+        ca_data: bytes | None = None,
+        insecure: bool = False,
+        timeout: float = 30.0,
+    ) -> None:
         if not server and not unix_socket:
             raise ValueError("Client needs a server URL or a unix socket path")
         self.unix_socket = unix_socket
@@ -59,7 +70,9 @@ class Client:
             self.scheme, self.host = url.scheme, url.hostname or "127.0.0.1"
             self.port = url.port or (443 if url.scheme == "https" else 80)
             if url.scheme == "https":
-                self._ssl = ssl.create_default_context(cafile=ca_file, cadata=ca_data.decode() if ca_data else None)
+                self._ssl = ssl.create_default_context(
+                    cafile=ca_file, cadata=ca_data.decode() if ca_data else None
+                )
                 if insecure:
                     self._ssl.check_hostname = False
                     self._ssl.verify_mode = ssl.CERT_NONE
@@ -71,7 +84,9 @@ class Client:
         return cls(unix_socket=path, timeout=timeout)
 
     @classmethod
-    def from_kubeconfig(cls, path: str | None = None, context: str | None = None, timeout: float = 30.0) -> Client:
+    def from_kubeconfig(
+        cls, path: str | None = None, context: str | None = None, timeout: float = 30.0
+    ) -> Client:
         import yaml
 
         path = path or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
@@ -87,10 +102,19 @@ class Client:
         if not token and user.get("tokenFile"):
             with open(user["tokenFile"]) as f:
                 token = f.read().strip()
-        ca_data = base64.b64decode(cluster["certificate-authority-data"]) \
-            if cluster.get("certificate-authority-data") else None
-        return cls(cluster["server"], token=token, ca_file=cluster.get("certificate-authority"), ca_data=ca_data,
-                   insecure=bool(cluster.get("insecure-skip-tls-verify")), timeout=timeout)
+        ca_data = (
+            base64.b64decode(cluster["certificate-authority-data"])
+            if cluster.get("certificate-authority-data")
+            else None
+        )
+        return cls(
+            cluster["server"],
+            token=token,
+            ca_file=cluster.get("certificate-authority"),
+            ca_data=ca_data,
+            insecure=bool(cluster.get("insecure-skip-tls-verify")),
+            timeout=timeout,
+        )
 
     # ------------------------------------------------------------------ transport
     def _connect(self, timeout: float | None) -> http.client.HTTPConnection:
@@ -108,11 +132,21 @@ class Client:
             h["Authorization"] = f"Bearer {self.token}"
         return h
 
-    def request(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None,
-                content_type: str = "application/json") -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: dict[str, Any] | None = None,
+        content_type: str = "application/json",
+    ) -> Any:
         """One call; returns the decoded JSON (or text), raises ApiError on a non-2xx answer."""
         if query:
-            q = {k: ("true" if v is True else "false" if v is False else v) for k, v in query.items() if v is not None}
+            q = {
+                k: ("true" if v is True else "false" if v is False else v)
+                for k, v in query.items()
+                if v is not None
+            }
             if q:
                 path += "?" + urllib.parse.urlencode(q)
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
@@ -125,8 +159,13 @@ class Client:
                 resp = conn.getresponse()
                 raw = resp.read()
                 break
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
-                    http.client.CannotSendRequest, http.client.ResponseNotReady):
+            except (
+                http.client.RemoteDisconnected,
+                ConnectionResetError,
+                BrokenPipeError,
+                http.client.CannotSendRequest,
+                http.client.ResponseNotReady,
+            ):
                 conn.close()
                 self._local.conn = None
                 if attempt == 2:
@@ -170,18 +209,36 @@ class Client:
     def version(self) -> dict:
         return self.request("GET", "/version")
 
-    def get(self, resource: str | Resource, name: str, namespace: str | None = None, subresource: str = "") -> dict:
+    def get(
+        self, resource: str | Resource, name: str, namespace: str | None = None, subresource: str = ""
+    ) -> dict:
         res = self.resource(resource)
         return self.request("GET", self.path(res, self._ns(res, namespace), name, subresource))
 
-    def list(self, resource: str | Resource, namespace: str | None = None, *, label_selector: str | None = None,
-             field_selector: str | None = None, limit: int | None = None, continue_: str | None = None,
-             resource_version: str | None = None) -> dict:
+    def list(
+        self,
+        resource: str | Resource,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_: str | None = None,
+        resource_version: str | None = None,
+    ) -> dict:
         """The List object (`items`, `metadata.resourceVersion`); namespace None = all namespaces."""
         res = self.resource(resource)
-        return self.request("GET", self.path(res, namespace), query={
-            "labelSelector": label_selector, "fieldSelector": field_selector, "limit": limit,
-            "continue": continue_, "resourceVersion": resource_version})
+        return self.request(
+            "GET",
+            self.path(res, namespace),
+            query={
+                "labelSelector": label_selector,
+                "fieldSelector": field_selector,
+                "limit": limit,
+                "continue": continue_,
+                "resourceVersion": resource_version,
+            },
+        )
 
     def create(self, obj: dict, namespace: str | None = None, dry_run: bool = False) -> dict:
         res = self.resource(obj)
@@ -198,15 +255,34 @@ class Client:
     def update_status(self, obj: dict) -> dict:
         return self.update(obj, "status")
 
-    def patch(self, resource: str | Resource, name: str, patch: Any, namespace: str | None = None, *,
-              patch_type: str = "merge", subresource: str = "") -> dict:
+    def patch(
+        self,
+        resource: str | Resource,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        *,
+        patch_type: str = "merge",
+        subresource: str = "",
+    ) -> dict:
         res = self.resource(resource)
-        return self.request("PATCH", self.path(res, self._ns(res, namespace), name, subresource), patch,
-                            content_type=PATCH_CONTENT_TYPES[patch_type])
+        return self.request(
+            "PATCH",
+            self.path(res, self._ns(res, namespace), name, subresource),
+            patch,
+            content_type=PATCH_CONTENT_TYPES[patch_type],
+        )
 
-    def delete(self, resource: str | Resource, name: str, namespace: str | None = None, *,
-               grace_period_seconds: int | None = None, propagation_policy: str | None = None,
-               preconditions: dict | None = None) -> dict:
+    def delete(
+        self,
+        resource: str | Resource,
+        name: str,
+        namespace: str | None = None,
+        *,
+        grace_period_seconds: int | None = None,
+        propagation_policy: str | None = None,
+        preconditions: dict | None = None,
+    ) -> dict:
         res = self.resource(resource)
         opts: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
         if grace_period_seconds is not None:
@@ -217,40 +293,85 @@ class Client:
             opts["preconditions"] = preconditions
         return self.request("DELETE", self.path(res, self._ns(res, namespace), name), opts)
 
-    def delete_collection(self, resource: str | Resource, namespace: str | None = None, *,
-                          label_selector: str | None = None, field_selector: str | None = None) -> dict:
+    def delete_collection(
+        self,
+        resource: str | Resource,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> dict:
         res = self.resource(resource)
-        return self.request("DELETE", self.path(res, self._ns(res, namespace)),
-                            query={"labelSelector": label_selector, "fieldSelector": field_selector})
+        return self.request(
+            "DELETE",
+            self.path(res, self._ns(res, namespace)),
+            query={"labelSelector": label_selector, "fieldSelector": field_selector},
+        )
 
     def bind(self, namespace: str, pod: str, node: str) -> dict:
         """What the scheduler does: POST pods/NAME/binding."""
-        body = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": pod, "namespace": namespace},
-                "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
+        body = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": pod, "namespace": namespace},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+        }
         return self.request("POST", self.path(lookup("pods"), namespace, pod, "binding"), body)
 
     def scale(self, resource: str | Resource, name: str, replicas: int, namespace: str | None = None) -> dict:
         return self.patch(resource, name, {"spec": {"replicas": replicas}}, namespace, subresource="scale")
 
-    def watch(self, resource: str | Resource, namespace: str | None = None, *, resource_version: str | None = None,
-              label_selector: str | None = None, field_selector: str | None = None,
-              timeout_seconds: int | None = None, bookmarks: bool = False, resume: bool = True) -> Watch:
+    def watch(
+        self,
+        resource: str | Resource,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_seconds: int | None = None,
+        bookmarks: bool = False,
+        resume: bool = True,
+    ) -> Watch:
         """Iterate {"type", "object"} events. Without resource_version the current objects come
         first as ADDED. A 410 Gone (too old) raises ApiError(reason Expired): list again and rewatch."""
-        return Watch(self, self.resource(resource), namespace, resource_version, label_selector, field_selector,
-                     timeout_seconds, bookmarks, resume)
+        return Watch(
+            self,
+            self.resource(resource),
+            namespace,
+            resource_version,
+            label_selector,
+            field_selector,
+            timeout_seconds,
+            bookmarks,
+            resume,
+        )
 
 
 class Watch:
     """An iterator over watch events that can be stopped from another thread (`stop()`)."""
 
-    def __init__(self, client: Client, res: Resource, namespace: str | None, resource_version: str | None,
-                 label_selector: str | None, field_selector: str | None, timeout_seconds: int | None,
-                 bookmarks: bool, resume: bool) -> None:
+    def __init__(
+        self,
+        client: Client,
+        res: Resource,
+        namespace: str | None,
+        resource_version: str | None,
+        label_selector: str | None,
+        field_selector: str | None,
+        timeout_seconds: int | None,
+        bookmarks: bool,
+        resume: bool,
+    ) -> None:
         self.client, self.res, self.namespace = client, res, namespace
         self.resource_version = resource_version
-        self.query = {"watch": "true", "labelSelector": label_selector, "fieldSelector": field_selector,
-                      "timeoutSeconds": timeout_seconds, "allowWatchBookmarks": "true" if bookmarks else None}
+        self.query = {
+            "watch": "true",
+            "labelSelector": label_selector,
+            "fieldSelector": field_selector,
+            "timeoutSeconds": timeout_seconds,
+            "allowWatchBookmarks": "true" if bookmarks else None,
+        }
         self.resume = resume and timeout_seconds is None
         self.bookmarks = bookmarks
         self._conn: http.client.HTTPConnection | None = None
@@ -266,10 +387,14 @@ class Watch:
                 pass
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        backoff = 0.1
         while not self._stopped.is_set():
             q = {**self.query, "resourceVersion": self.resource_version}
-            path = self.client.path(self.res, self.namespace) + "?" + urllib.parse.urlencode(
-                {k: v for k, v in q.items() if v is not None})
+            path = (
+                self.client.path(self.res, self.namespace)
+                + "?"
+                + urllib.parse.urlencode({k: v for k, v in q.items() if v is not None})
+            )
             conn = self._conn = self.client._connect(None)
             try:
                 conn.request("GET", path, headers=self.client._headers(None))
@@ -294,11 +419,16 @@ class Watch:
                     return
                 if not self.resume:
                     raise
+                # The server is away (restarting?): back off instead of spinning, then resume.
+                self._stopped.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
             finally:
                 conn.close()
                 self._conn = None
             if not self.resume:
                 return
+            backoff = 0.1
 
 
 def _decode(status: int, content_type: str, raw: bytes) -> Any:
@@ -315,4 +445,3 @@ def _decode(status: int, content_type: str, raw: bytes) -> Any:
             raise ApiError.from_status(body, status)
         raise ApiError("InternalError", f"HTTP {status}: {body!r}"[:500], code=status)
     return body
-

@@ -11,8 +11,11 @@ from .resources import GROUPS, RESOURCES
 
 
 def api_versions(host: str) -> dict[str, Any]:
-    return {"kind": "APIVersions", "versions": ["v1"],
-            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": host}]}
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": host}],
+    }
 
 
 def api_group(group: str) -> dict[str, Any] | None:
@@ -20,7 +23,13 @@ def api_group(group: str) -> dict[str, Any] | None:
     if not group or not versions:
         return None
     gvs = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
-    return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": gvs, "preferredVersion": gvs[0]}
+    return {
+        "kind": "APIGroup",
+        "apiVersion": "v1",
+        "name": group,
+        "versions": gvs,
+        "preferredVersion": gvs[0],
+    }
 
 
 def api_group_list() -> dict[str, Any]:
@@ -39,16 +48,26 @@ def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
     for r in RESOURCES:
         if r.group != group or r.version != version:
             continue
-        entry: dict[str, Any] = {"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced,
-                                 "kind": r.kind, "verbs": list(r.verbs)}
+        entry: dict[str, Any] = {
+            "name": r.plural,
+            "singularName": r.singular,
+            "namespaced": r.namespaced,
+            "kind": r.kind,
+            "verbs": list(r.verbs),
+        }
         if r.short_names:
             entry["shortNames"] = list(r.short_names)
         if r.categories:
             entry["categories"] = list(r.categories)
         out.append(entry)
         for sub, (kind, verbs) in r.subresources.items():
-            sub_entry: dict[str, Any] = {"name": f"{r.plural}/{sub}", "singularName": "",
-                                         "namespaced": r.namespaced, "kind": kind, "verbs": list(verbs)}
+            sub_entry: dict[str, Any] = {
+                "name": f"{r.plural}/{sub}",
+                "singularName": "",
+                "namespaced": r.namespaced,
+                "kind": kind,
+                "verbs": list(verbs),
+            }
             if sub == "scale":
                 sub_entry.update(group="autoscaling", version="v1")
             out.append(sub_entry)

@@ -32,8 +32,9 @@ CODES = {
 class ApiError(Exception):
     """A failed API call, shaped like metav1.Status."""
 
-    def __init__(self, reason: str, message: str, *, code: int | None = None,
-                 details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, reason: str, message: str, *, code: int | None = None, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
@@ -41,17 +42,27 @@ class ApiError(Exception):
         self.details = details
 
     def status(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                                "status": "Failure", "message": self.message,
-                                "reason": self.reason, "code": self.code}
+        body: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
         if self.details:
             body["details"] = self.details
         return body
 
     @classmethod
     def from_status(cls, status: dict[str, Any], code: int | None = None) -> ApiError:
-        return cls(status.get("reason") or "InternalError", status.get("message") or "",
-                   code=status.get("code") or code, details=status.get("details"))
+        return cls(
+            status.get("reason") or "InternalError",
+            status.get("message") or "",
+            code=status.get("code") or code,
+            details=status.get("details"),
+        )
 
     def __str__(self) -> str:
         return f"{self.code} {self.reason}: {self.message}"
@@ -59,21 +70,31 @@ class ApiError(Exception):
 
 def not_found(resource: str, name: str, group: str = "") -> ApiError:
     what = f"{resource}.{group}" if group else resource
-    return ApiError("NotFound", f'{what} "{name}" not found',
-                    details={"name": name, "group": group, "kind": resource} if group else
-                    {"name": name, "kind": resource})
+    return ApiError(
+        "NotFound",
+        f'{what} "{name}" not found',
+        details={"name": name, "group": group, "kind": resource}
+        if group
+        else {"name": name, "kind": resource},
+    )
 
 
 def already_exists(resource: str, name: str, group: str = "") -> ApiError:
     what = f"{resource}.{group}" if group else resource
-    return ApiError("AlreadyExists", f'{what} "{name}" already exists',
-                    details={"name": name, "group": group, "kind": resource})
+    return ApiError(
+        "AlreadyExists",
+        f'{what} "{name}" already exists',
+        details={"name": name, "group": group, "kind": resource},
+    )
 
 
 def conflict(resource: str, name: str, why: str, group: str = "") -> ApiError:
     what = f"{resource}.{group}" if group else resource
-    return ApiError("Conflict", f'Operation cannot be fulfilled on {what} "{name}": {why}',
-                    details={"name": name, "group": group, "kind": resource})
+    return ApiError(
+        "Conflict",
+        f'Operation cannot be fulfilled on {what} "{name}": {why}',
+        details={"name": name, "group": group, "kind": resource},
+    )
 
 
 def bad_request(message: str) -> ApiError:
@@ -99,7 +120,9 @@ class FieldErrors:
 
     def not_supported(self, field: str, value: Any, allowed: list[str]) -> None:
         opts = ", ".join(f'"{a}"' for a in allowed)
-        self._add("FieldValueNotSupported", field, f"Unsupported value: {_show(value)}: supported values: {opts}")
+        self._add(
+            "FieldValueNotSupported", field, f"Unsupported value: {_show(value)}: supported values: {opts}"
+        )
 
     def duplicate(self, field: str, value: Any) -> None:
         self._add("FieldValueDuplicate", field, f"Duplicate value: {_show(value)}")
@@ -118,8 +141,11 @@ class FieldErrors:
             return
         msgs = [f"{c['field']}: {c['message']}" for c in self.causes]
         text = msgs[0] if len(msgs) == 1 else "[" + ", ".join(msgs) + "]"
-        raise ApiError("Invalid", f'{kind} "{name}" is invalid: {text}',
-                       details={"name": name, "group": group, "kind": kind, "causes": self.causes})
+        raise ApiError(
+            "Invalid",
+            f'{kind} "{name}" is invalid: {text}',
+            details={"name": name, "group": group, "kind": kind, "causes": self.causes},
+        )
 
 
 def _show(value: Any) -> str:

@@ -29,26 +29,50 @@ def _package(group: str) -> str:
 
 def gv_document(group: str, version: str) -> dict:
     schemas, paths = {}, {}
-    params = [{"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
-              for n in ("dryRun", "fieldManager", "fieldValidation", "force")]
+    params = [
+        {"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+        for n in ("dryRun", "fieldManager", "fieldValidation", "force")
+    ]
     for r in RESOURCES:
         if r.group == group and r.version == version:
             base = "/" + _gv_path(group, version) + ("/namespaces/{namespace}" if r.namespaced else "")
             gvk = {"group": group, "kind": r.kind, "version": version}
             paths[f"{base}/{r.plural}/{{name}}"] = {
-                "patch": {"operationId": f"patch{r.kind}", "parameters": params, "x-kubernetes-action": "patch",
-                          "x-kubernetes-group-version-kind": gvk, "responses": {"200": {"description": "OK"}}},
-                "put": {"operationId": f"replace{r.kind}", "parameters": params, "x-kubernetes-action": "put",
-                        "x-kubernetes-group-version-kind": gvk, "responses": {"200": {"description": "OK"}}}}
+                "patch": {
+                    "operationId": f"patch{r.kind}",
+                    "parameters": params,
+                    "x-kubernetes-action": "patch",
+                    "x-kubernetes-group-version-kind": gvk,
+                    "responses": {"200": {"description": "OK"}},
+                },
+                "put": {
+                    "operationId": f"replace{r.kind}",
+                    "parameters": params,
+                    "x-kubernetes-action": "put",
+                    "x-kubernetes-group-version-kind": gvk,
+                    "responses": {"200": {"description": "OK"}},
+                },
+            }
             paths[f"{base}/{r.plural}"] = {
-                "post": {"operationId": f"create{r.kind}", "parameters": params, "x-kubernetes-action": "post",
-                         "x-kubernetes-group-version-kind": gvk, "responses": {"201": {"description": "Created"}}}}
+                "post": {
+                    "operationId": f"create{r.kind}",
+                    "parameters": params,
+                    "x-kubernetes-action": "post",
+                    "x-kubernetes-group-version-kind": gvk,
+                    "responses": {"201": {"description": "Created"}},
+                }
+            }
             for kind in (r.kind, f"{r.kind}List"):
                 schemas[f"{_package(group)}.{version}.{kind}"] = {
                     "type": "object",
-                    "x-kubernetes-group-version-kind": [{"group": group, "kind": kind, "version": version}]}
-    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.30.0"}, "paths": paths,
-            "components": {"schemas": schemas}}
+                    "x-kubernetes-group-version-kind": [{"group": group, "kind": kind, "version": version}],
+                }
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "v1.30.0"},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }
 
 
 def _hash(doc: dict) -> str:
@@ -79,10 +103,9 @@ async def v3_gv(request: web.Request) -> web.Response:
 
 # ---------------------------------------------------------------- OpenAPI v2 (protobuf)
 # Older kubectl (<= 1.29, and 1.20) validates client-side against /openapi/v2, which it only
-# accepts as protobuf (gnostic's openapi_v2.Document). We send a document whose definitions
-# name every kind (x-kubernetes-group-version-kind) with an "any value" schema: kubectl then
-# finds each kind, validates nothing itself (the server validates), and computes strategic
-# merge patches from its built-in types. Field numbers are gnostic's OpenAPIv2.proto.
+# accepts as protobuf (gnostic's openapi_v2.Document). Ours is valid but describes no kind,
+# so kubectl leaves validation to the server. Field numbers are gnostic's OpenAPIv2.proto.
+
 
 def _varint(n: int) -> bytes:
     out = bytearray()
@@ -103,18 +126,19 @@ def _field(num: int, payload: bytes | str) -> bytes:
 def v2_document() -> bytes:
     definitions = b""
     for r in RESOURCES:
-        for kind in (r.kind, f"{r.kind}List"):
-            gvk_yaml = f"- group: \"{r.group}\"\n  kind: {kind}\n  version: {r.version}\n"
-            extension = _field(1, "x-kubernetes-group-version-kind") + _field(2, _field(2, gvk_yaml))  # NamedAny
-            schema = _field(4, f"{kind} ({r.api_version}), validated by the server") + _field(31, extension)
-            definitions += _field(1, _field(1, f"{_package(r.group)}.{r.version}.{kind}") + _field(2, schema))
+        # Deliberately no x-kubernetes-group-version-kind: kubectl then finds no schema for the
+        # kind, skips client-side validation and computes strategic merge patches from its
+        # built-in Go types (an "any value" schema here makes kubectl 1.20's apply crash).
+        schema = _field(4, f"{r.kind} ({r.api_version}): validated by the server")
+        definitions += _field(1, _field(1, f"{_package(r.group)}.{r.version}.{r.kind}") + _field(2, schema))
     info = _field(1, "Kubernetes") + _field(2, "v1.30.0")
     return _field(1, "2.0") + _field(2, info) + _field(8, b"") + _field(9, definitions)
 
 
 async def v2(request: web.Request) -> web.Response:
-    return web.Response(body=v2_document(),
-                        content_type="application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+    return web.Response(
+        body=v2_document(), content_type="application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+    )
 
 
 def add_routes(app: web.Application) -> None:

@@ -143,12 +143,26 @@ def _remove(doc: Any, parts: list[str]) -> tuple[Any, Any]:
 # ---------------------------------------------------------------- strategic merge patch
 # list field name -> merge key, from the `patchMergeKey` tags of k8s.io/api types.
 MERGE_KEYS: dict[str, str] = {
-    "containers": "name", "initContainers": "name", "ephemeralContainers": "name",
-    "env": "name", "volumes": "name", "volumeMounts": "mountPath", "volumeDevices": "devicePath",
-    "imagePullSecrets": "name", "hostAliases": "ip", "conditions": "type", "ownerReferences": "uid",
-    "readinessGates": "conditionType", "topologySpreadConstraints": "topologyKey",
-    "addresses": "type", "taints": "key", "ports": "containerPort",
-    "resourceClaims": "name", "podIPs": "ip", "hostIPs": "ip", "schedulingGates": "name",
+    "containers": "name",
+    "initContainers": "name",
+    "ephemeralContainers": "name",
+    "env": "name",
+    "volumes": "name",
+    "volumeMounts": "mountPath",
+    "volumeDevices": "devicePath",
+    "imagePullSecrets": "name",
+    "hostAliases": "ip",
+    "conditions": "type",
+    "ownerReferences": "uid",
+    "readinessGates": "conditionType",
+    "topologySpreadConstraints": "topologyKey",
+    "addresses": "type",
+    "taints": "key",
+    "ports": "containerPort",
+    "resourceClaims": "name",
+    "podIPs": "ip",
+    "hostIPs": "ip",
+    "schedulingGates": "name",
 }
 # primitive lists with patchStrategy=merge (set-like union)
 MERGED_PRIMITIVE_LISTS = {"finalizers"}
@@ -167,7 +181,7 @@ def _smp_map(target: dict, patch: dict, path: str) -> dict:
     if directive == "delete":
         return {}
     result = dict(target)
-    orders = {k[len("$setElementOrder/"):]: v for k, v in patch.items() if k.startswith("$setElementOrder/")}
+    orders = {k[len("$setElementOrder/") :]: v for k, v in patch.items() if k.startswith("$setElementOrder/")}
     for key, value in patch.items():
         if key.startswith("$"):
             if key.startswith("$deleteFromPrimitiveList/"):
@@ -186,6 +200,10 @@ def _smp_map(target: dict, patch: dict, path: str) -> dict:
     for field, order in orders.items():
         if field not in patch and isinstance(result.get(field), list):
             result[field] = _apply_order(field, result[field], order, path)
+    retain = patch.get("$retainKeys")
+    if isinstance(retain, list):
+        # kubectl sends this when a union's discriminator changes (strategy RollingUpdate -> Recreate).
+        result = {k: v for k, v in result.items() if k in retain}
     return result
 
 
@@ -193,8 +211,13 @@ def _merge_key(field: str, items: list, path: str) -> str | None:
     if field == "ports":
         # Service ports merge by `port`, container ports by `containerPort`.
         sample = next((i for i in items if isinstance(i, dict)), {})
-        return "containerPort" if "containerPort" in sample or path.endswith(("containers", "Containers")) \
-            or ".containers" in path else "port"
+        return (
+            "containerPort"
+            if "containerPort" in sample
+            or path.endswith(("containers", "Containers"))
+            or ".containers" in path
+            else "port"
+        )
     return MERGE_KEYS.get(field)
 
 
@@ -210,11 +233,16 @@ def _smp_list(field: str, current: Any, patch: list, order: list | None, path: s
     if key is None or not all(isinstance(x, dict) for x in patch):
         # No merge key: the list is atomic and the patch replaces it.
         if any(isinstance(x, dict) and x.get("$patch") == "replace" for x in patch):
-            return [{k: v for k, v in x.items() if k != "$patch"} for x in patch if x.get("$patch") != "replace"]
+            return [
+                {k: v for k, v in x.items() if k != "$patch"} for x in patch if x.get("$patch") != "replace"
+            ]
         return copy.deepcopy(patch)
     if any(x.get("$patch") == "replace" for x in patch):
-        return [copy.deepcopy({k: v for k, v in x.items() if k != "$patch"}) for x in patch
-                if x.get("$patch") != "replace"]
+        return [
+            copy.deepcopy({k: v for k, v in x.items() if k != "$patch"})
+            for x in patch
+            if x.get("$patch") != "replace"
+        ]
     out = [copy.deepcopy(x) for x in current]
     for item in patch:
         if key not in item:

@@ -42,8 +42,11 @@ class Resource:
 
     def key_prefix(self, namespace: str | None = None) -> str:
         """Storage key prefix; like the real apiserver's `/registry/<resource>/<ns>/<name>`."""
-        base = f"/registry/{self.plural}/" if not self.group or self.group == "events.k8s.io" \
+        base = (
+            f"/registry/{self.plural}/"
+            if not self.group or self.group == "events.k8s.io"
             else f"/registry/{self.group}/{self.plural}/"
+        )
         if self.namespaced and namespace:
             return f"{base}{namespace}/"
         return base
@@ -55,38 +58,103 @@ class Resource:
 _STATUS = ("get", "patch", "update")
 
 
-def _r(group: str, version: str, plural: str, kind: str, namespaced: bool, short: tuple[str, ...] = (),
-       cats: tuple[str, ...] = (), subs: dict[str, tuple[str, tuple[str, ...]]] | None = None,
-       verbs: tuple[str, ...] = tuple(ALL_VERBS)) -> Resource:
+def _r(
+    group: str,
+    version: str,
+    plural: str,
+    kind: str,
+    namespaced: bool,
+    short: tuple[str, ...] = (),
+    cats: tuple[str, ...] = (),
+    subs: dict[str, tuple[str, tuple[str, ...]]] | None = None,
+    verbs: tuple[str, ...] = tuple(ALL_VERBS),
+) -> Resource:
     return Resource(group, version, plural, kind, namespaced, short, cats, subs or {}, verbs)
 
 
 RESOURCES: list[Resource] = [
-    _r("", "v1", "namespaces", "Namespace", False, ("ns",),
-       subs={"status": ("Namespace", _STATUS), "finalize": ("Namespace", ("update",))},
-       verbs=("create", "delete", "get", "list", "patch", "update", "watch")),
-    _r("", "v1", "pods", "Pod", True, ("po",), ("all",),
-       subs={"status": ("Pod", _STATUS), "binding": ("Binding", ("create",)),
-             "log": ("Pod", ("get",)), "exec": ("PodExecOptions", ("create", "get")),
-             "portforward": ("PodPortForwardOptions", ("create", "get")),
-             "eviction": ("Eviction", ("create",))}),
-    _r("", "v1", "services", "Service", True, ("svc",), ("all",),
-       subs={"status": ("Service", _STATUS)},
-       verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")),
+    _r(
+        "",
+        "v1",
+        "namespaces",
+        "Namespace",
+        False,
+        ("ns",),
+        subs={"status": ("Namespace", _STATUS), "finalize": ("Namespace", ("update",))},
+        verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
+    ),
+    _r(
+        "",
+        "v1",
+        "pods",
+        "Pod",
+        True,
+        ("po",),
+        ("all",),
+        subs={
+            "status": ("Pod", _STATUS),
+            "binding": ("Binding", ("create",)),
+            "log": ("Pod", ("get",)),
+            "exec": ("PodExecOptions", ("create", "get")),
+            "portforward": ("PodPortForwardOptions", ("create", "get")),
+            "eviction": ("Eviction", ("create",)),
+        },
+    ),
+    _r(
+        "",
+        "v1",
+        "services",
+        "Service",
+        True,
+        ("svc",),
+        ("all",),
+        subs={"status": ("Service", _STATUS)},
+        verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"),
+    ),
     _r("", "v1", "endpoints", "Endpoints", True, ("ep",)),
     _r("", "v1", "configmaps", "ConfigMap", True, ("cm",)),
     _r("", "v1", "secrets", "Secret", True),
     _r("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",)),
     _r("", "v1", "nodes", "Node", False, ("no",), subs={"status": ("Node", _STATUS)}),
     _r("", "v1", "events", "Event", True, ("ev",)),
-    _r("", "v1", "persistentvolumes", "PersistentVolume", False, ("pv",),
-       subs={"status": ("PersistentVolume", _STATUS)}),
-    _r("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, ("pvc",),
-       subs={"status": ("PersistentVolumeClaim", _STATUS)}),
-    _r("apps", "v1", "deployments", "Deployment", True, ("deploy",), ("all",),
-       subs={"status": ("Deployment", _STATUS), "scale": ("Scale", _STATUS)}),
-    _r("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), ("all",),
-       subs={"status": ("ReplicaSet", _STATUS), "scale": ("Scale", _STATUS)}),
+    _r(
+        "",
+        "v1",
+        "persistentvolumes",
+        "PersistentVolume",
+        False,
+        ("pv",),
+        subs={"status": ("PersistentVolume", _STATUS)},
+    ),
+    _r(
+        "",
+        "v1",
+        "persistentvolumeclaims",
+        "PersistentVolumeClaim",
+        True,
+        ("pvc",),
+        subs={"status": ("PersistentVolumeClaim", _STATUS)},
+    ),
+    _r(
+        "apps",
+        "v1",
+        "deployments",
+        "Deployment",
+        True,
+        ("deploy",),
+        ("all",),
+        subs={"status": ("Deployment", _STATUS), "scale": ("Scale", _STATUS)},
+    ),
+    _r(
+        "apps",
+        "v1",
+        "replicasets",
+        "ReplicaSet",
+        True,
+        ("rs",),
+        ("all",),
+        subs={"status": ("ReplicaSet", _STATUS), "scale": ("Scale", _STATUS)},
+    ),
     _r("coordination.k8s.io", "v1", "leases", "Lease", True),
     _r("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ("netpol",)),
     _r("events.k8s.io", "v1", "events", "Event", True, ("ev",)),

@@ -171,14 +171,25 @@ def selector_string(sel: dict[str, Any] | None) -> str:
 # Fields each resource can be selected on, besides metadata.name and metadata.namespace
 # (the apiserver answers others with 400 "field label not supported").
 FIELDS: dict[str, dict[str, str]] = {
-    "pods": {"spec.nodeName": "spec.nodeName", "status.phase": "status.phase",
-             "spec.restartPolicy": "spec.restartPolicy", "spec.schedulerName": "spec.schedulerName",
-             "spec.serviceAccountName": "spec.serviceAccountName", "status.podIP": "status.podIP",
-             "status.nominatedNodeName": "status.nominatedNodeName"},
-    "events": {f"involvedObject.{f}": f"involvedObject.{f}" for f in
-               ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")}
-    | {"reason": "reason", "type": "type", "source": "source.component",
-       "reportingComponent": "reportingComponent"},
+    "pods": {
+        "spec.nodeName": "spec.nodeName",
+        "status.phase": "status.phase",
+        "spec.restartPolicy": "spec.restartPolicy",
+        "spec.schedulerName": "spec.schedulerName",
+        "spec.serviceAccountName": "spec.serviceAccountName",
+        "status.podIP": "status.podIP",
+        "status.nominatedNodeName": "status.nominatedNodeName",
+    },
+    "events": {
+        f"involvedObject.{f}": f"involvedObject.{f}"
+        for f in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
+    }
+    | {
+        "reason": "reason",
+        "type": "type",
+        "source": "source.component",
+        "reportingComponent": "reportingComponent",
+    },
     "secrets": {"type": "type"},
     "nodes": {"spec.unschedulable": "spec.unschedulable"},
     "namespaces": {"status.phase": "status.phase"},
@@ -214,8 +225,11 @@ class FieldSelector:
 def parse_field_selector(text: str | None, plural: str) -> FieldSelector:
     if not text or not text.strip():
         return FieldSelector([])
-    allowed = {"metadata.name": "metadata.name", "metadata.namespace": "metadata.namespace",
-               **FIELDS.get(plural, {})}
+    allowed = {
+        "metadata.name": "metadata.name",
+        "metadata.namespace": "metadata.namespace",
+        **FIELDS.get(plural, {}),
+    }
     reqs = []
     for part in text.split(","):
         part = part.strip()
@@ -224,7 +238,7 @@ def parse_field_selector(text: str | None, plural: str) -> FieldSelector:
             raise SelectorError(f"invalid field selector: {part!r}")
         field, op, value = m.group(1).strip(), m.group(2), m.group(3).strip()
         if field not in allowed:
-            raise SelectorError(f'field label not supported: {field}')
+            raise SelectorError(f"field label not supported: {field}")
         reqs.append(FieldRequirement(allowed[field], "!=" if op == "!=" else "=", value))
     return FieldSelector(reqs)
 

@@ -23,15 +23,24 @@ from aiohttp import web
 
 from . import discovery, tables
 from .errors import ApiError, bad_request
+from .objects.fields import WARNINGS
 from .registry import Registry
 from .resources import Resource, by_path
 from .selectors import parse_or_400
 
 log = logging.getLogger("minikube_py.api")
 
-KUBE_VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-mkpy", "gitCommit": "mkpy",
-                "gitTreeState": "clean", "buildDate": "2024-04-17T00:00:00Z", "goVersion": "python",
-                "compiler": "cpython", "platform": "linux/amd64"}
+KUBE_VERSION = {
+    "major": "1",
+    "minor": "30",
+    "gitVersion": "v1.30.0-mkpy",
+    "gitCommit": "mkpy",
+    "gitTreeState": "clean",
+    "buildDate": "2024-04-17T00:00:00Z",
+    "goVersion": "python",
+    "compiler": "cpython",
+    "platform": "linux/amd64",
+}
 
 REGISTRY = web.AppKey("registry", Registry)
 TOKENS = web.AppKey("tokens", frozenset)
@@ -39,8 +48,9 @@ SETTINGS = web.AppKey("settings", dict)
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(body, separators=(",", ":")).encode(), status=status,
-                        content_type="application/json")
+    return web.Response(
+        body=json.dumps(body, separators=(",", ":")).encode(), status=status, content_type="application/json"
+    )
 
 
 def _error(e: ApiError) -> web.Response:
@@ -114,8 +124,11 @@ NS_SUBRESOURCES = ("status", "finalize")
 def parse_resource_path(group: str, version: str, segs: list[str]) -> tuple[Resource, str | None, str, str]:
     """[namespaces, NS,] plural [, name [, subresource]] -> (resource, namespace, name, subresource)."""
     ns: str | None = None
-    if len(segs) >= 3 and segs[0] == "namespaces" and not (group == "" and len(segs) == 3
-                                                             and segs[2] in NS_SUBRESOURCES):
+    if (
+        len(segs) >= 3
+        and segs[0] == "namespaces"
+        and not (group == "" and len(segs) == 3 and segs[2] in NS_SUBRESOURCES)
+    ):
         ns, segs = segs[1], segs[2:]
     if not segs or len(segs) > 3:
         raise ApiError("NotFound", "the server could not find the requested resource")
@@ -133,13 +146,27 @@ def parse_resource_path(group: str, version: str, segs: list[str]) -> tuple[Reso
 
 async def handle_core(request: web.Request) -> web.StreamResponse:
     segs = [s for s in request.match_info["tail"].split("/") if s]
-    return await handle_resource(request, "", "v1", segs)
+    return await _with_warnings(handle_resource(request, "", "v1", segs))
 
 
 async def handle_group(request: web.Request) -> web.StreamResponse:
     group, version_ = request.match_info["group"], request.match_info["version"]
     segs = [s for s in request.match_info["tail"].split("/") if s]
-    return await handle_resource(request, group, version_, segs)
+    return await _with_warnings(handle_resource(request, group, version_, segs))
+
+
+async def _with_warnings(handling) -> web.StreamResponse:
+    """Collect what the registry warns about (unknown fields) into `Warning: 299` headers."""
+    warnings: list[str] = []
+    token = WARNINGS.set(warnings)
+    try:
+        resp = await handling
+    finally:
+        WARNINGS.reset(token)
+    if warnings and not resp.prepared:
+        for w in warnings:
+            resp.headers.add("Warning", '299 - "{}"'.format(w.replace("\\", "\\\\").replace('"', '\\"')))
+    return resp
 
 
 async def resource_list(request: web.Request) -> web.Response:
@@ -158,6 +185,7 @@ async def _body(request: web.Request) -> Any:
     ctype = request.content_type
     if ctype in ("application/yaml", "application/apply-patch+yaml"):
         import yaml
+
         try:
             return yaml.safe_load(raw)
         except yaml.YAMLError as e:
@@ -178,12 +206,15 @@ def _int_param(q, name: str) -> int | None:
         raise bad_request(f"{name}: invalid integer {v!r}") from None
 
 
-async def handle_resource(request: web.Request, group: str, version_: str, segs: list[str]) -> web.StreamResponse:
+async def handle_resource(
+    request: web.Request, group: str, version_: str, segs: list[str]
+) -> web.StreamResponse:
     registry = request.app[REGISTRY]
     res, ns, name, sub = parse_resource_path(group, version_, segs)
     q = request.query
     method = request.method
     dry_run = q.get("dryRun") == "All"
+    fv = q.get("fieldValidation")
     want_table = tables.wants_table(request.headers.get("Accept", ""))
     include = q.get("includeObject", "Metadata")
 
@@ -191,7 +222,9 @@ async def handle_resource(request: web.Request, group: str, version_: str, segs:
         label, field = parse_or_400(q.get("labelSelector"), q.get("fieldSelector"), res.plural)
         if q.get("watch") in ("1", "true", "True"):
             return await _watch(request, registry, res, ns, label, field, want_table, include)
-        listed = await registry.list(res, ns, label, field, _int_param(q, "limit") or 0, q.get("continue", ""))
+        listed = await registry.list(
+            res, ns, label, field, _int_param(q, "limit") or 0, q.get("continue", "")
+        )
         if want_table:
             return _json(tables.table(res, listed["items"], listed["metadata"], include))
         return _json(listed)
@@ -202,17 +235,24 @@ async def handle_resource(request: web.Request, group: str, version_: str, segs:
         if sub in ("", "status"):
             obj = await registry.get(res, ns, name)
             if want_table and not sub:
-                return _json(tables.table(res, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]},
-                                          include))
+                return _json(
+                    tables.table(res, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]}, include)
+                )
             return _json(obj)
         if sub == "scale":
             return _json(await registry.get_scale(res, ns, name))
+        if sub == "log":
+            from .nodeproxy import stream_logs
+
+            return await stream_logs(request, registry, ns or "default", name)
         return await _not_here(res, sub)
     if method == "POST":
         if not name:
-            return _json(await registry.create(res, ns, await _body(request), dry_run), 201)
+            return _json(await registry.create(res, ns, await _body(request), dry_run, fv), 201)
         if sub == "binding":
             return _json(await registry.bind(ns or "default", name, await _body(request)), 201)
+        if sub == "eviction":
+            return _json(await registry.evict(ns or "default", name, await _body(request)), 201)
         return await _not_here(res, sub)
     if method == "PUT":
         if not name:
@@ -222,14 +262,17 @@ async def handle_resource(request: web.Request, group: str, version_: str, segs:
             return _json(await registry.update_scale(res, ns, name, body, dry_run))
         if sub not in ("", "status", "finalize"):
             return await _not_here(res, sub)
-        return _json(await registry.update(res, ns, name, body, sub, dry_run))
+        return _json(await registry.update(res, ns, name, body, sub, dry_run, fv))
     if method == "PATCH":
         if not name:
             raise ApiError("MethodNotAllowed", "PATCH needs a name", code=405)
         if sub not in ("", "status", "scale"):
             return await _not_here(res, sub)
-        return _json(await registry.patch(res, ns, name, await request.read(),
-                                          request.headers.get("Content-Type", ""), sub, dry_run))
+        return _json(
+            await registry.patch(
+                res, ns, name, await request.read(), request.headers.get("Content-Type", ""), sub, dry_run, fv
+            )
+        )
     if method == "DELETE":
         options = await _body(request) or {}
         if not isinstance(options, dict):
@@ -250,13 +293,22 @@ async def handle_resource(request: web.Request, group: str, version_: str, segs:
 
 
 async def _not_here(res: Resource, sub: str) -> web.Response:
-    # log/exec/portforward are served by the node's kubelet; the proxy to it comes with that work.
-    raise ApiError("NotFound", f"the subresource {res.plural}/{sub} is not served by this API server yet",
-                   code=404)
+    # exec/portforward need the connection upgraded (SPDY/WebSocket) and proxied to the kubelet.
+    raise ApiError(
+        "NotFound", f"the subresource {res.plural}/{sub} is not served by this API server yet", code=404
+    )
 
 
-async def _watch(request: web.Request, registry: Registry, res: Resource, ns: str | None, label, field,
-                 want_table: bool, include: str) -> web.StreamResponse:
+async def _watch(
+    request: web.Request,
+    registry: Registry,
+    res: Resource,
+    ns: str | None,
+    label,
+    field,
+    want_table: bool,
+    include: str,
+) -> web.StreamResponse:
     """Chunked JSON lines, one `{"type": ..., "object": ...}` per change (a Kubernetes watch)."""
     q = request.query
     timeout = _int_param(q, "timeoutSeconds")
@@ -275,8 +327,13 @@ async def _watch(request: web.Request, registry: Registry, res: Resource, ns: st
     async def send(kind: str, obj: dict) -> None:
         nonlocal first_table
         if want_table and kind != "ERROR" and kind != "BOOKMARK":
-            obj = tables.table(res, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]}, include,
-                               columns=first_table)
+            obj = tables.table(
+                res,
+                [obj],
+                {"resourceVersion": obj["metadata"]["resourceVersion"]},
+                include,
+                columns=first_table,
+            )
             first_table = False
         await resp.write(json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n")
 
@@ -323,6 +380,7 @@ def make_app(registry: Registry, tokens: list[str] | None = None, **settings: An
     r.add_route("*", "/api/v1/{tail:.+}", handle_core)
     r.add_route("*", "/apis/{group}/{version}/{tail:.+}", handle_group)
     from . import openapi
+
     openapi.add_routes(app)
     return app
 
@@ -330,20 +388,40 @@ def make_app(registry: Registry, tokens: list[str] | None = None, **settings: An
 class ApiServer:
     """Storage + registry + HTTP listeners, started and stopped together (used by the CLI and tests)."""
 
-    def __init__(self, store_url: str, *, listen: str | None = "127.0.0.1:6443", socket_path: str | None = None,
-                 tokens: list[str] | None = None, encryption_key_file: str | None = None,
-                 tls_cert: str | None = None, tls_key: str | None = None, compact_keep: int = 10000,
-                 compact_interval: float = 60.0, **settings: Any) -> None:
+    def __init__(
+        self,
+        store_url: str,
+        *,
+        listen: str | None = "127.0.0.1:6443",
+        socket_path: str | None = None,
+        tokens: list[str] | None = None,
+        encryption_key_file: str | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
+        compact_keep: int = 10000,
+        compact_interval: float = 60.0,
+        **settings: Any,
+    ) -> None:
         from .storage import open_backend
         from .storage.encryption import Transformer
+
         self.backend = open_backend(store_url)
-        self.registry = Registry(self.backend, Transformer(encryption_key_file))
+        from .allocator import Allocator
+
+        self.registry = Registry(
+            self.backend,
+            Transformer(encryption_key_file),
+            Allocator(settings.pop("service_cidr", "10.96.0.0/12")),
+        )
         self.listen = listen
         self.socket_path = socket_path
         self.tokens = tokens or []
         self.tls = (tls_cert, tls_key) if tls_cert and tls_key else None
         self.compact_keep = compact_keep
         self.compact_interval = compact_interval
+        self.event_ttl = int(settings.pop("event_ttl", 3600))
+        # (ip, port) pods reach the API server at: the `kubernetes` Service's endpoint.
+        self.advertise: tuple[str, int] | None = settings.pop("advertise", None)
         self.settings = settings
         self.runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -351,7 +429,7 @@ class ApiServer:
 
     async def start(self) -> None:
         await self.backend.start()
-        await self.registry.ensure_system_objects()
+        await self.registry.ensure_system_objects(self.advertise)
         app = make_app(self.registry, self.tokens, **self.settings)
         self.runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await self.runner.setup()
@@ -378,9 +456,11 @@ class ApiServer:
         while True:
             await asyncio.sleep(self.compact_interval)
             try:
+                await self.registry.expire_events(self.event_ttl)
+                await self.registry.claims.repair()
                 await self.backend.compact(self.compact_keep)
             except Exception:
-                log.exception("compaction failed")
+                log.exception("housekeeping (event expiry, compaction) failed")
 
     async def stop(self) -> None:
         if self._compactor:

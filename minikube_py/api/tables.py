@@ -64,8 +64,9 @@ def _col(name: str, typ: str = "string", desc: str = "", priority: int = 0, fmt:
 
 
 NAME = _col("Name", fmt="name", desc="Name must be unique within a namespace.")
-AGE = _col("Age", desc="CreationTimestamp is a timestamp representing the server time when this object was "
-           "created.")
+AGE = _col(
+    "Age", desc="CreationTimestamp is a timestamp representing the server time when this object was created."
+)
 
 
 # ---------------------------------------------------------------- pods
@@ -82,8 +83,15 @@ def pod_status_reason(pod: dict) -> str:
         if term and term.get("exitCode") == 0:
             continue
         if term:
-            reason = ("Init:" + term["reason"]) if term.get("reason") else (
-                f"Init:Signal:{term['signal']}" if term.get("signal") else f"Init:ExitCode:{term.get('exitCode')}")
+            reason = (
+                ("Init:" + term["reason"])
+                if term.get("reason")
+                else (
+                    f"Init:Signal:{term['signal']}"
+                    if term.get("signal")
+                    else f"Init:ExitCode:{term.get('exitCode')}"
+                )
+            )
         elif (state.get("waiting") or {}).get("reason") and state["waiting"]["reason"] != "PodInitializing":
             reason = "Init:" + state["waiting"]["reason"]
         else:
@@ -111,8 +119,10 @@ def pod_status_reason(pod: dict) -> str:
 
 
 def _pod_ready(pod: dict) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
 
 
 def _pod_row(pod: dict) -> list[Any]:
@@ -134,21 +144,42 @@ def _pod_row(pod: dict) -> list[Any]:
         gates_cell = f"{ok}/{len(gates)}"
     else:
         gates_cell = "<none>"
-    return [pod["metadata"]["name"], f"{ready}/{total}", pod_status_reason(pod), restarts_cell,
-            age(pod["metadata"].get("creationTimestamp")), status.get("podIP") or "<none>",
-            spec.get("nodeName") or "<none>", status.get("nominatedNodeName") or "<none>", gates_cell]
+    return [
+        pod["metadata"]["name"],
+        f"{ready}/{total}",
+        pod_status_reason(pod),
+        restarts_cell,
+        age(pod["metadata"].get("creationTimestamp")),
+        status.get("podIP") or "<none>",
+        spec.get("nodeName") or "<none>",
+        status.get("nominatedNodeName") or "<none>",
+        gates_cell,
+    ]
 
 
-POD_COLUMNS = [NAME, _col("Ready", desc="The aggregate readiness state of this pod for accepting traffic."),
-               _col("Status", desc="The aggregate status of the containers in this pod."),
-               _col("Restarts", desc="The number of times the containers in this pod have been restarted and "
-                    "when the last container in this pod has restarted."), AGE,
-               _col("IP", priority=1, desc="IP address allocated to the pod. Routable at least within the cluster."),
-               _col("Node", priority=1, desc="NodeName is a request to schedule this pod onto a specific node."),
-               _col("Nominated Node", priority=1, desc="nominatedNodeName is set only when this pod preempts other "
-                    "pods on the node."),
-               _col("Readiness Gates", priority=1, desc="If specified, all readiness gates will be evaluated for "
-                    "pod readiness.")]
+POD_COLUMNS = [
+    NAME,
+    _col("Ready", desc="The aggregate readiness state of this pod for accepting traffic."),
+    _col("Status", desc="The aggregate status of the containers in this pod."),
+    _col(
+        "Restarts",
+        desc="The number of times the containers in this pod have been restarted and "
+        "when the last container in this pod has restarted.",
+    ),
+    AGE,
+    _col("IP", priority=1, desc="IP address allocated to the pod. Routable at least within the cluster."),
+    _col("Node", priority=1, desc="NodeName is a request to schedule this pod onto a specific node."),
+    _col(
+        "Nominated Node",
+        priority=1,
+        desc="nominatedNodeName is set only when this pod preempts other pods on the node.",
+    ),
+    _col(
+        "Readiness Gates",
+        priority=1,
+        desc="If specified, all readiness gates will be evaluated for pod readiness.",
+    ),
+]
 
 
 # ---------------------------------------------------------------- services, endpoints
@@ -167,20 +198,38 @@ def _service_row(svc: dict) -> list[Any]:
     ports = []
     for p in spec.get("ports") or []:
         proto = p.get("protocol", "TCP")
-        ports.append(f"{p['port']}:{p['nodePort']}/{proto}" if p.get("nodePort") else f"{p.get('port')}/{proto}")
+        ports.append(
+            f"{p['port']}:{p['nodePort']}/{proto}" if p.get("nodePort") else f"{p.get('port')}/{proto}"
+        )
     sel = spec.get("selector")
-    return [svc["metadata"]["name"], typ, spec.get("clusterIP") or "<none>", ext_cell,
-            ",".join(ports) if ports else "<none>", age(svc["metadata"].get("creationTimestamp")),
-            ",".join(f"{k}={v}" for k, v in sorted(sel.items())) if sel else "<none>"]
+    return [
+        svc["metadata"]["name"],
+        typ,
+        spec.get("clusterIP") or "<none>",
+        ext_cell,
+        ",".join(ports) if ports else "<none>",
+        age(svc["metadata"].get("creationTimestamp")),
+        ",".join(f"{k}={v}" for k, v in sorted(sel.items())) if sel else "<none>",
+    ]
 
 
-SERVICE_COLUMNS = [NAME, _col("Type", desc="type determines how the Service is exposed."),
-                   _col("Cluster-IP", desc="clusterIP is the IP address of the service."),
-                   _col("External-IP", desc="externalIPs is a list of IP addresses for which nodes in the "
-                        "cluster will also accept traffic for this service."),
-                   _col("Port(s)", desc="The list of ports that are exposed by this service."), AGE,
-                   _col("Selector", priority=1, desc="Route service traffic to pods with label keys and values "
-                        "matching this selector.")]
+SERVICE_COLUMNS = [
+    NAME,
+    _col("Type", desc="type determines how the Service is exposed."),
+    _col("Cluster-IP", desc="clusterIP is the IP address of the service."),
+    _col(
+        "External-IP",
+        desc="externalIPs is a list of IP addresses for which nodes in the "
+        "cluster will also accept traffic for this service.",
+    ),
+    _col("Port(s)", desc="The list of ports that are exposed by this service."),
+    AGE,
+    _col(
+        "Selector",
+        priority=1,
+        desc="Route service traffic to pods with label keys and values matching this selector.",
+    ),
+]
 
 
 def _endpoints_row(ep: dict) -> list[Any]:
@@ -209,36 +258,64 @@ def _containers(tpl_spec: dict) -> tuple[str, str]:
 def _deployment_row(d: dict) -> list[Any]:
     spec, status = d.get("spec") or {}, d.get("status") or {}
     names, images = _containers(((spec.get("template") or {}).get("spec")) or {})
-    return [d["metadata"]["name"], f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 0)}",
-            status.get("updatedReplicas", 0), status.get("availableReplicas", 0),
-            age(d["metadata"].get("creationTimestamp")), names, images,
-            selector_string(spec.get("selector")) or "<none>"]
+    return [
+        d["metadata"]["name"],
+        f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 0)}",
+        status.get("updatedReplicas", 0),
+        status.get("availableReplicas", 0),
+        age(d["metadata"].get("creationTimestamp")),
+        names,
+        images,
+        selector_string(spec.get("selector")) or "<none>",
+    ]
 
 
-DEPLOYMENT_COLUMNS = [NAME, _col("Ready", desc="Number of the pod with ready state"),
-                      _col("Up-to-date", "integer", "Total number of non-terminated pods targeted by this "
-                           "deployment that have the desired template spec."),
-                      _col("Available", "integer", "Total number of available pods (ready for at least "
-                           "minReadySeconds) targeted by this deployment."), AGE,
-                      _col("Containers", priority=1, desc="Names of each container in the template."),
-                      _col("Images", priority=1, desc="Images referenced by each container in the template."),
-                      _col("Selector", priority=1, desc="Label selector for pods.")]
+DEPLOYMENT_COLUMNS = [
+    NAME,
+    _col("Ready", desc="Number of the pod with ready state"),
+    _col(
+        "Up-to-date",
+        "integer",
+        "Total number of non-terminated pods targeted by this "
+        "deployment that have the desired template spec.",
+    ),
+    _col(
+        "Available",
+        "integer",
+        "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
+    ),
+    AGE,
+    _col("Containers", priority=1, desc="Names of each container in the template."),
+    _col("Images", priority=1, desc="Images referenced by each container in the template."),
+    _col("Selector", priority=1, desc="Label selector for pods."),
+]
 
 
 def _replicaset_row(rs: dict) -> list[Any]:
     spec, status = rs.get("spec") or {}, rs.get("status") or {}
     names, images = _containers(((spec.get("template") or {}).get("spec")) or {})
-    return [rs["metadata"]["name"], spec.get("replicas", 0), status.get("replicas", 0),
-            status.get("readyReplicas", 0), age(rs["metadata"].get("creationTimestamp")), names, images,
-            selector_string(spec.get("selector")) or "<none>"]
+    return [
+        rs["metadata"]["name"],
+        spec.get("replicas", 0),
+        status.get("replicas", 0),
+        status.get("readyReplicas", 0),
+        age(rs["metadata"].get("creationTimestamp")),
+        names,
+        images,
+        selector_string(spec.get("selector")) or "<none>",
+    ]
 
 
-REPLICASET_COLUMNS = [NAME, _col("Desired", "integer", "Replicas is the number of desired replicas."),
-                      _col("Current", "integer", "Replicas is the most recently observed number of replicas."),
-                      _col("Ready", "integer", "The number of ready replicas for this replica set."), AGE,
-                      _col("Containers", priority=1, desc="Names of each container in the template."),
-                      _col("Images", priority=1, desc="Images referenced by each container in the template."),
-                      _col("Selector", priority=1, desc="Label selector for pods.")]
+REPLICASET_COLUMNS = [
+    NAME,
+    _col("Desired", "integer", "Replicas is the number of desired replicas."),
+    _col("Current", "integer", "Replicas is the most recently observed number of replicas."),
+    _col("Ready", "integer", "The number of ready replicas for this replica set."),
+    AGE,
+    _col("Containers", priority=1, desc="Names of each container in the template."),
+    _col("Images", priority=1, desc="Images referenced by each container in the template."),
+    _col("Selector", priority=1, desc="Label selector for pods."),
+]
 
 
 # ---------------------------------------------------------------- nodes, namespaces, events
@@ -249,37 +326,71 @@ def _node_row(node: dict) -> list[Any]:
     if spec.get("unschedulable"):
         state += ",SchedulingDisabled"
     labels = node["metadata"].get("labels") or {}
-    roles = sorted({k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/")}
-                   | ({labels["kubernetes.io/role"]} if "kubernetes.io/role" in labels else set()))
+    roles = sorted(
+        {k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/")}
+        | ({labels["kubernetes.io/role"]} if "kubernetes.io/role" in labels else set())
+    )
     info = status.get("nodeInfo") or {}
     addrs = status.get("addresses") or []
 
     def addr(t: str) -> str:
         return next((a.get("address") for a in addrs if a.get("type") == t), None) or "<none>"
 
-    return [node["metadata"]["name"], state, ",".join(roles) if roles else "<none>",
-            age(node["metadata"].get("creationTimestamp")), info.get("kubeletVersion", ""),
-            addr("InternalIP"), addr("ExternalIP"), info.get("osImage") or "<unknown>",
-            info.get("kernelVersion") or "<unknown>", info.get("containerRuntimeVersion") or "<unknown>"]
+    return [
+        node["metadata"]["name"],
+        state,
+        ",".join(roles) if roles else "<none>",
+        age(node["metadata"].get("creationTimestamp")),
+        info.get("kubeletVersion", ""),
+        addr("InternalIP"),
+        addr("ExternalIP"),
+        info.get("osImage") or "<unknown>",
+        info.get("kernelVersion") or "<unknown>",
+        info.get("containerRuntimeVersion") or "<unknown>",
+    ]
 
 
-NODE_COLUMNS = [NAME, _col("Status", desc="The status of the node"), _col("Roles", desc="The roles of the node"),
-                AGE, _col("Version", desc="Kubelet Version reported by the node."),
-                _col("Internal-IP", priority=1, desc="List of addresses reachable to the node. Queried from "
-                     "cloud provider, if available."),
-                _col("External-IP", priority=1, desc="List of addresses reachable to the node. Queried from "
-                     "cloud provider, if available."),
-                _col("OS-Image", priority=1, desc="OS Image reported by the node from /etc/os-release (e.g. "
-                     "Debian GNU/Linux 7 (wheezy))."),
-                _col("Kernel-Version", priority=1, desc="Kernel Version reported by the node from 'uname -r' "
-                     "(e.g. 3.16.0-0.bpo.4-amd64)."),
-                _col("Container-Runtime", priority=1, desc="Container runtime version reported by the node "
-                     "through runtime remote API (e.g. containerd://1.4.2).")]
+NODE_COLUMNS = [
+    NAME,
+    _col("Status", desc="The status of the node"),
+    _col("Roles", desc="The roles of the node"),
+    AGE,
+    _col("Version", desc="Kubelet Version reported by the node."),
+    _col(
+        "Internal-IP",
+        priority=1,
+        desc="List of addresses reachable to the node. Queried from cloud provider, if available.",
+    ),
+    _col(
+        "External-IP",
+        priority=1,
+        desc="List of addresses reachable to the node. Queried from cloud provider, if available.",
+    ),
+    _col(
+        "OS-Image",
+        priority=1,
+        desc="OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).",
+    ),
+    _col(
+        "Kernel-Version",
+        priority=1,
+        desc="Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).",
+    ),
+    _col(
+        "Container-Runtime",
+        priority=1,
+        desc="Container runtime version reported by the node "
+        "through runtime remote API (e.g. containerd://1.4.2).",
+    ),
+]
 
 
 def _namespace_row(ns: dict) -> list[Any]:
-    return [ns["metadata"]["name"], (ns.get("status") or {}).get("phase", ""),
-            age(ns["metadata"].get("creationTimestamp"))]
+    return [
+        ns["metadata"]["name"],
+        (ns.get("status") or {}).get("phase", ""),
+        age(ns["metadata"].get("creationTimestamp")),
+    ]
 
 
 NAMESPACE_COLUMNS = [NAME, _col("Status", desc="The status of the namespace"), AGE]
@@ -297,21 +408,32 @@ def _event_row(ev: dict) -> list[Any]:
     last_cell = age(last)
     if count > 1:
         last_cell = f"{age(last)} (x{count} over {age(first)})"
-    return [last_cell, ev.get("type", ""), ev.get("reason", ""),
-            f"{(inv.get('kind') or '').lower()}/{inv.get('name', '')}", inv.get("fieldPath", ""), source,
-            (ev.get("message") or "").strip(), age(first), count, ev["metadata"]["name"]]
+    return [
+        last_cell,
+        ev.get("type", ""),
+        ev.get("reason", ""),
+        f"{(inv.get('kind') or '').lower()}/{inv.get('name', '')}",
+        inv.get("fieldPath", ""),
+        source,
+        (ev.get("message") or "").strip(),
+        age(first),
+        count,
+        ev["metadata"]["name"],
+    ]
 
 
-EVENT_COLUMNS = [_col("Last Seen", desc="Time when last event from this series was observed."),
-                 _col("Type", desc="Type of this event (Normal, Warning), new types could be added in the future."),
-                 _col("Reason", desc="Reason is why the action was taken. It is human-readable."),
-                 _col("Object", desc="The object this Event is about."),
-                 _col("Subobject", priority=1, desc="The specific part of the object this Event is about."),
-                 _col("Source", priority=1, desc="The component reporting this event."),
-                 _col("Message", desc="A human-readable description of the status of this operation."),
-                 _col("First Seen", priority=1, desc="The time at which the event was first recorded."),
-                 _col("Count", "integer", "The number of times this event has occurred.", priority=1),
-                 _col("Name", priority=1, desc="Name must be unique within a namespace.")]
+EVENT_COLUMNS = [
+    _col("Last Seen", desc="Time when last event from this series was observed."),
+    _col("Type", desc="Type of this event (Normal, Warning), new types could be added in the future."),
+    _col("Reason", desc="Reason is why the action was taken. It is human-readable."),
+    _col("Object", desc="The object this Event is about."),
+    _col("Subobject", priority=1, desc="The specific part of the object this Event is about."),
+    _col("Source", priority=1, desc="The component reporting this event."),
+    _col("Message", desc="A human-readable description of the status of this operation."),
+    _col("First Seen", priority=1, desc="The time at which the event was first recorded."),
+    _col("Count", "integer", "The number of times this event has occurred.", priority=1),
+    _col("Name", priority=1, desc="Name must be unique within a namespace."),
+]
 
 
 def _configmap_row(cm: dict) -> list[Any]:
@@ -320,13 +442,74 @@ def _configmap_row(cm: dict) -> list[Any]:
 
 
 def _secret_row(s: dict) -> list[Any]:
-    return [s["metadata"]["name"], s.get("type", ""), len(s.get("data") or {}),
-            age(s["metadata"].get("creationTimestamp"))]
+    return [
+        s["metadata"]["name"],
+        s.get("type", ""),
+        len(s.get("data") or {}),
+        age(s["metadata"].get("creationTimestamp")),
+    ]
 
 
 def _lease_row(lease: dict) -> list[Any]:
-    return [lease["metadata"]["name"], (lease.get("spec") or {}).get("holderIdentity") or "<none>",
-            age(lease["metadata"].get("creationTimestamp"))]
+    return [
+        lease["metadata"]["name"],
+        (lease.get("spec") or {}).get("holderIdentity") or "<none>",
+        age(lease["metadata"].get("creationTimestamp")),
+    ]
+
+
+_ACCESS = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"}
+
+
+def _modes(spec: dict) -> str:
+    return ",".join(_ACCESS.get(m, m) for m in spec.get("accessModes") or [])
+
+
+def _pvc_row(pvc: dict) -> list[Any]:
+    spec, status = pvc.get("spec") or {}, pvc.get("status") or {}
+    capacity = (status.get("capacity") or {}).get("storage", "")
+    return [
+        pvc["metadata"]["name"],
+        status.get("phase", ""),
+        spec.get("volumeName", ""),
+        capacity,
+        _modes(status) if status.get("accessModes") else "",
+        spec.get("storageClassName") or "",
+        spec.get("volumeAttributesClassName") or "<unset>",
+        age(pvc["metadata"].get("creationTimestamp")),
+        spec.get("volumeMode", ""),
+    ]
+
+
+def _pv_row(pv: dict) -> list[Any]:
+    spec, status = pv.get("spec") or {}, pv.get("status") or {}
+    claim = spec.get("claimRef") or {}
+    return [
+        pv["metadata"]["name"],
+        (spec.get("capacity") or {}).get("storage", ""),
+        _modes(spec),
+        spec.get("persistentVolumeReclaimPolicy", ""),
+        status.get("phase", ""),
+        f"{claim['namespace']}/{claim['name']}" if claim.get("name") else "",
+        spec.get("storageClassName") or "",
+        spec.get("volumeAttributesClassName") or "<unset>",
+        status.get("reason", ""),
+        age(pv["metadata"].get("creationTimestamp")),
+        spec.get("volumeMode", ""),
+    ]
+
+
+def _netpol_row(np: dict) -> list[Any]:
+    sel = selector_string((np.get("spec") or {}).get("podSelector"))
+    return [np["metadata"]["name"], sel or "<none>", age(np["metadata"].get("creationTimestamp"))]
+
+
+def _sa_row(sa: dict) -> list[Any]:
+    return [
+        sa["metadata"]["name"],
+        len(sa.get("secrets") or []),
+        age(sa["metadata"].get("creationTimestamp")),
+    ]
 
 
 def _default_row(obj: dict) -> list[Any]:
@@ -342,10 +525,52 @@ _TABLES: dict[str, tuple[list[dict], Callable[[dict], list[Any]]]] = {
     "nodes": (NODE_COLUMNS, _node_row),
     "namespaces": (NAMESPACE_COLUMNS, _namespace_row),
     "events": (EVENT_COLUMNS, _event_row),
-    "configmaps": ([NAME, _col("Data", "integer", "Data contains the configuration data."), AGE], _configmap_row),
-    "secrets": ([NAME, _col("Type", desc="Used to facilitate programmatic handling of secret data."),
-                 _col("Data", "integer", "Data contains the secret data."), AGE], _secret_row),
+    "configmaps": (
+        [NAME, _col("Data", "integer", "Data contains the configuration data."), AGE],
+        _configmap_row,
+    ),
+    "secrets": (
+        [
+            NAME,
+            _col("Type", desc="Used to facilitate programmatic handling of secret data."),
+            _col("Data", "integer", "Data contains the secret data."),
+            AGE,
+        ],
+        _secret_row,
+    ),
     "leases": ([NAME, _col("Holder", desc="The holder of the lease."), AGE], _lease_row),
+    "persistentvolumeclaims": (
+        [
+            NAME,
+            _col("Status"),
+            _col("Volume"),
+            _col("Capacity"),
+            _col("Access Modes"),
+            _col("StorageClass"),
+            _col("VolumeAttributesClass"),
+            AGE,
+            _col("VolumeMode", priority=1),
+        ],
+        _pvc_row,
+    ),
+    "persistentvolumes": (
+        [
+            NAME,
+            _col("Capacity"),
+            _col("Access Modes"),
+            _col("Reclaim Policy"),
+            _col("Status"),
+            _col("Claim"),
+            _col("StorageClass"),
+            _col("VolumeAttributesClass"),
+            _col("Reason"),
+            AGE,
+            _col("VolumeMode", priority=1),
+        ],
+        _pv_row,
+    ),
+    "networkpolicies": ([NAME, _col("Pod-Selector"), AGE], _netpol_row),
+    "serviceaccounts": ([NAME, _col("Secrets", "integer"), AGE], _sa_row),
 }
 
 
@@ -357,16 +582,29 @@ def row_for(res: Resource, obj: dict) -> list[Any]:
     return _TABLES.get(res.plural, ([NAME, AGE], _default_row))[1](obj)
 
 
-def table(res: Resource, items: list[dict], list_meta: dict[str, Any], include: str = "Metadata",
-          columns: bool = True) -> dict[str, Any]:
+def table(
+    res: Resource,
+    items: list[dict],
+    list_meta: dict[str, Any],
+    include: str = "Metadata",
+    columns: bool = True,
+) -> dict[str, Any]:
     rows = []
     for obj in items:
         row: dict[str, Any] = {"cells": row_for(res, obj)}
         if include == "Object":
             row["object"] = obj
         elif include != "None":
-            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                             "metadata": obj["metadata"]}
+            row["object"] = {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj["metadata"],
+            }
         rows.append(row)
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta,
-            "columnDefinitions": columns_for(res) if columns else [], "rows": rows}
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": list_meta,
+        "columnDefinitions": columns_for(res) if columns else [],
+        "rows": rows,
+    }

@@ -1,7 +1,7 @@
 """Helpers for tests (ours and other layers'): an API server in a background thread, a real etcd.
 
-    with EtcdProcess(tmpdir) as etcd, ThreadedApiServer(f"etcd://{etcd.endpoint}") as api:
-        api.client.create({...})
+with EtcdProcess(tmpdir) as etcd, ThreadedApiServer(f"etcd://{etcd.endpoint}") as api:
+    api.client.create({...})
 """
 
 from __future__ import annotations
@@ -30,10 +30,19 @@ def free_port() -> int:
 class ThreadedApiServer:
     """ApiServer on 127.0.0.1:<free port> (+ optional unix socket), its event loop in a thread."""
 
-    def __init__(self, store_url: str, *, token: str = "mkpyt-api-token", socket_path: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        store_url: str,
+        *,
+        token: str = "mkpyt-api-token",
+        socket_path: str | None = None,
+        port: int = 0,
+        **kwargs: Any,
+    ) -> None:
         self.token = token
-        self.server = ApiServer(store_url, listen="127.0.0.1:0", socket_path=socket_path, tokens=[token], **kwargs)
+        self.server = ApiServer(
+            store_url, listen=f"127.0.0.1:{port}", socket_path=socket_path, tokens=[token], **kwargs
+        )
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, name="mkpyt-api-server", daemon=True)
         self._ready = threading.Event()
@@ -92,7 +101,9 @@ class ThreadedApiServer:
 class EtcdProcess:
     """A throwaway single-member etcd on free loopback ports with its own data dir."""
 
-    def __init__(self, workdir: str | None = None, name: str = "mkpyt-api", progress_interval: str = "300ms") -> None:
+    def __init__(
+        self, workdir: str | None = None, name: str = "mkpyt-api", progress_interval: str = "300ms"
+    ) -> None:
         self.dir = tempfile.mkdtemp(prefix="mkpyt-api-etcd-", dir=workdir)
         self.client_port, self.peer_port = free_port(), free_port()
         self.name = name
@@ -107,11 +118,28 @@ class EtcdProcess:
         c, p = f"http://127.0.0.1:{self.client_port}", f"http://127.0.0.1:{self.peer_port}"
         self.log = open(os.path.join(self.dir, "etcd.log"), "wb")
         self.proc = subprocess.Popen(
-            ["etcd", "--name", self.name, "--data-dir", os.path.join(self.dir, "data"),
-             "--listen-client-urls", c, "--advertise-client-urls", c, "--listen-peer-urls", p,
-             "--initial-advertise-peer-urls", p, "--initial-cluster", f"{self.name}={p}",
-             "--experimental-watch-progress-notify-interval", self.progress_interval],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                "etcd",
+                "--name",
+                self.name,
+                "--data-dir",
+                os.path.join(self.dir, "data"),
+                "--listen-client-urls",
+                c,
+                "--advertise-client-urls",
+                c,
+                "--listen-peer-urls",
+                p,
+                "--initial-advertise-peer-urls",
+                p,
+                "--initial-cluster",
+                f"{self.name}={p}",
+                "--experimental-watch-progress-notify-interval",
+                self.progress_interval,
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -127,8 +155,13 @@ class EtcdProcess:
         """Delete every key (between tests sharing one etcd)."""
         import base64
         import json
-        body = json.dumps({"key": base64.b64encode(b"\0").decode(), "range_end": base64.b64encode(b"\0").decode()})
-        req = urllib.request.Request(f"http://{self.endpoint}/v3/kv/deleterange", body.encode(), method="POST")
+
+        body = json.dumps(
+            {"key": base64.b64encode(b"\0").decode(), "range_end": base64.b64encode(b"\0").decode()}
+        )
+        req = urllib.request.Request(
+            f"http://{self.endpoint}/v3/kv/deleterange", body.encode(), method="POST"
+        )
         urllib.request.urlopen(req, timeout=10).read()
 
     def stop(self) -> None:

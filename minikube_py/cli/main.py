@@ -15,9 +15,14 @@ import minikube_py
 
 # name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
+    "cgroups": "minikube_py.cli.security:cgroups",
+    "seccomp": "minikube_py.cli.security:seccomp",
     "version": "minikube_py.cli.main:version",
     "demo": "minikube_py.cli.demo:demo",
+    "node": "minikube_py.network.cli:node",
     "apiserver": "minikube_py.api.cli:apiserver",
+    "controller-manager": "minikube_py.controllers.cli:controller_manager",
+    "scheduler": "minikube_py.controllers.cli:scheduler",
     "proxy": "minikube_py.network.proxy.cli:proxy",
 }
 

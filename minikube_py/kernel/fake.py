@@ -21,8 +21,8 @@ class Call:
 class FakeSyscalls:
     def __init__(self) -> None:
         self.calls: list[Call] = []
-        self.failures: dict[str, int] = {}   # call name -> errno to raise
-        self.files: dict[str, str] = {}      # what write_file wrote
+        self.failures: dict[str, int] = {}  # call name -> errno to raise
+        self.files: dict[str, str] = {}  # what write_file wrote
         self.next_pid = 4242
 
     def fail(self, name: str, err: int = _errno.EPERM) -> None:
@@ -65,6 +65,9 @@ class FakeSyscalls:
 
     def mkdir(self, path: str, mode: int = 0o755, why: str = "") -> None:
         self._record("mkdir", path, mode)
+
+    def rmdir(self, path: str, why: str = "") -> None:
+        self._record("rmdir", path)
 
     def mknod(self, path: str, mode: int, device: int, why: str = "") -> None:
         self._record("mknod", path, mode, device)

@@ -103,8 +103,9 @@ def pivot_root(new_root: str, put_old: str) -> None:
         raise _fail("pivot_root", new_root=new_root, put_old=put_old)
 
 
-def mount(source: str | None, target: str, fstype: str | None = None, flags: int = 0,
-          data: str | None = None) -> None:
+def mount(
+    source: str | None, target: str, fstype: str | None = None, flags: int = 0, data: str | None = None
+) -> None:
     if lib.mkpy_mount(_c(source), _c(target), _c(fstype), flags, _c(data)) != 0:
         raise _fail("mount", source=source, target=target, fstype=fstype, flags=hex(flags), data=data)
 

@@ -61,12 +61,27 @@ class Syscalls:
         self._do("setns", lambda: shim.setns(fd, nstype), why, path=path or fd, nstype=flag_names(nstype))
 
     # -- filesystems -----------------------------------------------------
-    def mount(self, source: str | None, target: str, fstype: str | None = None, flags: int = 0,
-              data: str | None = None, why: str = "") -> None:
+    def mount(
+        self,
+        source: str | None,
+        target: str,
+        fstype: str | None = None,
+        flags: int = 0,
+        data: str | None = None,
+        why: str = "",
+    ) -> None:
         from minikube_py.kernel import shim
 
-        self._do("mount", lambda: shim.mount(source, target, fstype, flags, data), why,
-                 source=source, target=target, fstype=fstype, flags=mount_flag_names(flags), data=data)
+        self._do(
+            "mount",
+            lambda: shim.mount(source, target, fstype, flags, data),
+            why,
+            source=source,
+            target=target,
+            fstype=fstype,
+            flags=mount_flag_names(flags),
+            data=data,
+        )
 
     def umount2(self, target: str, flags: int = 0, why: str = "") -> None:
         from minikube_py.kernel import shim
@@ -76,8 +91,9 @@ class Syscalls:
     def pivot_root(self, new_root: str, put_old: str, why: str = "") -> None:
         from minikube_py.kernel import shim
 
-        self._do("pivot_root", lambda: shim.pivot_root(new_root, put_old), why,
-                 new_root=new_root, put_old=put_old)
+        self._do(
+            "pivot_root", lambda: shim.pivot_root(new_root, put_old), why, new_root=new_root, put_old=put_old
+        )
 
     def chdir(self, path: str, why: str = "") -> None:
         self._do("chdir", lambda: os.chdir(path), why, path=path)
@@ -85,9 +101,20 @@ class Syscalls:
     def mkdir(self, path: str, mode: int = 0o755, why: str = "") -> None:
         self._do("mkdir", lambda: os.makedirs(path, mode, exist_ok=True), why, path=path, mode=oct(mode))
 
+    def rmdir(self, path: str, why: str = "") -> None:
+        """Remove an empty directory (for a cgroup: one with no processes and no children)."""
+        self._do("rmdir", lambda: os.rmdir(path), why, path=path)
+
     def mknod(self, path: str, mode: int, device: int, why: str = "") -> None:
-        self._do("mknod", lambda: os.mknod(path, mode, device), why, path=path, mode=oct(mode),
-                 major=os.major(device), minor=os.minor(device))
+        self._do(
+            "mknod",
+            lambda: os.mknod(path, mode, device),
+            why,
+            path=path,
+            mode=oct(mode),
+            major=os.major(device),
+            minor=os.minor(device),
+        )
 
     def symlink(self, target: str, path: str, why: str = "") -> None:
         self._do("symlink", lambda: os.symlink(target, path), why, target=target, path=path)
@@ -115,8 +142,13 @@ class Syscalls:
     def seccomp_set_filter(self, program: bytes, flags: int = 0, why: str = "") -> None:
         from minikube_py.kernel import shim
 
-        self._do("seccomp", lambda: shim.seccomp_set_filter(program, flags), why,
-                 instructions=len(program) // 8, flags=flags)
+        self._do(
+            "seccomp",
+            lambda: shim.seccomp_set_filter(program, flags),
+            why,
+            instructions=len(program) // 8,
+            flags=flags,
+        )
 
     def execve(self, path: str, argv: list[str], env: dict[str, str], why: str = "") -> None:
         # Recorded before the call: on success execve never returns.
@@ -135,8 +167,11 @@ def flag_names(flags: int) -> str:
 def mount_flag_names(flags: int) -> str:
     from minikube_py.kernel import shim
 
-    names = [n for n in dir(shim) if n.startswith("MS_") and getattr(shim, n) & flags
-             and bin(getattr(shim, n)).count("1") == 1]
+    names = [
+        n
+        for n in dir(shim)
+        if n.startswith("MS_") and getattr(shim, n) & flags and bin(getattr(shim, n)).count("1") == 1
+    ]
     return "|".join(sorted(names, key=lambda n: getattr(shim, n))) or "0"
 
 

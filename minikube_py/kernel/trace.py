@@ -19,11 +19,11 @@ _KERNEL_DIR = str(Path(__file__).resolve().parent)
 
 @dataclass
 class TraceEntry:
-    call: str                       # the system call, e.g. "pivot_root"
-    args: dict[str, object]         # its arguments, as shown to the student
-    where: str                      # file:line of the project code that asked for it
-    why: str = ""                   # one short sentence, optional
-    error: str | None = None        # the OSError text when the call failed
+    call: str  # the system call, e.g. "pivot_root"
+    args: dict[str, object]  # its arguments, as shown to the student
+    where: str  # file:line of the project code that asked for it
+    why: str = ""  # one short sentence, optional
+    error: str | None = None  # the OSError text when the call failed
     pid: int = field(default_factory=os.getpid)
 
 

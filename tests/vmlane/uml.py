@@ -43,30 +43,56 @@ def available() -> str | None:
     return None
 
 
-def run_in_vm(argv: list[str], *, cwd: str = "/", env: dict[str, str] | None = None,
-              mem: str = "1536M", timeout: float = 900, results_dir: str | None = None,
-              kernel_args: list[str] | None = None, hostname: str = "mkpy-vm",
-              echo: bool = False) -> VmResult:
+def run_in_vm(
+    argv: list[str],
+    *,
+    cwd: str = "/",
+    env: dict[str, str] | None = None,
+    mem: str = "1536M",
+    timeout: float = 900,
+    results_dir: str | None = None,
+    kernel_args: list[str] | None = None,
+    hostname: str = "mkpy-vm",
+    echo: bool = False,
+) -> VmResult:
     """Boot, run `argv` inside (absolute interpreter paths: no pyenv shims), power off."""
     reason = available()
     if reason:
         raise RuntimeError(reason)
     results = Path(results_dir or tempfile.mkdtemp(prefix="mkpy-vmlane-", dir="/var/tmp"))
     results.mkdir(parents=True, exist_ok=True)
-    job = {"argv": argv, "cwd": cwd, "env": env or {}, "results": str(results), "hostname": hostname}
+    job = {"argv": argv, "cwd": cwd, "env": env or {}, "results": str(results), "hostname": hostname,
+           "visible": [cwd]}
     job_path = results / "job.json"
     job_path.write_text(json.dumps(job))
     exit_file = results / "exitcode"
     exit_file.unlink(missing_ok=True)
 
-    cmd = [UML, f"mem={mem}", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "rw",
-           f"init={INIT}", "con=null", "con0=fd:0,fd:1", "quiet", f"mkpy_job={job_path}",
-           *(kernel_args or [])]
+    cmd = [
+        UML,
+        f"mem={mem}",
+        "root=/dev/root",
+        "rootfstype=hostfs",
+        "rootflags=/",
+        "rw",
+        f"init={INIT}",
+        "con=null",
+        "con0=fd:0,fd:1",
+        "quiet",
+        f"mkpy_job={job_path}",
+        *(kernel_args or []),
+    ]
     # UML backs the VM's memory with a file in TMPDIR; keep it off the project tree.
     uml_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "TMPDIR": "/dev/shm", "HOME": str(results)}
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=uml_env, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=uml_env,
+        start_new_session=True,
+    )
     chunks: list[str] = []
     try:
         assert proc.stdout is not None

@@ -21,12 +21,30 @@ import sys
 import time
 
 MODULES = [
-    "overlay", "veth", "bridge", "br_netfilter", "ip_tables", "iptable_nat", "iptable_filter",
-    "xt_statistic", "xt_comment", "xt_conntrack", "xt_MASQUERADE", "xt_mark", "xt_addrtype",
-    "xt_multiport", "xt_recent", "xt_tcpudp", "nf_conntrack_netlink", "vxlan",
+    "overlay",
+    "veth",
+    "bridge",
+    "br_netfilter",
+    "ip_tables",
+    "iptable_nat",
+    "iptable_filter",
+    "xt_statistic",
+    "xt_comment",
+    "xt_conntrack",
+    "xt_MASQUERADE",
+    "xt_mark",
+    "xt_addrtype",
+    "xt_multiport",
+    "xt_recent",
+    "xt_tcpudp",
+    "nf_conntrack_netlink",
+    "vxlan",
 ]
 SCRATCH = "/mnt"  # a VM tmpfs; not /tmp, so results dirs under the host /tmp stay visible
 NEW_ROOT = SCRATCH + "/root"
+# Fresh, in-memory directories for the job: container storage must not sit on the
+# overlay root (overlayfs refuses an overlay upper there), and state must not persist.
+VM_TMPFS = ("/tmp", "/run", "/var/lib/mkpy", "/var/log", "/etc/mkpy", "/etc/cni")
 
 
 def run(*argv: str, check: bool = True) -> int:
@@ -74,9 +92,19 @@ def setup(job: dict) -> None:
     mount("devtmpfs", "devtmpfs", "/dev")
     mount("devpts", "devpts", "/dev/pts", "newinstance,ptmxmode=0666")
     mount("tmpfs", "shm", "/dev/shm", "mode=1777")
-    for path in ("/tmp", "/run", "/var/lib/mkpy", "/var/log", "/etc/mkpy", "/etc/cni"):
+    for path in VM_TMPFS:
         mount("tmpfs", "vmtmp", path, "mode=0755" if path != "/tmp" else "mode=1777")
     os.makedirs("/run/netns", exist_ok=True)
+    # Paths the job needs that a VM tmpfs above now hides (a checkout under /tmp, say)
+    # come back as their own overlay: host copy read-only below, VM memory above.
+    for n, path in enumerate(job.get("visible", [])):
+        if any(path == t or path.startswith(t + "/") for t in VM_TMPFS):
+            # (the scratch tmpfs now sits under the old root)
+            up, wk = f"/.oldroot{SCRATCH}/vis{n}/upper", f"/.oldroot{SCRATCH}/vis{n}/work"
+            os.makedirs(up)
+            os.makedirs(wk)
+            os.makedirs(path, exist_ok=True)
+            mount("overlay", "vmvisible", path, f"lowerdir=/.oldroot{path},upperdir={up},workdir={wk}")
     # The one way out to the host: the job's results directory, bound from the old root.
     results = job["results"]
     os.makedirs(results, exist_ok=True)
@@ -87,11 +115,16 @@ def setup(job: dict) -> None:
         f.write(" ".join("+" + c for c in open("/sys/fs/cgroup/cgroup.controllers").read().split()))
     if not os.path.exists(f"/lib/modules/{release}"):
         os.symlink(f"/usr/lib/uml/modules/{release}", f"/lib/modules/{release}")
-    for module in MODULES:
-        run("modprobe", "-q", module, check=False)
+    run("modprobe", "-a", "-q", *MODULES, check=False)  # one process: each start costs ~30 ms here
     # This kernel has no nftables for IPv4: the legacy iptables backend is the one that works.
-    for tool in ("iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save",
-                 "ip6tables-restore"):
+    for tool in (
+        "iptables",
+        "iptables-save",
+        "iptables-restore",
+        "ip6tables",
+        "ip6tables-save",
+        "ip6tables-restore",
+    ):
         legacy = f"/usr/sbin/{tool.replace('tables', 'tables-legacy', 1)}"
         if os.path.exists(legacy):
             link = f"/usr/sbin/{tool}"
@@ -113,8 +146,14 @@ def main() -> None:
     try:
         t0 = time.monotonic()
         setup(job)
-        env = {"PATH": os.environ["PATH"], "HOME": "/root", "TERM": "dumb", "MKPY_IN_VM": "1",
-               "LANG": "C.UTF-8", **job.get("env", {})}
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": "/root",
+            "TERM": "dumb",
+            "MKPY_IN_VM": "1",
+            "LANG": "C.UTF-8",
+            **job.get("env", {}),
+        }
         print(f"vm-lane: set up in {time.monotonic() - t0:.2f}s; running {job['argv']}", flush=True)
         code = subprocess.run(job["argv"], cwd=job.get("cwd", "/"), env=env).returncode
     except BaseException as exc:  # noqa: BLE001 - PID 1 must never die with an exception

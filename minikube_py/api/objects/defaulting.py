@@ -91,8 +91,9 @@ def pod_spec_defaults(spec: dict) -> None:
 
 def qos_class(spec: dict) -> str:
     """Guaranteed / Burstable / BestEffort from the containers' requests and limits."""
-    containers = [c for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
-                  if isinstance(c, dict)]
+    containers = [
+        c for c in (spec.get("containers") or []) + (spec.get("initContainers") or []) if isinstance(c, dict)
+    ]
     any_set = False
     guaranteed = True
     for c in containers:
@@ -214,8 +215,15 @@ def _node(obj: dict) -> None:
 
 
 _DEFAULTERS: dict[str, Callable[[dict], None]] = {
-    "pods": _pod, "deployments": _deployment, "replicasets": _template_owner, "services": _service,
-    "endpoints": _endpoints, "secrets": _secret, "namespaces": _namespace,
-    "persistentvolumes": _pv, "persistentvolumeclaims": _pvc, "networkpolicies": _network_policy,
+    "pods": _pod,
+    "deployments": _deployment,
+    "replicasets": _template_owner,
+    "services": _service,
+    "endpoints": _endpoints,
+    "secrets": _secret,
+    "namespaces": _namespace,
+    "persistentvolumes": _pv,
+    "persistentvolumeclaims": _pvc,
+    "networkpolicies": _network_policy,
     "nodes": _node,
 }

@@ -5,9 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 # events.k8s.io/v1 field -> core/v1 field
-_RENAMES = {"regarding": "involvedObject", "note": "message", "deprecatedSource": "source",
-            "deprecatedFirstTimestamp": "firstTimestamp", "deprecatedLastTimestamp": "lastTimestamp",
-            "deprecatedCount": "count", "reportingController": "reportingComponent"}
+_RENAMES = {
+    "regarding": "involvedObject",
+    "note": "message",
+    "deprecatedSource": "source",
+    "deprecatedFirstTimestamp": "firstTimestamp",
+    "deprecatedLastTimestamp": "lastTimestamp",
+    "deprecatedCount": "count",
+    "reportingController": "reportingComponent",
+}
 _SAME = ("metadata", "eventTime", "series", "reason", "action", "type", "related", "reportingInstance")
 
 

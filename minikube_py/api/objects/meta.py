@@ -18,7 +18,8 @@ def later(seconds: int) -> str:
 
 def parse_time(value: str) -> dt.datetime:
     return dt.datetime.strptime(value.replace(".000000", "")[:19] + "Z", "%Y-%m-%dT%H:%M:%SZ").replace(
-        tzinfo=dt.UTC)
+        tzinfo=dt.UTC
+    )
 
 
 def new_uid() -> str:

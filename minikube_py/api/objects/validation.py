@@ -25,15 +25,21 @@ QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
-LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
-             "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
-             "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
-SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "
-                 "or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
-                 "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
-DNS1035_MSG = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
-               "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
-               "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")
+LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+    "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
+    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "
+    "or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
+    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+DNS1035_MSG = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+    "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
+    "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+)
 
 # How each resource's metadata.name is checked (default: DNS-1123 subdomain).
 NAME_RULES = {"namespaces": "label", "services": "dns1035"}
@@ -41,8 +47,13 @@ NAME_RULES = {"namespaces": "label", "services": "dns1035"}
 
 def dns_label(errs: FieldErrors, field: str, value: Any) -> None:
     if not isinstance(value, str) or not DNS1123_LABEL.match(value) or len(value) > 63:
-        errs.invalid(field, value, LABEL_MSG if isinstance(value, str) and len(value) <= 63
-                     else "must be no more than 63 characters")
+        errs.invalid(
+            field,
+            value,
+            LABEL_MSG
+            if isinstance(value, str) and len(value) <= 63
+            else "must be no more than 63 characters",
+        )
 
 
 def dns_subdomain(errs: FieldErrors, field: str, value: Any) -> None:
@@ -59,8 +70,12 @@ def _labels(errs: FieldErrors, field: str, labels: Any) -> None:
     for k, v in labels.items():
         _qualified_key(errs, field, k)
         if not isinstance(v, str) or len(v) > 63 or (v and not QUALIFIED_NAME.match(v)):
-            errs.invalid(f"{field}", v, "a valid label must be an empty string or consist of alphanumeric "
-                         "characters, '-', '_' or '.', and must start and end with an alphanumeric character")
+            errs.invalid(
+                f"{field}",
+                v,
+                "a valid label must be an empty string or consist of alphanumeric "
+                "characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+            )
 
 
 def _qualified_key(errs: FieldErrors, field: str, key: Any) -> None:
@@ -71,8 +86,12 @@ def _qualified_key(errs: FieldErrors, field: str, key: Any) -> None:
     if prefix and (len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix)):
         errs.invalid(field, key, "prefix part " + SUBDOMAIN_MSG)
     if not name or len(name) > 63 or not QUALIFIED_NAME.match(name):
-        errs.invalid(field, key, "name part must consist of alphanumeric characters, '-', '_' or '.', "
-                     "and must start and end with an alphanumeric character")
+        errs.invalid(
+            field,
+            key,
+            "name part must consist of alphanumeric characters, '-', '_' or '.', "
+            "and must start and end with an alphanumeric character",
+        )
 
 
 def validate_meta(res: Resource, obj: dict, errs: FieldErrors) -> None:
@@ -140,7 +159,9 @@ def _resources(errs: FieldErrors, field: str, res: Any) -> None:
     for k in set(lim) & set(req):
         try:
             if parse_quantity(req[k]) > parse_quantity(lim[k]):
-                errs.invalid(f"{field}.requests", req[k], f"must be less than or equal to {k} limit of {lim[k]}")
+                errs.invalid(
+                    f"{field}.requests", req[k], f"must be less than or equal to {k} limit of {lim[k]}"
+                )
         except QuantityError:
             pass
 
@@ -174,8 +195,11 @@ def _container(errs: FieldErrors, field: str, c: Any, names: set[str]) -> None:
             errs.not_supported(f"{pf}.protocol", p.get("protocol"), PROTOCOLS)
         if p.get("name"):
             if not IANA_SVC_NAME.match(p["name"]) or len(p["name"]) > 15:
-                errs.invalid(f"{pf}.name", p["name"], "must be no more than 15 characters and a lowercase "
-                             "IANA_SVC_NAME")
+                errs.invalid(
+                    f"{pf}.name",
+                    p["name"],
+                    "must be no more than 15 characters and a lowercase IANA_SVC_NAME",
+                )
             if p["name"] in port_names:
                 errs.duplicate(f"{pf}.name", p["name"])
             port_names.add(p["name"])
@@ -193,11 +217,24 @@ def _container(errs: FieldErrors, field: str, c: Any, names: set[str]) -> None:
     _resources(errs, f"{field}.resources", c.get("resources"))
 
 
-VOLUME_SOURCES = {"emptyDir", "hostPath", "configMap", "secret", "persistentVolumeClaim", "projected",
-                  "downwardAPI", "nfs", "csi", "ephemeral", "image"}
+VOLUME_SOURCES = {
+    "emptyDir",
+    "hostPath",
+    "configMap",
+    "secret",
+    "persistentVolumeClaim",
+    "projected",
+    "downwardAPI",
+    "nfs",
+    "csi",
+    "ephemeral",
+    "image",
+}
 
 
-def validate_pod_spec(errs: FieldErrors, field: str, spec: Any, restart_policies: list[str] | None = None) -> None:
+def validate_pod_spec(
+    errs: FieldErrors, field: str, spec: Any, restart_policies: list[str] | None = None
+) -> None:
     if not isinstance(spec, dict):
         errs.required(field)
         return
@@ -232,12 +269,15 @@ def validate_pod_spec(errs: FieldErrors, field: str, spec: Any, restart_policies
         vnames.add(v["name"])
         sources = [k for k in v if k != "name"]
         if len(sources) != 1:
-            errs.forbidden(vf, "must specify exactly one volume source" if sources
-                           else "must specify a volume type")
+            errs.forbidden(
+                vf, "must specify exactly one volume source" if sources else "must specify a volume type"
+            )
     for i, c in enumerate((spec.get("containers") or []) + (spec.get("initContainers") or [])):
         for j, m in enumerate((c or {}).get("volumeMounts") or [] if isinstance(c, dict) else []):
             if isinstance(m, dict) and m.get("name") and m["name"] not in vnames:
-                errs.not_supported(f"{field}.containers[{i}].volumeMounts[{j}].name", m["name"], sorted(vnames))
+                errs.not_supported(
+                    f"{field}.containers[{i}].volumeMounts[{j}].name", m["name"], sorted(vnames)
+                )
     ns = spec.get("nodeSelector")
     if ns is not None:
         _labels(errs, f"{field}.nodeSelector", ns)
@@ -247,8 +287,9 @@ def validate_pod_spec(errs: FieldErrors, field: str, spec: Any, restart_policies
             errs.not_supported(f"{field}.tolerations[{i}].operator", op, ["Equal", "Exists"])
         eff = (t or {}).get("effect")
         if eff and eff not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
-            errs.not_supported(f"{field}.tolerations[{i}].effect", eff,
-                               ["NoExecute", "NoSchedule", "PreferNoSchedule"])
+            errs.not_supported(
+                f"{field}.tolerations[{i}].effect", eff, ["NoExecute", "NoSchedule", "PreferNoSchedule"]
+            )
 
 
 def _pod(obj: dict, errs: FieldErrors) -> None:
@@ -303,13 +344,18 @@ def _deployment(obj: dict, errs: FieldErrors) -> None:
     if t not in ("RollingUpdate", "Recreate"):
         errs.not_supported("spec.strategy.type", t, ["Recreate", "RollingUpdate"])
     if t == "Recreate" and st.get("rollingUpdate"):
-        errs.forbidden("spec.strategy.rollingUpdate", "may not be specified when strategy `type` is 'Recreate'")
+        errs.forbidden(
+            "spec.strategy.rollingUpdate", "may not be specified when strategy `type` is 'Recreate'"
+        )
     ru = st.get("rollingUpdate") or {}
     _int_or_percent(errs, "spec.strategy.rollingUpdate.maxSurge", ru.get("maxSurge"))
     _int_or_percent(errs, "spec.strategy.rollingUpdate.maxUnavailable", ru.get("maxUnavailable"))
     if ru.get("maxSurge") in (0, "0%") and ru.get("maxUnavailable") in (0, "0%"):
-        errs.invalid("spec.strategy.rollingUpdate.maxUnavailable", ru.get("maxUnavailable"),
-                     "may not be 0 when `maxSurge` is 0")
+        errs.invalid(
+            "spec.strategy.rollingUpdate.maxUnavailable",
+            ru.get("maxUnavailable"),
+            "may not be 0 when `maxSurge` is 0",
+        )
     for f in ("revisionHistoryLimit", "progressDeadlineSeconds", "minReadySeconds"):
         v = spec.get(f)
         if v is not None and (not isinstance(v, int) or v < 0):
@@ -358,21 +404,28 @@ def _service(obj: dict, errs: FieldErrors) -> None:
         if isinstance(tp, int):
             _port_number(errs, f"{pf}.targetPort", tp)
         elif tp is not None and not (isinstance(tp, str) and IANA_SVC_NAME.match(tp)):
-            errs.invalid(f"{pf}.targetPort", tp, "must contain at least one letter (a-z) and be a valid port name")
+            errs.invalid(
+                f"{pf}.targetPort", tp, "must contain at least one letter (a-z) and be a valid port name"
+            )
         np = p.get("nodePort")
         if np is not None:
             if t not in ("NodePort", "LoadBalancer"):
                 errs.forbidden(f"{pf}.nodePort", "may not be used when `type` is 'ClusterIP'")
             elif not isinstance(np, int) or not 30000 <= np <= 32767:
-                errs.invalid(f"{pf}.nodePort", np, "provided port is not in the valid range. "
-                             "The range of valid ports is 30000-32767")
+                errs.invalid(
+                    f"{pf}.nodePort",
+                    np,
+                    "provided port is not in the valid range. The range of valid ports is 30000-32767",
+                )
     _labels(errs, "spec.selector", spec.get("selector"))
     ip = spec.get("clusterIP")
     if ip not in (None, "", "None"):
         try:
             ipaddress.ip_address(ip)
         except ValueError:
-            errs.invalid("spec.clusterIP", ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)")
+            errs.invalid(
+                "spec.clusterIP", ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
+            )
     aff = spec.get("sessionAffinity", "None")
     if aff not in ("None", "ClientIP"):
         errs.not_supported("spec.sessionAffinity", aff, ["ClientIP", "None"])
@@ -385,7 +438,9 @@ def _endpoints(obj: dict, errs: FieldErrors) -> None:
                 try:
                     ipaddress.ip_address((a or {}).get("ip", ""))
                 except ValueError:
-                    errs.invalid(f"subsets[{i}].{key}[{j}].ip", (a or {}).get("ip"), "must be a valid IP address")
+                    errs.invalid(
+                        f"subsets[{i}].{key}[{j}].ip", (a or {}).get("ip"), "must be a valid IP address"
+                    )
         for j, p in enumerate((s or {}).get("ports") or []):
             _port_number(errs, f"subsets[{i}].ports[{j}].port", (p or {}).get("port"))
 
@@ -399,9 +454,13 @@ def _data_keys(errs: FieldErrors, field: str, data: Any) -> None:
         return
     for k, v in data.items():
         if not CONFIG_KEY.match(k) or len(k) > 253:
-            errs.invalid(f"{field}[{k}]", k, "a valid config key must consist of alphanumeric characters, "
-                         "'-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for "
-                         "validation is '[-._a-zA-Z0-9]+')")
+            errs.invalid(
+                f"{field}[{k}]",
+                k,
+                "a valid config key must consist of alphanumeric characters, "
+                "'-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for "
+                "validation is '[-._a-zA-Z0-9]+')",
+            )
         if not isinstance(v, str):
             errs.invalid(f"{field}[{k}]", v, "must be a string")
 
@@ -439,7 +498,9 @@ def _node(obj: dict, errs: FieldErrors) -> None:
             errs.required(f"spec.taints[{i}].key")
         eff = (t or {}).get("effect")
         if eff not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
-            errs.not_supported(f"spec.taints[{i}].effect", eff, ["NoExecute", "NoSchedule", "PreferNoSchedule"])
+            errs.not_supported(
+                f"spec.taints[{i}].effect", eff, ["NoExecute", "NoSchedule", "PreferNoSchedule"]
+            )
 
 
 def _event(obj: dict, errs: FieldErrors) -> None:
@@ -488,9 +549,18 @@ def _network_policy(obj: dict, errs: FieldErrors) -> None:
 
 
 _VALIDATORS: dict[str, Callable[[dict, FieldErrors], None]] = {
-    "pods": _pod, "deployments": _deployment, "replicasets": _selector_and_template, "services": _service,
-    "endpoints": _endpoints, "configmaps": _configmap, "secrets": _secret, "namespaces": _namespace,
-    "nodes": _node, "events": _event, "persistentvolumeclaims": _pvc, "persistentvolumes": _pv,
+    "pods": _pod,
+    "deployments": _deployment,
+    "replicasets": _selector_and_template,
+    "services": _service,
+    "endpoints": _endpoints,
+    "configmaps": _configmap,
+    "secrets": _secret,
+    "namespaces": _namespace,
+    "nodes": _node,
+    "events": _event,
+    "persistentvolumeclaims": _pvc,
+    "persistentvolumes": _pv,
     "networkpolicies": _network_policy,
 }
 
@@ -516,20 +586,40 @@ def validate_update(res: Resource, new: dict, old: dict) -> None:
     if fn:
         fn(new, errs)
     ns, os_ = new.get("spec") or {}, old.get("spec") or {}
+    if (old.get("metadata") or {}).get("deletionTimestamp"):
+        added = [
+            f
+            for f in new["metadata"].get("finalizers") or []
+            if f not in old["metadata"].get("finalizers") or []
+        ]
+        if added:
+            errs.forbidden(
+                "metadata.finalizers",
+                "no new finalizers can be added if the object is being deleted, "
+                f"found new finalizers {added}",
+            )
     if res.plural == "pods":
-        changed = {k for k in set(ns) | set(os_) if ns.get(k) != os_.get(k)} - POD_MUTABLE - {"containers",
-                                                                                                "initContainers"}
+        changed = (
+            {k for k in set(ns) | set(os_) if ns.get(k) != os_.get(k)}
+            - POD_MUTABLE
+            - {"containers", "initContainers"}
+        )
         if "nodeName" in changed and not os_.get("nodeName"):
             changed.discard("nodeName")  # binding sets it once
         for key in ("containers", "initContainers"):
             a, b = ns.get(key) or [], os_.get(key) or []
-            if len(a) != len(b) or any({**x, "image": None} != {**y, "image": None} for x, y in zip(a, b, strict=False)):
+            if len(a) != len(b) or any(
+                {**x, "image": None} != {**y, "image": None} for x, y in zip(a, b, strict=False)
+            ):
                 changed.add(key)
         if changed:
-            errs.forbidden("spec", "pod updates may not change fields other than `spec.containers[*].image`, "
-                           "`spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, `spec.tolerations` "
-                           "(only additions to existing tolerations), `spec.terminationGracePeriodSeconds` "
-                           f"(changed: {', '.join(sorted(changed))})")
+            errs.forbidden(
+                "spec",
+                "pod updates may not change fields other than `spec.containers[*].image`, "
+                "`spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, `spec.tolerations` "
+                "(only additions to existing tolerations), `spec.terminationGracePeriodSeconds` "
+                f"(changed: {', '.join(sorted(changed))})",
+            )
     elif res.plural in ("deployments", "replicasets"):
         if ns.get("selector") != os_.get("selector"):
             errs.invalid("spec.selector", ns.get("selector"), "field is immutable")
@@ -539,8 +629,11 @@ def validate_update(res: Resource, new: dict, old: dict) -> None:
     elif res.plural == "persistentvolumeclaims":
         changed = {k for k in set(ns) | set(os_) if ns.get(k) != os_.get(k)} - {"resources", "volumeName"}
         if changed:
-            errs.forbidden("spec", "spec is immutable after creation except resources.requests and volumeName")
-    elif res.plural == "secrets" or res.plural == "configmaps":
-        if old.get("immutable") and (new.get("data") != old.get("data") or new.get("binaryData") != old.get("binaryData")):
+            errs.forbidden(
+                "spec", "spec is immutable after creation except resources.requests and volumeName"
+            )
+    elif res.plural in ("secrets", "configmaps") and old.get("immutable"):
+        data_changed = new.get("data") != old.get("data") or new.get("binaryData") != old.get("binaryData")
+        if data_changed:
             errs.forbidden("data", "field is immutable when `immutable` is set")
     errs.raise_if(res.kind, (new.get("metadata") or {}).get("name") or "", res.group)

@@ -21,5 +21,14 @@ def open_backend(url: str) -> Backend:
     return SQLiteBackend(path)
 
 
-__all__ = ["KV", "Backend", "Compacted", "Event", "KeyExists", "KeyNotFound", "RevisionMismatch",
-           "StoreError", "open_backend"]
+__all__ = [
+    "KV",
+    "Backend",
+    "Compacted",
+    "Event",
+    "KeyExists",
+    "KeyNotFound",
+    "RevisionMismatch",
+    "StoreError",
+    "open_backend",
+]

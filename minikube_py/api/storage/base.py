@@ -35,7 +35,9 @@ class Compacted(StoreError):
     """The requested revision is older than the oldest change kept (HTTP 410 Gone)."""
 
     def __init__(self, requested: int, compact_revision: int) -> None:
-        super().__init__(f"required revision {requested} has been compacted (oldest kept: {compact_revision})")
+        super().__init__(
+            f"required revision {requested} has been compacted (oldest kept: {compact_revision})"
+        )
         self.requested = requested
         self.compact_revision = compact_revision
 
@@ -72,8 +74,9 @@ class Backend:
     async def get(self, key: str) -> KV | None:
         raise NotImplementedError
 
-    async def list(self, prefix: str, *, start_after: str = "", limit: int = 0,
-                   revision: int = 0) -> tuple[list[KV], int, bool]:
+    async def list(
+        self, prefix: str, *, start_after: str = "", limit: int = 0, revision: int = 0
+    ) -> tuple[list[KV], int, bool]:
         """Keys under prefix in key order, after start_after; returns (items, store revision, more)."""
         raise NotImplementedError
 
@@ -96,8 +99,9 @@ class Backend:
         """Forget changes older than the newest `keep` revisions; returns the compact revision."""
         raise NotImplementedError
 
-    def watch(self, prefix: str, after_revision: int, progress_interval: float | None = None
-              ) -> AsyncIterator[Event]:
+    def watch(
+        self, prefix: str, after_revision: int, progress_interval: float | None = None
+    ) -> AsyncIterator[Event]:
         """Every change under prefix with revision > after_revision, then live ones, in order.
 
         Raises Compacted (before yielding) when after_revision is no longer kept. With a

@@ -58,7 +58,7 @@ class Transformer:
     def from_storage(self, key: str, data: bytes) -> bytes:
         if not data.startswith(PREFIX):
             return data
-        name, _, rest = data[len(PREFIX):].partition(b":")
+        name, _, rest = data[len(PREFIX) :].partition(b":")
         aes = self.keys.get(name)
         if aes is None:
             raise EncryptionError(f"{key}: encrypted with unknown key {name.decode()!r}")

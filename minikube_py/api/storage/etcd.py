@@ -37,8 +37,12 @@ def _prefix_end(prefix: str) -> str:
 
 
 def _kv(d: dict[str, Any]) -> KV:
-    return KV(_unb64(d.get("key")).decode(), _unb64(d.get("value")), int(d.get("create_revision", 0)),
-              int(d.get("mod_revision", 0)))
+    return KV(
+        _unb64(d.get("key")).decode(),
+        _unb64(d.get("value")),
+        int(d.get("create_revision", 0)),
+        int(d.get("mod_revision", 0)),
+    )
 
 
 class EtcdError(StoreError):
@@ -51,6 +55,8 @@ class EtcdBackend(Backend):
         endpoint = url.removeprefix("etcd://").removeprefix("http://").split(",")[0].rstrip("/")
         self.base = f"http://{endpoint}"
         self._session: aiohttp.ClientSession | None = None
+        self._streams: set[aiohttp.ClientResponse] = set()
+        self._closing = False
 
     async def start(self) -> None:
         if self._session is None:
@@ -62,12 +68,18 @@ class EtcdBackend(Backend):
             self._session = None
 
     async def end_watches(self) -> None:
-        await self.close()  # the watch streams ride on the session
+        # Closing each stream's response wakes its reader at once (closing the session alone
+        # leaves a pending read waiting).
+        self._closing = True
+        for resp in list(self._streams):
+            resp.close()
 
     async def _call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         await self.start()
         assert self._session is not None
-        async with self._session.post(self.base + path, json=body, timeout=aiohttp.ClientTimeout(total=30)) as r:
+        async with self._session.post(
+            self.base + path, json=body, timeout=aiohttp.ClientTimeout(total=30)
+        ) as r:
             data = await r.json(content_type=None)
         if r.status != 200 or "error" in data:
             msg = data.get("error") or data.get("message") or str(data)
@@ -82,16 +94,23 @@ class EtcdBackend(Backend):
         kvs = data.get("kvs") or []
         return _kv(kvs[0]) if kvs else None
 
-    async def list(self, prefix: str, *, start_after: str = "", limit: int = 0,
-                   revision: int = 0) -> tuple[list[KV], int, bool]:
-        body: dict[str, Any] = {"key": _b64(start_after + "\0" if start_after else prefix),
-                                "range_end": _b64(_prefix_end(prefix))}
+    async def list(
+        self, prefix: str, *, start_after: str = "", limit: int = 0, revision: int = 0
+    ) -> tuple[list[KV], int, bool]:
+        body: dict[str, Any] = {
+            "key": _b64(start_after + "\0" if start_after else prefix),
+            "range_end": _b64(_prefix_end(prefix)),
+        }
         if limit:
             body["limit"] = limit
         if revision:
             body["revision"] = revision  # paged lists read one consistent snapshot
         data = await self._call("/v3/kv/range", body)
-        return ([_kv(k) for k in data.get("kvs") or []], int(data["header"]["revision"]), bool(data.get("more")))
+        return (
+            [_kv(k) for k in data.get("kvs") or []],
+            int(data["header"]["revision"]),
+            bool(data.get("more")),
+        )
 
     async def current_revision(self) -> int:
         data = await self._call("/v3/kv/range", {"key": _b64("/"), "count_only": True})
@@ -103,18 +122,25 @@ class EtcdBackend(Backend):
 
     async def create(self, key: str, value: bytes) -> int:
         k = _b64(key)
-        data = await self._txn([{"key": k, "result": "EQUAL", "target": "CREATE", "create_revision": 0}],
-                               [{"request_put": {"key": k, "value": _b64(value)}}], [])
+        data = await self._txn(
+            [{"key": k, "result": "EQUAL", "target": "CREATE", "create_revision": 0}],
+            [{"request_put": {"key": k, "value": _b64(value)}}],
+            [],
+        )
         if not data.get("succeeded"):
             raise KeyExists(key)
         return int(data["header"]["revision"])
 
     async def update(self, key: str, value: bytes, expected_revision: int) -> int:
         k = _b64(key)
-        compare = [{"key": k, "result": "EQUAL", "target": "MOD", "mod_revision": expected_revision}] \
-            if expected_revision else [{"key": k, "result": "GREATER", "target": "CREATE", "create_revision": 0}]
-        data = await self._txn(compare, [{"request_put": {"key": k, "value": _b64(value)}}],
-                               [{"request_range": {"key": k}}])
+        compare = (
+            [{"key": k, "result": "EQUAL", "target": "MOD", "mod_revision": expected_revision}]
+            if expected_revision
+            else [{"key": k, "result": "GREATER", "target": "CREATE", "create_revision": 0}]
+        )
+        data = await self._txn(
+            compare, [{"request_put": {"key": k, "value": _b64(value)}}], [{"request_range": {"key": k}}]
+        )
         if not data.get("succeeded"):
             current = self._failed_range(data)
             if current is None:
@@ -124,10 +150,14 @@ class EtcdBackend(Backend):
 
     async def delete(self, key: str, expected_revision: int = 0) -> tuple[int, KV]:
         k = _b64(key)
-        compare = [{"key": k, "result": "EQUAL", "target": "MOD", "mod_revision": expected_revision}] \
-            if expected_revision else [{"key": k, "result": "GREATER", "target": "CREATE", "create_revision": 0}]
-        data = await self._txn(compare, [{"request_delete_range": {"key": k, "prev_kv": True}}],
-                               [{"request_range": {"key": k}}])
+        compare = (
+            [{"key": k, "result": "EQUAL", "target": "MOD", "mod_revision": expected_revision}]
+            if expected_revision
+            else [{"key": k, "result": "GREATER", "target": "CREATE", "create_revision": 0}]
+        )
+        data = await self._txn(
+            compare, [{"request_delete_range": {"key": k, "prev_kv": True}}], [{"request_range": {"key": k}}]
+        )
         if not data.get("succeeded"):
             current = self._failed_range(data)
             if current is None:
@@ -155,38 +185,63 @@ class EtcdBackend(Backend):
         return target
 
     # ------------------------------------------------------------------ watch
-    async def watch(self, prefix: str, after_revision: int,  # type: ignore[override]
-                    progress_interval: float | None = None) -> AsyncIterator[Event]:
+    async def watch(
+        self,
+        prefix: str,
+        after_revision: int,  # type: ignore[override]
+        progress_interval: float | None = None,
+    ) -> AsyncIterator[Event]:
         await self.start()
         assert self._session is not None
-        req = {"create_request": {"key": _b64(prefix), "range_end": _b64(_prefix_end(prefix)),
-                                  "start_revision": after_revision + 1, "prev_kv": True,
-                                  "progress_notify": progress_interval is not None}}
-        async with self._session.post(self.base + "/v3/watch", json=req,
-                                      timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as resp:
-            buf = b""
-            async for chunk in resp.content.iter_any():
-                buf += chunk
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    if not line.strip():
-                        continue
-                    msg = json.loads(line)
-                    if "error" in msg:
-                        raise EtcdError(f"etcd watch: {msg['error']}")
-                    result = msg.get("result") or {}
-                    if int(result.get("compact_revision", 0) or 0):
-                        raise Compacted(after_revision, int(result["compact_revision"]))
-                    if result.get("canceled"):
-                        raise EtcdError(f"etcd watch canceled: {result.get('cancel_reason', '')}")
-                    events = result.get("events") or []
-                    if not events and not result.get("created") and progress_interval is not None:
-                        yield Event("PROGRESS", prefix, int(result["header"]["revision"]), None, None)
-                    for ev in events:
-                        kv = _kv(ev["kv"])
-                        prev = _kv(ev["prev_kv"]) if ev.get("prev_kv") else None
-                        if ev.get("type") == "DELETE":
-                            yield Event("DELETE", kv.key, kv.mod_revision, None, prev)
-                        else:
-                            yield Event("PUT", kv.key, kv.mod_revision, kv, prev)
-                await asyncio.sleep(0)
+        req = {
+            "create_request": {
+                "key": _b64(prefix),
+                "range_end": _b64(_prefix_end(prefix)),
+                "start_revision": after_revision + 1,
+                "prev_kv": True,
+                "progress_notify": progress_interval is not None,
+            }
+        }
+        async with self._session.post(
+            self.base + "/v3/watch", json=req, timeout=aiohttp.ClientTimeout(total=None, sock_read=None)
+        ) as resp:
+            self._streams.add(resp)
+            try:
+                async for event in self._events(resp, prefix, after_revision, progress_interval):
+                    yield event
+            except (aiohttp.ClientError, ConnectionError):
+                if not self._closing:
+                    raise
+            finally:
+                self._streams.discard(resp)
+
+    async def _events(
+        self, resp: aiohttp.ClientResponse, prefix: str, after_revision: int, progress_interval: float | None
+    ) -> AsyncIterator[Event]:
+        """Parse the gateway's stream: one JSON object per line, each a WatchResponse."""
+        buf = b""
+        async for chunk in resp.content.iter_any():
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                if not line.strip():
+                    continue
+                msg = json.loads(line)
+                if "error" in msg:
+                    raise EtcdError(f"etcd watch: {msg['error']}")
+                result = msg.get("result") or {}
+                if int(result.get("compact_revision", 0) or 0):
+                    raise Compacted(after_revision, int(result["compact_revision"]))
+                if result.get("canceled"):
+                    raise EtcdError(f"etcd watch canceled: {result.get('cancel_reason', '')}")
+                events = result.get("events") or []
+                if not events and not result.get("created") and progress_interval is not None:
+                    yield Event("PROGRESS", prefix, int(result["header"]["revision"]), None, None)
+                for ev in events:
+                    kv = _kv(ev["kv"])
+                    prev = _kv(ev["prev_kv"]) if ev.get("prev_kv") else None
+                    if ev.get("type") == "DELETE":
+                        yield Event("DELETE", kv.key, kv.mod_revision, None, prev)
+                    else:
+                        yield Event("PUT", kv.key, kv.mod_revision, kv, prev)
+            await asyncio.sleep(0)

@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS log (
     prev_create_rev INTEGER,
     prev_mod_rev INTEGER
 );
-CREATE INDEX IF NOT EXISTS log_key ON log(key);
+CREATE INDEX IF NOT EXISTS log_key_rev ON log(key, rev);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
@@ -94,31 +94,59 @@ class SQLiteBackend(Backend):
 
     # ------------------------------------------------------------------ reads
     async def get(self, key: str) -> KV | None:
-        row = self.db.execute("SELECT key, value, create_rev, mod_rev FROM objects WHERE key=?",
-                              (key,)).fetchone()
+        row = self.db.execute(
+            "SELECT key, value, create_rev, mod_rev FROM objects WHERE key=?", (key,)
+        ).fetchone()
         return KV(*row) if row else None
 
-    async def list(self, prefix: str, *, start_after: str = "", limit: int = 0,
-                   revision: int = 0) -> tuple[list[KV], int, bool]:
-        # Lists read the current state (revision is accepted for interface parity and ignored):
-        # one SELECT is one consistent snapshot; paged lists are per page.
+    async def list(
+        self, prefix: str, *, start_after: str = "", limit: int = 0, revision: int = 0
+    ) -> tuple[list[KV], int, bool]:
+        """Current state, or the state as of an older `revision` (how a paged list stays one snapshot)."""
         lo = max(prefix, start_after + "\0") if start_after else prefix
-        sql = "SELECT key, value, create_rev, mod_rev FROM objects WHERE key >= ? AND key < ? ORDER BY key"
-        args: tuple = (lo, _prefix_end(prefix))
-        if limit:
-            sql += " LIMIT ?"
-            args += (limit + 1,)
+        hi = _prefix_end(prefix)
         cur = self.db.cursor()
         cur.execute("BEGIN")
         try:
-            rows = cur.execute(sql, args).fetchall()
             rev = self._revision(cur)
+            if revision and revision < rev:
+                if revision < self._compact_rev(cur):
+                    raise Compacted(revision, self._compact_rev(cur))
+                rows = self._list_at(cur, lo, hi, revision, limit)
+                rev = revision
+            else:
+                sql = "SELECT key, value, create_rev, mod_rev FROM objects WHERE key >= ? AND key < ?"
+                sql += " ORDER BY key"
+                args: tuple = (lo, hi)
+                if limit:
+                    sql += " LIMIT ?"
+                    args += (limit + 1,)
+                rows = cur.execute(sql, args).fetchall()
         finally:
             cur.execute("COMMIT")
         more = bool(limit) and len(rows) > limit
         if limit:
             rows = rows[:limit]
         return [KV(*r) for r in rows], rev, more
+
+    @staticmethod
+    def _list_at(cur: sqlite3.Cursor, lo: str, hi: str, revision: int, limit: int) -> list[tuple]:
+        # The state at `revision`: keys untouched since then are as they are now; for a key
+        # changed later, its first later log row remembers the value it replaced (prev_value),
+        # which is the value it had at `revision` (NULL: it did not exist yet).
+        sql = """
+            SELECT key, value, create_rev, mod_rev FROM objects
+             WHERE key >= ? AND key < ? AND mod_rev <= ?
+            UNION ALL
+            SELECT l.key, l.prev_value, l.prev_create_rev, l.prev_mod_rev FROM log l
+             WHERE l.key >= ? AND l.key < ? AND l.prev_value IS NOT NULL
+               AND l.rev = (SELECT MIN(rev) FROM log WHERE key = l.key AND rev > ?)
+            ORDER BY key"""
+        args: tuple = (lo, hi, revision, lo, hi, revision)
+        if limit:
+            sql += " LIMIT ?"
+            args += (limit + 1,)
+        return cur.execute(sql, args).fetchall()
 
     async def current_revision(self) -> int:
         return self._revision(self.db)
@@ -145,8 +173,9 @@ class SQLiteBackend(Backend):
 
     async def update(self, key: str, value: bytes, expected_revision: int) -> int:
         with _txn(self.db) as cur:
-            row = cur.execute("SELECT key, value, create_rev, mod_rev FROM objects WHERE key=?",
-                              (key,)).fetchone()
+            row = cur.execute(
+                "SELECT key, value, create_rev, mod_rev FROM objects WHERE key=?", (key,)
+            ).fetchone()
             if row is None:
                 raise KeyNotFound(key)
             prev = KV(*row)
@@ -159,8 +188,9 @@ class SQLiteBackend(Backend):
 
     async def delete(self, key: str, expected_revision: int = 0) -> tuple[int, KV]:
         with _txn(self.db) as cur:
-            row = cur.execute("SELECT key, value, create_rev, mod_rev FROM objects WHERE key=?",
-                              (key,)).fetchone()
+            row = cur.execute(
+                "SELECT key, value, create_rev, mod_rev FROM objects WHERE key=?", (key,)
+            ).fetchone()
             if row is None:
                 raise KeyNotFound(key)
             prev = KV(*row)
@@ -180,7 +210,7 @@ class SQLiteBackend(Backend):
             return self._compact_rev(cur)
 
     @staticmethod
-    def _compact_rev(cur: sqlite3.Cursor) -> int:
+    def _compact_rev(cur: sqlite3.Connection | sqlite3.Cursor) -> int:
         row = cur.execute("SELECT value FROM meta WHERE name='compact_rev'").fetchone()
         return int(row[0]) if row else 0
 
@@ -195,8 +225,12 @@ class SQLiteBackend(Backend):
                 continue
             sub.queue.put_nowait(event)
 
-    async def watch(self, prefix: str, after_revision: int,  # type: ignore[override]
-                    progress_interval: float | None = None) -> AsyncIterator[Event]:
+    async def watch(
+        self,
+        prefix: str,
+        after_revision: int,  # type: ignore[override]
+        progress_interval: float | None = None,
+    ) -> AsyncIterator[Event]:
         # Subscribe first, then replay the log: nothing runs between these synchronous steps,
         # so the replay ends exactly where the live queue begins.
         sub = _Subscriber(prefix)
@@ -208,7 +242,8 @@ class SQLiteBackend(Backend):
             rows = self.db.execute(
                 "SELECT rev, key, type, value, create_rev, prev_value, prev_create_rev, prev_mod_rev "
                 "FROM log WHERE rev > ? AND key >= ? AND key < ? ORDER BY rev",
-                (after_revision, prefix, _prefix_end(prefix))).fetchall()
+                (after_revision, prefix, _prefix_end(prefix)),
+            ).fetchall()
             last = after_revision
             for rev, key, typ, value, create_rev, pval, pcreate, pmod in rows:
                 prev = KV(key, pval, pcreate, pmod) if pval is not None else None
@@ -247,12 +282,22 @@ class _txn:
         self.cur.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
-def _log(cur: sqlite3.Cursor, key: str, typ: str, value: bytes | None, prev: KV | None,
-         create_rev: int | None) -> int:
-    cur.execute("INSERT INTO log (key, type, value, create_rev, prev_value, prev_create_rev, prev_mod_rev)"
-                " VALUES (?,?,?,?,?,?,?)",
-                (key, typ, value, create_rev, prev.value if prev else None,
-                 prev.create_revision if prev else None, prev.mod_revision if prev else None))
+def _log(
+    cur: sqlite3.Cursor, key: str, typ: str, value: bytes | None, prev: KV | None, create_rev: int | None
+) -> int:
+    cur.execute(
+        "INSERT INTO log (key, type, value, create_rev, prev_value, prev_create_rev, prev_mod_rev)"
+        " VALUES (?,?,?,?,?,?,?)",
+        (
+            key,
+            typ,
+            value,
+            create_rev,
+            prev.value if prev else None,
+            prev.create_revision if prev else None,
+            prev.mod_revision if prev else None,
+        ),
+    )
     return int(cur.lastrowid or 0)
 
 

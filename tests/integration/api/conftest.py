@@ -30,8 +30,9 @@ def api(request, tmp_path):
         url = f"sqlite://{tmp_path}/state.db"
     key_file = str(tmp_path / "enc.key")
     write_key_file(key_file)
-    server = ThreadedApiServer(url, socket_path=str(tmp_path / "api.sock"), encryption_key_file=key_file,
-                               bookmark_interval=0.3)
+    server = ThreadedApiServer(
+        url, socket_path=str(tmp_path / "api.sock"), encryption_key_file=key_file, bookmark_interval=0.3
+    )
     server.store = request.param  # type: ignore[attr-defined]
     server.tmp = tmp_path  # type: ignore[attr-defined]
     server.start()

@@ -68,6 +68,7 @@ def test_setns_joins_another_uts_namespace():
     assert os.read(r, 5) == b"ready"
     os.close(r)
     try:
+
         def joiner():
             fd = os.open(f"/proc/{holder}/ns/uts", os.O_RDONLY)
             shim.setns(fd, shim.CLONE_NEWUTS)

@@ -24,15 +24,23 @@ def causes(plural: str, obj: dict, old: dict | None = None) -> dict[str, str]:
 
 
 def pod(**spec) -> dict:
-    return {"metadata": {"name": "p", "namespace": "default"},
-            "spec": {"containers": [{"name": "c", "image": "busybox"}], **spec}}
+    return {
+        "metadata": {"name": "p", "namespace": "default"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}], **spec},
+    }
 
 
-@pytest.mark.parametrize("image,policy", [
-    ("busybox", "Always"), ("busybox:latest", "Always"), ("busybox:1.36", "IfNotPresent"),
-    ("localhost:5000/app", "Always"), ("localhost:5000/app:v1", "IfNotPresent"),
-    ("app@sha256:abc", "IfNotPresent"),
-])
+@pytest.mark.parametrize(
+    "image,policy",
+    [
+        ("busybox", "Always"),
+        ("busybox:latest", "Always"),
+        ("busybox:1.36", "IfNotPresent"),
+        ("localhost:5000/app", "Always"),
+        ("localhost:5000/app:v1", "IfNotPresent"),
+        ("app@sha256:abc", "IfNotPresent"),
+    ],
+)
 def test_image_pull_policy(image, policy):
     assert image_pull_policy(image) == policy
 
@@ -45,20 +53,28 @@ def test_pod_defaults():
     apply_defaults("pods", p)
     spec = p["spec"]
     assert (spec["restartPolicy"], spec["terminationGracePeriodSeconds"], spec["dnsPolicy"]) == (
-        "Always", 30, "ClusterFirst")
+        "Always",
+        30,
+        "ClusterFirst",
+    )
     c = spec["containers"][0]
     assert c["imagePullPolicy"] == "Always" and c["ports"][0]["protocol"] == "TCP"
     assert c["resources"]["requests"] == {"cpu": "1", "memory": "1Gi"}
     assert c["terminationMessagePath"] == "/dev/termination-log"
     assert spec["volumes"][0]["configMap"]["defaultMode"] == 420 and spec["volumes"][1] == {
-        "name": "scratch", "emptyDir": {}}
+        "name": "scratch",
+        "emptyDir": {},
+    }
     assert qos_class(spec) == "Guaranteed"
     assert qos_class({"containers": [{"resources": {"requests": {"cpu": "1"}}}]}) == "Burstable"
     assert qos_class({"containers": [{}]}) == "BestEffort"
 
 
 def test_deployment_and_service_defaults():
-    d = {"metadata": {"name": "d"}, "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x:1"}]}}}}
+    d = {
+        "metadata": {"name": "d"},
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x:1"}]}}},
+    }
     apply_defaults("deployments", d)
     assert d["spec"]["replicas"] == 1 and d["spec"]["revisionHistoryLimit"] == 10
     assert d["spec"]["progressDeadlineSeconds"] == 600
@@ -76,9 +92,15 @@ def test_deployment_and_service_defaults():
 def test_pod_validation_names_every_bad_field():
     bad = pod(restartPolicy="Sometimes", dnsPolicy="Nope")
     bad["metadata"]["name"] = "Not_A_Name"
-    bad["spec"]["containers"] += [{"name": "c", "image": "x", "ports": [{"containerPort": 0, "protocol": "ICMP"}],
-                                   "resources": {"limits": {"cpu": "lots"}}},
-                                  {"name": "d", "volumeMounts": [{"name": "ghost", "mountPath": "/g"}]}]
+    bad["spec"]["containers"] += [
+        {
+            "name": "c",
+            "image": "x",
+            "ports": [{"containerPort": 0, "protocol": "ICMP"}],
+            "resources": {"limits": {"cpu": "lots"}},
+        },
+        {"name": "d", "volumeMounts": [{"name": "ghost", "mountPath": "/g"}]},
+    ]
     bad["spec"]["volumes"] = [{"name": "v", "emptyDir": {}, "hostPath": {"path": "/"}}]
     got = causes("pods", bad)
     assert got == {
@@ -94,31 +116,55 @@ def test_pod_validation_names_every_bad_field():
         "spec.containers[2].volumeMounts[0].name": "FieldValueNotSupported",
     }
     assert causes("pods", {"metadata": {"name": "p", "namespace": "d"}, "spec": {}}) == {
-        "spec.containers": "FieldValueRequired"}
+        "spec.containers": "FieldValueRequired"
+    }
     validate(lookup("pods"), pod())  # a good one passes
 
 
 def test_other_kinds_validation():
-    svc = {"metadata": {"name": "1svc", "namespace": "d"},
-           "spec": {"type": "Magic", "ports": [{"port": 80}, {"port": 80, "nodePort": 5}]}}
+    svc = {
+        "metadata": {"name": "1svc", "namespace": "d"},
+        "spec": {"type": "Magic", "ports": [{"port": 80}, {"port": 80, "nodePort": 5}]},
+    }
     assert causes("services", svc) == {
-        "metadata.name": "FieldValueInvalid", "spec.type": "FieldValueNotSupported",
-        "spec.ports[0].name": "FieldValueRequired", "spec.ports[1].name": "FieldValueRequired",
-        "spec.ports[1]": "FieldValueDuplicate", "spec.ports[1].nodePort": "FieldValueForbidden"}
-    cm = {"metadata": {"name": "c", "namespace": "d", "labels": {"bad key": "v"}}, "data": {"a b": "x", "n": 1}}
-    assert causes("configmaps", cm) == {"metadata.labels": "FieldValueInvalid", "data[a b]": "FieldValueInvalid",
-                                        "data[n]": "FieldValueInvalid"}
+        "metadata.name": "FieldValueInvalid",
+        "spec.type": "FieldValueNotSupported",
+        "spec.ports[0].name": "FieldValueRequired",
+        "spec.ports[1].name": "FieldValueRequired",
+        "spec.ports[1]": "FieldValueDuplicate",
+        "spec.ports[1].nodePort": "FieldValueForbidden",
+    }
+    cm = {
+        "metadata": {"name": "c", "namespace": "d", "labels": {"bad key": "v"}},
+        "data": {"a b": "x", "n": 1},
+    }
+    assert causes("configmaps", cm) == {
+        "metadata.labels": "FieldValueInvalid",
+        "data[a b]": "FieldValueInvalid",
+        "data[n]": "FieldValueInvalid",
+    }
     sec = {"metadata": {"name": "s", "namespace": "d"}, "data": {"k": "not base64!"}}
     assert causes("secrets", sec) == {"data[k]": "FieldValueInvalid"}
     ns = {"metadata": {"name": "a.b"}}
     assert causes("namespaces", ns) == {"metadata.name": "FieldValueInvalid"}
-    dep = {"metadata": {"name": "d", "namespace": "d"},
-           "spec": {"replicas": -1, "selector": {"matchLabels": {"a": "b"}}, "strategy": {"type": "Sideways"},
-                    "template": {"metadata": {"labels": {"a": "c"}},
-                                 "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}}}
+    dep = {
+        "metadata": {"name": "d", "namespace": "d"},
+        "spec": {
+            "replicas": -1,
+            "selector": {"matchLabels": {"a": "b"}},
+            "strategy": {"type": "Sideways"},
+            "template": {
+                "metadata": {"labels": {"a": "c"}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]},
+            },
+        },
+    }
     assert causes("deployments", dep) == {
-        "spec.replicas": "FieldValueInvalid", "spec.template.metadata.labels": "FieldValueInvalid",
-        "spec.template.spec.restartPolicy": "FieldValueNotSupported", "spec.strategy.type": "FieldValueNotSupported"}
+        "spec.replicas": "FieldValueInvalid",
+        "spec.template.metadata.labels": "FieldValueInvalid",
+        "spec.template.spec.restartPolicy": "FieldValueNotSupported",
+        "spec.strategy.type": "FieldValueNotSupported",
+    }
 
 
 def test_update_immutability():
@@ -129,16 +175,29 @@ def test_update_immutability():
     validate_update(lookup("pods"), new, old)  # image may change
     new["spec"]["containers"][0]["command"] = ["sh"]
     assert causes("pods", new, old) == {"spec": "FieldValueForbidden"}
-    svc_old = {"metadata": {"name": "s", "namespace": "d"}, "spec": {"clusterIP": "10.96.0.5", "ports": [{"port": 1}]}}
+    svc_old = {
+        "metadata": {"name": "s", "namespace": "d"},
+        "spec": {"clusterIP": "10.96.0.5", "ports": [{"port": 1}]},
+    }
     svc_new = copy.deepcopy(svc_old)
     svc_new["spec"]["clusterIP"] = "10.96.0.6"
     assert causes("services", svc_new, svc_old) == {"spec.clusterIP": "FieldValueInvalid"}
 
 
-@pytest.mark.parametrize("text,value", [("100m", "0.1"), ("1", "1"), ("128Mi", str(128 * 2**20)), ("1G", "1E+9"),
-                                        ("1.5", "1.5"), ("2Ki", "2048")])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("100m", "0.1"),
+        ("1", "1"),
+        ("128Mi", str(128 * 2**20)),
+        ("1G", "1E+9"),
+        ("1.5", "1.5"),
+        ("2Ki", "2048"),
+    ],
+)
 def test_quantities(text, value):
     from decimal import Decimal
+
     assert parse_quantity(text) == Decimal(value)
 
 

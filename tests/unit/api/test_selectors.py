@@ -13,23 +13,26 @@ from minikube_py.api.selectors import (
 LABELS = {"app": "web", "env": "prod", "tier": "front", "version": "3"}
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("", True),
-    ("app=web", True),
-    ("app==web", True),
-    ("app!=web", False),
-    ("app=web,env=dev", False),
-    ("env in (dev, prod)", True),
-    ("env notin (prod)", False),
-    ("missing notin (x)", True),
-    ("tier", True),
-    ("!tier", False),
-    ("!missing", True),
-    ("app=web, env in (prod), !canary", True),
-    ("version gt 2", True),
-    ("version lt 2", False),
-    ("app.kubernetes.io/name=x", False),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("", True),
+        ("app=web", True),
+        ("app==web", True),
+        ("app!=web", False),
+        ("app=web,env=dev", False),
+        ("env in (dev, prod)", True),
+        ("env notin (prod)", False),
+        ("missing notin (x)", True),
+        ("tier", True),
+        ("!tier", False),
+        ("!missing", True),
+        ("app=web, env in (prod), !canary", True),
+        ("version gt 2", True),
+        ("version lt 2", False),
+        ("app.kubernetes.io/name=x", False),
+    ],
+)
 def test_label_selector_matches(text, expected):
     assert parse_label_selector(text).matches(LABELS) is expected
 
@@ -41,9 +44,13 @@ def test_label_selector_errors_name_the_problem(bad):
 
 
 def test_structured_selector_round_trip():
-    sel = {"matchLabels": {"app": "web"},
-           "matchExpressions": [{"key": "env", "operator": "In", "values": ["prod", "dev"]},
-                                {"key": "canary", "operator": "DoesNotExist"}]}
+    sel = {
+        "matchLabels": {"app": "web"},
+        "matchExpressions": [
+            {"key": "env", "operator": "In", "values": ["prod", "dev"]},
+            {"key": "canary", "operator": "DoesNotExist"},
+        ],
+    }
     parsed = from_label_selector(sel)
     assert parsed.matches(LABELS)
     assert not parsed.matches({**LABELS, "canary": "1"})
@@ -55,12 +62,22 @@ def test_structured_selector_round_trip():
 
 
 def test_field_selectors():
-    pod = {"metadata": {"name": "p", "namespace": "ns"}, "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}}
+    pod = {
+        "metadata": {"name": "p", "namespace": "ns"},
+        "spec": {"nodeName": "n1"},
+        "status": {"phase": "Running"},
+    }
     assert parse_field_selector("spec.nodeName=n1,status.phase=Running", "pods").matches(pod)
     assert not parse_field_selector("spec.nodeName!=n1", "pods").matches(pod)
     assert parse_field_selector("metadata.name==p,metadata.namespace=ns", "pods").matches(pod)
     assert parse_field_selector("spec.nodeName=", "pods").matches({"metadata": {}, "spec": {}})
-    with pytest.raises(SelectorError, match="field label not supported: spec.nodeName"):
+    with pytest.raises(SelectorError, match=r"field label not supported: spec\.nodeName"):
         parse_field_selector("spec.nodeName=x", "configmaps")
-    ev = {"metadata": {"name": "e"}, "involvedObject": {"kind": "Pod", "name": "p"}, "source": {"component": "k"}}
-    assert parse_field_selector("involvedObject.kind=Pod,involvedObject.name=p,source=k", "events").matches(ev)
+    ev = {
+        "metadata": {"name": "e"},
+        "involvedObject": {"kind": "Pod", "name": "p"},
+        "source": {"component": "k"},
+    }
+    assert parse_field_selector("involvedObject.kind=Pod,involvedObject.name=p,source=k", "events").matches(
+        ev
+    )
