@@ -4,7 +4,8 @@ Two kernels' worth of iptables exist: `iptables-nft` (rules as nftables objects)
 `iptables-legacy` (the old x_tables). They do not see each other's rules, and a kernel
 may offer only one (the VM lane's user-mode-linux kernel has no nftables for IPv4), so
 the backend is *probed*, the way kube-proxy's iptables-wrapper does: a backend that
-already holds KUBE- chains wins, else the first that works.
+already holds KUBE- (or the node network's MKPY-) chains wins, else the first that works.
+MKPY_IPTABLES=nft|legacy forces one, as it does for the node network.
 
 Commands run in the node namespace through `nsenter --net=PATH` (netns=None: this one).
 """
@@ -79,15 +80,22 @@ def detect(netns: str | None = None) -> Iptables:
 
 
 def _probe(netns: str | None) -> Iptables:
-    candidates = [Iptables(b, netns) for b in BACKENDS if shutil.which(f"iptables-{b}-restore")]
+    forced = os.environ.get("MKPY_IPTABLES")  # the same switch the node network honours
+    if forced and forced not in BACKENDS:
+        raise ProxyError(f"MKPY_IPTABLES={forced!r} is not one of {', '.join(BACKENDS)}")
+    candidates = [Iptables(b, netns) for b in ((forced,) if forced else BACKENDS)
+                  if shutil.which(f"iptables-{b}-restore")]
     if not candidates:
         raise ProxyError("neither iptables-nft-restore nor iptables-legacy-restore is installed")
+    # Rules already in the namespace decide: the proxier's own from an earlier run, or the node
+    # network's (MKPY-POSTROUTING...), so that all of a node's rules live in one backend.
     # Reading (iptables-save) does not create tables; probing with `iptables -S` would load the
     # legacy ones into the namespace, so look for existing rules first.
-    for ipt in candidates:
-        proc = _run(netns, [ipt.tool("iptables-save")], check=False)
-        if proc.returncode == 0 and ":KUBE-" in proc.stdout:
-            return ipt
+    for marker in (":KUBE-", ":MKPY-"):
+        for ipt in candidates:
+            proc = _run(netns, [ipt.tool("iptables-save")], check=False)
+            if proc.returncode == 0 and marker in proc.stdout:
+                return ipt
     # Listing works even where the kernel cannot hold a nat table (nft without IPv4 nat), so
     # the probe is a real write that undoes itself: make a chain and delete it in one commit.
     errors = []
