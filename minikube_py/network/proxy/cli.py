@@ -17,8 +17,14 @@ from minikube_py.network.proxy.rules import render as render_rules
 from minikube_py.network.proxy.source import ClusterObjects
 from minikube_py.network.proxy.walk import walk as walk_chains
 
-NETNS = click.option("--netns", default=None, metavar="PATH",
-                     help="node network namespace (/run/netns/NAME); default: this one")
+
+def _netns_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # A bare name means /run/netns/<name>, as `ip netns` and `mkpy node --name` use it.
+    return value if value is None or "/" in value else f"/run/netns/{value}"
+
+
+NETNS = click.option("--netns", default=None, metavar="PATH|NAME", callback=_netns_path,
+                     help="node network namespace (/run/netns/NAME or NAME); default: this one")
 
 
 @click.group("proxy")
