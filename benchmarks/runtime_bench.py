@@ -100,8 +100,10 @@ def time_crun_privately(bundle: Path, state: Path, runs: int) -> list[float]:
 
 def import_time(state: Path) -> tuple[float, list[tuple[float, str]]]:
     """Cumulative import time (ms) of the CLI path, from -X importtime, and the biggest imports."""
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c",
-                           "import minikube_py.runtime.cli, minikube_py.runtime.container"],
+    # What `run` imports: the CLI, the API, and what create loads on first use.
+    modules = ("minikube_py.runtime.cli, minikube_py.runtime.container, minikube_py.runtime.cgroups, "
+               "minikube_py.runtime.capabilities, minikube_py.runtime.rlimits, prctl")
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {modules}"],
                           capture_output=True, text=True, env=ENV)
     top, total = [], 0.0
     for line in done.stderr.splitlines():
@@ -115,6 +117,28 @@ def import_time(state: Path) -> tuple[float, list[tuple[float, str]]]:
 
 def interpreter_start(runs: int) -> float:
     return statistics.median(time_runs(lambda i: [sys.executable, "-c", "pass"], runs))
+
+
+def phases(bundle: Path, state: Path, runs: int) -> dict[str, float]:
+    """Median ms of each phase of `run`, in this process (no interpreter start, no imports)."""
+    from minikube_py.runtime.container import Runtime
+
+    rt = Runtime(str(state))
+    spent: dict[str, list[float]] = {"create": [], "start": [], "wait": [], "delete": []}
+    for i in range(runs):
+        cid = f"mkpyt-rt-bench-ph-{i}"
+        t0 = time.perf_counter()
+        rt.create(cid, str(bundle), attach=True)
+        t1 = time.perf_counter()
+        rt.start(cid)
+        t2 = time.perf_counter()
+        os.waitpid(rt._dir(cid).read()["monitor_pid"], 0)  # the monitor is our child (process A)
+        t3 = time.perf_counter()
+        rt.delete(cid)
+        t4 = time.perf_counter()
+        for name, ms in zip(spent, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+            spent[name].append(ms * 1000)
+    return {name: statistics.median(v) for name, v in spent.items()}
 
 
 def monitor_memory(bundle: Path, state: Path) -> dict[str, float]:
@@ -165,6 +189,10 @@ def main() -> None:
             med = statistics.median(times)
             p90 = sorted(times)[int(len(times) * 0.9) - 1]
             print(f"  {name:<24} {med:>10.1f} {min(times):>8.1f} {p90:>8.1f} {med / runc:>7.2f}x")
+
+        split = phases(bundle, top / "state-phases", args.runs)
+        print("\nmkpy-runc run, phase by phase in one process (medians, ms): "
+              + ", ".join(f"{k} {v:.1f}" for k, v in split.items()))
 
         bare = interpreter_start(args.runs)
         total, biggest = import_time(top)

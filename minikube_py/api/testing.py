@@ -31,11 +31,17 @@ class ThreadedApiServer:
     """ApiServer on 127.0.0.1:<free port> (+ optional unix socket), its event loop in a thread."""
 
     def __init__(
-        self, store_url: str, *, token: str = "mkpyt-api-token", socket_path: str | None = None, **kwargs: Any
+        self,
+        store_url: str,
+        *,
+        token: str = "mkpyt-api-token",
+        socket_path: str | None = None,
+        port: int = 0,
+        **kwargs: Any,
     ) -> None:
         self.token = token
         self.server = ApiServer(
-            store_url, listen="127.0.0.1:0", socket_path=socket_path, tokens=[token], **kwargs
+            store_url, listen=f"127.0.0.1:{port}", socket_path=socket_path, tokens=[token], **kwargs
         )
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, name="mkpyt-api-server", daemon=True)

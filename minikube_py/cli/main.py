@@ -19,11 +19,14 @@ COMMANDS: dict[str, str] = {
     "seccomp": "minikube_py.cli.security:seccomp",
     "version": "minikube_py.cli.main:version",
     "demo": "minikube_py.cli.demo:demo",
-    "kubelet": "minikube_py.kubelet.cli:kubelet",
-    "image": "minikube_py.image.cli:image",
-    "runtime": "minikube_py.runtime.cli:runtime",
     "node": "minikube_py.network.cli:node",
     "apiserver": "minikube_py.api.cli:apiserver",
+    "controller-manager": "minikube_py.controllers.cli:controller_manager",
+    "scheduler": "minikube_py.controllers.cli:scheduler",
+    "image": "minikube_py.image.cli:image",
+    "runtime": "minikube_py.runtime.cli:runtime",
+    "kubelet": "minikube_py.kubelet.cli:kubelet",
+    "proxy": "minikube_py.network.proxy.cli:proxy",
 }
 
 

@@ -68,14 +68,18 @@ class Runtime:
 
         spawned: process.Spawned | None = None
         cgroup = resources.cgroup_path(config, container_id)
-        cgroup_made = False
+        cgroup_made: list[str] = []  # directories resources.setup made
         tracer = None
         console = None
         state_fd = -1
         try:
             _mark_fds_cloexec()
+            # config.json may hold secrets (env): only root reads it, and the trace likewise.
+            for name in ("config.json", "trace.jsonl"):
+                os.close(os.open(st.file(name), os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
             with open(st.file("config.json"), "w") as f:
                 json.dump(config, f)
+            # Any uid may open the FIFO: the init may already be a non-root user when it does.
             os.mkfifo(st.file("exec.fifo"), 0o622)
             os.chmod(st.file("exec.fifo"), 0o622)
             tracer = Tracer(st.file("trace.jsonl"))
@@ -104,8 +108,7 @@ class Runtime:
             hook_state["pid"] = pid
 
             # The init waits for "go": first its cgroup and, for a user namespace, its id maps.
-            cgroup_made = True
-            resources.setup(cgroup, (config.get("linux") or {}).get("resources"), pid, sys)
+            resources.setup(cgroup, (config.get("linux") or {}).get("resources"), pid, sys, cgroup_made)
             new, _ = process.namespace_plan(config)
             if "user" in new:
                 _write_id_maps(sys, pid, config["linux"])
@@ -117,12 +120,13 @@ class Runtime:
                 _run_hooks("prestart", config, hook_state)
                 _run_hooks("createRuntime", config, hook_state)
                 channel.send(spawned.sock, "go")
+            record["cgroup_created"] = cgroup_made
             st.write(record)
             if pid_file:
                 _write_atomic(pid_file, f"{pid}")
             return st.oci_state()
         except BaseException:
-            self._undo_create(st, spawned, cgroup if cgroup_made else None)
+            self._undo_create(st, spawned, cgroup, cgroup_made)
             raise
         finally:
             if spawned:
@@ -133,7 +137,8 @@ class Runtime:
             if state_fd >= 0:
                 os.close(state_fd)
 
-    def _undo_create(self, st: StateDir, spawned: process.Spawned | None, cgroup: str | None) -> None:
+    def _undo_create(self, st: StateDir, spawned: process.Spawned | None, cgroup: str,
+                     cgroup_made: list[str]) -> None:
         """A failed create leaves nothing: no process, no cgroup, no state dir (mounts die with C)."""
         if spawned is not None:
             try:
@@ -141,9 +146,9 @@ class Runtime:
             except ProcessLookupError:
                 pass
             process.reap(spawned.monitor_pid)  # the monitor exits once it has reaped the init
-        if cgroup is not None:
+        if cgroup_made:
             try:
-                resources.destroy(cgroup)
+                resources.destroy(cgroup, cgroup_made)
             except (ContainerError, OSError):
                 pass
         shutil.rmtree(st.path, ignore_errors=True)
@@ -158,6 +163,10 @@ class Runtime:
         status = st.status(record)
         if status != "created":
             raise ContainerError(f"cannot start container {container_id!r}: it is {status}, not created")
+        tracer = Tracer(st.file("trace.jsonl"))
+        Syscalls(tracer).note("open", why="start: opening the exec FIFO for reading releases the init",
+                              path="exec.fifo", flags="O_RDONLY")
+        tracer.close()
         fifo = os.open(st.file("exec.fifo"), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
             _write_atomic(st.file("started"), now_rfc3339())
@@ -244,7 +253,9 @@ class Runtime:
                 pass
             process.wait_gone(record["pid"], record["pid_start_time"])
         try:
-            resources.destroy(record["cgroup"])  # also kills what an exec left behind
+            # also kills what an exec left behind
+            resources.destroy(record["cgroup"], record.get("cgroup_created"),
+                              prune=record["cgroup"] == f"{resources.DEFAULT_PARENT}/{container_id}")
         except ContainerError as exc:
             raise ContainerError(f"delete {container_id!r}: {exc}") from None
         # The monitor writes exit.json into the state dir: let it finish before removing the dir.

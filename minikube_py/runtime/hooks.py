@@ -20,9 +20,12 @@ from minikube_py.runtime.errors import ContainerError
 
 
 def run(stage: str, config: dict[str, Any], state: dict[str, Any], strict: bool = True) -> None:
+    stage_hooks = (config.get("hooks") or {}).get(stage) or []
+    if not stage_hooks:
+        return
     import subprocess  # only paid for by containers that have hooks
 
-    for i, hook in enumerate((config.get("hooks") or {}).get(stage) or []):
+    for i, hook in enumerate(stage_hooks):
         argv = hook.get("args") or [hook["path"]]
         env = dict(e.split("=", 1) for e in hook.get("env") or [])
         try:

@@ -10,9 +10,9 @@
 When B exits, C is re-parented to the nearest subreaper: A, now the monitor. So the
 monitor is the container's parent (it reaps it and records the exit) although it
 was never in C's namespaces, and it outlives the runtime CLI that started it.
-B exists because a process cannot clone itself into a pid namespace and stay its
-parent's child cheaply any other way, and because setns() on the mount namespace
-would change the CLI's own view of the filesystem.
+Why B: only an exiting parent makes C an orphan that the subreaper adopts, and
+setns() into a pod's namespaces (the mount namespace above all) would change the
+view of whichever process calls it - better a throwaway one than the CLI.
 """
 
 from __future__ import annotations
@@ -85,10 +85,9 @@ def _process_a(container_id: str, state_dir: str, state_fd: int, config: dict[st
                parent_sock: socket.socket, child_sock: socket.socket, pid_r: int, pid_w: int) -> None:
     try:
         parent_sock.close()
-        os.setsid()  # out of the caller's session: its Ctrl-C or hang-up must not reach us
-        import prctl
-
-        prctl.set_child_subreaper(1)  # orphans below us (the init, once B exits) become our children
+        sys.setsid(why="monitor: out of the caller's session, so its Ctrl-C or hang-up cannot reach us")
+        sys.prctl("child_subreaper", 1, why="monitor: orphans below us (the init, once B exits) become"
+                  " our children")
         pipes = log_path is not None
         if pipes:
             out_r, out_w = os.pipe()
@@ -123,6 +122,8 @@ def _process_a(container_id: str, state_dir: str, state_fd: int, config: dict[st
             os.dup2(null, fd)  # never hold the caller's pipes open
         for fd in keep:
             os.set_inheritable(fd, True)
+        sys.note("execve", why="process A becomes the C monitor (the subreaper flag survives execve)",
+                 path=MONITOR)
         os.execv(MONITOR, argv)
     finally:
         os._exit(127)

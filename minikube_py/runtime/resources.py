@@ -11,10 +11,12 @@ from typing import Any
 
 from minikube_py.runtime.errors import ContainerError
 
+DEFAULT_PARENT = "/mkpy"
+
 
 def cgroup_path(config: dict[str, Any], container_id: str) -> str:
     """linux.cgroupsPath, or /mkpy/<id> (Kubernetes passes kubepods/... paths)."""
-    return (config.get("linux") or {}).get("cgroupsPath") or f"/mkpy/{container_id}"
+    return (config.get("linux") or {}).get("cgroupsPath") or f"{DEFAULT_PARENT}/{container_id}"
 
 
 def available() -> bool:
@@ -66,8 +68,13 @@ def with_default_devices(resources: dict[str, Any] | None) -> dict[str, Any]:
     return resources
 
 
-def setup(path: str, resources: dict[str, Any] | None, pid: int, sys: Any) -> None:
-    """Make the container's cgroup, write its limits, and move the init into it."""
+def setup(path: str, resources: dict[str, Any] | None, pid: int, sys: Any, created: list[str]) -> None:
+    """Make the container's cgroup, write its limits, and move the init into it.
+
+    `created` receives the directories this made (also when it fails half-way), so
+    destroy() removes exactly those: never a parent someone else made, such as a
+    kubelet's pod cgroup (its limits would be lost).
+    """
     if not available():
         sys.note("cgroup", why="no cgroup driver installed: limits not applied", path=path)
         return
@@ -79,7 +86,9 @@ def setup(path: str, resources: dict[str, Any] | None, pid: int, sys: Any) -> No
         cg.apply(with_default_devices(resources))
         cg.add_process(pid)
     except cgroups.CgroupError as exc:
-        raise ContainerError(f"linux.resources: {exc}") from None
+        raise ContainerError(str(exc)) from None
+    finally:
+        created.extend(cg.created)
 
 
 def join(path: str, pid: int) -> None:
@@ -106,8 +115,12 @@ def stats(path: str) -> dict[str, Any]:
     return _open(path).stats()
 
 
-def destroy(path: str) -> None:
-    """Kill whatever is left in the cgroup, then remove it."""
+def destroy(path: str, created: list[str] | None = None, prune: bool = False) -> None:
+    """Kill whatever is left in the cgroup, then remove it and the parents create made.
+
+    prune=True also removes empty parents made by others: only for the runtime's own
+    default parent (/mkpy), which another container's create may have made.
+    """
     if not available():
         return
     from minikube_py.runtime.cgroups import CgroupError
@@ -115,7 +128,8 @@ def destroy(path: str) -> None:
     cg = _open(path)
     try:
         cg.kill_all()
-        # prune: this process did not create the cgroup, so also remove empty parents (/mkpy).
-        cg.destroy(prune=True)
+        if created is not None:
+            cg.created = list(created)  # recorded at create, in another process
+        cg.destroy(prune=prune)
     except CgroupError as exc:
         raise ContainerError(str(exc)) from None

@@ -4,8 +4,11 @@ server over TLS with the admin kubeconfig: discovery, Tables, plain `apply` (ope
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import subprocess
+import threading
+import time
 
 import pytest
 
@@ -122,3 +125,57 @@ def test_older_kubectl_applies_with_openapi_v2(cluster, binary, tmp_path):
         "AVAILABLE",
         "AGE",
     ]
+
+
+def test_kubectl_watch_events_and_sort(cluster):
+    kc, server = cluster
+    c = server.client
+    c.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "watched", "labels": {"watch": "me"}},
+            "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]},
+        }
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    proc = subprocess.Popen(
+        ["kubectl", "--kubeconfig", kc, "get", "pods", "-w", "-l", "watch=me"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
+    try:
+        got = [lines.get(timeout=30).split() for _ in range(2)]  # the list: header and the pod
+        c.bind("default", "watched", "node-1")  # now a watch event
+        got.append(lines.get(timeout=30).split())
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert got[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert [row[:3] for row in got[1:]] == [["watched", "0/1", "Pending"]] * 2
+
+    for i, reason in enumerate(["First", "Second"]):
+        if i:
+            # Timestamps have one-second resolution; names sort the other way (ev-9 is First),
+            # so only a real sort by creationTimestamp puts First before Second.
+            first = c.get("events", "ev-9")["metadata"]["creationTimestamp"]
+            while time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) <= first:
+                time.sleep(0.05)
+        c.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"name": f"ev-{9 - i}"},
+                "reason": reason,
+                "type": "Normal",
+                "message": f"event {i}",
+                "involvedObject": {"kind": "Pod", "name": "watched"},
+            }
+        )
+    table = rows(kubectl(kc, "get", "events", "--sort-by=.metadata.creationTimestamp"))
+    assert table[0][:4] == ["LAST", "SEEN", "TYPE", "REASON"]
+    assert [r[2] for r in table[1:]][-2:] == ["First", "Second"]  # LAST SEEN is one cell, two header words

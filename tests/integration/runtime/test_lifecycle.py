@@ -217,11 +217,13 @@ def test_list_ps_and_trace(rt):
     pids = json.loads(rt.cli("ps", "--format", "json", cid).stdout)
     assert len(pids) == 2
     trace = rt.cli("trace", cid).stdout
-    assert re.search(r"^\s+1\. \[pid \d+\] clone\(flags=CLONE_NEW", trace, re.M)
+    assert re.search(r"^\s+1\. \[pid \d+\] setsid\(\)", trace, re.M)
+    assert re.search(r"^\s+\d+\. \[pid \d+\] clone\(flags=CLONE_NEW", trace, re.M)
     assert "pivot_root(new_root=., put_old=.)" in trace
     assert re.search(r"at minikube_py/runtime/rootfs\.py:\d+", trace)
     # every step of the init is in order: mounts before pivot_root, capabilities after it
-    assert trace.index("pivot_root(") < trace.index("sethostname(") < trace.index("capset(")
+    assert (trace.index("PR_SET_CHILD_SUBREAPER") < trace.index("clone(") < trace.index("pivot_root(")
+            < trace.index("sethostname(") < trace.index("capset("))
 
 
 def _hook(out_dir, name):
@@ -279,3 +281,11 @@ def test_mkpy_runtime_group_is_registered(rt):
     done = subprocess.run([sys.executable, "-m", "minikube_py", "runtime", "--root", str(rt.root), "list",
                            "-q"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_start_container_hook_runs_inside_the_container(rt):
+    """startContainer runs after pivot_root, in the container: its /bin/sh, its /dev/shm."""
+    hook = {"path": "/bin/sh", "args": ["sh", "-c", "cat > /dev/shm/hook.json"]}
+    cid = rt.run_detached(["cat", "/dev/shm/hook.json"], hooks={"startContainer": [hook]})
+    state = json.loads(rt.output(cid))
+    assert state["id"] == cid and state["pid"] > 0

@@ -1,0 +1,294 @@
+"""Informers: a local cache of one resource kept current by list + watch.
+
+The pattern every Kubernetes component uses to read the cluster cheaply:
+1. LIST the resource; the list's resourceVersion says "the state as of revision R".
+2. WATCH from R: the server streams every change after R (ADDED/MODIFIED/DELETED), and
+   BOOKMARKs that only move R forward. A watch that ends is re-opened from the last R seen.
+3. If the server answers 410 Gone (R is older than the history it keeps), LIST again and
+   diff the new list against the cache, so handlers still see every add, update and delete.
+Handlers only enqueue keys; the loops read the cache, never the API, to decide.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .client import RESOURCES, ApiClient, error_code, is_gone
+from .meta import key_of
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+
+
+class WatchExpired(Exception):
+    """The server says our resourceVersion is too old (410 Gone): re-list."""
+
+
+class Handler:
+    def __init__(
+        self,
+        on_add: Callable[[Obj], None] | None = None,
+        on_update: Callable[[Obj, Obj], None] | None = None,
+        on_delete: Callable[[Obj], None] | None = None,
+    ) -> None:
+        self.on_add, self.on_update, self.on_delete = on_add, on_update, on_delete
+
+
+class Informer:
+    def __init__(
+        self,
+        client: ApiClient,
+        resource: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        watch_timeout: int = 300,
+        retry_delay: float = 0.5,
+    ) -> None:
+        self.client, self.resource, self.namespace = client, resource, namespace
+        self.label_selector, self.field_selector = label_selector, field_selector
+        self.watch_timeout, self.retry_delay = watch_timeout, retry_delay
+        api_version, kind, _ = RESOURCES.get(resource, ("v1", "", True))
+        self.api_version, self.kind = api_version, kind
+        self._lock = threading.RLock()
+        self._cache: dict[str, Obj] = {}
+        self._handlers: list[Handler] = []
+        self._synced = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._watch: Any = None
+        self.resource_version: str | None = None
+        self.lists = 0  # how many LISTs (1 + one per 410 Gone or broken watch)
+
+    # ------------------------------------------------------------ reading the cache
+    def get(self, name: str, namespace: str | None = None) -> Obj | None:
+        with self._lock:
+            return self._cache.get(f"{namespace}/{name}" if namespace else name)
+
+    def get_by_key(self, key: str) -> Obj | None:
+        with self._lock:
+            return self._cache.get(key)
+
+    def list(self, namespace: str | None = None) -> list[Obj]:
+        with self._lock:
+            items = list(self._cache.values())
+        if namespace is None:
+            return items
+        return [o for o in items if (o.get("metadata") or {}).get("namespace") == namespace]
+
+    def has_synced(self) -> bool:
+        return self._synced.is_set()
+
+    def wait_for_sync(self, timeout: float | None = None) -> bool:
+        return self._synced.wait(timeout)
+
+    # ------------------------------------------------------------ handlers
+    def add_handler(
+        self,
+        on_add: Callable[[Obj], None] | None = None,
+        on_update: Callable[[Obj, Obj], None] | None = None,
+        on_delete: Callable[[Obj], None] | None = None,
+    ) -> None:
+        handler = Handler(on_add, on_update, on_delete)
+        with self._lock:
+            self._handlers.append(handler)
+            existing = list(self._cache.values())
+        # A late handler sees what is already cached, as client-go's AddEventHandler does.
+        for obj in existing:
+            self._call(handler.on_add, obj)
+
+    def _call(self, fn: Callable | None, *args: Obj) -> None:
+        if fn is None:
+            return
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("%s informer: handler failed", self.resource)
+
+    def _dispatch(self, kind: str, old: Obj | None, new: Obj | None) -> None:
+        for h in list(self._handlers):
+            if kind == "add":
+                self._call(h.on_add, new)  # type: ignore[arg-type]
+            elif kind == "update":
+                self._call(h.on_update, old, new)  # type: ignore[arg-type]
+            else:
+                self._call(h.on_delete, old)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------ list and watch
+    def _stamp(self, obj: Obj) -> Obj:
+        # List items carry no kind/apiVersion in Kubernetes JSON; the loops want them.
+        obj.setdefault("kind", self.kind)
+        obj.setdefault("apiVersion", self.api_version)
+        return obj
+
+    def relist(self) -> None:
+        """LIST, then turn the difference with the cache into add/update/delete calls."""
+        result = self.client.list(
+            self.resource,
+            self.namespace,
+            label_selector=self.label_selector,
+            field_selector=self.field_selector,
+        )
+        self.lists += 1
+        fresh = {key_of(o): self._stamp(o) for o in result.get("items") or []}
+        with self._lock:
+            old = self._cache
+            self._cache = fresh
+            self.resource_version = (result.get("metadata") or {}).get("resourceVersion")
+        for key, obj in fresh.items():
+            prev = old.get(key)
+            if prev is None:
+                self._dispatch("add", None, obj)
+            elif _rv(prev) != _rv(obj):
+                self._dispatch("update", prev, obj)
+        for key, prev in old.items():
+            if key not in fresh:
+                self._dispatch("delete", prev, None)
+        self._synced.set()
+
+    def apply_event(self, event: Obj) -> None:
+        """Fold one watch event into the cache and tell the handlers."""
+        etype, obj = event.get("type"), event.get("object") or {}
+        if etype == "ERROR":
+            if obj.get("code") == 410:
+                raise WatchExpired(obj.get("message", "410 Gone"))
+            raise RuntimeError(f"{self.resource} watch error: {obj.get('message') or obj}")
+        rv = (obj.get("metadata") or {}).get("resourceVersion")
+        if etype == "BOOKMARK":
+            if rv:
+                self.resource_version = rv
+            return
+        obj = self._stamp(obj)
+        key = key_of(obj)
+        with self._lock:
+            prev = self._cache.get(key)
+            if etype == "DELETED":
+                self._cache.pop(key, None)
+            else:
+                self._cache[key] = obj
+            if rv:
+                self.resource_version = rv
+        if etype == "DELETED":
+            self._dispatch("delete", prev or obj, None)
+        elif prev is None:
+            self._dispatch("add", None, obj)
+        else:
+            self._dispatch("update", prev, obj)
+
+    def _watch_once(self) -> None:
+        w = self.client.watch(
+            self.resource,
+            self.namespace,
+            resource_version=self.resource_version,
+            label_selector=self.label_selector,
+            field_selector=self.field_selector,
+            timeout_seconds=self.watch_timeout,
+        )
+        self._watch = w
+        try:
+            if self._stop.is_set():
+                return
+            for event in w:
+                if self._stop.is_set():
+                    return
+                self.apply_event(event)
+        finally:
+            self._watch = None
+            close = getattr(w, "close", None)
+            if close:
+                try:
+                    close()
+                except Exception:
+                    log.debug("%s informer: closing the watch failed", self.resource, exc_info=True)
+
+    def run(self, list_first: bool = True) -> None:
+        """LIST (unless the cache is already filled: list_first=False), then WATCH for ever."""
+        need_list = list_first
+        while not self._stop.is_set():
+            try:
+                if need_list:
+                    self.relist()
+                    need_list = False
+                self._watch_once()  # returns when the server ends the stream: watch again
+            except WatchExpired:
+                log.info(
+                    "%s informer: resourceVersion %s expired, re-listing",
+                    self.resource,
+                    self.resource_version,
+                )
+                need_list = True
+            except Exception as exc:
+                if self._stop.is_set():
+                    break
+                if is_gone(exc):
+                    need_list = True
+                    continue
+                log.warning(
+                    "%s informer: %s; re-listing", self.resource, exc, exc_info=error_code(exc) is None
+                )
+                need_list = True
+                self._stop.wait(self.retry_delay)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self.run, name=f"informer-{self.resource}", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        w = self._watch
+        close = getattr(w, "close", None)
+        if close:
+            try:
+                close()
+            except Exception:
+                log.debug("%s informer: closing the watch failed", self.resource, exc_info=True)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+def _rv(obj: Obj) -> str | None:
+    return (obj.get("metadata") or {}).get("resourceVersion")
+
+
+class InformerFactory:
+    """One informer per resource, shared by every loop that reads it (SharedInformerFactory)."""
+
+    def __init__(self, client: ApiClient, **options: Any) -> None:
+        self.client, self.options = client, options
+        self._informers: dict[str, Informer] = {}
+        self._started = False
+
+    def informer(self, resource: str) -> Informer:
+        inf = self._informers.get(resource)
+        if inf is None:
+            inf = self._informers[resource] = Informer(self.client, resource, **self.options)
+            if self._started:
+                inf.start()
+        return inf
+
+    def all(self) -> list[Informer]:
+        return list(self._informers.values())
+
+    def start(self) -> None:
+        self._started = True
+        for inf in self._informers.values():
+            inf.start()
+
+    def wait_for_sync(self, timeout: float = 30.0) -> bool:
+        return all(inf.wait_for_sync(timeout) for inf in self._informers.values())
+
+    def stop(self) -> None:
+        for inf in self._informers.values():
+            inf._stop.set()
+        for inf in self._informers.values():
+            inf.stop()
+
+    def relist_all(self) -> None:
+        """Bring every cache up to date in the caller's thread (the unit tests' 'pump')."""
+        for inf in self._informers.values():
+            inf.relist()
