@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from minikube_py.kubelet import quantity
+from minikube_py.k8s import quantity
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")

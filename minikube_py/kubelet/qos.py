@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from minikube_py.kubelet import quantity
+from minikube_py.k8s import quantity
 
 GUARANTEED, BURSTABLE, BEST_EFFORT = "Guaranteed", "Burstable", "BestEffort"
 GUARANTEED_OOM_SCORE_ADJ = -997

@@ -10,7 +10,8 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
-from .quantity import QuantityError, parse_quantity
+from minikube_py.k8s.quantity import QuantityError
+from minikube_py.k8s.quantity import parse as parse_quantity
 
 
 def apply_defaults(plural: str, obj: dict[str, Any]) -> None:

@@ -9,7 +9,6 @@ import pytest
 from minikube_py.api.errors import ApiError
 from minikube_py.api.objects import apply_defaults, validate, validate_update
 from minikube_py.api.objects.defaulting import image_pull_policy, qos_class
-from minikube_py.api.objects.quantity import QuantityError, parse_quantity
 from minikube_py.api.resources import lookup
 
 
@@ -182,25 +181,3 @@ def test_update_immutability():
     svc_new = copy.deepcopy(svc_old)
     svc_new["spec"]["clusterIP"] = "10.96.0.6"
     assert causes("services", svc_new, svc_old) == {"spec.clusterIP": "FieldValueInvalid"}
-
-
-@pytest.mark.parametrize(
-    "text,value",
-    [
-        ("100m", "0.1"),
-        ("1", "1"),
-        ("128Mi", str(128 * 2**20)),
-        ("1G", "1E+9"),
-        ("1.5", "1.5"),
-        ("2Ki", "2048"),
-    ],
-)
-def test_quantities(text, value):
-    from decimal import Decimal
-
-    assert parse_quantity(text) == Decimal(value)
-
-
-def test_bad_quantity():
-    with pytest.raises(QuantityError):
-        parse_quantity("12 apples")
