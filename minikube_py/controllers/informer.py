@@ -16,8 +16,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from minikube_py.k8s.meta import key_of
+
 from .client import RESOURCES, ApiClient, error_code, is_gone
-from .meta import key_of
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
