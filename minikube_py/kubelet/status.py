@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from minikube_py.k8s.meta import now_rfc3339
 from minikube_py.kubelet import qos
 
 RUNNING, EXITED, CREATED, UNKNOWN = "running", "exited", "created", "unknown"
@@ -22,7 +23,7 @@ RUNNING, EXITED, CREATED, UNKNOWN = "running", "exited", "created", "unknown"
 def rfc3339(t: float | None) -> str | None:
     if t is None:
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    return now_rfc3339(t)
 
 
 @dataclass
