@@ -8,8 +8,8 @@ import pytest
 
 from minikube_py.api.errors import ApiError
 from minikube_py.api.objects import apply_defaults, validate, validate_update
-from minikube_py.api.objects.defaulting import image_pull_policy, qos_class
 from minikube_py.api.resources import lookup
+from minikube_py.k8s.pod import qos_class
 
 
 def causes(plural: str, obj: dict, old: dict | None = None) -> dict[str, str]:
@@ -27,21 +27,6 @@ def pod(**spec) -> dict:
         "metadata": {"name": "p", "namespace": "default"},
         "spec": {"containers": [{"name": "c", "image": "busybox"}], **spec},
     }
-
-
-@pytest.mark.parametrize(
-    "image,policy",
-    [
-        ("busybox", "Always"),
-        ("busybox:latest", "Always"),
-        ("busybox:1.36", "IfNotPresent"),
-        ("localhost:5000/app", "Always"),
-        ("localhost:5000/app:v1", "IfNotPresent"),
-        ("app@sha256:abc", "IfNotPresent"),
-    ],
-)
-def test_image_pull_policy(image, policy):
-    assert image_pull_policy(image) == policy
 
 
 def test_pod_defaults():

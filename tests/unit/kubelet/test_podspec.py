@@ -39,15 +39,6 @@ def test_load_json_and_list():
     assert [p["metadata"]["name"] for p in pods] == ["a", "b"]
 
 
-@pytest.mark.parametrize("image,policy", [
-    ("busybox", "Always"), ("busybox:latest", "Always"), ("busybox:1.36", "IfNotPresent"),
-    ("localhost:5000/busybox", "Always"), ("localhost:5000/busybox:v1", "IfNotPresent"),
-    ("busybox@sha256:" + "a" * 64, "IfNotPresent"),
-])
-def test_pull_policy_default(image, policy):
-    assert podspec.default_image_pull_policy(image) == policy
-
-
 def _errors(pod):
     with pytest.raises(PodSpecError) as exc:
         podspec.parse_pod(pod)
