@@ -150,7 +150,7 @@ class NodeAPI:
         self.addresses = addresses
         from minikube_py.api.informer import Informer
 
-        self.informer = Informer(client, "pods", field_selector=f"spec.nodeName={node_name}")
+        self.informer = Informer(client, "pods", field_selector=f"spec.nodeName={node_name}", bookmarks=True)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.kubelet_port = 0          # set before start() when the kubelet serves HTTP
@@ -173,7 +173,7 @@ class NodeAPI:
     def has_synced(self) -> bool:
         """True once the first list of this node's pods has arrived (before that, a pod missing
         from the cache is unknown, not deleted)."""
-        return self.informer.wait_synced(0)
+        return self.informer.has_synced()
 
     # -- the Node and its Lease ---------------------------------------------------------
     def register_node(self) -> dict:

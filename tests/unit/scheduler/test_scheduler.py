@@ -4,8 +4,8 @@ import random
 
 import pytest
 
+from minikube_py.api.informer import InformerFactory
 from minikube_py.controllers.events import EventRecorder
-from minikube_py.controllers.informer import InformerFactory
 from minikube_py.k8s.quantity import QuantityError
 from minikube_py.scheduler import Scheduler, plugins
 from minikube_py.scheduler.plugins import NodeInfo
