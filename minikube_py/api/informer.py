@@ -89,6 +89,7 @@ class Informer:
         self._watch: Any = None
         self.resource_version: str | None = None
         self.lists = 0  # how many LISTs (1 + one per 410 Gone or broken watch)
+        self.last_error: Exception | None = None  # the latest failure, retried (None once a list works)
 
     @property
     def relists(self) -> int:
@@ -166,6 +167,7 @@ class Informer:
             field_selector=self.field_selector,
         )
         self.lists += 1
+        self.last_error = None
         fresh = {key_of(o): self._stamp(o) for o in result.get("items") or []}
         with self._lock:
             old = self._cache
@@ -255,6 +257,7 @@ class Informer:
                 if _code(exc) == 410:
                     need_list = True
                     continue
+                self.last_error = exc
                 log.warning("%s informer: %s; re-listing", self.resource, exc, exc_info=_code(exc) is None)
                 need_list = True
                 self._stop.wait(self.retry_delay)
