@@ -16,15 +16,17 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from minikube_py.k8s.pod import qos_class
+from minikube_py.k8s.selectors import LabelSelector, selector_string
+
 from . import patch as patches
 from .allocator import Allocator, Claims
 from .errors import ApiError, already_exists, bad_request, conflict, gone, not_found
 from .objects import apply_defaults, validate, validate_update
-from .objects.defaulting import qos_class
 from .objects.fields import check_unknown_fields
 from .objects.meta import generate_name, later, new_uid, now
 from .resources import Resource, lookup
-from .selectors import FieldSelector, LabelSelector, selector_string
+from .selectors import FieldSelector
 from .storage import KV, Backend, Compacted, KeyExists, KeyNotFound, RevisionMismatch
 from .storage.encryption import Transformer
 

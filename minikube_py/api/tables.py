@@ -10,9 +10,10 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from minikube_py.k8s.selectors import selector_string
+
 from .objects.meta import parse_time
 from .resources import Resource
-from .selectors import selector_string
 
 
 def wants_table(accept: str) -> bool:

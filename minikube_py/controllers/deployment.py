@@ -19,12 +19,7 @@ import copy
 import logging
 from typing import Any
 
-from . import deployutil as du
-from .client import is_already_exists, is_conflict, is_not_found
-from .events import NORMAL, WARNING
-from .framework import Controller
-from .hashing import HASH_LABEL, compute_hash
-from .meta import (
+from minikube_py.k8s.meta import (
     controller_ref,
     is_deleting,
     key_of,
@@ -33,10 +28,16 @@ from .meta import (
     namespace_of,
     new_controller_ref,
     parse_time,
-    selector_matches,
     split_key,
     uid_of,
 )
+from minikube_py.k8s.selectors import selector_matches
+
+from . import deployutil as du
+from .client import is_already_exists, is_conflict, is_not_found
+from .events import NORMAL, WARNING
+from .framework import Controller
+from .hashing import HASH_LABEL, compute_hash
 from .podutil import is_terminal
 
 log = logging.getLogger(__name__)

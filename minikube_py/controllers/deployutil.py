@@ -12,8 +12,9 @@ import math
 import re
 from typing import Any
 
+from minikube_py.k8s.meta import now_rfc3339, parse_time
+
 from .hashing import HASH_LABEL
-from .meta import now_rfc3339, parse_time
 
 Obj = dict[str, Any]
 

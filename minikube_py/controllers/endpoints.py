@@ -16,18 +16,19 @@ import copy
 import logging
 from typing import Any
 
-from .client import is_already_exists, is_not_found
-from .framework import Controller
-from .meta import (
+from minikube_py.k8s.meta import (
     is_deleting,
     key_of,
     labels_of,
-    map_selector_matches,
     name_of,
     namespace_of,
     now_rfc3339,
     split_key,
 )
+from minikube_py.k8s.selectors import map_selector_matches
+
+from .client import is_already_exists, is_not_found
+from .framework import Controller
 from .podutil import is_ready, is_terminal
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from minikube_py.k8s.meta import now_rfc3339
+
 from .client import ApiClient, is_not_found
-from .meta import now_rfc3339
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]

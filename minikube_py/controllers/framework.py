@@ -17,9 +17,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from minikube_py.api.informer import InformerFactory
+
 from .client import ApiClient, error_code, is_conflict
 from .events import EventRecorder
-from .informer import InformerFactory
 from .workqueue import WorkQueue
 
 log = logging.getLogger(__name__)

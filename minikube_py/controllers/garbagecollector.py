@@ -21,9 +21,10 @@ import logging
 import threading
 from typing import Any
 
+from minikube_py.k8s.meta import is_deleting, key_of, uid_of
+
 from .client import RESOURCES, is_conflict, is_not_found, resource_for
 from .framework import Controller
-from .meta import is_deleting, key_of, uid_of
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]

@@ -13,13 +13,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from minikube_py.api.informer import InformerFactory
+
 from .adapter import adapt
 from .deployment import DeploymentController
 from .endpoints import EndpointsController
 from .events import EventRecorder
 from .framework import Controller
 from .garbagecollector import GarbageCollector
-from .informer import InformerFactory
 from .namespace import NamespaceController
 from .nodelifecycle import NodeLifecycleController
 from .replicaset import ReplicaSetController

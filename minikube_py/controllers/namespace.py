@@ -13,9 +13,10 @@ import copy
 import logging
 from typing import Any
 
+from minikube_py.k8s.meta import is_deleting, name_of, now_rfc3339, split_key
+
 from .client import RESOURCES, is_conflict, is_not_found
 from .framework import Controller
-from .meta import is_deleting, name_of, now_rfc3339, split_key
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]

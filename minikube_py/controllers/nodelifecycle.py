@@ -20,12 +20,13 @@ import copy
 import logging
 from typing import Any
 
+from minikube_py.k8s.meta import is_deleting, name_of, namespace_of, now_rfc3339, parse_time, split_key
+from minikube_py.k8s.tolerations import tolerates
+
 from .client import is_conflict, is_not_found
 from .events import NORMAL
 from .framework import Controller
-from .meta import is_deleting, name_of, namespace_of, now_rfc3339, parse_time, split_key
 from .podutil import condition
-from .tolerations import tolerates
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .meta import parse_time
+from minikube_py.k8s.meta import parse_time
 
 Obj = dict[str, Any]
 

@@ -18,10 +18,7 @@ import logging
 import secrets
 from typing import Any
 
-from .client import is_already_exists, is_conflict, is_not_found
-from .events import NORMAL, WARNING
-from .framework import Controller, Expectations
-from .meta import (
+from minikube_py.k8s.meta import (
     controller_ref,
     is_deleting,
     key_of,
@@ -30,10 +27,14 @@ from .meta import (
     namespace_of,
     new_controller_ref,
     parse_time,
-    selector_matches,
     split_key,
     uid_of,
 )
+from minikube_py.k8s.selectors import selector_matches
+
+from .client import is_already_exists, is_conflict, is_not_found
+from .events import NORMAL, WARNING
+from .framework import Controller, Expectations
 from .podutil import condition, is_active, is_available, is_ready, phase, restarts
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from minikube_py.k8s.meta import controller_ref, uid_of
+
 from . import deployutil as du
 from .client import ApiClient
-from .meta import controller_ref, uid_of
 
 Obj = dict[str, Any]
 

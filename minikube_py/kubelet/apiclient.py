@@ -23,6 +23,7 @@ import threading
 import time
 from typing import Any
 
+from minikube_py.k8s.meta import micro_rfc3339, now_rfc3339
 from minikube_py.kubelet import podspec
 
 log = logging.getLogger("mkpy.kubelet.api")
@@ -34,12 +35,11 @@ STATUS_REPORT = 60.0
 
 
 def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return now_rfc3339(time.time())
 
 
 def _micro_now() -> str:
-    t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z"
+    return micro_rfc3339(time.time())
 
 
 def node_object(name: str, addresses: list[str], max_pods: int = 110, kubelet_port: int = 0) -> dict:
@@ -150,7 +150,7 @@ class NodeAPI:
         self.addresses = addresses
         from minikube_py.api.informer import Informer
 
-        self.informer = Informer(client, "pods", field_selector=f"spec.nodeName={node_name}")
+        self.informer = Informer(client, "pods", field_selector=f"spec.nodeName={node_name}", bookmarks=True)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.kubelet_port = 0          # set before start() when the kubelet serves HTTP
@@ -173,7 +173,7 @@ class NodeAPI:
     def has_synced(self) -> bool:
         """True once the first list of this node's pods has arrived (before that, a pod missing
         from the cache is unknown, not deleted)."""
-        return self.informer.wait_synced(0)
+        return self.informer.has_synced()
 
     # -- the Node and its Lease ---------------------------------------------------------
     def register_node(self) -> dict:

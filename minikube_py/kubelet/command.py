@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from minikube_py.kubelet import quantity
+from minikube_py.k8s import quantity
 
 
 class ContainerConfigError(Exception):

@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from minikube_py.kubelet import quantity
+from minikube_py.k8s import quantity
+from minikube_py.k8s.pod import default_pod_spec
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
@@ -78,25 +79,6 @@ def all_containers(pod: dict) -> list[tuple[str, int, dict]]:
 
 
 # ------------------------------------------------------------------ defaults
-def default_image_pull_policy(image: str) -> str:
-    """Always for `:latest` or no tag (and no digest), otherwise IfNotPresent."""
-    if "@" in image:
-        return "IfNotPresent"
-    last = image.rsplit("/", 1)[-1]
-    tag = last.partition(":")[2]
-    return "Always" if tag in ("", "latest") else "IfNotPresent"
-
-
-def default_probe(probe: dict) -> None:
-    probe.setdefault("timeoutSeconds", 1)
-    probe.setdefault("periodSeconds", 10)
-    probe.setdefault("successThreshold", 1)
-    probe.setdefault("failureThreshold", 3)
-    if isinstance(probe.get("httpGet"), dict):
-        probe["httpGet"].setdefault("path", "/")
-        probe["httpGet"].setdefault("scheme", "HTTP")
-
-
 def default_pod(obj: dict) -> dict:
     """What the API server's defaulting adds (SetDefaults_Pod & co.), on a deep copy."""
     pod = copy.deepcopy(obj)
@@ -104,45 +86,8 @@ def default_pod(obj: dict) -> dict:
     if isinstance(meta, dict):
         meta.setdefault("namespace", "default")
     spec = pod.setdefault("spec", {})
-    if not isinstance(spec, dict):
-        return pod
-    spec.setdefault("restartPolicy", "Always")
-    spec.setdefault("terminationGracePeriodSeconds", 30)
-    spec.setdefault("dnsPolicy", "ClusterFirst")
-    spec.setdefault("schedulerName", "default-scheduler")
-    spec.setdefault("securityContext", {})
-    spec.setdefault("enableServiceLinks", True)
-    for _, _, c in all_containers(pod):
-        if not isinstance(c, dict):
-            continue
-        if isinstance(c.get("image"), str) and c["image"]:
-            c.setdefault("imagePullPolicy", default_image_pull_policy(c["image"]))
-        c.setdefault("terminationMessagePath", "/dev/termination-log")
-        c.setdefault("terminationMessagePolicy", "File")
-        for port in c.get("ports") or []:
-            if isinstance(port, dict):
-                port.setdefault("protocol", "TCP")
-        res = c.setdefault("resources", {})
-        if isinstance(res, dict) and isinstance(res.get("limits"), dict):
-            # A limit without a request means "request the same" (that is what makes Guaranteed pods).
-            requests = res.setdefault("requests", {})
-            for name, q in res["limits"].items():
-                requests.setdefault(name, q)
-        for kind in ("livenessProbe", "readinessProbe", "startupProbe"):
-            if isinstance(c.get(kind), dict):
-                default_probe(c[kind])
-        for env in c.get("env") or []:
-            ref = (env.get("valueFrom") or {}).get("fieldRef") if isinstance(env, dict) else None
-            if isinstance(ref, dict):
-                ref.setdefault("apiVersion", "v1")
-    for vol in spec.get("volumes") or []:
-        if not isinstance(vol, dict):
-            continue
-        for src in ("configMap", "secret", "projected", "downwardAPI"):
-            if isinstance(vol.get(src), dict):
-                vol[src].setdefault("defaultMode", 0o644)
-        if isinstance(vol.get("hostPath"), dict):
-            vol["hostPath"].setdefault("type", "")
+    if isinstance(spec, dict):
+        default_pod_spec(spec, sourceless_volumes_are_empty_dirs=False)
     return pod
 
 

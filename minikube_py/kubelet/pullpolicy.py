@@ -1,6 +1,6 @@
 """imagePullPolicy: whether to pull before starting a container (kubelet's image manager).
 
-Defaults (applied in podspec): `Always` for `:latest` or no tag, else `IfNotPresent`.
+Defaults (minikube_py/k8s/pod.py, applied in podspec): `Always` for `:latest` or no tag, else `IfNotPresent`.
 Decision: Always -> pull; IfNotPresent -> pull only when missing; Never -> never pull,
 and a missing image is `ErrImageNeverPull`.
 """
@@ -8,10 +8,6 @@ and a missing image is `ErrImageNeverPull`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from minikube_py.kubelet.podspec import default_image_pull_policy
-
-__all__ = ["PullDecision", "decide", "default_image_pull_policy", "normalize_ref"]
 
 
 @dataclass(frozen=True)

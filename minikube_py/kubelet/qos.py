@@ -13,49 +13,15 @@ All as kubelet computes them:
 
 from __future__ import annotations
 
-from fractions import Fraction
+from minikube_py.k8s import quantity
+from minikube_py.k8s.pod import BEST_EFFORT, BURSTABLE, GUARANTEED, qos_class
 
-from minikube_py.kubelet import quantity
-
-GUARANTEED, BURSTABLE, BEST_EFFORT = "Guaranteed", "Burstable", "BestEffort"
 GUARANTEED_OOM_SCORE_ADJ = -997
 BEST_EFFORT_OOM_SCORE_ADJ = 1000
 POD_INFRA_OOM_SCORE_ADJ = -998
 MIN_SHARES, MAX_SHARES, SHARES_PER_CPU = 2, 262144, 1024
 QUOTA_PERIOD, MIN_QUOTA = 100000, 1000
 SYSTEM_NODE_CRITICAL = "system-node-critical"
-_QOS_RESOURCES = ("cpu", "memory")
-
-
-def _containers(pod: dict) -> list[dict]:
-    spec = pod.get("spec") or {}
-    return list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
-
-
-def qos_class(pod: dict) -> str:
-    requests: dict[str, Fraction] = {}
-    limits: dict[str, Fraction] = {}
-    guaranteed = True
-    for c in _containers(pod):
-        res = c.get("resources") or {}
-        for name, q in (res.get("requests") or {}).items():
-            v = quantity.parse(q)
-            if name in _QOS_RESOURCES and v > 0:
-                requests[name] = requests.get(name, Fraction(0)) + v
-        found = set()
-        for name, q in (res.get("limits") or {}).items():
-            v = quantity.parse(q)
-            if name in _QOS_RESOURCES and v > 0:
-                found.add(name)
-                limits[name] = limits.get(name, Fraction(0)) + v
-        if not found >= set(_QOS_RESOURCES):
-            guaranteed = False
-    if not requests and not limits:
-        return BEST_EFFORT
-    if guaranteed and all(name in limits and limits[name] == req for name, req in requests.items()) \
-            and len(requests) == len(limits):
-        return GUARANTEED
-    return BURSTABLE
 
 
 def is_node_critical(pod: dict) -> bool:
@@ -65,7 +31,7 @@ def is_node_critical(pod: dict) -> bool:
 def oom_score_adj(pod: dict, container: dict, memory_capacity: int) -> int:
     if is_node_critical(pod):
         return GUARANTEED_OOM_SCORE_ADJ
-    klass = qos_class(pod)
+    klass = qos_class(pod.get("spec") or {})
     if klass == GUARANTEED:
         return GUARANTEED_OOM_SCORE_ADJ
     if klass == BEST_EFFORT:
@@ -144,7 +110,7 @@ def pod_resources(pod: dict, pids_limit: int | None = None) -> dict:
 def pod_cgroup_parent(pod: dict) -> str:
     """kubepods/pod<uid> (Guaranteed), kubepods/burstable/pod<uid>, kubepods/besteffort/pod<uid>."""
     uid = (pod.get("metadata") or {}).get("uid", "")
-    klass = qos_class(pod)
+    klass = qos_class(pod.get("spec") or {})
     tier = {GUARANTEED: "", BURSTABLE: "burstable/", BEST_EFFORT: "besteffort/"}[klass]
     return f"kubepods/{tier}pod{uid}"
 

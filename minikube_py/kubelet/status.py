@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from minikube_py.kubelet import qos
+from minikube_py.k8s.meta import now_rfc3339
+from minikube_py.k8s.pod import qos_class
 
 RUNNING, EXITED, CREATED, UNKNOWN = "running", "exited", "created", "unknown"
 
@@ -22,7 +23,7 @@ RUNNING, EXITED, CREATED, UNKNOWN = "running", "exited", "created", "unknown"
 def rfc3339(t: float | None) -> str | None:
     if t is None:
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    return now_rfc3339(t)
 
 
 @dataclass
@@ -237,7 +238,7 @@ def pod_status(pod: dict, view: PodRuntimeView, previous: dict | None = None,
         prev = old.get(c["type"])
         same = prev is not None and prev.get("status") == c["status"]
         c["lastTransitionTime"] = prev.get("lastTransitionTime") if same else rfc3339(now)
-    status: dict = {"phase": phase, "conditions": conds, "qosClass": qos.qos_class(pod)}
+    status: dict = {"phase": phase, "conditions": conds, "qosClass": qos_class(pod.get("spec") or {})}
     if view.host_ips:
         status["hostIP"] = view.host_ips[0]
         status["hostIPs"] = [{"ip": ip} for ip in view.host_ips]

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from minikube_py.kubelet import quantity
+from minikube_py.k8s import quantity
 from minikube_py.kubelet.command import DictObjects, EnvContext, ObjectSource, field_ref, resource_field_ref
 
 

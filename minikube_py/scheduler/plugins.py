@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from minikube_py.controllers.tolerations import tolerates
+from minikube_py.k8s.selectors import node_requirement_matches
+from minikube_py.k8s.tolerations import tolerates
 
 from .resources import allocatable, nonzero_requests, pod_requests
 
@@ -85,27 +86,6 @@ def taint_toleration(pod: Obj, ni: NodeInfo) -> Status | None:
     )
 
 
-def _requirement_matches(req: dict, labels: dict[str, str]) -> bool:
-    key, op, values = req.get("key"), req.get("operator"), req.get("values") or []
-    if op == "In":
-        return key in labels and labels[key] in values
-    if op == "NotIn":
-        return key not in labels or labels[key] not in values
-    if op == "Exists":
-        return key in labels
-    if op == "DoesNotExist":
-        return key not in labels
-    if op in ("Gt", "Lt"):
-        if key not in labels or len(values) != 1:
-            return False
-        try:
-            have, want = int(labels[key]), int(values[0])
-        except ValueError:
-            return False
-        return have > want if op == "Gt" else have < want
-    return False
-
-
 def _term_matches(term: dict, node: Obj) -> bool:
     labels = (node.get("metadata") or {}).get("labels") or {}
     exprs = term.get("matchExpressions") or []
@@ -113,8 +93,8 @@ def _term_matches(term: dict, node: Obj) -> bool:
     if not exprs and not fields:
         return False  # an empty term matches no node
     fields_view = {"metadata.name": node["metadata"]["name"]}
-    return all(_requirement_matches(r, labels) for r in exprs) and all(
-        _requirement_matches(r, fields_view) for r in fields
+    return all(node_requirement_matches(r, labels) for r in exprs) and all(
+        node_requirement_matches(r, fields_view) for r in fields
     )
 
 

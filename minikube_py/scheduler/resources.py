@@ -1,30 +1,12 @@
-"""Resource quantities and what a pod asks for (resource.Quantity, PodRequests)."""
+"""What a pod asks for and a node offers, in internal units (PodRequests, allocatable)."""
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal
 from typing import Any
 
-Obj = dict[str, Any]
+from minikube_py.k8s.quantity import parse
 
-_SUFFIX = {
-    "": 1,
-    "m": Decimal("0.001"),
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "E": 10**18,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-}
-_QTY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?)$")
+Obj = dict[str, Any]
 
 # What the scheduler assumes a container without requests uses, for *scoring* only
 # (schedutil.DefaultMilliCPURequest / DefaultMemoryRequest), so empty pods still spread.
@@ -32,27 +14,9 @@ DEFAULT_MILLI_CPU = 100
 DEFAULT_MEMORY = 200 * 2**20
 
 
-class QuantityError(ValueError):
-    """A resource quantity that does not parse (e.g. '12 GB')."""
-
-
-def parse_quantity(value: str | int | float, field: str = "quantity") -> Decimal:
-    if isinstance(value, bool):
-        raise QuantityError(f"{field}: not a quantity: {value!r}")
-    if isinstance(value, int | float):
-        return Decimal(str(value))
-    m = _QTY.match(str(value).strip())
-    if m is None:
-        raise QuantityError(f"{field}: not a quantity: {value!r}")
-    number, exp, suffix = m.groups()
-    if exp:
-        return Decimal(number) * (Decimal(10) ** int(exp[1:]))
-    return Decimal(number) * _SUFFIX[suffix or ""]
-
-
 def to_internal(name: str, value: str | int | float, field: str = "") -> int:
     """cpu -> millicores; everything else -> whole units (bytes, pods, devices). Rounds up."""
-    q = parse_quantity(value, field or name)
+    q = parse(value, field or name)
     if name == "cpu":
         q = q * 1000
     return int(-(-q // 1))

@@ -22,12 +22,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from minikube_py.api.informer import InformerFactory
 from minikube_py.controllers.client import ApiClient, is_conflict, is_not_found
 from minikube_py.controllers.events import NORMAL, WARNING, EventRecorder
-from minikube_py.controllers.informer import InformerFactory
-from minikube_py.controllers.meta import is_deleting, key_of, now_rfc3339, split_key
 from minikube_py.controllers.podutil import is_terminal
 from minikube_py.controllers.workqueue import WorkQueue
+from minikube_py.k8s.meta import is_deleting, key_of, now_rfc3339, split_key
 
 from . import plugins
 from .plugins import NodeInfo

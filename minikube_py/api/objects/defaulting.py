@@ -10,7 +10,7 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
-from .quantity import QuantityError, parse_quantity
+from minikube_py.k8s.pod import default_pod_spec
 
 
 def apply_defaults(plural: str, obj: dict[str, Any]) -> None:
@@ -27,96 +27,8 @@ def _spec(obj: dict) -> dict:
 
 
 # ---------------------------------------------------------------- pods
-def image_pull_policy(image: str) -> str:
-    """Always for `:latest` or no tag, else IfNotPresent (digests count as a tag)."""
-    name = image.rsplit("/", 1)[-1]
-    if "@" in name:
-        return "IfNotPresent"
-    if ":" not in name or name.endswith(":latest"):
-        return "Always"
-    return "IfNotPresent"
-
-
-def _container(c: dict) -> None:
-    if isinstance(c.get("image"), str) and c["image"]:
-        c.setdefault("imagePullPolicy", image_pull_policy(c["image"]))
-    c.setdefault("terminationMessagePath", "/dev/termination-log")
-    c.setdefault("terminationMessagePolicy", "File")
-    res = c.setdefault("resources", {})
-    # Requests default to limits when only limits are given.
-    if isinstance(res, dict) and isinstance(res.get("limits"), dict):
-        req = res.setdefault("requests", {})
-        for k, v in res["limits"].items():
-            req.setdefault(k, v)
-    for p in c.get("ports") or []:
-        if isinstance(p, dict):
-            p.setdefault("protocol", "TCP")
-    for e in c.get("env") or []:
-        fr = (e.get("valueFrom") or {}).get("fieldRef") if isinstance(e, dict) else None
-        if isinstance(fr, dict):
-            fr.setdefault("apiVersion", "v1")
-    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-        p = c.get(probe)
-        if isinstance(p, dict):
-            p.setdefault("timeoutSeconds", 1)
-            p.setdefault("periodSeconds", 10)
-            p.setdefault("successThreshold", 1)
-            p.setdefault("failureThreshold", 3)
-            if isinstance(p.get("httpGet"), dict):
-                p["httpGet"].setdefault("path", "/")
-                p["httpGet"].setdefault("scheme", "HTTP")
-
-
-def pod_spec_defaults(spec: dict) -> None:
-    spec.setdefault("restartPolicy", "Always")
-    spec.setdefault("terminationGracePeriodSeconds", 30)
-    spec.setdefault("dnsPolicy", "ClusterFirst")
-    spec.setdefault("schedulerName", "default-scheduler")
-    spec.setdefault("securityContext", {})
-    spec.setdefault("enableServiceLinks", True)
-    for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
-        if isinstance(c, dict):
-            _container(c)
-    for v in spec.get("volumes") or []:
-        if not isinstance(v, dict):
-            continue
-        for src in ("configMap", "secret"):
-            if isinstance(v.get(src), dict):
-                v[src].setdefault("defaultMode", 420)
-        if isinstance(v.get("hostPath"), dict):
-            v["hostPath"].setdefault("type", "")
-        if len([k for k in v if k != "name"]) == 0:
-            v["emptyDir"] = {}
-
-
-def qos_class(spec: dict) -> str:
-    """Guaranteed / Burstable / BestEffort from the containers' requests and limits."""
-    containers = [
-        c for c in (spec.get("containers") or []) + (spec.get("initContainers") or []) if isinstance(c, dict)
-    ]
-    any_set = False
-    guaranteed = True
-    for c in containers:
-        res = c.get("resources") or {}
-        req, lim = res.get("requests") or {}, res.get("limits") or {}
-        if req or lim:
-            any_set = True
-        for r in ("cpu", "memory"):
-            if r not in lim or r not in req:
-                guaranteed = False
-                continue
-            try:
-                if parse_quantity(req[r]) != parse_quantity(lim[r]):
-                    guaranteed = False
-            except QuantityError:
-                guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
-
-
 def _pod(obj: dict) -> None:
-    pod_spec_defaults(_spec(obj))
+    default_pod_spec(_spec(obj))
 
 
 def _template_owner(obj: dict) -> None:
@@ -127,7 +39,7 @@ def _template_owner(obj: dict) -> None:
         tpl.setdefault("metadata", {})
         if not isinstance(tpl.get("spec"), dict):
             tpl["spec"] = {}
-        pod_spec_defaults(tpl["spec"])
+        default_pod_spec(tpl["spec"])
 
 
 def _deployment(obj: dict) -> None:

@@ -13,10 +13,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from minikube_py.k8s.quantity import QuantityError
+from minikube_py.k8s.quantity import parse as parse_quantity
+from minikube_py.k8s.selectors import SelectorError, from_label_selector
+
 from ..errors import FieldErrors
 from ..resources import Resource
-from ..selectors import SelectorError, from_label_selector
-from .quantity import QuantityError, parse_quantity
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -151,7 +153,7 @@ def _resources(errs: FieldErrors, field: str, res: Any) -> None:
             try:
                 q = parse_quantity(v)
             except QuantityError as e:
-                errs.invalid(f"{field}.{part}[{k}]", v, str(e))
+                errs.invalid(f"{field}.{part}[{k}]", v, e.reason)
                 continue
             if q < 0:
                 errs.invalid(f"{field}.{part}[{k}]", v, "must be greater than or equal to 0")
@@ -311,7 +313,7 @@ def _selector_and_template(obj: dict, errs: FieldErrors) -> None:
         selector = None
     else:
         try:
-            selector = from_label_selector(sel)
+            selector = from_label_selector(sel, "spec.selector")
         except SelectorError as e:
             errs.invalid("spec.selector", sel, str(e))
             selector = None
@@ -540,7 +542,7 @@ def _network_policy(obj: dict, errs: FieldErrors) -> None:
         errs.required("spec")
         return
     try:
-        from_label_selector(spec.get("podSelector"))
+        from_label_selector(spec.get("podSelector"), "spec.podSelector")
     except SelectorError as e:
         errs.invalid("spec.podSelector", spec.get("podSelector"), str(e))
     for i, t in enumerate(spec.get("policyTypes") or []):

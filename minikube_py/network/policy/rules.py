@@ -23,8 +23,8 @@ import hashlib
 import ipaddress
 from dataclasses import dataclass, field
 
+from minikube_py.k8s.selectors import SelectorError, selector_matches
 from minikube_py.network.policy.errors import PolicyError
-from minikube_py.network.policy.selectors import matches
 
 ALLOW_MARK = "0x10000"  # a bit kube-proxy's 0x4000 (masquerade) does not use
 TOP = "MKPY-NP-FORWARD"
@@ -57,6 +57,14 @@ def pods_of(pods: list[dict]) -> list[PodInfo]:
         out.append(PodInfo(meta.get("namespace") or "default", meta["name"], ip,
                            meta.get("labels") or {}, named))
     return sorted(out, key=lambda p: (p.namespace, p.name))
+
+
+def matches(selector: dict | None, labels: dict | None, where: str) -> bool:
+    """A NetworkPolicy selector; {} selects everything. A bad one is a PolicyError naming it."""
+    try:
+        return selector_matches(selector, labels, where=where)
+    except SelectorError as e:
+        raise PolicyError(str(e)) from None
 
 
 def _cidr(value: object, where: str) -> str:

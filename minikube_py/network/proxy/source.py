@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from minikube_py.api.informer import Informer
 from minikube_py.network.proxy.errors import ProxyError
 
 KINDS = ("Service", "Endpoints", "Pod", "Namespace", "NetworkPolicy")
@@ -104,11 +105,12 @@ RESOURCES = {"Service": "services", "Endpoints": "endpoints", "Pod": "pods", "Na
 
 
 class Follower:
-    """Keep a ClusterObjects equal to the API: LIST each kind, then WATCH from that resourceVersion.
+    """Keep a ClusterObjects equal to the API: one informer per kind (LIST, then WATCH from the
+    list's resourceVersion, LIST again after 410 Gone; minikube_py/api/informer.py), whose
+    adds, updates and deletes become this cache's watch events.
 
-    `client` is anything with the API client's list(resource) and watch(resource, resource_version=)
-    (minikube_py.api.client.Client); it is passed in, so this layer does not import the API's code.
-    On an error (e.g. 410 Expired) the kind is listed again and watched anew.
+    `client` is the API client (minikube_py.api.client.Client) or anything with its
+    list/watch; errors are retried by the informers, the latest one kept in `errors`.
     """
 
     def __init__(self, client: Any, objects: ClusterObjects, kinds: Iterable[str] = ("Service", "Endpoints"),
@@ -118,55 +120,34 @@ class Follower:
         self.kinds = list(kinds)
         for kind in self.kinds:
             objects._check(kind)
-        self.retry_seconds = retry_seconds
-        self._stop = threading.Event()
-        self._watches: list[Any] = []
-        self._threads: list[threading.Thread] = []
-        self._listed = {kind: threading.Event() for kind in self.kinds}
-        self.errors: list[str] = []
+        self.informers = {kind: self._informer(kind, retry_seconds) for kind in self.kinds}
+
+    def _informer(self, kind: str, retry_seconds: float) -> Informer:
+        objects = self.objects
+        return Informer(
+            self.client, RESOURCES[kind], retry_delay=retry_seconds,
+            on_add=lambda obj: objects.event(kind, "ADDED", obj),
+            on_update=lambda old, new: objects.event(kind, "MODIFIED", new),
+            on_delete=lambda obj: objects.event(kind, "DELETED", obj),
+        )
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{kind}: {inf.last_error}" for kind, inf in self.informers.items() if inf.last_error]
 
     def wait_synced(self, timeout: float | None = None) -> bool:
         """True once every kind was listed at least once (kube-proxy waits for this before its first
         sync: rules made from Services whose Endpoints were not listed yet would REJECT for a moment)."""
-        return all(e.wait(timeout) for e in self._listed.values())
-
-    def sync_once(self, kind: str) -> str:
-        """LIST one kind into the cache; returns the list's resourceVersion to watch from."""
-        listed = self.client.list(RESOURCES[kind])
-        self.objects.replace(kind, listed.get("items") or [])
-        self._listed[kind].set()
-        return (listed.get("metadata") or {}).get("resourceVersion") or ""
-
-    def _run(self, kind: str) -> None:
-        while not self._stop.is_set():
-            try:
-                rv = self.sync_once(kind)
-                watch = self.client.watch(RESOURCES[kind], resource_version=rv or None)
-                self._watches.append(watch)
-                for event in watch:
-                    if self._stop.is_set():
-                        return
-                    if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
-                        self.objects.event(kind, event["type"], event["object"])
-            except Exception as exc:  # noqa: BLE001 - any API trouble: note it, list again
-                self.errors.append(f"{kind}: {exc}")
-            self._stop.wait(self.retry_seconds)
+        return all(inf.wait_for_sync(timeout) for inf in self.informers.values())
 
     def start(self) -> Follower:
-        for kind in self.kinds:
-            t = threading.Thread(target=self._run, args=(kind,), name=f"mkpy-follow-{kind}", daemon=True)
-            t.start()
-            self._threads.append(t)
+        for inf in self.informers.values():
+            inf.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        for w in self._watches:
-            stop = getattr(w, "stop", None)
-            if stop:
-                stop()
-        for t in self._threads:
-            t.join(timeout=5)
+        for inf in self.informers.values():
+            inf.stop()
 
 
 class SyncLoop:

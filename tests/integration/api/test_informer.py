@@ -51,14 +51,14 @@ def test_informer_cache_handlers_and_relist_after_gone(tmp_path):
         on_delete=record("delete"),
     ).start()
     try:
-        assert inf.wait_synced(10)
-        assert inf.get("default", "before")["data"] == {"v": "1"}
+        assert inf.wait_for_sync(10)
+        assert inf.get("before", "default")["data"] == {"v": "1"}
         c.create(cm("live"))
         c.patch("configmaps", "before", {"data": {"v": "2"}})
         c.delete("configmaps", "live")
         assert wait_for(lambda: ("delete", "live") in seen)
         assert seen == [("add", "before"), ("add", "live"), ("update", "before"), ("delete", "live")]
-        assert inf.get("default", "before")["data"] == {"v": "2"} and inf.get("default", "live") is None
+        assert inf.get("before", "default")["data"] == {"v": "2"} and inf.get("live", "default") is None
 
         # The server goes away. While it is down, things change and the log is compacted past the
         # informer's revision. Its watch resumes from that revision, gets 410 Gone, and the
@@ -78,8 +78,8 @@ def test_informer_cache_handlers_and_relist_after_gone(tmp_path):
 
         asyncio.run(offline_changes())
         api = ThreadedApiServer(db, port=port).start()
-        assert wait_for(lambda: inf.get("default", "while-away") is not None)
-        assert wait_for(lambda: inf.get("default", "before")["data"] == {"v": "x2"})
+        assert wait_for(lambda: inf.get("while-away", "default") is not None)
+        assert wait_for(lambda: inf.get("before", "default")["data"] == {"v": "x2"})
         assert inf.relists == 1
         assert seen[-2:] in (
             [("add", "while-away"), ("update", "before")],

@@ -11,7 +11,7 @@ import pytest
 
 from minikube_py.api.testing import ThreadedApiServer
 from minikube_py.controllers.manager import ControllerManager
-from minikube_py.controllers.meta import micro_rfc3339
+from minikube_py.k8s.meta import micro_rfc3339
 from minikube_py.scheduler import Scheduler
 
 NODES = ("mkpyt-ctl-n1", "mkpyt-ctl-n2", "mkpyt-ctl-n3")

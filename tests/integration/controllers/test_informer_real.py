@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import threading
 
+from minikube_py.api.informer import Informer
 from minikube_py.api.testing import ThreadedApiServer
 from minikube_py.controllers.adapter import adapt
-from minikube_py.controllers.informer import Informer
 
 from .conftest import wait_for
 

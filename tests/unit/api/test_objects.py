@@ -8,9 +8,8 @@ import pytest
 
 from minikube_py.api.errors import ApiError
 from minikube_py.api.objects import apply_defaults, validate, validate_update
-from minikube_py.api.objects.defaulting import image_pull_policy, qos_class
-from minikube_py.api.objects.quantity import QuantityError, parse_quantity
 from minikube_py.api.resources import lookup
+from minikube_py.k8s.pod import qos_class
 
 
 def causes(plural: str, obj: dict, old: dict | None = None) -> dict[str, str]:
@@ -28,21 +27,6 @@ def pod(**spec) -> dict:
         "metadata": {"name": "p", "namespace": "default"},
         "spec": {"containers": [{"name": "c", "image": "busybox"}], **spec},
     }
-
-
-@pytest.mark.parametrize(
-    "image,policy",
-    [
-        ("busybox", "Always"),
-        ("busybox:latest", "Always"),
-        ("busybox:1.36", "IfNotPresent"),
-        ("localhost:5000/app", "Always"),
-        ("localhost:5000/app:v1", "IfNotPresent"),
-        ("app@sha256:abc", "IfNotPresent"),
-    ],
-)
-def test_image_pull_policy(image, policy):
-    assert image_pull_policy(image) == policy
 
 
 def test_pod_defaults():
@@ -182,25 +166,3 @@ def test_update_immutability():
     svc_new = copy.deepcopy(svc_old)
     svc_new["spec"]["clusterIP"] = "10.96.0.6"
     assert causes("services", svc_new, svc_old) == {"spec.clusterIP": "FieldValueInvalid"}
-
-
-@pytest.mark.parametrize(
-    "text,value",
-    [
-        ("100m", "0.1"),
-        ("1", "1"),
-        ("128Mi", str(128 * 2**20)),
-        ("1G", "1E+9"),
-        ("1.5", "1.5"),
-        ("2Ki", "2048"),
-    ],
-)
-def test_quantities(text, value):
-    from decimal import Decimal
-
-    assert parse_quantity(text) == Decimal(value)
-
-
-def test_bad_quantity():
-    with pytest.raises(QuantityError):
-        parse_quantity("12 apples")

@@ -1,64 +1,10 @@
+"""Field selectors (label selectors are tested in tests/unit/k8s/test_selectors.py)."""
+
 from __future__ import annotations
 
 import pytest
 
-from minikube_py.api.selectors import (
-    SelectorError,
-    from_label_selector,
-    parse_field_selector,
-    parse_label_selector,
-    selector_string,
-)
-
-LABELS = {"app": "web", "env": "prod", "tier": "front", "version": "3"}
-
-
-@pytest.mark.parametrize(
-    "text,expected",
-    [
-        ("", True),
-        ("app=web", True),
-        ("app==web", True),
-        ("app!=web", False),
-        ("app=web,env=dev", False),
-        ("env in (dev, prod)", True),
-        ("env notin (prod)", False),
-        ("missing notin (x)", True),
-        ("tier", True),
-        ("!tier", False),
-        ("!missing", True),
-        ("app=web, env in (prod), !canary", True),
-        ("version gt 2", True),
-        ("version lt 2", False),
-        ("app.kubernetes.io/name=x", False),
-    ],
-)
-def test_label_selector_matches(text, expected):
-    assert parse_label_selector(text).matches(LABELS) is expected
-
-
-@pytest.mark.parametrize("bad", ["app in (", "app in ()", "=web", "a b", "app=we b", "-bad-=x", "app in x"])
-def test_label_selector_errors_name_the_problem(bad):
-    with pytest.raises(SelectorError):
-        parse_label_selector(bad)
-
-
-def test_structured_selector_round_trip():
-    sel = {
-        "matchLabels": {"app": "web"},
-        "matchExpressions": [
-            {"key": "env", "operator": "In", "values": ["prod", "dev"]},
-            {"key": "canary", "operator": "DoesNotExist"},
-        ],
-    }
-    parsed = from_label_selector(sel)
-    assert parsed.matches(LABELS)
-    assert not parsed.matches({**LABELS, "canary": "1"})
-    assert selector_string(sel) == "app=web,env in (prod,dev),!canary"
-    assert parse_label_selector(selector_string(sel)).matches(LABELS)
-    assert from_label_selector({}).matches({"anything": "x"})
-    with pytest.raises(SelectorError):
-        from_label_selector({"matchExpressions": [{"key": "a", "operator": "Near"}]})
+from minikube_py.api.selectors import SelectorError, parse_field_selector
 
 
 def test_field_selectors():

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from minikube_py.api.informer import InformerFactory
 from minikube_py.controllers.events import EventRecorder
-from minikube_py.controllers.informer import InformerFactory
 
 from .fakeapi import FakeApi
 

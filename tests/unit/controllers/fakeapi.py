@@ -16,7 +16,7 @@ import uuid
 from typing import Any
 
 from minikube_py.controllers.client import RESOURCES
-from minikube_py.controllers.meta import now_rfc3339
+from minikube_py.k8s.meta import now_rfc3339
 
 Obj = dict[str, Any]
 

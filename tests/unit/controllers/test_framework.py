@@ -3,7 +3,7 @@
 import threading
 import time
 
-from minikube_py.controllers.informer import Informer
+from minikube_py.api.informer import Informer
 from minikube_py.controllers.workqueue import WorkQueue
 
 from .fakeapi import FakeApi

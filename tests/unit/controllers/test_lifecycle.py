@@ -3,10 +3,10 @@
 import pytest
 
 from minikube_py.controllers.garbagecollector import GarbageCollector
-from minikube_py.controllers.meta import micro_rfc3339, new_controller_ref
 from minikube_py.controllers.namespace import NamespaceController
 from minikube_py.controllers.nodelifecycle import NodeLifecycleController, tolerated_for
 from minikube_py.controllers.replicaset import ReplicaSetController
+from minikube_py.k8s.meta import micro_rfc3339, new_controller_ref
 
 
 def cm(api, name, owner=None, block=True, ns="default"):

@@ -17,23 +17,6 @@ def pod(*containers, init=(), uid="u1"):
 G = {"limits": {"cpu": "1", "memory": "1Gi"}}
 
 
-@pytest.mark.parametrize("p,klass", [
-    (pod({}), "BestEffort"),
-    (pod({}, {}), "BestEffort"),
-    (pod(G), "Guaranteed"),
-    (pod(G, G), "Guaranteed"),
-    (pod({"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "500m"}}), "Burstable"),
-    (pod(G, {}), "Burstable"),
-    (pod({"limits": {"cpu": "1"}}), "Burstable"),
-    (pod({"requests": {"memory": "10Mi"}}), "Burstable"),
-    (pod({"requests": {"ephemeral-storage": "1Gi"}}), "BestEffort"),     # only cpu/memory count
-    (pod({"requests": {"cpu": "0"}}), "BestEffort"),                      # zero is no request
-    (pod(G, init=[{"requests": {"cpu": "100m"}}]), "Burstable"),          # init containers count
-])
-def test_qos_class(p, klass):
-    assert qos.qos_class(p) == klass
-
-
 def test_oom_score_adj():
     assert qos.oom_score_adj(pod(G), {}, GI) == -997
     assert qos.oom_score_adj(pod({}), {}, GI) == 1000

@@ -4,11 +4,12 @@ import random
 
 import pytest
 
+from minikube_py.api.informer import InformerFactory
 from minikube_py.controllers.events import EventRecorder
-from minikube_py.controllers.informer import InformerFactory
+from minikube_py.k8s.quantity import QuantityError
 from minikube_py.scheduler import Scheduler, plugins
 from minikube_py.scheduler.plugins import NodeInfo
-from minikube_py.scheduler.resources import QuantityError, parse_quantity, pod_requests, to_internal
+from minikube_py.scheduler.resources import pod_requests, to_internal
 from unit.controllers.fakeapi import FakeApi
 
 
@@ -39,14 +40,6 @@ def pod(name="p", cpu=None, memory=None, owner=None, **spec):
 
 
 CP_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
-
-
-@pytest.mark.parametrize(
-    "text,want",
-    [("100m", "0.1"), ("1", "1"), ("1Gi", str(2**30)), ("1e3", "1000"), ("500k", "500000"), ("0.5", "0.5")],
-)
-def test_quantities(text, want):
-    assert parse_quantity(text) == parse_quantity(want)
 
 
 def test_bad_quantity_names_the_field():

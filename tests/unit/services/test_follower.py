@@ -23,12 +23,12 @@ class FakeClient:
         self.events = queue.Queue()
         self.watched_from = []
 
-    def list(self, resource):
+    def list(self, resource, namespace=None, **selectors):
         assert resource == "services"
         return {"items": [{"metadata": {"name": "a", "namespace": "default"}}],
                 "metadata": {"resourceVersion": "7"}}
 
-    def watch(self, resource, resource_version=None):
+    def watch(self, resource, namespace=None, *, resource_version=None, **options):
         self.watched_from.append(resource_version)
         return FakeWatch(self.events)
 

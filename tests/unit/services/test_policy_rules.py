@@ -6,7 +6,6 @@ import pytest
 
 from minikube_py.network.policy import PolicyError
 from minikube_py.network.policy.rules import TOP, Renderer
-from minikube_py.network.policy.selectors import matches
 
 
 def pod(name, ip, labels, ns="default"):
@@ -66,12 +65,3 @@ def test_namespace_selector_and_ip_block_except():
 def test_bad_policies_name_the_field(spec, field):
     with pytest.raises(PolicyError, match=re.escape(field)):
         Renderer(PODS, [], [policy(spec)]).render()
-
-
-def test_selectors():
-    assert matches({}, {"a": "1"})
-    assert matches({"matchExpressions": [{"key": "a", "operator": "In", "values": ["1", "2"]}]}, {"a": "2"})
-    assert not matches({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]}, {"a": "1"})
-    assert matches({"matchExpressions": [{"key": "b", "operator": "DoesNotExist"}]}, {"a": "1"})
-    assert not matches({"matchLabels": {"a": "1"}, "matchExpressions": [{"key": "b", "operator": "Exists"}]},
-                       {"a": "1"})

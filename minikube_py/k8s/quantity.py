@@ -18,24 +18,33 @@ _DECIMAL = {"n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1
             "P": Fraction(10**15), "E": Fraction(10**18)}
 _RE = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))([eE][+-]?[0-9]+|[a-zA-Z]*)$")
 
+# The apiserver's wording (resource.ErrFormatWrong), which a field error puts after the value.
+FORMAT_REASON = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+SUFFIX_REASON = "unable to parse quantity's suffix"
+
 
 class QuantityError(ValueError):
-    """A string that is not a Kubernetes quantity."""
+    """A value that is not a Kubernetes quantity. `reason` is the bare apiserver sentence
+    (for field errors that already show the field and value); str() names both."""
+
+    def __init__(self, reason: str, value: object, field: str | None = None) -> None:
+        self.reason, self.value, self.field = reason, value, field
+        super().__init__(f"{field + ': ' if field else ''}{reason}: {value!r}")
 
 
-def parse(text: str | int | float) -> Fraction:
-    """Parse a quantity into an exact number of base units (bytes, cores)."""
+def parse(text: str | int | float, field: str | None = None) -> Fraction:
+    """Parse a quantity into an exact number of base units (bytes, cores).
+
+    `field` (e.g. "resources.requests[memory]") is named in the error."""
     if isinstance(text, bool):
-        raise QuantityError(f"quantities must match the regular expression: {text!r}")
+        raise QuantityError(FORMAT_REASON, text, field)
     if isinstance(text, int):
         return Fraction(text)
     if isinstance(text, float):
         return Fraction(str(text))
-    m = _RE.match(str(text).strip()) if isinstance(text, str) else None
+    m = _RE.match(text.strip()) if isinstance(text, str) else None
     if not m:
-        raise QuantityError(
-            f"quantities must match the regular expression "
-            f"'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': {text!r}")
+        raise QuantityError(FORMAT_REASON, text, field)
     number, suffix = Fraction(m.group(1)), m.group(2)
     if suffix in _BINARY:
         return number * _BINARY[suffix]
@@ -43,17 +52,17 @@ def parse(text: str | int | float) -> Fraction:
         return number * _DECIMAL[suffix]
     if suffix[:1] in ("e", "E") and suffix[1:].lstrip("+-").isdigit():
         return number * Fraction(10) ** int(suffix[1:])
-    raise QuantityError(f"unable to parse quantity's suffix: {text!r}")
+    raise QuantityError(SUFFIX_REASON, text, field)
 
 
-def value(text: str | int | float) -> int:
+def value(text: str | int | float, field: str | None = None) -> int:
     """Whole base units, rounded up (memory bytes)."""
-    return math.ceil(parse(text))
+    return math.ceil(parse(text, field))
 
 
-def milli_value(text: str | int | float) -> int:
+def milli_value(text: str | int | float, field: str | None = None) -> int:
     """Thousandths of a unit, rounded up (CPU millicores)."""
-    return math.ceil(parse(text) * 1000)
+    return math.ceil(parse(text, field) * 1000)
 
 
 def format_cpu(milli: int) -> str:

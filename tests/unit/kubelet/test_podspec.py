@@ -1,33 +1,7 @@
-from fractions import Fraction
-
 import pytest
 
-from minikube_py.kubelet import podspec, quantity
+from minikube_py.kubelet import podspec
 from minikube_py.kubelet.podspec import PodSpecError
-
-
-@pytest.mark.parametrize("text,expected", [
-    ("100m", Fraction(1, 10)), ("1", 1), ("128Mi", 128 * 2**20), ("1G", 10**9), ("1e3", 1000),
-    ("1.5Gi", 3 * 2**29), ("0.5", Fraction(1, 2)), ("2k", 2000), ("1E2", 100), (".5", Fraction(1, 2)),
-    (3, 3), ("500n", Fraction(5, 10**7)),
-])
-def test_parse(text, expected):
-    assert quantity.parse(text) == expected
-
-
-@pytest.mark.parametrize("bad", ["1K", "abc", "", "1.2.3", "Mi", "1 Mi", "--1"])
-def test_parse_rejects(bad):
-    with pytest.raises(quantity.QuantityError):
-        quantity.parse(bad)
-
-
-def test_value_rounds_up():
-    assert quantity.milli_value("0.5m") == 1
-    assert quantity.milli_value("1.5") == 1500
-    assert quantity.value("1m") == 1
-    assert quantity.format_bytes(128 * 2**20) == "128Mi"
-    assert quantity.format_cpu(250) == "250m" and quantity.format_cpu(2000) == "2"
-
 
 POD_YAML = """
 apiVersion: v1
@@ -63,15 +37,6 @@ def test_load_and_default():
 def test_load_json_and_list():
     pods = podspec.load_pods('{"kind":"List","items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}]}')
     assert [p["metadata"]["name"] for p in pods] == ["a", "b"]
-
-
-@pytest.mark.parametrize("image,policy", [
-    ("busybox", "Always"), ("busybox:latest", "Always"), ("busybox:1.36", "IfNotPresent"),
-    ("localhost:5000/busybox", "Always"), ("localhost:5000/busybox:v1", "IfNotPresent"),
-    ("busybox@sha256:" + "a" * 64, "IfNotPresent"),
-])
-def test_pull_policy_default(image, policy):
-    assert podspec.default_image_pull_policy(image) == policy
 
 
 def _errors(pod):
