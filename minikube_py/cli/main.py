@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "image": "minikube_py.image.cli:image",
     "runtime": "minikube_py.runtime.cli:runtime",
     "kubelet": "minikube_py.kubelet.cli:kubelet",
+    "proxy": "minikube_py.network.proxy.cli:proxy",
 }
 
 
