@@ -45,6 +45,8 @@ def build_and_push(cfg: ClusterConfig, registry_port: int, seed: Path, say: Say)
         "Start a local registry and map myregistry.com to it (a hosts.toml mirror)",
         f"docker-registry on 127.0.0.1:{registry_port}",
     )
+    if not os.path.exists(cfg.config_file):
+        cfg.save()  # from here on, `mkpy down` knows where everything is (the registry included)
     url = registry.start(cfg, registry_port)
     hosts = registry.map_name(cfg, REGISTRY_NAME, url)
     say(f"    {REGISTRY_NAME} -> {url}   ({hosts})")

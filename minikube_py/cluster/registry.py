@@ -57,7 +57,8 @@ def start(cfg: ClusterConfig, port: int) -> str:
     if running(cfg) is not None and _answers(port):
         return url
     d = os.path.join(cfg.state_root, "registry")
-    os.makedirs(d, exist_ok=True)
+    for path in (d, cfg.run_root, cfg.log_dir):
+        os.makedirs(path, exist_ok=True)
     config = os.path.join(d, "config.yml")
     with open(config, "w") as f:
         f.write(
@@ -65,7 +66,6 @@ def start(cfg: ClusterConfig, port: int) -> str:
             f"storage:\n  filesystem:\n    rootdirectory: {d}/data\n"
             f"http:\n  addr: 127.0.0.1:{port}\n  secret: mkpy-local\n"
         )
-    os.makedirs(cfg.log_dir, exist_ok=True)
     with open(os.path.join(cfg.log_dir, "registry.log"), "ab") as logf:
         proc = subprocess.Popen(
             [REGISTRY, "serve", config],
