@@ -23,6 +23,7 @@ the sandbox and back-off records; a new kubelet re-adopts them without restartin
 from __future__ import annotations
 
 import calendar
+import hashlib
 import json
 import logging
 import os
@@ -116,6 +117,11 @@ def oom_score_adj_floor() -> int:
         return -1000
     with open("/proc/self/oom_score_adj") as f:
         return int(f.read())
+
+
+def container_hash(container: dict) -> str:
+    """kubelet's container hash: a running container made from another spec is replaced."""
+    return hashlib.sha256(json.dumps(container, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def container_id_for(pod: dict, name: str, attempt: int) -> str:
@@ -240,6 +246,11 @@ class Kubelet:
                 elif pod.get("metadata", {}).get("deletionTimestamp") and not rec.deleting:
                     rec.deleting = True
                     rec.pod = pod
+                    changed.add(uid)
+                elif not rec.deleting and pod["spec"] != rec.pod["spec"]:
+                    rec.pod = pod                # e.g. a new image: sync_pod restarts that container
+                    self.probes.add_pod(pod)
+                    self._save(rec)
                     changed.add(uid)
             for uid, rec in self.pods.items():
                 # Until every source has answered once, a missing pod is unknown, not deleted.
@@ -391,6 +402,7 @@ class Kubelet:
         inst = Instance(name=ann.get("io.kubernetes.container.name", ""), container_id=cid,
                         attempt=int(ann.get("io.kubernetes.container.restartCount", "0")),
                         image=ann.get("mkpy.io/image", ""), image_id=ann.get("mkpy.io/image-id", ""),
+                        spec_hash=ann.get("mkpy.io/container-hash", ""),
                         state=state)
         started = self._started_at(cid)
         inst.started_at = started
@@ -645,14 +657,20 @@ class Kubelet:
         if last.state == RUNNING:
             verdict = self.probes.must_restart(uid, name, ContainerInfo(last.container_id, True,
                                                                         last.started_at or 0.0))
-            if not verdict:
+            changed = bool(last.spec_hash) and last.spec_hash != container_hash(c)
+            if not verdict and not changed:
                 rec.waiting.pop(name, None)
                 return
-            self.events.record(pod, "Killing", f"Container {name} failed {verdict.lower()} probe, "
-                               "will be restarted", container=name)
+            why = (f"Container {name} failed {verdict.lower()} probe, will be restarted" if verdict
+                   else f"Container {name} definition changed, will be restarted")
+            self.events.record(pod, "Killing", why, container=name)
             self._kill_container(rec, c, last, self._grace(pod, c))
             self._refresh(uid)
             last = self._latest(uid, name)
+            if changed and last is not None:
+                self._gc_instances(rec, name)
+                self._start_container(rec, c, last.attempt + 1)      # a new spec: no back-off
+                return
         if last is not None and should_restart(policy, LastRun(
                 "exited" if last.state == EXITED else last.state, last.exit_code or 0)):
             self._restart_if_due(rec, c, last)
@@ -772,6 +790,7 @@ class Kubelet:
                 user_lookup=_passwd_lookup(overlay),
                 seccomp_default=_runtime_default_seccomp,
                 extra_annotations={"mkpy.io/image": image, "mkpy.io/image-id": img.digest,
+                                   "mkpy.io/container-hash": container_hash(c),
                                    "mkpy.io/termination-log": term_log})
             config = ociconfig.container_config(pod, c, occ)
         except ContainerConfigError as exc:
@@ -864,12 +883,21 @@ class Kubelet:
             self._remove_instance(rec, inst.container_id)
 
     def _remove_instance(self, rec: PodRecord, cid: str) -> None:
+        """Delete a container for good: runtime state, rootfs snapshot, bundle, and its log
+        (kubelet's container GC keeps logs only for the containers it keeps)."""
+        st = self.runtime.state(cid)
+        log_path = ((st or {}).get("annotations") or {}).get("mkpy.io/log-path")
         try:
             self.runtime.delete(cid, force=True)
         except RuntimeError_:
             pass
         self.images.release_rootfs(cid)
         shutil.rmtree(os.path.join(self._pod_dir(rec.uid), "bundles", cid), ignore_errors=True)
+        if log_path and log_path.startswith(self.cfg.log_root + os.sep):
+            try:
+                os.unlink(log_path)
+            except FileNotFoundError:
+                pass
 
     # -- teardown ----------------------------------------------------------------------
     def _stop_sandbox(self, rec: PodRecord) -> None:

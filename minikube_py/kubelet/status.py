@@ -40,6 +40,7 @@ class Instance:
     oom_killed: bool = False
     signal: int | None = None
     message: str = ""           # termination message
+    spec_hash: str = ""         # hash of the container spec it was made from
 
     def terminated_reason(self) -> str:
         if self.oom_killed:

@@ -121,3 +121,19 @@ def test_static_pod_has_a_mirror_in_the_api(api_node):
     assert len(running) == 2                                  # ... leaves the static pod running
     api_node.remove("static")
     wait_api(c, "static-node1", lambda p: p is None)
+
+
+def test_image_change_restarts_the_container(api_node):
+    c = api_node.client
+    c.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "upd", "namespace": "default"},
+              "spec": {"nodeName": "node1", "terminationGracePeriodSeconds": 0, "containers": [{
+                  "name": "c", "image": "busybox:latest", "imagePullPolicy": "IfNotPresent",
+                  "command": ["sleep", "1000"]}]}})
+    pod = wait_api(c, "upd", lambda p: p and p.get("status", {}).get("phase") == "Running")
+    first = cs(pod)["containerID"]
+    c.patch("pods", "upd", {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}, "default",
+            patch_type="strategic")
+    pod = wait_api(c, "upd", lambda p: cs(p)["containerID"] != first and "running" in cs(p)["state"])
+    assert cs(pod)["restartCount"] == 1 and cs(pod)["image"] == "busybox"
+    events = [e for e in c.list("events", "default")["items"] if e["involvedObject"]["name"] == "upd"]
+    assert any(e["message"] == "Container c definition changed, will be restarted" for e in events)

@@ -70,6 +70,11 @@ def test_crashing_container_restarts_with_backoff(node):
     with open(os.path.join(rt, by_attempt[last], "started")) as f:
         started = _epoch(f.read().strip())
     assert started - finished >= 4.0 - 0.01
+    # Logs: the current and the previous attempt are kept (kubectl logs / logs --previous), no more.
+    assert node.log("crash", "c", last - 1) == "boom\n"
+    [pod_logs] = os.listdir(node.config.log_root)
+    log_dir = os.path.join(node.config.log_root, pod_logs, "c")
+    assert sorted(os.listdir(log_dir)) == sorted([f"{last - 1}.log", f"{last}.log"])
     reasons = {e["reason"]: e for e in node.events("crash")}
     assert reasons["Started"]["count"] >= 5 and reasons["BackOff"]["type"] == "Warning"
     assert "exitCode" in cs(obj)["lastState"]["terminated"]
