@@ -286,10 +286,10 @@ def run(
     step(
         say,
         "Call the Service through its ClusterIP, from the node",
-        f"{where} wget -qO- http://{cluster_ip}:{port}/",
+        f"{where} curl -s http://{cluster_ip}:{port}/",
     )
     figures["cluster_ip_pods"] = call_service(cfg, cluster_ip, port, names, say)
-    step(say, "... and through its LoadBalancer IP", f"{where} wget -qO- http://{lb_ip}:{port}/")
+    step(say, "... and through its LoadBalancer IP", f"{where} curl -s http://{lb_ip}:{port}/")
     figures["lb_pods"] = call_service(cfg, lb_ip, port, names, say)
     figures.update(cluster_ip=cluster_ip, lb_ip=lb_ip, pods=names)
 
