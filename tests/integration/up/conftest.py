@@ -7,6 +7,8 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -14,12 +16,15 @@ from minikube_py.api.testing import free_port
 
 
 @pytest.fixture
-def cluster_env(tmp_path):
+def cluster_env():
     """Environment variables that point `mkpy up/down/demo` at tmp dirs (see minikube_py/cluster/cli.py).
-    Whatever the test does, `mkpy down` runs at the end."""
+    Whatever the test does, `mkpy down` runs at the end. The root is not pytest's tmp_path: another
+    pytest session on the machine prunes old /tmp/pytest-of-*/ dirs, a running cluster's included."""
+    tmp_path = Path(tempfile.mkdtemp(prefix="mkpyt-up-"))
     tag = secrets.token_hex(3)
     env = dict(os.environ)
     env.update(
+        MKPY_TEST_ROOT=str(tmp_path),
         MKPY_STATE_ROOT=str(tmp_path / "state"),
         MKPY_RUN_ROOT=str(tmp_path / "run"),
         MKPY_LOG_DIR=str(tmp_path / "log"),

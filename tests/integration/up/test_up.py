@@ -49,8 +49,9 @@ def answering_pods(netns: str, ip: str, port: int, want: set[str], tries: int = 
     return seen
 
 
-def test_up_runs_the_guides_service_and_down_leaves_nothing(cluster_env, tmp_path):
+def test_up_runs_the_guides_service_and_down_leaves_nothing(cluster_env):
     env = cluster_env
+    tmp_path = Path(env["MKPY_TEST_ROOT"])
     netns = f"/run/netns/{env['MKPY_NODE_NETNS']}"
     (tmp_path / "registry-test").mkdir()
     registry = Registry(str(tmp_path / "registry-test")).start()
