@@ -4,6 +4,7 @@ with nothing left behind (the leak check), and `mkpy demo --down` end to end."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -104,6 +105,15 @@ def test_up_runs_the_guides_service_and_down_leaves_nothing(cluster_env):
                          client.get("endpoints", "myapp-service").get("subsets") or []) == 3, "3 endpoints")
         assert answering_pods(netns, cluster_ip, 80, names) == names
         assert answering_pods(netns, lb_ip, 80, names) == names
+
+        # The supervisor restarts a component that dies; the pods keep running meanwhile.
+        pid_file = Path(env["MKPY_RUN_ROOT"]) / "pids" / "kubelet.pid"
+        old_pid = int(pid_file.read_text())
+        os.kill(old_pid, signal.SIGKILL)
+        poll(lambda: pid_file.exists() and int(pid_file.read_text()) != old_pid, "a new kubelet", 30)
+        assert answering_pods(netns, cluster_ip, 80, names) == names
+        poll(lambda: mkpy(env, "status").returncode == 0, "mkpy status to report all healthy", 60)
+        assert running_pods() == names    # the same pods: nothing restarted or re-created
     finally:
         down = mkpy(env, "down")
         registry.stop()
