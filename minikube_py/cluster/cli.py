@@ -99,6 +99,7 @@ def up(timeout: float, **kwargs) -> None:
     try:
         lifecycle.up(cfg, timeout=timeout, say=click.echo)
     except ClusterError as exc:
+        click.echo(lifecycle.log_tails(cfg), err=True)
         raise click.ClickException(str(exc)) from None
     click.echo(lifecycle.usage_hint(ClusterConfig.load(cfg.run_root)))
 

@@ -98,6 +98,18 @@ def up(cfg: ClusterConfig, timeout: float = 120.0, say: Say = print) -> float:
     return took
 
 
+def log_tails(cfg: ClusterConfig, lines: int = 8) -> str:
+    """The last lines of each component's log: where a failed `mkpy up` usually explains itself."""
+    out = []
+    for name in ["supervisor", *(n for n, _ in component_argvs(cfg))]:
+        path = os.path.join(cfg.log_dir, f"{name}.log")
+        with contextlib.suppress(OSError), open(path, errors="replace") as f:
+            tail = f.read().splitlines()[-lines:]
+            if tail:
+                out.append(f"--- {path}\n" + "\n".join(tail))
+    return "\n".join(out)
+
+
 def usage_hint(cfg: ClusterConfig) -> str:
     return (
         f"\nUse it with kubectl:\n    export KUBECONFIG={cfg.kubeconfig}\n    kubectl get nodes\n"

@@ -137,3 +137,19 @@ def test_demo_down_end_to_end(cluster_env):
         assert shown in out
     assert "mkpy down" in out and "removed the node network" in out
     assert not os.path.exists(os.path.join(cluster_env["MKPY_RUN_ROOT"], "cluster.json"))
+
+
+def test_up_fails_clearly_when_the_api_port_is_taken_and_down_cleans_up(cluster_env):
+    import socket
+
+    with socket.socket() as busy:
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        busy.bind(("127.0.0.1", int(cluster_env["MKPY_API_PORT"])))
+        busy.listen()
+        res = mkpy(cluster_env, "up", "--timeout", "60")
+    assert res.returncode != 0
+    assert "apiserver.log" in res.stderr                     # the error says where to look
+    assert "--- " in res.stderr and "address already in use" in res.stderr.lower()
+    down = mkpy(cluster_env, "down")
+    assert down.returncode == 0, down.stderr
+    assert not os.path.exists(f"/run/netns/{cluster_env['MKPY_NODE_NETNS']}")
