@@ -197,8 +197,10 @@ def top_pods(pods: list[dict], say: Say, interval: float = 0.5) -> None:
     for p in pods:
         uid = p["metadata"]["uid"]
         cpu = ((b.get(uid) or {}).get("cpu_usage_ns") or 0) - ((a.get(uid) or {}).get("cpu_usage_ns") or 0)
-        mem = ((b.get(uid) or {}).get("memory_usage") or 0) // 2**20
-        say(f"    {p['metadata']['name']:<40} {max(0, round(cpu / (t1 - t0) / 1e6))}m{'':<9} {mem}Mi")
+        used = (b.get(uid) or {}).get("memory_usage") or 0
+        mem = f"{used // 2**20}Mi" if used >= 2**20 else f"{used // 1024}Ki"  # a busybox httpd is tiny
+        millicores = f"{max(0, round(cpu / (t1 - t0) / 1e6))}m"
+        say(f"    {p['metadata']['name']:<40} {millicores:<11} {mem}")
 
 
 def describe_pod(client, pod: dict, say: Say) -> None:

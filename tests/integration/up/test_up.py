@@ -114,6 +114,18 @@ def test_up_runs_the_guides_service_and_down_leaves_nothing(cluster_env):
         assert answering_pods(netns, cluster_ip, 80, names) == names
         poll(lambda: mkpy(env, "status").returncode == 0, "mkpy status to report all healthy", 60)
         assert running_pods() == names    # the same pods: nothing restarted or re-created
+
+        # kill -9 the supervisor: its components go with it (PDEATHSIG), the pods stay; `mkpy up`
+        # again brings the control plane back to the same pods, and the Service answers again.
+        sup = int((Path(env["MKPY_RUN_ROOT"]) / "supervisor.pid").read_text())
+        os.kill(sup, signal.SIGKILL)
+        poll(lambda: mkpy(env, "status").returncode == 1 and "not running" in mkpy(env, "status").stdout,
+             "the components to stop with the supervisor", 30)
+        res = mkpy(env, "up")
+        assert res.returncode == 0 and "is Ready" in res.stdout, res.stdout + res.stderr
+        assert running_pods() == names
+        poll(lambda: answering_pods(netns, lb_ip, 80, names, tries=10) == names,
+             "the Service after the restart", 60)
     finally:
         down = mkpy(env, "down")
         registry.stop()
