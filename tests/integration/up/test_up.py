@@ -92,6 +92,7 @@ def test_up_runs_the_guides_service_and_down_leaves_nothing(cluster_env):
             return names if len(names) == 3 else None
 
         names = poll(running_pods, "3 Running, ready pods")
+        uids = {p["metadata"]["uid"] for p in client.list("pods", "default")["items"]}
         events = client.list("events", "default", field_selector="reason=Pulled")["items"]
         assert any("Successfully pulled" in e["message"] for e in events), "the node did not pull the image"
 
@@ -133,6 +134,11 @@ def test_up_runs_the_guides_service_and_down_leaves_nothing(cluster_env):
     assert "mkpy is down" in down.stdout
     assert not os.path.exists(netns)
     assert not os.path.exists(env["MKPY_STATE_ROOT"]) and not os.path.exists(env["MKPY_KUBECONFIG"])
+    # Our pods' cgroups are gone (checked here too: other kubelets on the machine share kubepods/).
+    import glob
+
+    left = [d for uid in uids for d in glob.glob(f"/sys/fs/cgroup/*/kubepods/**/pod{uid}", recursive=True)]
+    assert not left
     # ... and the leak check (tests/conftest.py) finds no process, mount, netns, cgroup or rule left.
 
 
