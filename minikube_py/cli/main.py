@@ -27,6 +27,10 @@ COMMANDS: dict[str, str] = {
     "runtime": "minikube_py.runtime.cli:runtime",
     # kubectl's verbs, speaking only to the API server (docs/cli.md)
     "get": "minikube_py.cli.kubectl_get:get",
+    "apply": "minikube_py.cli.apply:apply",
+    "create": "minikube_py.cli.apply:create",
+    "delete": "minikube_py.cli.apply:delete",
+    "scale": "minikube_py.cli.apply:scale",
 }
 
 

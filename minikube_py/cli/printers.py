@@ -49,8 +49,19 @@ class _GoStyleDumper(yaml.SafeDumper):
         return '"' if style == "'" else style
 
 
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # Multi-line strings (last-applied-configuration, scripts) as `|` blocks, as Go's YAML does.
+    style = "|" if "\n" in value and not value.startswith(" ") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_GoStyleDumper.add_representer(str, _str)
+
+
 def to_yaml(obj: Any) -> str:
-    return yaml.dump(obj, Dumper=_GoStyleDumper, default_flow_style=False, sort_keys=True, allow_unicode=True)
+    return yaml.dump(
+        obj, Dumper=_GoStyleDumper, default_flow_style=False, sort_keys=True, allow_unicode=True, width=1 << 30
+    )
 
 
 def to_json(obj: Any) -> str:
