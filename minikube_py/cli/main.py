@@ -31,6 +31,9 @@ COMMANDS: dict[str, str] = {
     "create": "minikube_py.cli.apply:create",
     "delete": "minikube_py.cli.apply:delete",
     "scale": "minikube_py.cli.apply:scale",
+    "rollout": "minikube_py.cli.rollout:rollout",
+    "describe": "minikube_py.cli.describe:describe",
+    "explain": "minikube_py.cli.describe:explain",
 }
 
 

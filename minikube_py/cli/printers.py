@@ -219,3 +219,44 @@ def _select(node: Any, sel: str) -> list[Any]:
     if -len(node) <= i < len(node):
         return [node[i]]
     raise JsonPathError("array index out of bounds: index %d, length %d" % (i, len(node)))
+
+
+# ---------------------------------------------------------------- Go's text/tabwriter
+def gotab(text: str, minwidth: int = 0, padding: int = 2) -> str:
+    """Align tab-separated cells exactly as Go's text/tabwriter (what `kubectl describe` uses).
+
+    A column is aligned over a *block*: the consecutive lines that have a tab-terminated cell
+    in that column; a line with fewer cells ends the block (so sections align on their own).
+    """
+    lines = [line.split("\t") for line in text.split("\n")]
+    out: list[str] = []
+    widths: list[int] = []
+
+    def write(lo: int, hi: int) -> None:
+        for cells in lines[lo:hi]:
+            parts = []
+            for j, c in enumerate(cells):
+                parts.append(c.ljust(widths[j]) if j < len(widths) else c)
+            out.append("".join(parts))
+
+    def fmt(lo: int, hi: int) -> None:
+        column = len(widths)
+        this = lo
+        while this < hi:
+            if column >= len(lines[this]) - 1:
+                this += 1
+                continue
+            write(lo, this)
+            lo = this
+            width = minwidth
+            while this < hi and column < len(lines[this]) - 1:
+                width = max(width, len(lines[this][column]) + padding)
+                this += 1
+            widths.append(width)
+            fmt(lo, this)
+            widths.pop()
+            lo = this
+        write(lo, hi)
+
+    fmt(0, len(lines))
+    return "\n".join(out)
