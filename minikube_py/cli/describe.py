@@ -603,6 +603,7 @@ def describe(
     `describe pod NAME`, `describe deploy/NAME`, `describe nodes`, `describe svc -l app=x`.
     A name that is a prefix describes every object starting with it, as kubectl does."""
     objects: list[tuple[Resource, dict]] = []
+    prefixed: set[int] = set()  # found by name prefix: kubectl ends each with a blank line
     errors = []
     for res, name in split_type_name(args):
         ns = None if all_namespaces else kube.namespace
@@ -618,11 +619,16 @@ def describe(
                 if not hits:
                     errors.append(server_error(e))
                 objects.extend((res, o) for o in hits)
+                prefixed.update(id(o) for o in hits)
         else:
             listed = kube.client.list(res, ns, label_selector=selector).get("items") or []
             objects.extend((res, o) for o in listed)
-    texts = [describe_text(kube, res, obj, show_events) for res, obj in objects]
-    sys.stdout.write("\n\n".join(t.rstrip("\n") for t in texts) + ("\n" if texts else ""))
+    for i, (res, obj) in enumerate(objects):
+        text = describe_text(kube, res, obj, show_events)
+        if id(obj) in prefixed:
+            sys.stdout.write(text + "\n")
+        else:
+            sys.stdout.write(("\n\n" if i else "") + text)
     if not objects and not errors:
         click.echo(f"No resources found in {kube.namespace} namespace.", err=True)
     for e in errors:
