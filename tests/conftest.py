@@ -34,6 +34,7 @@ from leakcheck import KernelSnapshot  # noqa: E402
 from vmlane import uml  # noqa: E402
 
 IN_VM = os.environ.get("MKPY_IN_VM") == "1"
+VM_LANE_TIMEOUT = 2400  # seconds for the whole lane: one vCPU runs every vm-marked test
 IS_ROOT = os.geteuid() == 0
 
 
@@ -107,7 +108,8 @@ class VmLaneRun:
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
         }
-        self.result = uml.run_in_vm(argv, cwd=str(REPO), env=env, results_dir=results, echo=echo)
+        self.result = uml.run_in_vm(argv, cwd=str(REPO), env=env, results_dir=results, echo=echo,
+                                    timeout=VM_LANE_TIMEOUT)
         try:
             with open(report) as f:
                 self.results = json.load(f)
@@ -127,6 +129,9 @@ class VmLaneItem(pytest.Item):
         super().__init__(**kwargs)
         self.target = target
         self.add_marker(pytest.mark.vm_lane_proxy)
+        # The first proxy item runs the whole lane (one boot for all of them); each test
+        # inside the VM still has its own per-test timeout.
+        self.add_marker(pytest.mark.timeout(VM_LANE_TIMEOUT + 60))
 
     def runtest(self) -> None:
         lane: VmLaneRun = self.session.stash[_LANE_KEY]

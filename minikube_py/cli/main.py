@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "scheduler": "minikube_py.controllers.cli:scheduler",
     "image": "minikube_py.image.cli:image",
     "runtime": "minikube_py.runtime.cli:runtime",
+    "kubelet": "minikube_py.kubelet.cli:kubelet",
+    "proxy": "minikube_py.network.proxy.cli:proxy",
     # kubectl's verbs, speaking only to the API server (docs/cli.md)
     "get": "minikube_py.cli.kubectl_get:get",
     "apply": "minikube_py.cli.apply:apply",

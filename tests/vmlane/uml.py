@@ -11,6 +11,7 @@ through a pipe (the UML console); the exit code comes back through a file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,22 +96,30 @@ def run_in_vm(
         start_new_session=True,
     )
     chunks: list[str] = []
+    # A silent, hung VM must not hang the host: the watchdog ends it at the deadline.
+    expired = threading.Event()
+
+    def watchdog() -> None:
+        expired.set()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    timer = threading.Timer(timeout, watchdog)
+    timer.start()
     try:
         assert proc.stdout is not None
-        deadline = t0 + timeout
         for raw in proc.stdout:
             line = raw.decode(errors="replace").replace("\r", "")
             chunks.append(line)
             if echo:
                 sys.stdout.write(line)
                 sys.stdout.flush()
-            if time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired(cmd, timeout)
-        proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        chunks.append(f"\nvm-lane: timed out after {timeout:.0f}s\n")
+        proc.wait()
     finally:
+        timer.cancel()
         _stop(proc)
+    if expired.is_set():
+        chunks.append(f"\nvm-lane: timed out after {timeout:.0f}s\n")
     seconds = time.monotonic() - t0
     code = int(exit_file.read_text()) if exit_file.exists() else 124
     return VmResult(code, "".join(chunks), seconds, results)
