@@ -57,7 +57,9 @@ def read_manifests(paths: tuple[str, ...], recursive: bool = False) -> Iterator[
                 with open(path) as fh:
                     text = fh.read()
             except OSError as e:
-                raise KubeError(f'the path "{path}" does not exist' if e.errno == 2 else f"{path}: {e}") from None
+                raise KubeError(
+                    f'the path "{path}" does not exist' if e.errno == 2 else f"{path}: {e}"
+                ) from None
             yield from _documents(path, text)
 
 
@@ -70,7 +72,9 @@ def _documents(source: str, text: str) -> Iterator[tuple[str, dict]]:
         if doc is None:
             continue
         if not isinstance(doc, dict):
-            raise KubeError(f"error validating {source}: a manifest must be a mapping, got {type(doc).__name__}")
+            raise KubeError(
+                f"error validating {source}: a manifest must be a mapping, got {type(doc).__name__}"
+            )
         if doc.get("kind") == "List" or (doc.get("kind", "").endswith("List") and "items" in doc):
             for item in doc.get("items") or []:
                 yield source, item
@@ -102,7 +106,7 @@ def target_namespace(kube: Kube, res: Resource, obj: dict) -> str | None:
     if own and kube.explicit_namespace and own != kube.namespace:
         raise KubeError(
             f'the namespace from the provided object "{own}" does not match the namespace '
-            f'"{kube.namespace}". You must pass \'--namespace={own}\' to perform this operation.'
+            f"\"{kube.namespace}\". You must pass '--namespace={own}' to perform this operation."
         )
     return own or kube.namespace
 
@@ -266,10 +270,7 @@ def wait_gone(kube: Kube, res: Resource, name: str, ns: str | None, uid: str | N
         field_selector=f"metadata.name={name}",
         timeout_seconds=max(1, int(timeout)),
     )
-    for ev in w:
-        if ev["type"] == "DELETED":
-            return True
-    return False
+    return any(ev["type"] == "DELETED" for ev in w)
 
 
 @click.command("delete")
@@ -279,7 +280,9 @@ def wait_gone(kube: Kube, res: Resource, name: str, ns: str | None, uid: str | N
 @click.option("-l", "--selector", help="Delete every object of TYPE matching this label selector.")
 @click.option("--all", "all_", is_flag=True, help="Delete every object of TYPE in the namespace.")
 # `--wait=false` as kubectl spells it (a bare `--wait` means true).
-@click.option("--wait", type=click.BOOL, default=True, is_flag=False, flag_value=True, help="Wait until gone.")
+@click.option(
+    "--wait", type=click.BOOL, default=True, is_flag=False, flag_value=True, help="Wait until gone."
+)
 @click.option("--grace-period", type=int, default=-1)
 @click.option("--now", is_flag=True, help="Grace period 1 second.")
 @click.option("--force", is_flag=True, help="Grace period 0: remove at once.")
@@ -319,7 +322,8 @@ def delete(
                 targets.extend((res, o["metadata"]["name"], ns) for o in listed.get("items") or [])
             else:
                 raise KubeError(
-                    f'resource(s) were provided, but no name was specified ("{res.plural}" needs a name, -l or --all)'
+                    "resource(s) were provided, but no name was specified "
+                    f'("{res.plural}" needs a name, -l or --all)'
                 )
         if not targets:
             click.echo("No resources found", err=True)
@@ -328,8 +332,11 @@ def delete(
         raise KubeError("You must provide one or more resources by argument or filename.")
     grace = 0 if force else 1 if now else (grace_period if grace_period >= 0 else None)
     if force:
-        click.echo("Warning: Immediate deletion does not wait for confirmation that the running resource "
-                   "has been terminated. The resource may continue to run on the cluster indefinitely.", err=True)
+        click.echo(
+            "Warning: Immediate deletion does not wait for confirmation that the running resource "
+            "has been terminated. The resource may continue to run on the cluster indefinitely.",
+            err=True,
+        )
     policy = {"background": "Background", "foreground": "Foreground", "orphan": "Orphan"}[cascade]
     failed = False
     deleted = []
@@ -351,7 +358,7 @@ def delete(
             for res, name, ns, uid in deleted:
                 p.update(f'waiting for {kind_prefix(res)} "{name}" to go away...')
                 if not wait_gone(kube, res, name, ns, uid, limit):
-                    raise KubeError(f'timed out waiting for the condition on {res.plural}/{name}')
+                    raise KubeError(f"timed out waiting for the condition on {res.plural}/{name}")
     if failed:
         sys.exit(1)
 
@@ -368,13 +375,15 @@ def scale(kube: Kube, args: tuple[str, ...], replicas: int, current_replicas: in
         raise KubeError("The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0")
     for res, name in split_type_name(args):
         if "scale" not in res.subresources:
-            raise KubeError(f'no objects passed to scale: {res.plural} cannot be scaled')
+            raise KubeError(f"no objects passed to scale: {res.plural} cannot be scaled")
         if not name:
             raise KubeError("resource(s) were provided, but no name was specified")
         if current_replicas >= 0:
             now = kube.client.get(res, name, kube.namespace, "scale")
             if (now.get("spec") or {}).get("replicas", 0) != current_replicas:
-                raise KubeError(f"Expected replicas to be {current_replicas}, was "
-                                f"{(now.get('spec') or {}).get('replicas', 0)}")
+                raise KubeError(
+                    f"Expected replicas to be {current_replicas}, was "
+                    f"{(now.get('spec') or {}).get('replicas', 0)}"
+                )
         kube.client.scale(res, name, replicas, kube.namespace)
         click.echo(f"{kind_prefix(res)}/{name} scaled")

@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
 
 import click
 
@@ -140,7 +139,9 @@ def _env(c: dict) -> list[str]:
     return out
 
 
-def containers(o: Out, title_prefix: str, name_prefix: str, label: str, specs: list, statuses: list | None) -> None:
+def containers(
+    o: Out, title_prefix: str, name_prefix: str, label: str, specs: list, statuses: list | None
+) -> None:
     o.lines.append(f"{title_prefix}{label}:")
     by_name = {s["name"]: s for s in statuses or []}
     for c in specs:
@@ -236,7 +237,10 @@ def describe_events(o: Out, events: list[dict]) -> None:
         else:
             when = age(first)
         src = (e.get("source") or {}).get("component") or e.get("reportingComponent") or ""
-        o.w(1, f"{e.get('type', '')}\t{e.get('reason', '')}\t{when}\t{src}\t{(e.get('message') or '').strip()}")
+        o.w(
+            1,
+            f"{e.get('type', '')}\t{e.get('reason', '')}\t{when}\t{src}\t{(e.get('message') or '').strip()}",
+        )
 
 
 # ---------------------------------------------------------------- per kind
@@ -296,8 +300,8 @@ def qos_class(spec: dict) -> str:
     if not any(r.get("requests") or r.get("limits") for r in reqs):
         return "BestEffort"
     guaranteed = all(
-        (r.get("limits") or {}).get(k) and (r.get("requests") or r.get("limits") or {}).get(k)
-        == (r.get("limits") or {}).get(k)
+        (r.get("limits") or {}).get(k)
+        and (r.get("requests") or r.get("limits") or {}).get(k) == (r.get("limits") or {}).get(k)
         for r in reqs
         for k in ("cpu", "memory")
     )
@@ -339,7 +343,11 @@ def describe_deployment(kube: Kube, d: dict, o: Out) -> None:
     o.w(0, f"MinReadySeconds:\t{spec.get('minReadySeconds', 0)}")
     ru = strategy.get("rollingUpdate")
     if strategy.get("type", "RollingUpdate") == "RollingUpdate" and ru:
-        o.w(0, f"RollingUpdateStrategy:\t{ru.get('maxUnavailable')} max unavailable, {ru.get('maxSurge')} max surge")
+        o.w(
+            0,
+            f"RollingUpdateStrategy:\t{ru.get('maxUnavailable')} max unavailable, "
+            f"{ru.get('maxSurge')} max surge",
+        )
     pod_template(o, spec.get("template") or {})
     conds = st.get("conditions") or []
     if conds:
@@ -361,11 +369,14 @@ def describe_deployment(kube: Kube, d: dict, o: Out) -> None:
         old = [rs for rs in rss if rs not in new and (rs.get("spec") or {}).get("replicas", 0) > 0]
 
         def fmt(items: list[dict]) -> str:
-            return ", ".join(
-                f"{rs['metadata']['name']} ({(rs.get('status') or {}).get('replicas', 0)}/"
-                f"{(rs.get('spec') or {}).get('replicas', 0)} replicas created)"
-                for rs in items
-            ) or "<none>"
+            return (
+                ", ".join(
+                    f"{rs['metadata']['name']} ({(rs.get('status') or {}).get('replicas', 0)}/"
+                    f"{(rs.get('spec') or {}).get('replicas', 0)} replicas created)"
+                    for rs in items
+                )
+                or "<none>"
+            )
 
         o.w(0, f"OldReplicaSets:\t{fmt(old)}")
         o.w(0, f"NewReplicaSet:\t{fmt(new)}")
@@ -437,7 +448,8 @@ def describe_node(kube: Kube, node: dict, o: Out) -> None:
     annotations(o, 0, meta)
     o.w(0, f"CreationTimestamp:\t{rfc1123(meta.get('creationTimestamp'))}")
     taints = [
-        f"{t['key']}{'=' + t['value'] if t.get('value') else ''}:{t['effect']}" for t in spec.get("taints") or []
+        f"{t['key']}{'=' + t['value'] if t.get('value') else ''}:{t['effect']}"
+        for t in spec.get("taints") or []
     ]
     if taints:
         for i, t in enumerate(taints):
@@ -496,7 +508,8 @@ def describe_node(kube: Kube, node: dict, o: Out) -> None:
         o.w(0, f"PodCIDRs:\t{','.join(spec.get('podCIDRs') or [spec['podCIDR']])}")
     pods = [
         p
-        for p in kube.client.list("pods", None, field_selector=f"spec.nodeName={meta['name']}").get("items") or []
+        for p in kube.client.list("pods", None, field_selector=f"spec.nodeName={meta['name']}").get("items")
+        or []
         if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
     ]
     o.w(0, f"Non-terminated Pods:\t({len(pods)} in total)")
@@ -529,7 +542,17 @@ def describe_node(kube: Kube, node: dict, o: Out) -> None:
         o.w(1, f"{k}\t{_pct(k, totals[k][0], alloc.get(k))}\t{_pct(k, totals[k][1], alloc.get(k))}")
 
 
-_SUFFIX = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "m": 1e-3}
+_SUFFIX = {
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "m": 1e-3,
+}
 
 
 def quantity(q: str | int | None) -> float:
@@ -643,11 +666,17 @@ FIELDS_HELP: dict[str, tuple[str, list[tuple[str, str]]]] = {
         "Pod is a collection of containers that can run on a host. The kubelet on the pod's node runs them.",
         [
             ("spec.containers", "The containers: name, image, command/args, ports, env, resources, probes."),
-            ("spec.restartPolicy", "Always | OnFailure | Never: what the kubelet does when a container exits."),
+            (
+                "spec.restartPolicy",
+                "Always | OnFailure | Never: what the kubelet does when a container exits.",
+            ),
             ("spec.nodeName", "The node the scheduler bound the pod to."),
             ("spec.volumes", "Storage the containers can mount (emptyDir, hostPath, configMap, secret)."),
             ("status.phase", "Pending | Running | Succeeded | Failed | Unknown."),
-            ("status.containerStatuses", "Per container: state (waiting/running/terminated), ready, restarts."),
+            (
+                "status.containerStatuses",
+                "Per container: state (waiting/running/terminated), ready, restarts.",
+            ),
         ],
     ),
     "Deployment": (
@@ -690,8 +719,10 @@ def explain(kube: Kube, what: str) -> None:
     if field:
         fields = [(f, d) for f, d in fields if f.startswith(field)]
         if not fields:
-            raise KubeError(f'field "{field}" does not exist (only a short guide is built in; see '
-                            "`kubectl explain` for the full schema)")
+            raise KubeError(
+                f'field "{field}" does not exist (only a short guide is built in; see '
+                "`kubectl explain` for the full schema)"
+            )
     info = [
         ("short names", ", ".join(res.short_names) or "<none>"),
         ("namespaced", "yes" if res.namespaced else "no"),

@@ -123,7 +123,7 @@ def connect(kubeconfig: str | None, context: str | None, namespace: str | None) 
     ctx_name = context or cfg.get("current-context")
     ctx = next((c.get("context") or {} for c in cfg.get("contexts") or [] if c.get("name") == ctx_name), None)
     if ctx is None:
-        raise KubeError(f'context was not found for specified context: {ctx_name}')
+        raise KubeError(f"context was not found for specified context: {ctx_name}")
     try:
         client = KubeClient.from_kubeconfig(path, ctx_name)
     except (KeyError, StopIteration, ValueError) as e:
@@ -155,7 +155,7 @@ def kube_options(f: Callable) -> Callable:
             sys.exit(130)
         except (click.ClickException, click.exceptions.Exit, SystemExit):
             raise
-        except Exception as e:  # noqa: BLE001 - a student sees one line; MKPY_DEBUG=1 shows the trace
+        except Exception as e:
             if os.environ.get("MKPY_DEBUG"):
                 raise
             raise KubeError(f"{type(e).__name__}: {e} (MKPY_DEBUG=1 shows where)") from None
@@ -199,8 +199,10 @@ def split_type_name(args: tuple[str, ...]) -> list[tuple[Resource, str | None]]:
             out.append((resolve(t), n))
         return out
     if any("/" in a for a in args):
-        raise KubeError("there is no need to specify a resource type as a separate argument when passing "
-                        "arguments in resource/name form")
+        raise KubeError(
+            "there is no need to specify a resource type as a separate argument when passing "
+            "arguments in resource/name form"
+        )
     types = [resolve(t) for t in args[0].split(",") if t]
     if len(args) == 1:
         return [(r, None) for r in types]

@@ -58,7 +58,9 @@ class TablePrinter:
 
     def columns(self, table: dict) -> list[int]:
         return [
-            i for i, c in enumerate(table.get("columnDefinitions") or []) if self.wide or not c.get("priority")
+            i
+            for i, c in enumerate(table.get("columnDefinitions") or [])
+            if self.wide or not c.get("priority")
         ]
 
     def header(self, table: dict) -> list[str]:
@@ -166,7 +168,11 @@ def get(
                 rows.sort(key=lambda r: key(r.get("object") or {}))
             text = printer.block(res, tables[0], rows)
             if no_headers:
-                text = "\n".join(line for i, line in enumerate(text.split("\n")) if i != (1 if text.startswith("\n") else 0))
+                text = "\n".join(
+                    line
+                    for i, line in enumerate(text.split("\n"))
+                    if i != (1 if text.startswith("\n") else 0)
+                )
             out.append(text)
         sys.stdout.write("".join(out))
         if not out and not errors:
@@ -274,7 +280,7 @@ def _watch(
         idx = printer.columns(table)
         rows = [] if watch_only else [printer.row(res, table, r, idx) for r in table.get("rows") or []]
         if rows or watch_only:
-            emit_rows([printer.header(table)] + rows)
+            emit_rows([printer.header(table), *rows])
             header_done = True
         elif not rows:
             _no_resources(ns, all_ns, [res])

@@ -36,6 +36,9 @@ COMMANDS: dict[str, str] = {
     "rollout": "minikube_py.cli.rollout:rollout",
     "describe": "minikube_py.cli.describe:describe",
     "explain": "minikube_py.cli.describe:explain",
+    "logs": "minikube_py.cli.logs:logs",
+    "exec": "minikube_py.cli.exec:exec_",
+    "top": "minikube_py.cli.top:top",
 }
 
 

@@ -60,7 +60,12 @@ _GoStyleDumper.add_representer(str, _str)
 
 def to_yaml(obj: Any) -> str:
     return yaml.dump(
-        obj, Dumper=_GoStyleDumper, default_flow_style=False, sort_keys=True, allow_unicode=True, width=1 << 30
+        obj,
+        Dumper=_GoStyleDumper,
+        default_flow_style=False,
+        sort_keys=True,
+        allow_unicode=True,
+        width=1 << 30,
     )
 
 
@@ -105,7 +110,7 @@ def _render(parts: list[tuple[str, str]], data: Any) -> tuple[str, list]:
         if kind == "text":
             out.append(val)
         elif val == "end":
-            return "".join(out), [("end", "")] + parts
+            return "".join(out), [("end", ""), *parts]
         elif re.match(r"range\b", val):
             body, depth = [], 1
             while parts:
@@ -218,7 +223,7 @@ def _select(node: Any, sel: str) -> list[Any]:
         raise JsonPathError(f"error parsing jsonpath: bad index [{sel}]") from None
     if -len(node) <= i < len(node):
         return [node[i]]
-    raise JsonPathError("array index out of bounds: index %d, length %d" % (i, len(node)))
+    raise JsonPathError(f"array index out of bounds: index {i}, length {len(node)}")
 
 
 # ---------------------------------------------------------------- Go's text/tabwriter

@@ -135,7 +135,9 @@ def history(kube: Kube, args: tuple[str, ...], revision: int) -> None:
 
 @rollout.command("undo")
 @click.argument("args", nargs=-1, required=True)
-@click.option("--to-revision", type=int, default=0, help="The revision to roll back to (0: the previous one).")
+@click.option(
+    "--to-revision", type=int, default=0, help="The revision to roll back to (0: the previous one)."
+)
 @kube_options
 def undo(kube: Kube, args: tuple[str, ...], to_revision: int) -> None:
     """Roll back to an earlier pod template."""
@@ -147,8 +149,10 @@ def undo(kube: Kube, args: tuple[str, ...], to_revision: int) -> None:
     except rollout_lib.RolloutError as e:
         raise KubeError(str(e)) from None
     if after["metadata"].get("resourceVersion") == before["metadata"].get("resourceVersion"):
-        click.echo(f"{kind_prefix(res)}/{name} skipped rollback (current template already matches revision "
-                   f"{to_revision or 'previous'})")
+        click.echo(
+            f"{kind_prefix(res)}/{name} skipped rollback (current template already matches revision "
+            f"{to_revision or 'previous'})"
+        )
         return
     click.echo(f"{kind_prefix(res)}/{name} rolled back")
 
@@ -161,14 +165,16 @@ def restart(kube: Kube, args: tuple[str, ...]) -> None:
     res, name = _deployment(args)
     d = kube.client.get(res, name, kube.namespace)
     if (d.get("spec") or {}).get("paused"):
-        raise KubeError(f"deployments.apps \"{name}\" can't restart paused deployment (run rollout resume first)")
+        raise KubeError(
+            f'deployments.apps "{name}" can\'t restart paused deployment (run rollout resume first)'
+        )
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     patch = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}}}}
     kube.client.patch(res, name, patch, kube.namespace, patch_type="strategic")
     click.echo(f"{kind_prefix(res)}/{name} restarted")
 
 
-def _pause(paused: bool):  # noqa: ANN202 - a click command
+def _pause(paused: bool):
     verb = "paused" if paused else "resumed"
 
     @kube_options
