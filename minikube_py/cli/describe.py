@@ -45,14 +45,14 @@ def rfc1123(ts: str | None) -> str:
     return t.strftime("%a, %d %b %Y %H:%M:%S %z")
 
 
-def multiline(o: Out, level: int, title: str, values: dict | None, skip: tuple[str, ...] = ()) -> None:
+def multiline(o: Out, level: int, title: str, values: dict | None, sep: str = "=") -> None:
     """kubectl's printLabelsMultiline: the first on the title line, the rest under it."""
-    items = sorted((k, v) for k, v in (values or {}).items() if k not in skip)
+    items = sorted((values or {}).items())
     if not items:
         o.w(level, f"{title}:\t<none>")
         return
     for i, (k, v) in enumerate(items):
-        o.w(level, f"{title}:\t{k}={v}" if i == 0 else f"\t{k}={v}")
+        o.w(level, f"{title}:\t{k}{sep}{v}" if i == 0 else f"\t{k}{sep}{v}")
 
 
 def annotations(o: Out, level: int, meta: dict, title: str = "Annotations") -> None:
@@ -61,7 +61,7 @@ def annotations(o: Out, level: int, meta: dict, title: str = "Annotations") -> N
         if k == LAST_APPLIED:
             continue
         anns[k] = v if len(v) <= 140 else v[:140] + "..."
-    multiline(o, level, title, anns)
+    multiline(o, level, title, anns, ": ")
 
 
 def selector_text(sel: dict | None) -> str:
@@ -488,7 +488,7 @@ def describe_node(kube: Kube, node: dict, o: Out) -> None:
             for k, v in sorted(st[field].items()):
                 o.w(1, f"{k}:\t{v}")
     info = st.get("nodeInfo") or {}
-    if info:
+    if True:  # kubectl prints the section even when the kubelet reported nothing
         o.lines.append("System Info:")
         for title, key in (
             ("Machine ID", "machineID"),

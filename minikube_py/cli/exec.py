@@ -101,7 +101,10 @@ async def run_exec(kube: Kube, url: str, stdin: bool, tty_: bool) -> tuple[int, 
         sending = asyncio.ensure_future(sender())
 
         def send_size() -> None:
-            cols, rows = shutil.get_terminal_size()
+            try:  # our terminal's real size (not $COLUMNS, which shutil would prefer)
+                cols, rows = os.get_terminal_size(stdin_fd)
+            except OSError:
+                cols, rows = shutil.get_terminal_size()
             outq.put_nowait(bytes([RESIZE]) + json.dumps({"Width": cols, "Height": rows}).encode())
 
         if tty_:
@@ -159,7 +162,7 @@ def raw_terminal(fd: int, enabled: bool):
         return
     saved = termios.tcgetattr(fd)
     try:
-        tty.setraw(fd)
+        tty.setraw(fd, termios.TCSANOW)  # not TCSAFLUSH: keep what was typed already
         yield
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)

@@ -130,7 +130,7 @@ def history(kube: Kube, args: tuple[str, ...], revision: int) -> None:
         return
     click.echo(f"{kind_prefix(res)}/{name} ")
     rows = [["REVISION", "CHANGE-CAUSE"]] + [[str(r["revision"]), r["changeCause"] or "<none>"] for r in revs]
-    click.echo(printers.tabulate(rows))
+    click.echo(printers.gotab("\n".join("\t".join(r) for r in rows) + "\n"))
 
 
 @rollout.command("undo")

@@ -110,7 +110,9 @@ class PodRunner:
                 listed = self.client.list("pods", None)
                 for p in listed["items"]:
                     self.handle(p)
-                self.watch = self.client.watch("pods", None, resource_version=listed["metadata"]["resourceVersion"])
+                self.watch = self.client.watch(
+                    "pods", None, resource_version=listed["metadata"]["resourceVersion"]
+                )
                 for ev in self.watch:
                     if ev["type"] in ("ADDED", "MODIFIED"):
                         self.handle(ev["object"])
@@ -232,6 +234,18 @@ _AGE = re.compile(r"(?<!\S)(?:\d+[smhd])+(?: \(x\d+ over (?:\d+[smhd])+\))?(?=\s
 def normalize(text: str) -> list[list[str]]:
     """Rows of cells with ages blanked: kubectl and mkpy may run a second apart."""
     return [re.split(r"\s{2,}", _AGE.sub("AGE", line.rstrip())) for line in text.rstrip("\n").split("\n")]
+
+
+def same_as_kubectl(cluster, *args: str, attempts: int = 3):
+    """mkpy's output (ages blanked) equals kubectl's for the same command. Controllers may replace
+    a pod between the two runs, so a mismatch is retried a few times before it counts."""
+    for _ in range(attempts):
+        k = cluster.kubectl(*args)
+        m = cluster.mkpy(*args)
+        if normalize(m.stdout) == normalize(k.stdout):
+            return m
+    assert normalize(m.stdout) == normalize(k.stdout), (args, m.stdout, k.stdout)
+    return m
 
 
 def aligned(text: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from .conftest import SEED, aligned, normalize, wait_for
+from .conftest import SEED, aligned, normalize, same_as_kubectl, wait_for
 
 
 def both(cluster, *args: str, check: bool = True):
@@ -24,17 +24,19 @@ def test_apply_created_unchanged_configured_and_get_like_kubectl(cluster, tmp_pa
         "deployment.apps/myapp-deployment unchanged\nservice/myapp-service unchanged\n"
     )
     # The annotation we write is byte for byte what kubectl writes, so either tool can take over.
-    ours = cluster.client.get("deployments", "myapp-deployment", ns)["metadata"]["annotations"]
-    assert cluster.kubectl("apply", "-n", ns, "-f", d).stdout == "deployment.apps/myapp-deployment unchanged\n"
+    assert (
+        cluster.kubectl("apply", "-n", ns, "-f", d).stdout == "deployment.apps/myapp-deployment unchanged\n"
+    )
     wait_for(
-        lambda: cluster.client.get("deployments", "myapp-deployment", ns).get("status", {}).get("readyReplicas")
-        == 3,
+        lambda: (
+            cluster.client.get("deployments", "myapp-deployment", ns).get("status", {}).get("readyReplicas")
+            == 3
+        ),
         what="3 ready replicas",
     )
 
     # Several kinds at once: kind/name prefixes, a blank line between kinds.
-    k, m = both(cluster, "get", "pods,services", "-n", ns)
-    assert normalize(m.stdout) == normalize(k.stdout)
+    m = same_as_kubectl(cluster, "get", "pods,services", "-n", ns)
     assert aligned(m.stdout) and "\n\nNAME" in m.stdout and "service/myapp-service" in m.stdout
     assert len([line for line in m.stdout.splitlines() if line.startswith("pod/myapp-deployment-")]) == 3
     for args in (
@@ -45,8 +47,7 @@ def test_apply_created_unchanged_configured_and_get_like_kubectl(cluster, tmp_pa
         ("get", "ep"),
         ("get", "pods", "-l", "app=myapp", "--sort-by=.metadata.name"),
     ):
-        k, m = both(cluster, *args, "-n", ns)
-        assert normalize(m.stdout) == normalize(k.stdout), args
+        m = same_as_kubectl(cluster, *args, "-n", ns)
         assert aligned(m.stdout), m.stdout
     k, m = both(cluster, "get", "deploy", "-A")
     assert normalize(m.stdout) == normalize(k.stdout) and m.stdout.startswith("NAMESPACE")
@@ -58,7 +59,12 @@ def test_apply_created_unchanged_configured_and_get_like_kubectl(cluster, tmp_pa
     for args in (
         ("get", "po,deploy,rs,svc", "-o", "name"),
         ("get", "deploy", "myapp-deployment", "-o", "jsonpath={.spec.template.spec.containers[0].image}"),
-        ("get", "svc", "-o", 'jsonpath={range .items[*]}{.metadata.name}{"\\t"}{.spec.ports[0].port}{"\\n"}{end}'),
+        (
+            "get",
+            "svc",
+            "-o",
+            'jsonpath={range .items[*]}{.metadata.name}{"\\t"}{.spec.ports[0].port}{"\\n"}{end}',
+        ),
         ("get", "pods", "-o", 'jsonpath={.items[?(@.status.phase=="Running")].metadata.labels.app}'),
         ("get", "deploy", "myapp-deployment", "-o", "yaml"),
         ("get", "svc", "-o", "json"),
@@ -72,7 +78,10 @@ def test_apply_created_unchanged_configured_and_get_like_kubectl(cluster, tmp_pa
     # A changed replicas count is "configured"; scale goes through /scale.
     changed = tmp_path / "deployment.yaml"
     changed.write_text(open(d).read().replace("replicas: 3", "replicas: 2"))
-    assert cluster.mkpy("apply", "-n", ns, "-f", str(changed)).stdout == "deployment.apps/myapp-deployment configured\n"
+    assert (
+        cluster.mkpy("apply", "-n", ns, "-f", str(changed)).stdout
+        == "deployment.apps/myapp-deployment configured\n"
+    )
     assert cluster.client.get("deployments", "myapp-deployment", ns)["spec"]["replicas"] == 2
     assert cluster.mkpy("scale", "-n", ns, "deployment/myapp-deployment", "--replicas=4").stdout == (
         "deployment.apps/myapp-deployment scaled\n"
@@ -131,7 +140,9 @@ def test_apply_three_way_removes_what_you_removed_and_keeps_others_changes(clust
         "deployment.apps/two configured\n"
     )
     ctrs = cluster.client.get("deployments", "two", ns)["spec"]["template"]["spec"]["containers"]
-    assert [(c["name"], c["image"], c["env"]) for c in ctrs] == [("a", "busybox:2", [{"name": "X", "value": "2"}])]
+    assert [(c["name"], c["image"], c["env"]) for c in ctrs] == [
+        ("a", "busybox:2", [{"name": "X", "value": "2"}])
+    ]
     # kubectl sees nothing left to do after our apply.
     assert cluster.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(dep)).stdout == (
         "deployment.apps/two unchanged\n"
@@ -140,13 +151,25 @@ def test_apply_three_way_removes_what_you_removed_and_keeps_others_changes(clust
     # create: a second time is AlreadyExists, like kubectl; delete -l; delete of a missing one fails.
     k, m = both(cluster, "create", "-n", ns, "-f", str(cm), check=False)
     assert m.returncode == k.returncode == 1
-    assert m.stderr.startswith("Error from server (AlreadyExists)") and 'configmaps "cfg" already exists' in m.stderr
-    cluster.client.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "l1", "labels": {"x": "y"}}}, ns)
-    assert cluster.mkpy("delete", "-n", ns, "cm", "-l", "x=y", "--wait=false").stdout == 'configmap "l1" deleted\n'
+    assert (
+        m.stderr.startswith("Error from server (AlreadyExists)")
+        and 'configmaps "cfg" already exists' in m.stderr
+    )
+    cluster.client.create(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "l1", "labels": {"x": "y"}}}, ns
+    )
+    assert (
+        cluster.mkpy("delete", "-n", ns, "cm", "-l", "x=y", "--wait=false").stdout
+        == 'configmap "l1" deleted\n'
+    )
     k, m = both(cluster, "delete", "-n", ns, "cm", "l1", check=False)
-    assert (m.stderr, m.returncode) == (k.stderr, k.returncode) == (
-        'Error from server (NotFound): configmaps "l1" not found\n',
-        1,
+    assert (
+        (m.stderr, m.returncode)
+        == (k.stderr, k.returncode)
+        == (
+            'Error from server (NotFound): configmaps "l1" not found\n',
+            1,
+        )
     )
 
 
@@ -155,7 +178,9 @@ def test_get_watch_prints_new_rows(cluster):
     cluster.kubectl("create", "namespace", ns)
     proc = cluster.popen_mkpy("get", "cm", "-n", ns, "-w")
     try:
-        cluster.client.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "w1"}, "data": {"a": "b"}}, ns)
+        cluster.client.create(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "w1"}, "data": {"a": "b"}}, ns
+        )
         lines = []
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -179,7 +204,10 @@ def test_errors_are_short_with_kubectl_exit_codes(cluster, tmp_path):
     assert m.returncode == 1 and "the node is not running: run `sudo mkpy up`" in m.stderr
     assert len(m.stderr.splitlines()) == 1
     m = cluster.mkpy("get", "deployments", "nope", check=False)
-    assert (m.returncode, m.stderr) == (1, 'Error from server (NotFound): deployments.apps "nope" not found\n')
+    assert (m.returncode, m.stderr) == (
+        1,
+        'Error from server (NotFound): deployments.apps "nope" not found\n',
+    )
     m = cluster.mkpy("get", "frobs", check=False)
     assert m.returncode == 1 and 'the server doesn\'t have a resource type "frobs"' in m.stderr
     m = cluster.mkpy("apply", "-f", str(tmp_path / "missing.yaml"), check=False)

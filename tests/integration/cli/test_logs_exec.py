@@ -1,0 +1,221 @@
+"""`mkpy logs` through pods/log to a stand-in kubelet, and `mkpy exec` over the channel WebSocket."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import pty
+import select
+import signal
+import struct
+import sys
+import termios
+import time
+
+from minikube_py.api import streaming
+
+from .conftest import NODE, wait_for
+
+NS = "mkpyt-cli-logs"
+
+
+def running_pod(cluster, name: str, containers=("app",), labels=None) -> None:
+    """A pod bound to the stand-in node, reported Running (by the pod runner)."""
+    cluster.client.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "labels": labels or {"app": name}},
+            "spec": {"nodeName": NODE, "containers": [{"name": c, "image": "busybox"} for c in containers]},
+        },
+        NS,
+    )
+    for c in containers:
+        open(cluster.kubelet.log_path(name, c), "a").close()
+    wait_for(
+        lambda: cluster.client.get("pods", name, NS)["status"].get("phase") == "Running",
+        what=f"{name} Running",
+    )
+
+
+def setup_module_ns(cluster) -> None:
+    if not cluster.client.list("namespaces", field_selector=f"metadata.name={NS}")["items"]:
+        cluster.kubectl("create", "namespace", NS)
+
+
+def test_logs_single_pod_like_kubectl(cluster):
+    setup_module_ns(cluster)
+    running_pod(cluster, "solo", ("app", "side"))
+    cluster.kubelet.write("solo", "app", "one", "two", "three")
+    cluster.kubelet.write("solo", "side", "from-side")
+    for args in (
+        ("logs", "solo", "-c", "app"),
+        ("logs", "solo", "-c", "app", "--tail", "2"),
+        ("logs", "solo", "side"),
+        ("logs", "solo", "--all-containers"),
+        ("logs", "nope"),
+    ):
+        k = cluster.kubectl(*args, "-n", NS, check=False)
+        m = cluster.mkpy(*args, "-n", NS, check=False)
+        assert (m.stdout, m.returncode) == (k.stdout, k.returncode), args
+    assert cluster.mkpy("logs", "solo", "-c", "app", "--tail", "2", "-n", NS).stdout == "two\nthree\n"
+    m = cluster.mkpy("logs", "solo", "-n", NS, check=False)
+    assert m.returncode == 0 and 'Defaulted container "app" out of: app, side' in m.stderr
+
+
+def test_logs_follow_many_pods_stern_style(cluster):
+    """`logs -f -l app=web`: every pod's lines with a pod/container prefix, a pod that appears later
+    joins the stream, and a deployment-style TYPE/NAME with --all-pods does the same."""
+    setup_module_ns(cluster)
+    running_pod(cluster, "web-a", labels={"app": "web"})
+    cluster.kubelet.write("web-a", "app", "a-old")
+    proc = cluster.popen_mkpy("logs", "-f", "-l", "app=web", "-n", NS, "--color", "never")
+    seen: list[str] = []
+    try:
+        os.set_blocking(proc.stdout.fileno(), False)
+
+        def got(needle: str) -> bool:
+            if select.select([proc.stdout], [], [], 0.2)[0]:
+                chunk = proc.stdout.read() or b""
+                seen.extend(chunk.decode().splitlines())
+            return any(needle in line for line in seen)
+
+        wait_for(lambda: got("web-a/app a-old"), what="the first pod's old line")
+        cluster.kubelet.write("web-a", "app", "a-new")
+        wait_for(lambda: got("web-a/app a-new"), what="a followed line")
+        running_pod(cluster, "web-b", labels={"app": "web"})
+        cluster.kubelet.write("web-b", "app", "b-hello")
+        wait_for(lambda: got("web-b/app b-hello"), what="the new pod's line")
+        cluster.kubelet.write("web-a", "app", "a-again")
+        wait_for(lambda: got("web-a/app a-again"), what="interleaving")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert all(line.startswith(("web-a/app ", "web-b/app ")) for line in seen), seen
+
+    # Not following: kubectl's --prefix form of the same pods.
+    k = cluster.kubectl("logs", "-l", "app=web", "--prefix", "-n", NS)
+    m = cluster.mkpy("logs", "-l", "app=web", "--prefix", "-n", NS)
+    assert sorted(m.stdout.splitlines()) == sorted(
+        line.replace("[pod/", "").replace("] ", " ").replace("/app", "/app") for line in k.stdout.splitlines()
+    )
+
+
+def test_logs_of_a_deployment(cluster):
+    setup_module_ns(cluster)
+    cluster.client.create(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "dep"},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": "dep"}},
+                "template": {
+                    "metadata": {"labels": {"app": "dep"}},
+                    "spec": {"containers": [{"name": "c", "image": "x"}]},
+                },
+            },
+        },
+        NS,
+    )
+    pods = wait_for(
+        lambda: (lambda ps: ps if len(ps) == 2 else None)(
+            [
+                p["metadata"]["name"]
+                for p in cluster.client.list("pods", NS, label_selector="app=dep")["items"]
+                if p["status"].get("phase") == "Running"
+            ]
+        ),
+        what="two running pods",
+    )
+    for p in pods:
+        cluster.kubelet.write(p, "c", f"hello from {p}")
+    m = cluster.mkpy("logs", "deployment/dep", "-n", NS)
+    assert m.stdout in {f"hello from {p}\n" for p in pods}
+    assert m.stderr.startswith("Found 2 pods, using pod/")
+    m = cluster.mkpy("logs", "deployment/dep", "--all-pods", "--prefix", "-n", NS)
+    assert sorted(m.stdout.splitlines()) == sorted(f"{p}/c hello from {p}" for p in pods)
+
+
+# ---------------------------------------------------------------- exec
+def test_exec_output_exit_code_and_stdin(cluster):
+    setup_module_ns(cluster)
+    running_pod(cluster, "box")
+    before = streaming.SESSIONS[("exec", "websocket")]
+    m = cluster.mkpy("exec", "-n", NS, "box", "--", "echo", "hi")
+    assert m.stdout == "hi\n"
+    m = cluster.mkpy("exec", "-n", NS, "box", "--", "sh", "-c", "echo to-err >&2; exit 3", check=False)
+    k = cluster.kubectl("exec", "-n", NS, "box", "--", "sh", "-c", "echo to-err >&2; exit 3", check=False)
+    assert (
+        (m.returncode, m.stderr)
+        == (k.returncode, k.stderr)
+        == (3, "to-err\ncommand terminated with exit code 3\n")
+    )
+    m = cluster.mkpy(
+        "exec", "-i", "-n", NS, "box", "--", "sh", "-c", "tr a-z A-Z; echo done", input="hello\n"
+    )
+    assert m.stdout == "HELLO\ndone\n"
+    # It really was our WebSocket client (the API server counts its sessions per transport).
+    assert streaming.SESSIONS[("exec", "websocket")] >= before + 3
+    m = cluster.mkpy("exec", "-n", NS, "nope", "--", "true", check=False)
+    assert (m.returncode, m.stderr) == (1, 'Error from server (NotFound): pods "nope" not found\n')
+
+
+def _read_until(fd: int, needle: bytes, seen: bytearray, timeout: float = 20) -> bytes:
+    deadline = time.monotonic() + timeout
+    while needle not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise AssertionError(f"no {needle!r} in {bytes(seen)[-500:]!r}")
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            raise AssertionError(f"mkpy ended before {needle!r}: {bytes(seen)[-500:]!r}")
+        seen += chunk
+    return bytes(seen)
+
+
+def test_exec_tty_resize_and_exit_code(cluster):
+    """`mkpy exec -it box -- sh` on a real terminal: typing runs, a resize reaches `stty size`,
+    `exit 5` becomes our exit code."""
+    setup_module_ns(cluster)
+    if not any(p["metadata"]["name"] == "box" for p in cluster.client.list("pods", NS)["items"]):
+        running_pod(cluster, "box")
+    argv = [sys.executable, "-m", "minikube_py.cli.main", "exec", "-it", "-n", NS, "box", "--", "sh"]
+    env = cluster.env() | {"TERM": "xterm"}
+    pid, master = pty.fork()
+    if pid == 0:
+        try:
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+            os.execve(sys.executable, argv, env)
+        finally:
+            os._exit(127)
+    seen = bytearray()
+    try:
+        os.write(master, b"stty size; echo MA''RK1\n")
+        assert b"24 80" in _read_until(master, b"MARK1", seen)
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+        deadline = time.monotonic() + 20
+        while True:
+            os.write(master, b"stty size; echo MA''RK2\n")
+            out = _read_until(master, b"MARK2", seen)
+            if b"40 100" in out or time.monotonic() > deadline:
+                break
+            del seen[:]
+        assert b"40 100" in out
+        os.write(master, b"exit 5\n")
+        with contextlib.suppress(AssertionError):
+            _read_until(master, b"\0never", seen, timeout=20)
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(master)
+    assert b"command terminated with exit code 5" in seen
+    assert os.waitstatus_to_exitcode(status) == 5
