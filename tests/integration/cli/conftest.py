@@ -45,7 +45,6 @@ class StandInKubelet:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="mkpyt-cli-kubelet", daemon=True)
         self.runner: web.AppRunner | None = None
-        self.stopped: set[str] = set()  # "pod/container" whose follow streams must end
 
     def log_path(self, pod: str, container: str) -> str:
         return os.path.join(self.workdir, f"{pod}_{container}.log")
@@ -56,12 +55,22 @@ class StandInKubelet:
             for line in lines:
                 f.write(f"{now()} stdout F {line}\n")
 
+    def restart(self, pod: str, container: str) -> None:
+        """The container's new instance writes a new log; the old one is what --previous reads."""
+        path = self.log_path(pod, container)
+        os.replace(path, path + ".prev")
+        open(path, "w").close()
+
     def app(self) -> web.Application:
         async def logs(request: web.Request) -> web.StreamResponse:
             pod, ctr = request.match_info["pod"], request.match_info["container"]
-            key = f"{pod}/{ctr}"
+            path = self.log_path(pod, ctr)
+            if request.query.get("previous") == "true":
+                path += ".prev"
+            # A follow ends when the container restarts (its log file is replaced), as on a kubelet.
+            inode = os.stat(path).st_ino if os.path.exists(path) else None
             return await kstreaming.serve_log_file(
-                request, self.log_path(pod, ctr), running=lambda: key not in self.stopped
+                request, path, running=lambda: os.path.exists(path) and os.stat(path).st_ino == inode
             )
 
         async def exec_(request: web.Request) -> web.StreamResponse:

@@ -89,10 +89,23 @@ def test_logs_follow_many_pods_stern_style(cluster):
         wait_for(lambda: got("web-b/app b-hello"), what="the new pod's line")
         cluster.kubelet.write("web-a", "app", "a-again")
         wait_for(lambda: got("web-a/app a-again"), what="interleaving")
+        # The container restarts: its old stream ends, a new one follows the new instance.
+        cluster.kubelet.restart("web-a", "app")
+        pod = cluster.client.get("pods", "web-a", NS)
+        cs = pod["status"]["containerStatuses"][0]
+        cs["restartCount"] = 1
+        cs["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error"}}
+        cluster.client.update_status(pod)
+        cluster.kubelet.write("web-a", "app", "a-reborn")
+        wait_for(lambda: got("web-a/app a-reborn"), what="the restarted container's line")
     finally:
         proc.terminate()
         proc.wait(10)
     assert all(line.startswith(("web-a/app ", "web-b/app ")) for line in seen), seen
+    assert sum("a-old" in line for line in seen) == 1  # the restart did not replay the old log
+    k = cluster.kubectl("logs", "web-a", "--previous", "-n", NS)
+    m = cluster.mkpy("logs", "web-a", "--previous", "-n", NS)
+    assert m.stdout == k.stdout == "a-old\na-new\na-again\n"
 
     # Not following: kubectl's --prefix form of the same pods.
     k = cluster.kubectl("logs", "-l", "app=web", "--prefix", "-n", NS)
