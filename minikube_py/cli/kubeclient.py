@@ -140,7 +140,13 @@ def kube_options(f: Callable) -> Callable:
     @click.option("-n", "--namespace", help="The namespace for this request.")
     @functools.wraps(f)
     def wrapper(kubeconfig: str | None, context_: str | None, namespace: str | None, **kw: Any) -> Any:
-        kube = connect(kubeconfig, context_, namespace)
+        ctx = click.get_current_context(silent=True)
+        given = (ctx.find_root().obj if ctx is not None else None) or {}
+        kube = connect(
+            kubeconfig or given.get("kubeconfig"),
+            context_ or given.get("context"),
+            namespace or given.get("namespace"),
+        )
         try:
             return f(kube, **kw)
         except ApiError as e:

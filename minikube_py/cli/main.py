@@ -56,8 +56,14 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(minikube_py.__version__, prog_name="mkpy")
-def cli() -> None:
+# kubectl's global flags may also come before the verb: `mkpy -n kube-system get pods`.
+@click.option("--kubeconfig", help="kubeconfig for the kubectl verbs (get, apply, logs, ...).")
+@click.option("--context", "context_", help="kubeconfig context for the kubectl verbs.")
+@click.option("-n", "--namespace", help="Namespace for the kubectl verbs.")
+@click.pass_context
+def cli(ctx: click.Context, kubeconfig: str | None, context_: str | None, namespace: str | None) -> None:
     """minikube_py: a small, real Kubernetes node you can read."""
+    ctx.obj = {"kubeconfig": kubeconfig, "context": context_, "namespace": namespace}
 
 
 @click.command()

@@ -199,7 +199,9 @@ def test_errors_are_short_with_kubectl_exit_codes(cluster, tmp_path):
     # Nothing listens: the student is told to start the node.
     dead = tmp_path / "dead.kubeconfig"
     dead.write_text(open(cluster.kubeconfig).read().replace(cluster.api.url, "https://127.0.0.1:9"))
-    m = cluster.mkpy("--help", check=False)
+    # Global flags before the verb, as kubectl users type them.
+    m = cluster.mkpy("-n", "mkpyt-cli-get", "--kubeconfig", cluster.kubeconfig, "get", "svc", "-o", "name")
+    assert m.stdout == "" and m.stderr == "No resources found in mkpyt-cli-get namespace.\n"
     m = cluster.mkpy("get", "pods", "--kubeconfig", str(dead), check=False)
     assert m.returncode == 1 and "the node is not running: run `sudo mkpy up`" in m.stderr
     assert len(m.stderr.splitlines()) == 1
