@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "logs": "minikube_py.cli.logs:logs",
     "exec": "minikube_py.cli.exec:exec_",
     "top": "minikube_py.cli.top:top",
+    "port-forward": "minikube_py.cli.portforward:port_forward",
 }
 
 

@@ -15,6 +15,7 @@ import asyncio
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -78,7 +79,14 @@ class StandInKubelet:
                 request, request.query.getall("command"), cwd=self.workdir, env={"PATH": os.environ["PATH"]}
             )
 
+        async def port_forward(request: web.Request) -> web.StreamResponse:
+            # "Inside the pod" is the host's loopback here: the test's own little server.
+            return await kstreaming.serve_portforward(
+                request, int(request.query["ports"]), lambda p: socket.create_connection(("127.0.0.1", p), 5)
+            )
+
         app = web.Application()
+        app.router.add_route("*", "/portForward/{ns}/{pod}", port_forward)
         app.router.add_get("/containerLogs/{ns}/{pod}/{container}", logs)
         app.router.add_route("*", "/exec/{ns}/{pod}/{container}", exec_)
         return app

@@ -232,3 +232,47 @@ def test_exec_tty_resize_and_exit_code(cluster):
         os.close(master)
     assert b"command terminated with exit code 5" in seen
     assert os.waitstatus_to_exitcode(status) == 5
+
+
+def test_port_forward_reaches_a_port_in_the_pod(cluster):
+    """`mkpy port-forward pod/box :PORT` over the SPDY-in-WebSocket tunnel; two HTTP requests
+    through it reach the "pod's" server (here: a server on loopback the stand-in kubelet dials)."""
+    import http.server
+    import threading
+    import urllib.request
+
+    setup_module_ns(cluster)
+    if not any(p["metadata"]["name"] == "box" for p in cluster.client.list("pods", NS)["items"]):
+        running_pod(cluster, "box")
+
+    class Hello(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = f"hello from the pod, path {self.path}".encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    before = streaming.SESSIONS[("portforward", "websocket")]
+    proc = cluster.popen_mkpy("port-forward", "-n", NS, "pod/box", f":{srv.server_address[1]}")
+    try:
+        line = proc.stdout.readline().decode()
+        assert line.startswith("Forwarding from 127.0.0.1:"), (
+            line,
+            proc.stderr.read1(4096) if proc.poll() else "",
+        )
+        local = int(line.split(":")[1].split()[0])
+        for path in ("/a", "/b"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{local}{path}", timeout=20) as r:
+                assert r.read().decode() == f"hello from the pod, path {path}"
+        assert streaming.SESSIONS[("portforward", "websocket")] == before + 1
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        srv.shutdown()
+        srv.server_close()
