@@ -209,7 +209,13 @@ def split_type_name(args: tuple[str, ...]) -> list[tuple[Resource, str | None]]:
             "there is no need to specify a resource type as a separate argument when passing "
             "arguments in resource/name form"
         )
-    types = [resolve(t) for t in args[0].split(",") if t]
+    types: list[Resource] = []
+    for t in args[0].split(","):
+        if t == "all":
+            # A category: every kind that lists "all" in discovery (pods, services, deployments, ...).
+            types.extend(r for r in RESOURCES if "all" in r.categories and r not in types)
+        elif t:
+            types.append(resolve(t))
     if len(args) == 1:
         return [(r, None) for r in types]
     if len(types) > 1:

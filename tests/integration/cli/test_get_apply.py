@@ -218,3 +218,93 @@ def test_errors_are_short_with_kubectl_exit_codes(cluster, tmp_path):
     assert m.returncode == 1 and "context was not found for specified context: nope" in m.stderr
     m = cluster.mkpy("top", "nodes", check=False)
     assert (m.returncode, m.stderr) == (1, "error: Metrics API not available\n")
+
+
+def _waiting(reason: str) -> dict:
+    return {"waiting": {"reason": reason}}
+
+
+def test_status_column_shows_what_users_debug_by(cluster):
+    """The STATUS reasons of kubectl (server-side Table) for pods in every trouble we can stage."""
+    ns = "mkpyt-cli-status"
+    cluster.kubectl("create", "namespace", ns)
+    cases = {
+        "creating": ("Pending", _waiting("ContainerCreating"), 0),
+        "crashing": ("Running", _waiting("CrashLoopBackOff"), 4),
+        "backoff": ("Pending", _waiting("ImagePullBackOff"), 0),
+        "errpull": ("Pending", _waiting("ErrImagePull"), 0),
+        "oom": ("Running", {"terminated": {"reason": "OOMKilled", "exitCode": 137}}, 1),
+        "done": ("Succeeded", {"terminated": {"reason": "Completed", "exitCode": 0}}, 0),
+    }
+    for name, (phase, state, restarts) in cases.items():
+        cluster.client.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name, "labels": {"mkpyt-manual": "1"}},
+                # Bound to a node no kubelet serves: nobody but this test writes its status.
+                "spec": {"nodeName": "mkpyt-cli-nowhere", "containers": [{"name": "c", "image": "busybox"}]},
+            },
+            ns,
+        )
+        pod = cluster.client.get("pods", name, ns)
+        pod["status"] = {
+            "phase": phase,
+            "containerStatuses": [
+                {
+                    "name": "c",
+                    "ready": False,
+                    "restartCount": restarts,
+                    "image": "busybox",
+                    "imageID": "",
+                    "state": state,
+                }
+            ],
+        }
+        cluster.client.update_status(pod)
+    cluster.client.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "waiting", "labels": {"mkpyt-manual": "1"}},
+            "spec": {"nodeName": "mkpyt-cli-nowhere", "containers": [{"name": "c", "image": "b"}]},
+        },
+        ns,
+    )
+    m = same_as_kubectl(cluster, "get", "pods", "-n", ns)
+    status = {line.split()[0]: line.split()[2] for line in m.stdout.splitlines()[1:]}
+    assert status == {
+        "backoff": "ImagePullBackOff",
+        "crashing": "CrashLoopBackOff",
+        "creating": "ContainerCreating",
+        "done": "Completed",
+        "errpull": "ErrImagePull",
+        "oom": "OOMKilled",
+        "waiting": "Pending",
+    }
+    same_as_kubectl(cluster, "get", "all", "-n", ns)
+    # No kubelet confirms this deletion, so the pod stays, Terminating (and delete --wait=false returns).
+    out = cluster.mkpy("delete", "pod", "waiting", "-n", ns, "--wait=false").stdout
+    assert out == 'pod "waiting" deleted\n'
+    m = same_as_kubectl(cluster, "get", "pod", "waiting", "-n", ns)
+    assert m.stdout.splitlines()[1].split()[2] == "Terminating"
+
+
+def test_context_and_its_namespace(cluster, tmp_path):
+    """A second context whose namespace is not `default`: `--context` switches to it."""
+    import yaml
+
+    cfg = yaml.safe_load(open(cluster.kubeconfig))
+    ctx = dict(cfg["contexts"][0])
+    ctx = {"name": "other", "context": dict(ctx["context"], namespace="mkpyt-cli-ctx")}
+    cfg["contexts"].append(ctx)
+    path = tmp_path / "two.kubeconfig"
+    path.write_text(yaml.safe_dump(cfg))
+    cluster.kubectl("create", "namespace", "mkpyt-cli-ctx")
+    cluster.client.create(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "here"}}, "mkpyt-cli-ctx"
+    )
+    m = cluster.mkpy("get", "cm", "here", "-o", "name", "--kubeconfig", str(path), "--context", "other")
+    assert m.stdout == "configmap/here\n"
+    m = cluster.mkpy("get", "cm", "here", "--kubeconfig", str(path), check=False)
+    assert m.returncode == 1 and 'configmaps "here" not found' in m.stderr
