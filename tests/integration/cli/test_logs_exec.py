@@ -280,3 +280,13 @@ def test_port_forward_reaches_a_port_in_the_pod(cluster):
         proc.wait(10)
         srv.shutdown()
         srv.server_close()
+
+
+def test_delete_waits_until_the_kubelet_confirms(cluster):
+    """A running pod is not gone when DELETE answers (it is Terminating until its kubelet confirms);
+    `mkpy delete` returns only once it is really gone, like kubectl."""
+    setup_module_ns(cluster)
+    running_pod(cluster, "short-lived")
+    m = cluster.mkpy("delete", "pod", "short-lived", "-n", NS)
+    assert m.stdout == 'pod "short-lived" deleted\n'
+    assert cluster.client.list("pods", NS, field_selector="metadata.name=short-lived")["items"] == []
