@@ -67,7 +67,9 @@ def _documents(source: str, text: str) -> Iterator[tuple[str, dict]]:
     try:
         docs = list(yaml.safe_load_all(text))
     except yaml.YAMLError as e:
-        raise KubeError(f"error parsing {source}: {e}") from None
+        mark = getattr(e, "problem_mark", None)
+        where = f": line {mark.line + 1}" if mark is not None else ""
+        raise KubeError(f"error parsing {source}{where}: {getattr(e, 'problem', None) or e}") from None
     for doc in docs:
         if doc is None:
             continue
@@ -216,8 +218,12 @@ def _each(kube: Kube, files: tuple[str, ...], recursive: bool, action: Any) -> N
             verb = action(source, obj)
         except ApiError as e:
             failed = True
-            what = "applying patch" if e.reason == "Invalid" else "creating"
-            click.echo(f'Error from server ({e.reason}): error when {what} "{source}": {e.message}', err=True)
+            if e.reason == "Invalid":
+                click.echo(server_error(e), err=True)
+            else:
+                click.echo(
+                    f'Error from server ({e.reason}): error when creating "{source}": {e.message}', err=True
+                )
             continue
         click.echo(f"{kind_prefix(res)}/{obj['metadata']['name']} {verb}")
     if failed:

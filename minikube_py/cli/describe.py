@@ -613,7 +613,7 @@ def describe_text(kube: Kube, res: Resource, obj: dict, show_events: bool = True
 
 
 @click.command("describe")
-@click.argument("args", nargs=-1, required=True)
+@click.argument("args", nargs=-1)
 @click.option("-l", "--selector", help="Describe every object of TYPE matching this label selector.")
 @click.option("-A", "--all-namespaces", is_flag=True)
 @click.option("--show-events", type=click.BOOL, default=True, is_flag=False, flag_value=True)
@@ -625,6 +625,8 @@ def describe(
 
     `describe pod NAME`, `describe deploy/NAME`, `describe nodes`, `describe svc -l app=x`.
     A name that is a prefix describes every object starting with it, as kubectl does."""
+    if not args:
+        raise KubeError("You must specify the type of resource to describe.")
     objects: list[tuple[Resource, dict]] = []
     prefixed: set[int] = set()  # found by name prefix: kubectl ends each with a blank line
     errors = []

@@ -173,7 +173,7 @@ def raw_terminal(fd: int, enabled: bool):
 @click.option("-t", "--tty", "tty_", is_flag=True, help="Give the command a terminal (use with -i).")
 @click.option("-c", "--container", help="The container (default: the only one).")
 @click.argument("target")
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @kube_options
 def exec_(
     kube: Kube, stdin: bool, tty_: bool, container: str | None, target: str, command: tuple[str, ...]
@@ -181,6 +181,8 @@ def exec_(
     """Run COMMAND in a container: `exec -it POD -- sh`, `exec deploy/x -c app -- env`.
 
     Our exit code is the command's."""
+    if not command:
+        raise KubeError("you must specify at least one command for the container")
     kind, _, name = target.partition("/")
     pod = target
     if name:

@@ -170,7 +170,16 @@ def kube_options(f: Callable) -> Callable:
 
 
 def server_error(e: ApiError) -> str:
-    """kubectl's `Error from server (NotFound): deployments.apps "x" not found`."""
+    """kubectl's `Error from server (NotFound): deployments.apps "x" not found`; an Invalid object
+    lists one bad field per line, as kubectl does."""
+    details = e.details or {}
+    causes = details.get("causes") or []
+    if e.reason == "Invalid" and causes and details.get("kind"):
+        lines = [
+            f"* {c.get('field')}: {c.get('message')}" if c.get("field") else f"* {c.get('message')}"
+            for c in causes
+        ]
+        return f'The {details["kind"]} "{details.get("name", "")}" is invalid: \n' + "\n".join(lines)
     return f"Error from server ({e.reason}): {e.message}"
 
 

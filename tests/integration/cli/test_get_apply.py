@@ -216,6 +216,17 @@ def test_errors_are_short_with_kubectl_exit_codes(cluster, tmp_path):
     assert m.returncode == 1 and "does not exist" in m.stderr
     m = cluster.mkpy("get", "pods", "--context", "nope", check=False)
     assert m.returncode == 1 and "context was not found for specified context: nope" in m.stderr
+    # An invalid object: one line per bad field, exactly as kubectl prints it; nothing is created.
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: Bad_Name}\nspec: {ports: [{port: 99999}]}\n"
+    )
+    k = cluster.kubectl("apply", "-f", str(bad), check=False)
+    m = cluster.mkpy("apply", "-f", str(bad), check=False)
+    assert (m.returncode, m.stderr) == (k.returncode, k.stderr)
+    assert m.stderr.startswith('The Service "Bad_Name" is invalid: \n* metadata.name: Invalid value')
+    m = cluster.mkpy("exec", "somepod", check=False)
+    assert (m.returncode, m.stderr) == (1, "error: you must specify at least one command for the container\n")
     m = cluster.mkpy("top", "nodes", check=False)
     assert (m.returncode, m.stderr) == (1, "error: Metrics API not available\n")
 
