@@ -27,6 +27,9 @@ COMMANDS: dict[str, str] = {
     "runtime": "minikube_py.runtime.cli:runtime",
     "kubelet": "minikube_py.kubelet.cli:kubelet",
     "proxy": "minikube_py.network.proxy.cli:proxy",
+    "up": "minikube_py.cluster.cli:up",
+    "down": "minikube_py.cluster.cli:down",
+    "status": "minikube_py.cluster.cli:status",
     # kubectl's verbs, speaking only to the API server (docs/cli.md)
     "get": "minikube_py.cli.kubectl_get:get",
     "apply": "minikube_py.cli.apply:apply",
