@@ -24,6 +24,7 @@ import shutil
 import signal
 import sys
 import termios
+import threading
 import tty
 import urllib.parse
 from typing import Any
@@ -111,20 +112,21 @@ async def run_exec(kube: Kube, url: str, stdin: bool, tty_: bool) -> tuple[int, 
             send_size()
             loop.add_signal_handler(signal.SIGWINCH, send_size)
         if stdin:
+            # A thread, not loop.add_reader: epoll refuses files and /dev/null (`exec -i x < file`).
+            # A daemon thread, so one still blocked in read() does not keep us alive at the end.
+            def read_stdin() -> None:
+                while True:
+                    try:
+                        data = os.read(stdin_fd, 65536)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        if v5:
+                            loop.call_soon_threadsafe(outq.put_nowait, bytes([CLOSE, STDIN]))
+                        return
+                    loop.call_soon_threadsafe(outq.put_nowait, bytes([STDIN]) + data)
 
-            def on_input() -> None:
-                try:
-                    data = os.read(stdin_fd, 65536)
-                except OSError:
-                    data = b""
-                if data:
-                    outq.put_nowait(bytes([STDIN]) + data)
-                else:
-                    loop.remove_reader(stdin_fd)
-                    if v5:
-                        outq.put_nowait(bytes([CLOSE, STDIN]))
-
-            loop.add_reader(stdin_fd, on_input)
+            threading.Thread(target=read_stdin, name="mkpy-exec-stdin", daemon=True).start()
         try:
             async for msg in ws:
                 if msg.type != aiohttp.WSMsgType.BINARY or not msg.data:
@@ -141,8 +143,6 @@ async def run_exec(kube: Kube, url: str, stdin: bool, tty_: bool) -> tuple[int, 
                         status = {"status": "Failure", "message": data.decode(errors="replace")}
         finally:
             sending.cancel()
-            if stdin:
-                loop.remove_reader(stdin_fd)
             if tty_:
                 loop.remove_signal_handler(signal.SIGWINCH)
     if not status:

@@ -174,6 +174,31 @@ def test_exec_output_exit_code_and_stdin(cluster):
         "exec", "-i", "-n", NS, "box", "--", "sh", "-c", "tr a-z A-Z; echo done", input="hello\n"
     )
     assert m.stdout == "HELLO\ndone\n"
+    # stdin that epoll cannot watch (/dev/null, a file) still works, and ends the remote stdin.
+    import subprocess
+
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "minikube_py.cli.main",
+            "exec",
+            "-i",
+            "-n",
+            NS,
+            "box",
+            "--",
+            "sh",
+            "-c",
+            "cat; echo end",
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=cluster.env(),
+        timeout=60,
+    )
+    assert (res.returncode, res.stdout) == (0, "end\n"), res.stderr
     # It really was our WebSocket client (the API server counts its sessions per transport).
     assert streaming.SESSIONS[("exec", "websocket")] >= before + 3
     m = cluster.mkpy("exec", "-n", NS, "nope", "--", "true", check=False)
