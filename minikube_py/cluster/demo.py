@@ -14,8 +14,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
 from minikube_py.cluster import lifecycle, registry
 from minikube_py.cluster.config import ClusterConfig, ClusterError
 
@@ -63,20 +61,20 @@ def build_and_push(cfg: ClusterConfig, registry_port: int, seed: Path, say: Say)
     return url
 
 
-def apply(client, path: Path, say: Say) -> dict:
-    """kubectl apply -f: create, or leave the live object alone when it exists already."""
-    from minikube_py.api.errors import ApiError
+def kubectl(cfg: ClusterConfig, say: Say, *args: str) -> None:
+    """One of mkpy's kubectl verbs (minikube_py/cli/: apply, get, logs, describe ...), run in this
+    process against the cluster's kubeconfig: what `kubectl ...` would print."""
+    import click
 
-    obj = yaml.safe_load(path.read_text())
-    kind, name = obj["kind"].lower(), obj["metadata"]["name"]
+    from minikube_py.cli.main import cli
+
     try:
-        client.create(obj)
-        say(f"    {kind}/{name} created")
-    except ApiError as exc:
-        if exc.code != 409:
-            raise
-        say(f"    {kind}/{name} unchanged (it exists already)")
-    return obj
+        cli.main(["--kubeconfig", cfg.kubeconfig, *args], prog_name="mkpy", standalone_mode=False)
+    except click.ClickException as exc:
+        say(f"error: {exc.format_message()}")
+    except SystemExit as exc:
+        if exc.code:
+            say(f"(mkpy {args[0]} exited {exc.code})")
 
 
 def wait_rollout(client, name: str, say: Say, timeout: float = 180.0) -> None:
@@ -155,29 +153,6 @@ def wait_for(fn: Callable[[], object], what: str, timeout: float = 60.0) -> obje
         time.sleep(0.2)
 
 
-def print_table(
-    client,
-    plural: str,
-    say: Say,
-    namespace: str = "default",
-    wide: bool = False,
-    items: list[dict] | None = None,
-    prefix: str = "",
-) -> None:
-    """kubectl get: the API server's own printer columns (minikube_py/api/tables.py)."""
-    from minikube_py.api import tables
-
-    res = client.resource(plural)
-    cols = [i for i, c in enumerate(tables.columns_for(res)) if wide or not c.get("priority")]
-    rows = [[tables.columns_for(res)[i]["name"].upper() for i in cols]]
-    for obj in items if items is not None else client.list(plural, namespace)["items"]:
-        cells = tables.row_for(res, obj)
-        rows.append([prefix + str(cells[i]) if i == 0 else str(cells[i]) for i in cols])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
-    for r in rows:
-        say("    " + "   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
-
-
 def top_pods(pods: list[dict], say: Say, interval: float = 0.5) -> None:
     """kubectl top pods: CPU and memory from each pod's cgroup, sampled twice."""
     from minikube_py.kubelet import qos
@@ -203,38 +178,6 @@ def top_pods(pods: list[dict], say: Say, interval: float = 0.5) -> None:
         say(f"    {p['metadata']['name']:<40} {millicores:<11} {mem}")
 
 
-def describe_pod(client, pod: dict, say: Say) -> None:
-    """The heart of kubectl describe pod: where it runs, its container, conditions, its events."""
-    m, spec, st = pod["metadata"], pod["spec"], pod.get("status") or {}
-    c = spec["containers"][0]
-    cs = next(iter(st.get("containerStatuses") or []), {})
-    state = next(iter(cs.get("state") or {}), "unknown")
-    for k, v in [
-        ("Name", m["name"]),
-        ("Namespace", m["namespace"]),
-        ("Node", spec.get("nodeName")),
-        ("Start Time", st.get("startTime")),
-        ("Labels", ",".join(f"{k}={v}" for k, v in (m.get("labels") or {}).items())),
-        ("Status", st.get("phase")),
-        ("IP", st.get("podIP")),
-        ("Controlled By", ", ".join(f"{o['kind']}/{o['name']}" for o in m.get("ownerReferences") or [])),
-        ("Container", f"{c['name']}  image {c['image']}  port {c['ports'][0]['containerPort']}/TCP"),
-        ("  State", f"{state.capitalize()} (restarts {cs.get('restartCount', 0)})"),
-        ("  Image ID", cs.get("imageID")),
-        ("Conditions", " ".join(f"{x['type']}={x['status']}" for x in st.get("conditions") or [])),
-        ("QoS Class", st.get("qosClass")),
-    ]:
-        say(f"    {k + ':':<15} {v}")
-    say("    Events:")
-    evs = client.list("events", m["namespace"], field_selector=f"involvedObject.name={m['name']}")["items"]
-    for e in sorted(evs, key=lambda e: e["metadata"]["creationTimestamp"]):
-        say(
-            f"      {e.get('type', ''):<8} {e.get('reason', ''):<10} "
-            f"{e.get('source', {}).get('component', ''):<9}"
-            f" {e.get('message', '')}"
-        )
-
-
 def run(
     cfg: ClusterConfig, registry_port: int, seed: Path | None = None, say: Say = print, timeout: float = 180.0
 ) -> dict:
@@ -251,10 +194,9 @@ def run(
     figures["up"] = lifecycle.up(cfg, timeout=timeout, say=lambda s: say(f"    {s}"))
     client = Client.from_kubeconfig(cfg.kubeconfig)  # as kubectl: TLS + the admin token
 
-    step(say, "Deploy", f"kubectl apply -f {seed / 'deployment.yaml'} -f {seed / 'service.yaml'}")
+    step(say, "Deploy", f"mkpy apply -f {seed / 'deployment.yaml'} -f {seed / 'service.yaml'}")
     t1 = time.monotonic()
-    apply(client, seed / "deployment.yaml", say)
-    apply(client, seed / "service.yaml", say)
+    kubectl(cfg, say, "apply", "-f", str(seed / "deployment.yaml"), "-f", str(seed / "service.yaml"))
     step(say, "Wait for the rollout", "kubectl rollout status deployment/myapp-deployment")
     wait_rollout(client, "myapp-deployment", say, timeout)
     figures["rollout"] = time.monotonic() - t1
@@ -295,23 +237,17 @@ def run(
     figures["lb_pods"] = call_service(cfg, lb_ip, port, names, say)
     figures.update(cluster_ip=cluster_ip, lb_ip=lb_ip, pods=names)
 
-    step(say, "Look at it", "kubectl get pods,services -o wide")
-    print_table(client, "pods", say, wide=True, items=pods, prefix="pod/")
-    say("")
-    print_table(client, "services", say, prefix="service/")
-    first = sorted(pods, key=lambda p: p["metadata"]["name"])[0]
-    step(say, "Logs", f"kubectl logs {first['metadata']['name']}")
-    text = client.request("GET", f"/api/v1/namespaces/default/pods/{first['metadata']['name']}/log")
-    say("    " + (text.strip().replace("\n", "\n    ") if text and text.strip() else "(httpd logs nothing)"))
-    step(say, "Describe a pod", f"kubectl describe pod {first['metadata']['name']}")
-    describe_pod(client, client.get("pods", first["metadata"]["name"]), say)
-    step(say, "Resource use", "kubectl top pods")
+    first = sorted(names)[0]
+    step(say, "Look at it", "mkpy get pods,services -o wide")
+    kubectl(cfg, say, "get", "pods,services", "-o", "wide")
+    step(say, "Logs (busybox httpd logs nothing; the app's output would be here)", f"mkpy logs {first}")
+    kubectl(cfg, say, "logs", first)
+    step(say, "Describe a pod", f"mkpy describe pod {first}")
+    kubectl(cfg, say, "describe", "pod", first)
+    step(say, "Resource use, from the pod cgroups (no Metrics API here)", "mkpy top pods")
     top_pods(pods, say)
-    step(say, "Events, oldest first", "kubectl get events --sort-by=.metadata.creationTimestamp")
-    events = sorted(
-        client.list("events", "default")["items"], key=lambda e: e["metadata"]["creationTimestamp"]
-    )
-    print_table(client, "events", say, items=events[-25:])
+    step(say, "Events, oldest first", "mkpy get events --sort-by=.metadata.creationTimestamp")
+    kubectl(cfg, say, "get", "events", "--sort-by=.metadata.creationTimestamp")
     figures["total"] = time.monotonic() - t0
     return figures
 
@@ -319,12 +255,12 @@ def run(
 def next_steps(cfg: ClusterConfig) -> str:
     rr = "" if cfg.run_root == "/run/mkpy" else f" --run-root {cfg.run_root}"
     return f"""
-The cluster is still running. Try:
+The cluster is still running. Try (kubectl, or mkpy's own verbs: mkpy get/apply/describe/logs ...):
     export KUBECONFIG={cfg.kubeconfig}
     kubectl get pods,services,endpoints -o wide
     kubectl scale deployment myapp-deployment --replicas=5
-    kubectl delete pod <a pod>            # the ReplicaSet makes a new one
+    kubectl delete pod <a pod>          # the ReplicaSet makes a new one
     kubectl logs deployment/myapp-deployment
-    mkpy proxy show --netns {cfg.node_netns_path or "-"}     # the Service's iptables rules
+    mkpy proxy show --netns {cfg.node_netns_path or '-'}   # the Service's iptables rules
     mkpy status{rr}
-    mkpy down{rr}                         # stop it all and remove every trace"""
+    mkpy down{rr}   # stop it all and remove every trace"""
