@@ -142,6 +142,7 @@ def test_up_runs_the_guides_service_and_down_leaves_nothing(cluster_env):
     # ... and the leak check (tests/conftest.py) finds no process, mount, netns, cgroup or rule left.
 
 
+@pytest.mark.vm
 def test_demo_down_end_to_end(cluster_env):
     t0 = time.monotonic()
     res = mkpy(cluster_env, "demo", "--down")
