@@ -61,29 +61,40 @@ def kubelet_endpoint(node: dict) -> str:
     return f"https://{host}:{port}"
 
 
-async def stream_logs(request: web.Request, registry: Registry, ns: str, name: str) -> web.StreamResponse:
-    pod = await registry.get(lookup("pods"), ns, name)
-    container = pick_container(pod, request.query.get("container"))
-    node_name = (pod.get("spec") or {}).get("nodeName")
-    if not node_name:
-        raise bad_request(f"pod {name} does not have a host assigned")
-    node = await registry.get(lookup("nodes"), None, node_name)
-    base = kubelet_endpoint(node)
-    query = {k: request.query[k] for k in LOG_PARAMS if k in request.query}
-    path = f"/containerLogs/{ns}/{name}/{container}"
+def kubelet_session(base: str) -> tuple[aiohttp.ClientSession, str]:
+    """An HTTP session to a kubelet and the URL prefix to put paths after (TCP or unix socket)."""
     if base.startswith("unix://"):
         connector: aiohttp.BaseConnector = aiohttp.UnixConnector(path=base[len("unix://") :])
-        url = f"http://kubelet{path}"
+        prefix = "http://kubelet"
     else:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         connector = aiohttp.TCPConnector(ssl=ctx)
-        url = base + path
+        prefix = base
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+    return aiohttp.ClientSession(connector=connector, timeout=timeout), prefix
+
+
+async def pod_and_kubelet(registry: Registry, ns: str, name: str) -> tuple[dict, str, str]:
+    """The pod, its node's name and the base URL of that node's kubelet."""
+    pod = await registry.get(lookup("pods"), ns, name)
+    node_name = (pod.get("spec") or {}).get("nodeName")
+    if not node_name:
+        raise bad_request(f"pod {name} does not have a host assigned")
+    node = await registry.get(lookup("nodes"), None, node_name)
+    return pod, node_name, kubelet_endpoint(node)
+
+
+async def stream_logs(request: web.Request, registry: Registry, ns: str, name: str) -> web.StreamResponse:
+    pod, node_name, base = await pod_and_kubelet(registry, ns, name)
+    container = pick_container(pod, request.query.get("container"))
+    query = {k: request.query[k] for k in LOG_PARAMS if k in request.query}
+    path = f"/containerLogs/{ns}/{name}/{container}"
+    session, prefix = kubelet_session(base)
+    async with session:
         try:
-            upstream = await session.get(url, params=query)
+            upstream = await session.get(prefix + path, params=query)
         except aiohttp.ClientError as e:
             raise ApiError(
                 "ServiceUnavailable", f"the kubelet of node {node_name} at {base} is unreachable: {e}"

@@ -97,6 +97,7 @@ RESOURCES: list[Resource] = [
             "log": ("Pod", ("get",)),
             "exec": ("PodExecOptions", ("create", "get")),
             "portforward": ("PodPortForwardOptions", ("create", "get")),
+            "attach": ("PodAttachOptions", ("create", "get")),
             "eviction": ("Eviction", ("create",)),
         },
     ),

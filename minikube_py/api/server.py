@@ -228,6 +228,17 @@ async def handle_resource(
         if want_table:
             return _json(tables.table(res, listed["items"], listed["metadata"], include))
         return _json(listed)
+    if (
+        name
+        and res.plural == "pods"
+        and sub in ("exec", "attach", "portforward")
+        and method in ("GET", "POST")
+    ):
+        from . import streaming
+
+        if sub == "portforward":
+            return await streaming.handle_portforward(request, registry, ns or "default", name)
+        return await streaming.handle_exec(request, registry, ns or "default", name, sub)
     if method == "GET" and name and q.get("watch") in ("1", "true", "True"):
         label, field = parse_or_400(q.get("labelSelector"), f"metadata.name={name}", res.plural)
         return await _watch(request, registry, res, ns, label, field, want_table, include)

@@ -27,6 +27,22 @@ COMMANDS: dict[str, str] = {
     "runtime": "minikube_py.runtime.cli:runtime",
     "kubelet": "minikube_py.kubelet.cli:kubelet",
     "proxy": "minikube_py.network.proxy.cli:proxy",
+    "up": "minikube_py.cluster.cli:up",
+    "down": "minikube_py.cluster.cli:down",
+    "status": "minikube_py.cluster.cli:status",
+    # kubectl's verbs, speaking only to the API server (docs/cli.md)
+    "get": "minikube_py.cli.kubectl_get:get",
+    "apply": "minikube_py.cli.apply:apply",
+    "create": "minikube_py.cli.apply:create",
+    "delete": "minikube_py.cli.apply:delete",
+    "scale": "minikube_py.cli.apply:scale",
+    "rollout": "minikube_py.cli.rollout:rollout",
+    "describe": "minikube_py.cli.describe:describe",
+    "explain": "minikube_py.cli.describe:explain",
+    "logs": "minikube_py.cli.logs:logs",
+    "exec": "minikube_py.cli.exec:exec_",
+    "top": "minikube_py.cli.top:top",
+    "port-forward": "minikube_py.cli.portforward:port_forward",
 }
 
 
@@ -44,8 +60,14 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(minikube_py.__version__, prog_name="mkpy")
-def cli() -> None:
+# kubectl's global flags may also come before the verb: `mkpy -n kube-system get pods`.
+@click.option("--kubeconfig", help="kubeconfig for the kubectl verbs (get, apply, logs, ...).")
+@click.option("--context", "context_", help="kubeconfig context for the kubectl verbs.")
+@click.option("-n", "--namespace", help="Namespace for the kubectl verbs.")
+@click.pass_context
+def cli(ctx: click.Context, kubeconfig: str | None, context_: str | None, namespace: str | None) -> None:
     """minikube_py: a small, real Kubernetes node you can read."""
+    ctx.obj = {"kubeconfig": kubeconfig, "context": context_, "namespace": namespace}
 
 
 @click.command()

@@ -180,6 +180,11 @@ class NodeAPI:
         from minikube_py.api.errors import ApiError
 
         node = node_object(self.node_name, self.addresses, kubelet_port=self.kubelet_port)
+        if self.kubelet_port:
+            # Our kubelet serves plain HTTP on the host's loopback, while its InternalIP may be the
+            # node netns's bridge: tell the API server where `kubectl logs/exec` must go.
+            node["metadata"]["annotations"] = {
+                "mkpy.io/kubelet-endpoint": f"http://127.0.0.1:{self.kubelet_port}"}
         try:
             made = self.client.create(node)
         except ApiError as exc:
@@ -187,6 +192,9 @@ class NodeAPI:
                 raise
             made = self.client.patch("nodes", self.node_name, {"status": node["status"]},
                                      subresource="status")
+            if node["metadata"].get("annotations"):
+                self.client.patch("nodes", self.node_name,
+                                  {"metadata": {"annotations": node["metadata"]["annotations"]}})
         self._node_uid = made["metadata"].get("uid", "")
         return made
 

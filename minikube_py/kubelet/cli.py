@@ -28,6 +28,8 @@ DEFAULT_ROOT = "/var/lib/mkpy/kubelet"
 @click.option("--netns-dir", default="/run/netns", show_default=True)
 @click.option("--netns-prefix", default="mkpy-pod-", show_default=True)
 @click.option("--node-netns", default=None, help="a node network namespace name to wire pods into (CNI)")
+@click.option("--node-host-network", is_flag=True,
+              help="the node network is the host's own namespace (a lab VM; `mkpy up --host-network`)")
 @click.option("--pod-cidr", default="10.244.0.0/24", show_default=True)
 @click.option("--cluster-dns", multiple=True, help="cluster DNS server for pods' resolv.conf")
 @click.option("--backoff-initial", type=float, default=10.0, show_default=True)
@@ -42,7 +44,8 @@ DEFAULT_ROOT = "/var/lib/mkpy/kubelet"
 @click.pass_context
 def kubelet(ctx: click.Context, root: str, pod_manifest_path: str | None, runtime_root: str | None,
             image_root: str | None, log_root: str, node_name: str | None, netns_dir: str, netns_prefix: str,
-            node_netns: str | None, pod_cidr: str, cluster_dns: tuple[str, ...], backoff_initial: float,
+            node_netns: str | None, node_host_network: bool, pod_cidr: str, cluster_dns: tuple[str, ...],
+            backoff_initial: float,
             backoff_max: float, sync_period: float, api_socket: str | None, kubeconfig: str | None,
             port: int | None, drain: bool, verbose: bool) -> None:
     """The node agent: run the pods meant for this node (static manifests work with no API server)."""
@@ -60,10 +63,11 @@ def kubelet(ctx: click.Context, root: str, pod_manifest_path: str | None, runtim
                         backoff_initial=backoff_initial, backoff_max=backoff_max, sync_period=sync_period)
     if node_name:
         cfg.node_name = node_name
-    if node_netns:
+    if node_netns or node_host_network:
         from minikube_py.network import NodeNetwork
 
-        cfg.node_network = NodeNetwork(node_netns, pod_cidr, os.path.join(root, "network")).ensure()
+        cfg.node_network = NodeNetwork(node_netns or "host", pod_cidr, os.path.join(root, "network"),
+                                       host_network=node_host_network).ensure()
     api = objects = None
     if api_socket or kubeconfig:
         from minikube_py.api.client import Client

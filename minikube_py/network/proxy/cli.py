@@ -164,6 +164,15 @@ def _ensure_kube_dns(client: object, svc: dict, eps: dict) -> None:
     from minikube_py.api.errors import ApiError
 
     for obj in (svc, eps):
+        meta = obj["metadata"]
+        try:
+            # Look first: creating an existing kube-dns again fails on its fixed clusterIP
+            # (422 "already allocated") before the API server gets to say 409 AlreadyExists.
+            client.get(obj, meta["name"], meta.get("namespace"))  # type: ignore[attr-defined]
+            continue
+        except ApiError as exc:
+            if exc.code != 404:
+                raise
         try:
             client.create(obj)  # type: ignore[attr-defined]
         except ApiError as exc:

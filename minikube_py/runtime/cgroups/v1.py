@@ -74,8 +74,15 @@ class CgroupV1(Cgroup):
 
     def create(self) -> None:
         for mountpoint, _ in self._unique_dirs():
-            copy = self._copy_cpuset if mountpoint == self.hierarchies.get("cpuset") else None
-            self._mkdirs(mountpoint, self.path, after_create=copy)
+            self._mkdirs(mountpoint, self.path)
+            if mountpoint == self.hierarchies.get("cpuset"):
+                # Every level, not only those we made: another process (a second kubelet) may have
+                # made a parent a moment ago and not filled it yet, and a child copied from an empty
+                # parent stays empty for good.
+                current = mountpoint
+                for part in self.path.split("/"):
+                    current = os.path.join(current, part)
+                    self._copy_cpuset(current)
 
     def _copy_cpuset(self, path: str) -> None:
         """A new v1 cpuset starts with no CPUs and no memory nodes, and a process cannot

@@ -1,0 +1,200 @@
+"""A cluster for real kubectl: our API server over TLS, one Node whose "kubelet" is a stand-in.
+
+The stand-in kubelet is an aiohttp app serving the kubelet's streaming endpoints with
+minikube_py.kubelet.streaming — commands run as plain processes in a tmp dir (no container), and
+port-forward connects to 127.0.0.1 — so these tests exercise the API server's SPDY/WebSocket
+proxying and the real kubectl binaries without needing root, images or a network namespace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+from aiohttp import web
+
+from minikube_py.api import auth
+from minikube_py.api.testing import ThreadedApiServer
+from minikube_py.kubelet import streaming as kstreaming
+
+BUNDLED = "/usr/lib/google-cloud-sdk/bin"
+NEWEST = f"{BUNDLED}/kubectl.1.33"
+NODE = "mkpyt-kc-node"
+POD = "mkpyt-kc-web"
+
+
+@pytest.fixture(scope="session")
+def kubectl_120(tmp_path_factory) -> str:
+    """kubectl 1.20 from Debian's kubernetes-client .deb (its /usr/bin/kubectl clashes with the
+    installed dispatcher, so it is only extracted). MKPY_KUBECTL_1_20 may name one already."""
+    given = os.environ.get("MKPY_KUBECTL_1_20", "")
+    if given and os.access(given, os.X_OK):
+        return given
+    if not shutil.which("apt-get") or not shutil.which("dpkg-deb"):
+        pytest.skip("no apt-get/dpkg-deb to fetch kubectl 1.20")
+    tmp = tmp_path_factory.mktemp("mkpyt-kc-k120")
+    got = subprocess.run(
+        ["apt-get", "download", "kubernetes-client"], cwd=tmp, capture_output=True, timeout=120
+    )
+    debs = list(tmp.glob("kubernetes-client_*.deb"))
+    if got.returncode != 0 or not debs:
+        pytest.skip(f"apt-get download kubernetes-client failed: {got.stderr.decode()[-300:]}")
+    subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(tmp / "root")], check=True, timeout=60)
+    return str(tmp / "root/usr/bin/kubectl")
+
+
+class StandInKubelet:
+    """The kubelet's HTTP endpoint for one node, on its own event loop thread."""
+
+    def __init__(self, workdir: str) -> None:
+        self.workdir = workdir
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="mkpyt-kc-kubelet", daemon=True)
+        self.runner: web.AppRunner | None = None
+        self.logs: dict[str, str] = {}  # container -> log file (plain text lines)
+        self.summary: dict = {}
+
+    def app(self) -> web.Application:
+        async def exec_(request: web.Request) -> web.StreamResponse:
+            return await kstreaming.serve_exec(
+                request, request.query.getall("command"), cwd=self.workdir, env={"PATH": os.environ["PATH"]}
+            )
+
+        async def port_forward(request: web.Request) -> web.StreamResponse:
+            port = int(request.query["ports"])
+            return await kstreaming.serve_portforward(
+                request, port, lambda p: socket.create_connection(("127.0.0.1", p), timeout=5)
+            )
+
+        async def logs(request: web.Request) -> web.StreamResponse:
+            return await kstreaming.serve_log_file(request, self.logs[request.match_info["container"]])
+
+        async def stats(request: web.Request) -> web.Response:
+            return web.json_response(self.summary)
+
+        app = web.Application()
+        app.router.add_route("*", "/exec/{ns}/{pod}/{container}", exec_)
+        app.router.add_route("*", "/portForward/{ns}/{pod}", port_forward)
+        app.router.add_get("/containerLogs/{ns}/{pod}/{container}", logs)
+        app.router.add_get("/stats/summary", stats)
+        return app
+
+    def start(self) -> int:
+        self.thread.start()
+
+        async def up() -> int:
+            self.runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1.0)
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, "127.0.0.1", 0)
+            await site.start()
+            return site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+        return asyncio.run_coroutine_threadsafe(up(), self.loop).result(10)
+
+    def stop(self) -> None:
+        if self.runner:
+            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(15)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+class Cluster:
+    def __init__(self, kubeconfig: str, api: ThreadedApiServer, kubelet: StandInKubelet) -> None:
+        self.kubeconfig, self.api, self.kubelet = kubeconfig, api, kubelet
+
+    def kubectl(
+        self, binary: str, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+        proc = subprocess.run(
+            [binary, "--kubeconfig", self.kubeconfig, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            input=input,
+        )
+        if check and proc.returncode != 0:
+            pytest.fail(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+
+def _pod(name: str, containers: list[str]) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {"containers": [{"name": c, "image": "busybox:latest"} for c in containers]},
+    }
+
+
+def make_running(c, name: str) -> dict:
+    """Bind the pod to our node and report it Running, as a kubelet would."""
+    c.bind("default", name, NODE)
+    pod = c.get("pods", name)
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    pod["status"] = {
+        "phase": "Running",
+        "podIP": "10.244.0.9",
+        "startTime": now,
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "containerStatuses": [
+            {
+                "name": ctr["name"],
+                "ready": True,
+                "restartCount": 0,
+                "image": ctr["image"],
+                "imageID": "",
+                "containerID": f"mkpy://{name}-{ctr['name']}",
+                "state": {"running": {"startedAt": now}},
+            }
+            for ctr in pod["spec"]["containers"]
+        ],
+    }
+    return c.update_status(pod)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    if not os.path.exists(NEWEST):
+        pytest.skip(f"{NEWEST} (the bundled kubectl) is not installed")
+    tmp = tmp_path_factory.mktemp("mkpyt-kc")
+    ca, cert, key = auth.ensure_serving_cert(str(tmp / "pki"))
+    api = ThreadedApiServer(f"sqlite://{tmp}/state.db", tls_cert=cert, tls_key=key).start()
+    workdir = tmp / "pod-root"
+    workdir.mkdir()
+    kubelet = StandInKubelet(str(workdir))
+    try:
+        port = kubelet.start()
+        kc = auth.write_kubeconfig(str(tmp / "admin.kubeconfig"), api.url, api.token, ca)
+        c = api.client
+        c.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": NODE,
+                    "annotations": {"mkpy.io/kubelet-endpoint": f"http://127.0.0.1:{port}"},
+                },
+                "status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}]},
+            }
+        )
+        c.create(_pod(POD, ["app"]))
+        make_running(c, POD)
+        yield Cluster(kc, api, kubelet)
+    finally:
+        kubelet.stop()
+        api.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
