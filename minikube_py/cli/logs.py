@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from minikube_py.api.errors import ApiError
-from minikube_py.api.selectors import selector_string
+from minikube_py.k8s.selectors import selector_string
 
 from .kubeclient import Kube, KubeError, api_path, kube_options, resolve, server_error
 

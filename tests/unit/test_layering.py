@@ -17,6 +17,8 @@ import only itself and the layers listed for it in ALLOWED.
   controllers  api-client only (the control plane never touches the node)
   scheduler    api-client, controllers (it is built on the controllers' informers/queue)
   cli          anything (minikube_py.cli, minikube_py.__main__)
+  cluster      anything: `mkpy up/down/demo` assemble every layer into a node, and the
+               demo drives the kubectl verbs of cli in-process
 k8s is allowed everywhere; the package root minikube_py/__init__.py imports nothing.
 """
 
@@ -46,7 +48,9 @@ ALLOWED: dict[str, set[str]] = {
     "controllers": {"api-client"},
     "scheduler": {"api-client", "controllers"},
     "cli": {"kernel", "runtime", "image", "network", "kubelet", "api-client", "api-server",
-            "controllers", "scheduler"},
+            "controllers", "scheduler", "cluster"},
+    "cluster": {"kernel", "runtime", "image", "network", "kubelet", "api-client", "api-server",
+                "controllers", "scheduler", "cli"},
 }
 
 # (importing module, imported layer) pairs that break the rule on purpose, with the reason.
