@@ -167,7 +167,7 @@ def test_verbs_on_a_live_node(node):
     m = mkpy(env, "logs", tickers[0], "--tail", "1")
     assert m.stdout == k.stdout == "tick\n"
     assert mkpy(env, "logs", tickers[0]).stdout.startswith(f"started {tickers[0]}\n")
-    res = mkpy(env, "delete", "pod", pods[0])
+    res = mkpy(env, "delete", "pod", pods[0], "--now")  # grace 1 s: httpd as PID 1 ignores SIGTERM
     assert res.stdout == f'pod "{pods[0]}" deleted\n'
     assert run(env, "kubectl", "get", "pod", pods[0]).returncode == 1  # gone when delete returned
 
