@@ -185,7 +185,9 @@ def _list_diff(key: str, original: list, modified: list, current: list) -> list:
     return out
 
 
-def apply_one(kube: Kube, source: str, obj: dict, dry_run: bool = False) -> str:
+def apply_one(kube: Kube, source: str, obj: dict, dry_run: str = "none") -> str:
+    """Create or patch one object; `dry_run` "client" sends no write, "server" asks the server to
+    validate and default the write without storing it."""
     res = resource_of(source, obj)
     ns = target_namespace(kube, res, obj)
     name = obj["metadata"]["name"]
@@ -195,7 +197,8 @@ def apply_one(kube: Kube, source: str, obj: dict, dry_run: bool = False) -> str:
     except ApiError as e:
         if e.reason != "NotFound":
             raise
-        kube.client.create(modified, ns, dry_run=dry_run)
+        if dry_run != "client":
+            kube.client.create(modified, ns, dry_run=dry_run == "server")
         return "created"
     last = ((current.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
     try:
@@ -205,7 +208,7 @@ def apply_one(kube: Kube, source: str, obj: dict, dry_run: bool = False) -> str:
     patch = three_way(original, modified, current)
     if not patch:
         return "unchanged"
-    if not dry_run:
+    if dry_run == "none":
         kube.client.patch(res, name, patch, ns, patch_type="strategic")
     return "configured"
 
@@ -237,8 +240,8 @@ def _each(kube: Kube, files: tuple[str, ...], recursive: bool, action: Any) -> N
 @kube_options
 def apply(kube: Kube, files: tuple[str, ...], recursive: bool, dry_run: str) -> None:
     """Create or update objects from manifests (kubectl's client-side apply)."""
-    suffix = "" if dry_run == "none" else f" ({dry_run} dry run)"
-    _each(kube, files, recursive, lambda src, obj: apply_one(kube, src, obj, dry_run != "none") + suffix)
+    suffix = {"none": "", "client": " (dry run)", "server": " (server dry run)"}[dry_run]
+    _each(kube, files, recursive, lambda src, obj: apply_one(kube, src, obj, dry_run) + suffix)
 
 
 @click.command("create")

@@ -57,7 +57,7 @@ class KubeClient(Client):
             h["Accept"] = self._accept
         return h
 
-    def stream(self, path: str, query: dict[str, Any] | None = None) -> Iterator[bytes]:
+    def stream(self, path: str, query: dict[str, Any] | None = None, accept: str = "*/*") -> Iterator[bytes]:
         """GET a streaming endpoint (pods/log, watch) on its own connection; yields lines."""
         if query:
             q = {k: ("true" if v is True else v) for k, v in query.items() if v not in (None, False)}
@@ -65,7 +65,7 @@ class KubeClient(Client):
                 path += "?" + urllib.parse.urlencode(q)
         conn = self._connect(None)
         try:
-            conn.request("GET", path, headers=super()._headers(None) | {"Accept": "*/*"})
+            conn.request("GET", path, headers=super()._headers(None) | {"Accept": accept})
             resp = conn.getresponse()
             if resp.status >= 300:
                 raw = resp.read()

@@ -208,8 +208,6 @@ def get(
                 sys.stdout.write(printers.jsonpath(template, doc))
         if not items and not errors and fmt == "name":
             _no_resources(ns, all_namespaces, kinds)
-        elif not items and not errors and fmt in ("yaml", "json") and not named:
-            pass
     for e in errors:
         click.echo(e, err=True)
     if errors:
@@ -293,7 +291,7 @@ def _watch(
                 emit_obj(o)
     wq = dict(q, watch="true", resourceVersion=rv)
     path = api_path(res, ns)
-    for line in kube.client.stream(path, wq) if not table_mode else _table_stream(kube, path, wq):
+    for line in kube.client.stream(path, wq, TABLE_ACCEPT if table_mode else "application/json"):
         ev = json.loads(line)
         if ev.get("type") == "ERROR":
             raise ApiError.from_status(ev["object"])
@@ -309,26 +307,3 @@ def _watch(
             lines.insert(0, printer.header(columns))
             header_done = True
         emit_rows(lines)
-
-
-def _table_stream(kube: Kube, path: str, query: dict):
-    import urllib.parse
-
-    from minikube_py.api.client import _decode
-
-    full = path + "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
-    conn = kube.client._connect(None)
-    try:
-        headers = kube.client._headers(None)
-        headers["Accept"] = TABLE_ACCEPT
-        conn.request("GET", full, headers=headers)
-        resp = conn.getresponse()
-        if resp.status >= 300:
-            _decode(resp.status, resp.getheader("Content-Type") or "", resp.read())
-        while True:
-            line = resp.readline()
-            if not line:
-                return
-            yield line
-    finally:
-        conn.close()

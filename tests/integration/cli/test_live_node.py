@@ -167,6 +167,10 @@ def test_verbs_on_a_live_node(node):
     m = mkpy(env, "logs", tickers[0], "--tail", "1")
     assert m.stdout == k.stdout == "tick\n"
     assert mkpy(env, "logs", tickers[0]).stdout.startswith(f"started {tickers[0]}\n")
+    res = mkpy(env, "delete", "pod", pods[0], "--now")  # grace 1 s: httpd as PID 1 ignores SIGTERM
+    assert res.stdout == f'pod "{pods[0]}" deleted\n'
+    assert run(env, "kubectl", "get", "pod", pods[0]).returncode == 1  # gone when delete returned
+
     proc = subprocess.Popen(
         [sys.executable, "-m", "minikube_py", "logs", "-f", "-l", "app=ticker", "--color", "never"],
         env=env,
@@ -179,14 +183,21 @@ def test_verbs_on_a_live_node(node):
         while time.monotonic() < deadline and not all(f"{p}/tick tick".encode() in seen for p in tickers):
             if select.select([proc.stdout], [], [], 1)[0]:
                 seen += os.read(proc.stdout.fileno(), 65536)
+        for p in tickers:
+            assert f"{p}/tick tick".encode() in seen, seen[-2000:]
+        # Following: the tickers print every second, so more lines must keep arriving.
+        before = seen.count(b" tick\n")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and seen.count(b" tick\n") <= before + 2:
+            if select.select([proc.stdout], [], [], 1)[0]:
+                seen += os.read(proc.stdout.fileno(), 65536)
+        followed = seen.count(b" tick\n") > before + 2
     finally:
         proc.terminate()
         proc.wait(10)
-    for p in tickers:
-        assert f"{p}/tick tick".encode() in seen, seen[-2000:]
-
     out = mkpy(env, "delete", "deployment", "ticker").stdout
     assert out == 'deployment.apps "ticker" deleted\n'
-    res = mkpy(env, "delete", "pod", pods[0])
-    assert res.stdout == f'pod "{pods[0]}" deleted\n'
-    assert run(env, "kubectl", "get", "pod", pods[0]).returncode == 1  # gone when delete returned
+    if not followed:
+        # Seen on the kubelet branch as merged: its /containerLogs answers once and ignores
+        # follow=true (minikube_py/kubelet/server.py `logs`); the stand-in kubelet tests follow.
+        pytest.xfail("the node's kubelet does not stream /containerLogs?follow=true yet")
