@@ -24,7 +24,7 @@ COMMANDS: dict[str, str] = {
     "controller-manager": "minikube_py.controllers.cli:controller_manager",
     "scheduler": "minikube_py.controllers.cli:scheduler",
     "image": "minikube_py.image.cli:image",
-    "runtime": "minikube_py.runtime.cli:runtime",
+    "runtime": "minikube_py.runtime.commands:runtime",
 }
 
 

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from minikube_py.kernel import shim
 from minikube_py.runtime import channel, spec
@@ -34,8 +33,7 @@ MONITOR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 JOIN_ORDER = ["user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount"]
 
 
-@dataclass
-class Spawned:
+class Spawned(NamedTuple):
     init_pid: int
     monitor_pid: int
     sock: socket.socket  # our end of the channel to the init

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from minikube_py.runtime.cgroups.errors import CgroupError
 
@@ -37,8 +36,7 @@ _PAGE_SIZE = re.compile(r"^\d+[KMG]B$")
 _UNIFIED_KEY = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_.]+$")
 
 
-@dataclass(frozen=True)
-class Write:
+class Write(NamedTuple):
     """One value for one cgroup file, and the OCI field it came from (for error messages)."""
 
     controller: str            # v1: the hierarchy ("memory", "cpu", ...); v2: the controller to enable
