@@ -14,7 +14,7 @@ import warnings
 import click
 import pytest
 
-from minikube_py.runtime import cli
+from minikube_py.runtime import cli, launcher
 from minikube_py.runtime.commands import runtime
 from minikube_py.runtime.state import DEFAULT_ROOT
 
@@ -88,7 +88,7 @@ def test_default_root():
 
 
 def _run_cli(tmp_path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "minikube_py.runtime.cli", "--root", str(tmp_path), *args],
+    return subprocess.run([*launcher.command(), "--root", str(tmp_path), *args],
                           capture_output=True, text=True, timeout=60)
 
 
@@ -102,3 +102,26 @@ def test_click_path_errors_name_the_argument(tmp_path):
     done = _run_cli(tmp_path, "create", "--bundel", "/b", "mkpyt-perf-x")
     assert done.returncode == 2
     assert "No such option '--bundel'" in done.stderr
+
+
+def test_plain_verbs_import_no_site_click_or_higher_layers(tmp_path):
+    # What a launched `mkpy-runc state ID` loads: -S leaves site out, the plain verbs leave click out.
+    probe = (f"import sys; sys.path[:0] = {launcher.search_path()!r}\n"
+             "from minikube_py.runtime import cli, errors\n"
+             f"try: cli.run_verb(*cli.parse(['--root', {str(tmp_path)!r}, 'state', 'mkpyt-perf-none']))\n"
+             "except errors.ContainerError: pass\n"
+             "print(sorted(m.split('.')[0] for m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-S", "-c", probe], capture_output=True, text=True, timeout=60)
+    loaded = set(eval(done.stdout))
+    assert "minikube_py" in loaded, done.stderr
+    assert not loaded & {"site", "click", "pyroute2", "aiohttp", "yaml", "rich", "psutil"}
+
+
+def test_launcher_script_runs_this_checkout(tmp_path):
+    script = tmp_path / "mkpy-runc"
+    launcher.write_script(str(script))
+    first = script.read_text().splitlines()[0]
+    assert first == f"#!{sys.executable} -S"
+    assert launcher.PACKAGE_ROOT in script.read_text()
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("mkpy-runc version"), done.stderr
