@@ -126,6 +126,23 @@ class StateDir:
         return state
 
 
+def wait_gone(pid: int, start_time: int | None, timeout: float = 10.0) -> bool:
+    """Wait (without polling) until a process that is not our child has exited."""
+    import select
+
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        if not pid_is(pid, start_time):  # checked after opening: the pidfd pins the right process
+            return True
+        ready, _, _ = select.select([fd], [], [], timeout)
+        return bool(ready)
+    finally:
+        os.close(fd)
+
+
 def list_ids(root: str) -> list[str]:
     try:
         names = sorted(os.listdir(root))
