@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -57,14 +58,27 @@ def make_bundle(top: Path) -> Path:
     return top / "bundle"
 
 
-def time_runs(argv_for, runs: int, status: int = 0, warmups: int = 2) -> list[float]:
-    """Run argv_for(i) `runs` times (after the warm-ups); return wall times in ms."""
+def _children_cpu_ms() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # every finished, waited-for descendant
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+
+def time_runs(argv_for, runs: int, status: int = 0, warmups: int = 2,
+              cpu: list[float] | None = None) -> list[float]:
+    """Run argv_for(i) `runs` times (after the warm-ups); return wall times in ms.
+
+    With `cpu`, also append each run's CPU time (user + system of its whole process
+    tree, in ms): the load of a shared machine stretches wall time far more than CPU time.
+    """
     times = []
     for i in range(runs + warmups):
+        cpu0 = _children_cpu_ms()
         t0 = time.perf_counter()
         done = subprocess.run(argv_for(i), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, env=ENV)
         elapsed = (time.perf_counter() - t0) * 1000
+        if cpu is not None and i >= warmups:
+            cpu.append(_children_cpu_ms() - cpu0)
         if done.returncode != status:
             raise SystemExit(f"{' '.join(argv_for(i))} failed: {done.stderr.decode()}")
         if i >= warmups:
@@ -72,18 +86,23 @@ def time_runs(argv_for, runs: int, status: int = 0, warmups: int = 2) -> list[fl
     return times
 
 
-def time_interleaved(commands: dict[str, object], runs: int, status: int = 0) -> dict[str, list[float]]:
+def time_interleaved(commands: dict[str, object], runs: int, status: int = 0,
+                     cpu: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
     """time_runs for several commands, taking turns run by run, so a busy moment hits them all alike."""
     times: dict[str, list[float]] = {name: [] for name in commands}
     for i in range(runs + 2):  # the first two rounds warm up
         for name, argv_for in commands.items():
-            elapsed = time_runs(lambda _, argv_for=argv_for, i=i: argv_for(i), 1, status, warmups=0)
+            spent: list[float] = []
+            elapsed = time_runs(lambda _, argv_for=argv_for, i=i: argv_for(i), 1, status, warmups=0,
+                                cpu=spent)
             if i >= 2:
                 times[name] += elapsed
+                if cpu is not None:
+                    cpu.setdefault(name, []).extend(spent)
     return times
 
 
-def time_crun_privately(bundle: Path, state: Path, runs: int) -> list[float]:
+def time_crun_privately(bundle: Path, state: Path, runs: int) -> tuple[list[float], list[float]]:
     """crun timings from a child in a private mount namespace without /sys/fs/cgroup/unified."""
     from minikube_py.kernel import shim
 
@@ -96,9 +115,10 @@ def time_crun_privately(bundle: Path, state: Path, runs: int) -> list[float]:
             shim.mount(None, "/", None, shim.MS_REC | shim.MS_SLAVE)  # nothing propagates back
             if os.path.ismount("/sys/fs/cgroup/unified"):
                 shim.umount2("/sys/fs/cgroup/unified", shim.MNT_DETACH)
+            cpu: list[float] = []
             times = time_runs(lambda i: ["crun", "--root", str(state), "run", "--bundle", str(bundle),
-                                         f"mkpyt-rt-bench-crun-{i}"], runs)
-            os.write(w, json.dumps(times).encode())
+                                         f"mkpyt-rt-bench-crun-{i}"], runs, cpu=cpu)
+            os.write(w, json.dumps({"wall": times, "cpu": cpu}).encode())
         except BaseException as exc:  # noqa: BLE001 - report and leave
             os.write(w, json.dumps({"error": str(exc)}).encode())
         finally:
@@ -110,24 +130,31 @@ def time_crun_privately(bundle: Path, state: Path, runs: int) -> list[float]:
     os.close(r)
     os.waitpid(pid, 0)
     result = json.loads(data)
-    if isinstance(result, dict):
+    if "error" in result:
         raise SystemExit(f"crun: {result['error']}")
-    return result
+    return result["wall"], result["cpu"]
 
 
-def import_time(flags: list[str], bundle: Path, state: Path) -> tuple[float, list[tuple[float, str]]]:
-    """Import time (ms, sum of every module's own time) of one `run`, and the biggest top-level imports."""
-    done = subprocess.run([sys.executable, "-X", "importtime", *flags, "--root", str(state), "run",
-                           "--bundle", str(bundle), "mkpyt-rt-bench-imp"], capture_output=True, text=True,
-                          env=ENV)
-    top, total = [], 0.0
-    for line in done.stderr.splitlines():
-        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)", line)
-        if m:
-            total += int(m.group(1)) / 1000
-            if not m.group(3):  # a top-level import (not nested in another)
-                top.append((int(m.group(2)) / 1000, m.group(4)))
-    return total, sorted(top, reverse=True)[:8]
+def import_time(flags: list[str], bundle: Path, state: Path, repeats: int = 5
+                ) -> tuple[float, list[tuple[float, str]]]:
+    """Import time (ms, sum of every module's own time) of one `run`, and the biggest top-level imports.
+
+    One run is noisy on a shared machine: this is the run with the median total of `repeats`.
+    """
+    found = []
+    for _ in range(repeats):
+        done = subprocess.run([sys.executable, "-X", "importtime", *flags, "--root", str(state), "run",
+                               "--bundle", str(bundle), "mkpyt-rt-bench-imp"], capture_output=True,
+                              text=True, env=ENV)
+        top, total = [], 0.0
+        for line in done.stderr.splitlines():
+            m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)", line)
+            if m:
+                total += int(m.group(1)) / 1000
+                if not m.group(3):  # a top-level import (not nested in another)
+                    top.append((int(m.group(2)) / 1000, m.group(4)))
+        found.append((total, sorted(top, reverse=True)[:8]))
+    return sorted(found)[len(found) // 2]
 
 
 def interpreter_start(runs: int, *flags: str) -> float:
@@ -190,6 +217,7 @@ def main() -> None:
         mkpy = [str(top / "mkpy-runc")]
         launcher.write_script(mkpy[0])  # what scripts/setup.sh installs, for this checkout
         state = top / "state-mkpy"
+        cpu: dict[str, list[float]] = {}
         results = time_interleaved({
             "mkpy-runc (python -S)":
                 lambda i: [*mkpy, "--root", str(state), "run", "--bundle", str(bundle), f"mkpyt-rt-b-{i}"],
@@ -197,24 +225,32 @@ def main() -> None:
                 lambda i: [*MKPY_M, "--root", str(state), "run", "--bundle", str(bundle), f"mkpyt-rt-m-{i}"],
             "runc": lambda i: ["runc", "--root", str(top / "state-runc"), "run", "--bundle", str(bundle),
                                f"mkpyt-rt-bench-runc-{i}"],
-        }, args.runs)
-        results["crun (private mnt ns)"] = time_crun_privately(bundle, top / "state-crun", args.runs)
+        }, args.runs, cpu=cpu)
+        crun = "crun (private mnt ns)"
+        results[crun], cpu[crun] = time_crun_privately(bundle, top / "state-crun", args.runs)
 
         runc = statistics.median(results["runc"])
         print(f"run of /bin/true, create+start+wait+delete, {args.runs} runs each (after 2 warm-ups;"
               " the first three take turns, crun runs after them):")
-        print(f"  {'runtime':<26} {'median ms':>10} {'min ms':>8} {'p90 ms':>8} {'vs runc':>8}")
+        runc_cpu = statistics.median(cpu["runc"])
+        print(f"  {'runtime':<26} {'median ms':>10} {'min ms':>8} {'p90 ms':>8} {'vs runc':>8}"
+              f" {'CPU ms':>8} {'vs runc':>8}")
         for name, times in results.items():
-            med = statistics.median(times)
+            med, med_cpu = statistics.median(times), statistics.median(cpu[name])
             p90 = sorted(times)[int(len(times) * 0.9) - 1]
-            print(f"  {name:<26} {med:>10.1f} {min(times):>8.1f} {p90:>8.1f} {med / runc:>7.2f}x")
+            print(f"  {name:<26} {med:>10.1f} {min(times):>8.1f} {p90:>8.1f} {med / runc:>7.2f}x"
+                  f" {med_cpu:>8.1f} {med_cpu / runc_cpu:>7.2f}x")
+        print("  (CPU ms: user + system time of the run's whole process tree, median)")
 
         # The fixed cost of one CLI call: `state` of a container that does not exist (exit status 1).
+        fixed_cpu: dict[str, list[float]] = {}
         fixed = time_interleaved({
             name: lambda i, argv=argv: [*argv, "--root", str(state), "state", "mkpyt-rt-bench-none"]
-            for name, argv in (("mkpy-runc", mkpy), ("python -m", MKPY_M), ("runc", ["runc"]))}, args.runs, 1)
+            for name, argv in (("mkpy-runc", mkpy), ("python -m", MKPY_M), ("runc", ["runc"]))}, args.runs, 1,
+            cpu=fixed_cpu)
         print("\nstart-up alone (`state` of a missing container, medians): "
-              + ", ".join(f"{k} {statistics.median(v):.1f} ms" for k, v in fixed.items()))
+              + ", ".join(f"{k} {statistics.median(v):.1f} ms (CPU {statistics.median(fixed_cpu[k]):.1f})"
+                          for k, v in fixed.items()))
 
         split = phases(bundle, top / "state-phases", args.runs)
         print("\nmkpy-runc run, phase by phase in one process (medians, ms): "
