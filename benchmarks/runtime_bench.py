@@ -1,6 +1,6 @@
 """mkpy-runc run vs runc run vs crun run of /bin/true on the same busybox bundle.
 
-    sudo /opt/mkpy/venv/bin/python benchmarks/runtime_bench.py [--runs 30]
+    sudo /opt/mkpy/venv/bin/python benchmarks/runtime_bench.py [--runs 30] [--baseline OLD-CHECKOUT]
 
 Each run is one `<runtime> --root <tmp> run --bundle <b> <id>` (create + start +
 wait + delete), stdio to /dev/null, timed from fork to exit. mkpy-runc is the
@@ -207,6 +207,9 @@ def monitor_memory(mkpy: list[str], bundle: Path, state: Path) -> dict[str, floa
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--baseline", metavar="CHECKOUT", default=None,
+                        help="also time `python -m minikube_py.runtime.cli` of another checkout (built"
+                             " in place), taking turns with the others: a before/after in one run")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root")
@@ -218,20 +221,27 @@ def main() -> None:
         launcher.write_script(mkpy[0])  # what scripts/setup.sh installs, for this checkout
         state = top / "state-mkpy"
         cpu: dict[str, list[float]] = {}
-        results = time_interleaved({
+        commands = {
             "mkpy-runc (python -S)":
                 lambda i: [*mkpy, "--root", str(state), "run", "--bundle", str(bundle), f"mkpyt-rt-b-{i}"],
             "python -m ...runtime.cli":
                 lambda i: [*MKPY_M, "--root", str(state), "run", "--bundle", str(bundle), f"mkpyt-rt-m-{i}"],
             "runc": lambda i: ["runc", "--root", str(top / "state-runc"), "run", "--bundle", str(bundle),
                                f"mkpyt-rt-bench-runc-{i}"],
-        }, args.runs, cpu=cpu)
+        }
+        if args.baseline:
+            # -m of that checkout's CLI, like MKPY_M but with its directory first on sys.path
+            other = [sys.executable, "-c", f"import runpy, sys; sys.path.insert(0, {args.baseline!r}); "
+                     "runpy.run_module('minikube_py.runtime.cli', run_name='__main__')"]
+            commands["baseline: python -m"] = lambda i: [*other, "--root", str(state), "run", "--bundle",
+                                                         str(bundle), f"mkpyt-rt-base-{i}"]
+        results = time_interleaved(commands, args.runs, cpu=cpu)
         crun = "crun (private mnt ns)"
         results[crun], cpu[crun] = time_crun_privately(bundle, top / "state-crun", args.runs)
 
         runc = statistics.median(results["runc"])
         print(f"run of /bin/true, create+start+wait+delete, {args.runs} runs each (after 2 warm-ups;"
-              " the first three take turns, crun runs after them):")
+              " all but crun take turns, crun runs after them):")
         runc_cpu = statistics.median(cpu["runc"])
         print(f"  {'runtime':<26} {'median ms':>10} {'min ms':>8} {'p90 ms':>8} {'vs runc':>8}"
               f" {'CPU ms':>8} {'vs runc':>8}")
