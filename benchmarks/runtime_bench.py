@@ -1,11 +1,16 @@
 """mkpy-runc run vs runc run vs crun run of /bin/true on the same busybox bundle.
 
-    sudo /opt/mkpy/venv/bin/python benchmarks/runtime_bench.py [--runs 30]
+    sudo /opt/mkpy/venv/bin/python benchmarks/runtime_bench.py [--runs 30] [--baseline OLD-CHECKOUT]
 
 Each run is one `<runtime> --root <tmp> run --bundle <b> <id>` (create + start +
-wait + delete), stdio to /dev/null, timed from fork to exit. Printed: medians and
-ratios against runc measured in the same session, the Python import cost of the
-CLI path (`-X importtime`), and the monitor's memory for one running container.
+wait + delete), stdio to /dev/null, timed from fork to exit. mkpy-runc is the
+command scripts/setup.sh installs (runtime/launcher.py: `python -S`), written for
+this checkout into the temp dir; `python -m minikube_py.runtime.cli` (a normal
+interpreter start, site.py and all) is timed too, for comparison. Printed:
+medians and ratios against runc measured in the same session, the fixed start-up
+cost alone (`state` of a missing container), the phases of `run` inside one
+process, the Python import cost of one `run` (`-X importtime`), and the
+monitor's memory for one running container.
 
 crun refuses hybrid cgroup hosts (it sees the nearly empty cgroup2 at
 /sys/fs/cgroup/unified and picks v2), so crun alone is timed from a child process
@@ -19,6 +24,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -30,11 +36,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from minikube_py.runtime import launcher  # noqa: E402
 from minikube_py.runtime.spec import default_spec  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
-# What the mkpy-runc console script runs (this checkout's code, not an installed copy).
-MKPY = [sys.executable, "-m", "minikube_py.runtime.cli"]
+# The plain way to start the CLI: a normal interpreter start (site.py runs).
+MKPY_M = [sys.executable, "-m", "minikube_py.runtime.cli"]
 
 
 def make_bundle(top: Path) -> Path:
@@ -51,22 +58,51 @@ def make_bundle(top: Path) -> Path:
     return top / "bundle"
 
 
-def time_runs(argv_for, runs: int) -> list[float]:
-    """Run argv_for(i) `runs` times (after 2 warm-ups); return wall times in ms."""
+def _children_cpu_ms() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # every finished, waited-for descendant
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+
+def time_runs(argv_for, runs: int, status: int = 0, warmups: int = 2,
+              cpu: list[float] | None = None) -> list[float]:
+    """Run argv_for(i) `runs` times (after the warm-ups); return wall times in ms.
+
+    With `cpu`, also append each run's CPU time (user + system of its whole process
+    tree, in ms): the load of a shared machine stretches wall time far more than CPU time.
+    """
     times = []
-    for i in range(runs + 2):
+    for i in range(runs + warmups):
+        cpu0 = _children_cpu_ms()
         t0 = time.perf_counter()
         done = subprocess.run(argv_for(i), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, env=ENV)
         elapsed = (time.perf_counter() - t0) * 1000
-        if done.returncode != 0:
+        if cpu is not None and i >= warmups:
+            cpu.append(_children_cpu_ms() - cpu0)
+        if done.returncode != status:
             raise SystemExit(f"{' '.join(argv_for(i))} failed: {done.stderr.decode()}")
-        if i >= 2:
+        if i >= warmups:
             times.append(elapsed)
     return times
 
 
-def time_crun_privately(bundle: Path, state: Path, runs: int) -> list[float]:
+def time_interleaved(commands: dict[str, object], runs: int, status: int = 0,
+                     cpu: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
+    """time_runs for several commands, taking turns run by run, so a busy moment hits them all alike."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for i in range(runs + 2):  # the first two rounds warm up
+        for name, argv_for in commands.items():
+            spent: list[float] = []
+            elapsed = time_runs(lambda _, argv_for=argv_for, i=i: argv_for(i), 1, status, warmups=0,
+                                cpu=spent)
+            if i >= 2:
+                times[name] += elapsed
+                if cpu is not None:
+                    cpu.setdefault(name, []).extend(spent)
+    return times
+
+
+def time_crun_privately(bundle: Path, state: Path, runs: int) -> tuple[list[float], list[float]]:
     """crun timings from a child in a private mount namespace without /sys/fs/cgroup/unified."""
     from minikube_py.kernel import shim
 
@@ -79,9 +115,10 @@ def time_crun_privately(bundle: Path, state: Path, runs: int) -> list[float]:
             shim.mount(None, "/", None, shim.MS_REC | shim.MS_SLAVE)  # nothing propagates back
             if os.path.ismount("/sys/fs/cgroup/unified"):
                 shim.umount2("/sys/fs/cgroup/unified", shim.MNT_DETACH)
+            cpu: list[float] = []
             times = time_runs(lambda i: ["crun", "--root", str(state), "run", "--bundle", str(bundle),
-                                         f"mkpyt-rt-bench-crun-{i}"], runs)
-            os.write(w, json.dumps(times).encode())
+                                         f"mkpyt-rt-bench-crun-{i}"], runs, cpu=cpu)
+            os.write(w, json.dumps({"wall": times, "cpu": cpu}).encode())
         except BaseException as exc:  # noqa: BLE001 - report and leave
             os.write(w, json.dumps({"error": str(exc)}).encode())
         finally:
@@ -93,30 +130,35 @@ def time_crun_privately(bundle: Path, state: Path, runs: int) -> list[float]:
     os.close(r)
     os.waitpid(pid, 0)
     result = json.loads(data)
-    if isinstance(result, dict):
+    if "error" in result:
         raise SystemExit(f"crun: {result['error']}")
-    return result
+    return result["wall"], result["cpu"]
 
 
-def import_time(state: Path) -> tuple[float, list[tuple[float, str]]]:
-    """Cumulative import time (ms) of the CLI path, from -X importtime, and the biggest imports."""
-    # What `run` imports: the CLI, the API, and what create loads on first use.
-    modules = ("minikube_py.runtime.cli, minikube_py.runtime.container, minikube_py.runtime.cgroups, "
-               "minikube_py.runtime.capabilities, minikube_py.runtime.rlimits, prctl")
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {modules}"],
-                          capture_output=True, text=True, env=ENV)
-    top, total = [], 0.0
-    for line in done.stderr.splitlines():
-        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)", line)
-        if m and not m.group(3):  # a top-level import (not nested in another)
-            ms = int(m.group(2)) / 1000
-            total += ms
-            top.append((ms, m.group(4)))
-    return total, sorted(top, reverse=True)[:8]
+def import_time(flags: list[str], bundle: Path, state: Path, repeats: int = 5
+                ) -> tuple[float, list[tuple[float, str]]]:
+    """Import time (ms, sum of every module's own time) of one `run`, and the biggest top-level imports.
+
+    One run is noisy on a shared machine: this is the run with the median total of `repeats`.
+    """
+    found = []
+    for _ in range(repeats):
+        done = subprocess.run([sys.executable, "-X", "importtime", *flags, "--root", str(state), "run",
+                               "--bundle", str(bundle), "mkpyt-rt-bench-imp"], capture_output=True,
+                              text=True, env=ENV)
+        top, total = [], 0.0
+        for line in done.stderr.splitlines():
+            m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)", line)
+            if m:
+                total += int(m.group(1)) / 1000
+                if not m.group(3):  # a top-level import (not nested in another)
+                    top.append((int(m.group(2)) / 1000, m.group(4)))
+        found.append((total, sorted(top, reverse=True)[:8]))
+    return sorted(found)[len(found) // 2]
 
 
-def interpreter_start(runs: int) -> float:
-    return statistics.median(time_runs(lambda i: [sys.executable, "-c", "pass"], runs))
+def interpreter_start(runs: int, *flags: str) -> float:
+    return statistics.median(time_runs(lambda i: [sys.executable, *flags, "-c", "pass"], runs))
 
 
 def phases(bundle: Path, state: Path, runs: int) -> dict[str, float]:
@@ -141,7 +183,7 @@ def phases(bundle: Path, state: Path, runs: int) -> dict[str, float]:
     return {name: statistics.median(v) for name, v in spent.items()}
 
 
-def monitor_memory(bundle: Path, state: Path) -> dict[str, float]:
+def monitor_memory(mkpy: list[str], bundle: Path, state: Path) -> dict[str, float]:
     import psutil
 
     config = json.loads((bundle / "config.json").read_text())
@@ -152,19 +194,22 @@ def monitor_memory(bundle: Path, state: Path) -> dict[str, float]:
     (sleeper / "config.json").write_text(json.dumps({**config, "root": {"path": str(bundle / "rootfs"),
                                                                          "readonly": True}}))
     cid = "mkpyt-rt-bench-rss"
-    subprocess.run([*MKPY, "--root", str(state), "run", "-d", "--bundle", str(sleeper), cid], check=True,
+    subprocess.run([*mkpy, "--root", str(state), "run", "-d", "--bundle", str(sleeper), cid], check=True,
                    env=ENV)
     try:
         record = json.loads((state / cid / "state.json").read_text())
         info = psutil.Process(record["monitor_pid"]).memory_full_info()
         return {"rss": info.rss / 1024, "pss": info.pss / 1024, "uss": info.uss / 1024}
     finally:
-        subprocess.run([*MKPY, "--root", str(state), "delete", "--force", cid], check=True, env=ENV)
+        subprocess.run([*mkpy, "--root", str(state), "delete", "--force", cid], check=True, env=ENV)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--baseline", metavar="CHECKOUT", default=None,
+                        help="also time `python -m minikube_py.runtime.cli` of another checkout (built"
+                             " in place), taking turns with the others: a before/after in one run")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root")
@@ -172,36 +217,67 @@ def main() -> None:
     os.chmod(top, 0o755)
     try:
         bundle = make_bundle(top)
-        results: dict[str, list[float]] = {}
+        mkpy = [str(top / "mkpy-runc")]
+        launcher.write_script(mkpy[0])  # what scripts/setup.sh installs, for this checkout
         state = top / "state-mkpy"
-        results["mkpy-runc"] = time_runs(
-            lambda i: [*MKPY, "--root", str(state), "run", "--bundle", str(bundle), f"mkpyt-rt-b-{i}"],
-            args.runs)
-        results["runc"] = time_runs(
-            lambda i: ["runc", "--root", str(top / "state-runc"), "run", "--bundle", str(bundle),
-                       f"mkpyt-rt-bench-runc-{i}"], args.runs)
-        results["crun (private mnt ns)"] = time_crun_privately(bundle, top / "state-crun", args.runs)
+        cpu: dict[str, list[float]] = {}
+        commands = {
+            "mkpy-runc (python -S)":
+                lambda i: [*mkpy, "--root", str(state), "run", "--bundle", str(bundle), f"mkpyt-rt-b-{i}"],
+            "python -m ...runtime.cli":
+                lambda i: [*MKPY_M, "--root", str(state), "run", "--bundle", str(bundle), f"mkpyt-rt-m-{i}"],
+            "runc": lambda i: ["runc", "--root", str(top / "state-runc"), "run", "--bundle", str(bundle),
+                               f"mkpyt-rt-bench-runc-{i}"],
+        }
+        if args.baseline:
+            # -m of that checkout's CLI, like MKPY_M but with its directory first on sys.path
+            other = [sys.executable, "-c", f"import runpy, sys; sys.path.insert(0, {args.baseline!r}); "
+                     "runpy.run_module('minikube_py.runtime.cli', run_name='__main__')"]
+            commands["baseline: python -m"] = lambda i: [*other, "--root", str(state), "run", "--bundle",
+                                                         str(bundle), f"mkpyt-rt-base-{i}"]
+        results = time_interleaved(commands, args.runs, cpu=cpu)
+        crun = "crun (private mnt ns)"
+        results[crun], cpu[crun] = time_crun_privately(bundle, top / "state-crun", args.runs)
 
         runc = statistics.median(results["runc"])
-        print(f"run of /bin/true, create+start+wait+delete, {args.runs} runs each (after 2 warm-ups):")
-        print(f"  {'runtime':<24} {'median ms':>10} {'min ms':>8} {'p90 ms':>8} {'vs runc':>8}")
+        print(f"run of /bin/true, create+start+wait+delete, {args.runs} runs each (after 2 warm-ups;"
+              " all but crun take turns, crun runs after them):")
+        runc_cpu = statistics.median(cpu["runc"])
+        print(f"  {'runtime':<26} {'median ms':>10} {'min ms':>8} {'p90 ms':>8} {'vs runc':>8}"
+              f" {'CPU ms':>8} {'vs runc':>8}")
         for name, times in results.items():
-            med = statistics.median(times)
+            med, med_cpu = statistics.median(times), statistics.median(cpu[name])
             p90 = sorted(times)[int(len(times) * 0.9) - 1]
-            print(f"  {name:<24} {med:>10.1f} {min(times):>8.1f} {p90:>8.1f} {med / runc:>7.2f}x")
+            print(f"  {name:<26} {med:>10.1f} {min(times):>8.1f} {p90:>8.1f} {med / runc:>7.2f}x"
+                  f" {med_cpu:>8.1f} {med_cpu / runc_cpu:>7.2f}x")
+        print("  (CPU ms: user + system time of the run's whole process tree, median)")
+
+        # The fixed cost of one CLI call: `state` of a container that does not exist (exit status 1).
+        fixed_cpu: dict[str, list[float]] = {}
+        fixed = time_interleaved({
+            name: lambda i, argv=argv: [*argv, "--root", str(state), "state", "mkpyt-rt-bench-none"]
+            for name, argv in (("mkpy-runc", mkpy), ("python -m", MKPY_M), ("runc", ["runc"]))}, args.runs, 1,
+            cpu=fixed_cpu)
+        print("\nstart-up alone (`state` of a missing container, medians): "
+              + ", ".join(f"{k} {statistics.median(v):.1f} ms (CPU {statistics.median(fixed_cpu[k]):.1f})"
+                          for k, v in fixed.items()))
 
         split = phases(bundle, top / "state-phases", args.runs)
         print("\nmkpy-runc run, phase by phase in one process (medians, ms): "
               + ", ".join(f"{k} {v:.1f}" for k, v in split.items()))
 
-        bare = interpreter_start(args.runs)
-        total, biggest = import_time(top)
-        print(f"\nPython: bare interpreter start (python -c pass) median {bare:.1f} ms")
-        print(f"CLI path imports (-X importtime, cumulative of top-level imports): {total:.1f} ms; biggest:")
-        for ms, name in biggest:
-            print(f"  {ms:7.1f} ms  {name}")
+        bare, bare_s = interpreter_start(args.runs), interpreter_start(args.runs, "-S")
+        print(f"\nPython: bare interpreter start (python -c pass) median {bare:.1f} ms, "
+              f"with -S {bare_s:.1f} ms")
+        # mkpy-runc's script is `python -S` + launcher.code(): the same, with -X importtime added.
+        for name, flags in (("mkpy-runc", ["-S", "-c", launcher.code()]), ("python -m", MKPY_M[1:])):
+            total, biggest = import_time(flags, bundle, top / "state-imp")
+            print(f"imports of one `run` via {name} (-X importtime, sum of own times): {total:.1f} ms; "
+                  "biggest top-level:")
+            for ms, mod in biggest[:6]:
+                print(f"  {ms:7.1f} ms  {mod}")
 
-        mem = monitor_memory(bundle, top / "state-mkpy")
+        mem = monitor_memory(mkpy, bundle, top / "state-mkpy")
         print(f"\nmonitor (mkpy-monitor, one running container): RSS {mem['rss']:.0f} KiB, "
               f"PSS {mem['pss']:.0f} KiB, USS {mem['uss']:.0f} KiB")
     finally:

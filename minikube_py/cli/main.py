@@ -24,7 +24,6 @@ COMMANDS: dict[str, str] = {
     "controller-manager": "minikube_py.controllers.cli:controller_manager",
     "scheduler": "minikube_py.controllers.cli:scheduler",
     "image": "minikube_py.image.cli:image",
-    "runtime": "minikube_py.runtime.cli:runtime",
     "kubelet": "minikube_py.kubelet.cli:kubelet",
     "proxy": "minikube_py.network.proxy.cli:proxy",
     "up": "minikube_py.cluster.cli:up",
@@ -43,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "exec": "minikube_py.cli.exec:exec_",
     "top": "minikube_py.cli.top:top",
     "port-forward": "minikube_py.cli.portforward:port_forward",
+    "runtime": "minikube_py.runtime.commands:runtime",
 }
 
 

@@ -10,21 +10,36 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import IO
 
-_KERNEL_DIR = str(Path(__file__).resolve().parent)
+# (os.path, not pathlib or dataclasses: this module is on the path of every
+# `mkpy-runc` call, and those two imports alone would cost it ~7 ms.)
+_KERNEL_DIR = os.path.dirname(os.path.realpath(__file__))
+_PROJECT_DIR = os.path.dirname(os.path.dirname(_KERNEL_DIR))
 
 
-@dataclass
 class TraceEntry:
-    call: str  # the system call, e.g. "pivot_root"
-    args: dict[str, object]  # its arguments, as shown to the student
-    where: str  # file:line of the project code that asked for it
-    why: str = ""  # one short sentence, optional
-    error: str | None = None  # the OSError text when the call failed
-    pid: int = field(default_factory=os.getpid)
+    """One kernel call: what, with which arguments, from where, why, and how it ended."""
+
+    __slots__ = ("args", "call", "error", "pid", "where", "why")
+
+    def __init__(self, call: str, args: dict[str, object], where: str, why: str = "",
+                 error: str | None = None, pid: int | None = None) -> None:
+        self.call = call        # the system call, e.g. "pivot_root"
+        self.args = args        # its arguments, as shown to the student
+        self.where = where      # file:line of the project code that asked for it
+        self.why = why          # one short sentence, optional
+        self.error = error      # the OSError text when the call failed
+        self.pid = os.getpid() if pid is None else pid
+
+    def to_dict(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in ("call", "args", "where", "why", "error", "pid")}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TraceEntry) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"TraceEntry({self.to_dict()!r})"
 
 
 def caller_location() -> str:
@@ -34,11 +49,9 @@ def caller_location() -> str:
         frame = frame.f_back
     if frame is None:
         return "?"
-    path = Path(frame.f_code.co_filename)
-    try:
-        path = path.relative_to(Path(_KERNEL_DIR).parent.parent)
-    except ValueError:
-        pass
+    path = frame.f_code.co_filename
+    if path.startswith(_PROJECT_DIR + os.sep):  # relative to the checkout, as a student opens it
+        path = path[len(_PROJECT_DIR) + 1:]
     return f"{path}:{frame.f_lineno}"
 
 
@@ -52,7 +65,7 @@ class Tracer:
     def record(self, entry: TraceEntry) -> None:
         self.entries.append(entry)
         if self._file is not None:
-            self._file.write(json.dumps(asdict(entry), default=str) + "\n")
+            self._file.write(json.dumps(entry.to_dict(), default=str) + "\n")
 
     def close(self) -> None:
         if self._file is not None:

@@ -1,233 +1,151 @@
-"""`mkpy runtime ...` / `mkpy-runc ...`: runc's command line over container.Runtime.
+"""`mkpy-runc` and `python -m minikube_py.runtime.cli`: the runtime's command line, as runc has it.
 
-Same verbs and flags as runc, so a student can swap one for the other:
-    mkpy-runc --root /tmp/state create --bundle ./bundle web
-    mkpy-runc --root /tmp/state start web
-    mkpy-runc --root /tmp/state trace web      (ours: the numbered kernel-call narrative)
-Errors print `mkpy-runc: <message>` on stderr and exit 1.
+The command line itself - help, every verb and flag, argument errors - is the
+click group in commands.py. This entry point exists for speed: the kubelet runs
+the runtime once for every create, start, kill and delete, and `mkpy-runc run`
+should cost no more than `runc run` (~25 ms). Importing click alone costs ~16 ms.
+
+So main() first reads the plain argv shapes those callers use, by the table
+below (runc's own flags, options before or after the container id), and calls
+container.Runtime directly. Anything else - --help, --version, a typo, a missing
+argument, `-bDIR`, `exec`, `list`, ... - goes to click, which handles it exactly
+as before, error messages included. tests/unit/runtime/test_cli_argv.py checks
+that the table and the click group read every shape the same way.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-
-import click
 
 from minikube_py.runtime.errors import ContainerError
 from minikube_py.runtime.state import DEFAULT_ROOT
 
+# option -> (parameter name, takes a value?); parameter None = accepted and ignored
+Options = dict[str, tuple[str | None, bool]]
 
-def _runtime(ctx: click.Context):
+GLOBAL_OPTIONS: Options = {
+    "--root": ("root", True),
+    "--log": (None, True), "--log-format": (None, True),  # runc compatibility
+    "--systemd-cgroup": (None, False), "--debug": (None, False),
+}
+_BUNDLE: Options = {
+    "--bundle": ("bundle", True), "-b": ("bundle", True),
+    "--pid-file": ("pid_file", True), "--console-socket": ("console_socket", True),
+}
+_BUNDLE_DEFAULTS = {"bundle": ".", "pid_file": None, "console_socket": None}
+
+# verb -> (its options, its positional parameters, defaults of the optional ones)
+VERBS: dict[str, tuple[Options, list[str], dict[str, object]]] = {
+    "create": (_BUNDLE, ["container_id"], _BUNDLE_DEFAULTS),
+    "start": ({}, ["container_id"], {}),
+    "state": ({}, ["container_id"], {}),
+    "kill": ({"--all": ("all_", False), "-a": ("all_", False)}, ["container_id", "signal"],
+             {"signal": "SIGTERM", "all_": False}),
+    "delete": ({"--force": ("force", False), "-f": ("force", False)}, ["container_id"], {"force": False}),
+    "run": ({**_BUNDLE, "--detach": ("detach", False), "-d": ("detach", False)}, ["container_id"],
+            {**_BUNDLE_DEFAULTS, "detach": False}),
+}
+
+
+def parse(argv: list[str]) -> tuple[str, str, dict[str, object]] | None:
+    """(root, verb, parameters) for a plain argv of a VERBS verb; None for anything else."""
+    words = list(argv)
+    found = _take_options(words, GLOBAL_OPTIONS, interspersed=False)
+    if found is None or not words or words[0] not in VERBS:
+        return None
+    verb = words.pop(0)
+    options, positionals, defaults = VERBS[verb]
+    params = dict(defaults)
+    given = _take_options(words, options, interspersed=True)  # leaves the positionals in `words`
+    required = [name for name in positionals if name not in defaults]
+    if given is None or not len(required) <= len(words) <= len(positionals):
+        return None
+    params.update(given)
+    params.update(zip(positionals, words, strict=False))
+    return str(found.get("root", DEFAULT_ROOT)), verb, params
+
+
+def _take_options(words: list[str], known: Options, interspersed: bool) -> dict[str, object] | None:
+    """Move the options in `known` out of `words` into a dict; None at the first one we do not know."""
+    found: dict[str, object] = {}
+    rest: list[str] = []
+    while words:
+        word = words.pop(0)
+        if word == "--":  # everything after it is positional
+            rest += words
+            break
+        if not word.startswith("-") or word == "-":
+            rest.append(word)
+            if not interspersed:  # a group's options end at the verb
+                rest += words
+                break
+            continue
+        name, eq, value = word.partition("=") if word.startswith("--") else (word, "", "")
+        if name not in known:
+            return None
+        param, takes_value = known[name]
+        if not takes_value:
+            if eq:
+                return None
+            found_value: object = True
+        elif eq:
+            found_value = value
+        elif words:
+            found_value = words.pop(0)
+        else:
+            return None
+        if param:
+            found[param] = found_value
+    words[:] = rest
+    return found
+
+
+def run_verb(root: str, verb: str, params: dict[str, object]) -> int:
+    """Do what parse() read, as commands.py would; the exit status."""
     from minikube_py.runtime.container import Runtime
 
-    return Runtime(ctx.obj["root"])
+    rt = Runtime(root)
+    cid = str(params["container_id"])
+    if verb == "create":
+        rt.create(cid, str(params["bundle"]), pid_file=params["pid_file"],
+                  console_socket=params["console_socket"])
+    elif verb == "start":
+        rt.start(cid)
+    elif verb == "state":
+        import json
+
+        print(json.dumps(rt.state(cid), indent=2))
+    elif verb == "kill":
+        rt.kill(cid, str(params["signal"]))
+    elif verb == "delete":
+        rt.delete(cid, force=bool(params["force"]))
+    elif verb == "run":
+        return rt.run(cid, str(params["bundle"]), detach=bool(params["detach"]),
+                      pid_file=params["pid_file"], console_socket=params["console_socket"])
+    return 0
 
 
-class _Group(click.Group):
-    """Turns ContainerError into one line on stderr and exit status 1 (runc's behaviour)."""
-
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
-        try:
-            return super().invoke(ctx)
-        except ContainerError as exc:
-            click.echo(f"mkpy-runc: {exc}", err=True)
-            ctx.exit(1)
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--root", default=DEFAULT_ROOT, show_default=True, help="directory for container state")
-@click.option("--log", "log_file", default=None, hidden=True, help="(runc compatibility; ignored)")
-@click.option("--log-format", default=None, hidden=True)
-@click.option("--systemd-cgroup", is_flag=True, hidden=True)
-@click.option("--debug", is_flag=True, hidden=True)
-@click.version_option(package_name="minikube_py", prog_name="mkpy-runc",
-                      message="%(prog)s version %(version)s\nspec: 1.0.2")
-@click.pass_context
-def runtime(ctx: click.Context, root: str, log_file: str | None, log_format: str | None,
-            systemd_cgroup: bool, debug: bool) -> None:
-    """An OCI runtime: run a bundle as an isolated, limited, secured process (runc-compatible)."""
-    ctx.obj = {"root": root}
-
-
-@runtime.command()
-@click.option("--bundle", "-b", default=".", help="bundle directory (holds config.json)")
-@click.option("--pid-file", default=None, help="write the init's pid here")
-@click.option("--console-socket", default=None, help="unix socket that receives the pty master")
-@click.argument("container_id")
-@click.pass_context
-def create(ctx: click.Context, bundle: str, pid_file: str | None, console_socket: str | None,
-           container_id: str) -> None:
-    """Create a container; its process waits for `start`."""
-    _runtime(ctx).create(container_id, bundle, pid_file=pid_file, console_socket=console_socket)
-
-
-@runtime.command()
-@click.argument("container_id")
-@click.pass_context
-def start(ctx: click.Context, container_id: str) -> None:
-    """Start the user process of a created container."""
-    _runtime(ctx).start(container_id)
-
-
-@runtime.command()
-@click.argument("container_id")
-@click.pass_context
-def state(ctx: click.Context, container_id: str) -> None:
-    """Print the container's state (OCI JSON)."""
-    click.echo(json.dumps(_runtime(ctx).state(container_id), indent=2))
-
-
-@runtime.command()
-@click.argument("container_id")
-@click.argument("signal", default="SIGTERM")
-@click.option("--all", "-a", "all_", is_flag=True, hidden=True, help="(runc compatibility)")
-@click.pass_context
-def kill(ctx: click.Context, container_id: str, signal: str, all_: bool) -> None:
-    """Send a signal (name with or without SIG, or number) to the container's init."""
-    _runtime(ctx).kill(container_id, signal)
-
-
-@runtime.command()
-@click.option("--force", "-f", is_flag=True, help="kill the container first if it is running")
-@click.argument("container_id")
-@click.pass_context
-def delete(ctx: click.Context, force: bool, container_id: str) -> None:
-    """Delete a stopped container (or any, with --force)."""
-    _runtime(ctx).delete(container_id, force=force)
-
-
-@runtime.command()
-@click.option("--bundle", "-b", default=".")
-@click.option("--detach", "-d", is_flag=True, help="return after start; the monitor keeps the logs")
-@click.option("--pid-file", default=None)
-@click.option("--console-socket", default=None)
-@click.argument("container_id")
-@click.pass_context
-def run(ctx: click.Context, bundle: str, detach: bool, pid_file: str | None, console_socket: str | None,
-        container_id: str) -> None:
-    """create + start (+ wait and delete unless --detach); exits with the container's exit code."""
-    code = _runtime(ctx).run(container_id, bundle, detach=detach, pid_file=pid_file,
-                             console_socket=console_socket)
-    ctx.exit(code)
-
-
-@runtime.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.option("--tty", "-t", is_flag=True, help="give the process a terminal")
-@click.option("--env", "-e", multiple=True, help="KEY=VALUE, added to the container's env")
-@click.option("--cwd", default=None)
-@click.option("--user", "-u", default=None, help="UID[:GID]")
-@click.option("--detach", "-d", is_flag=True)
-@click.option("--process", "-p", "process_json", default=None, help="process.json (OCI process)")
-@click.argument("container_id")
-@click.argument("command", nargs=-1, type=click.UNPROCESSED)
-@click.pass_context
-def exec(ctx: click.Context, tty: bool, env: tuple[str, ...], cwd: str | None, user: str | None,
-         detach: bool, process_json: str | None, container_id: str, command: tuple[str, ...]) -> None:
-    """Run another process in a running container (all its namespaces and its cgroup)."""
-    from minikube_py.runtime.exec import exec_in
-
-    overrides = None
-    if process_json:
-        with open(process_json) as f:
-            overrides = json.load(f)
-    elif not command:
-        raise ContainerError("exec: give a command (or --process)")
-    code = exec_in(ctx.obj["root"], container_id, list(command), env=list(env), cwd=cwd, user=user,
-                   tty=tty, detach=detach, process=overrides)
-    ctx.exit(code)
-
-
-@runtime.command("list")
-@click.option("--quiet", "-q", is_flag=True, help="ids only")
-@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table")
-@click.pass_context
-def list_(ctx: click.Context, quiet: bool, fmt: str) -> None:
-    """List containers."""
-    states = _runtime(ctx).list()
-    if quiet:
-        for s in states:
-            click.echo(s["id"])
-    elif fmt == "json":
-        click.echo(json.dumps(states))
-    else:
-        click.echo(f"{'ID':<24} {'PID':<8} {'STATUS':<8} {'BUNDLE':<40} CREATED")
-        for s in states:
-            click.echo(f"{s['id']:<24} {s['pid']:<8} {s['status']:<8} {s['bundle']:<40} {s['created']}")
-
-
-@runtime.command()
-@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table")
-@click.argument("container_id")
-@click.pass_context
-def ps(ctx: click.Context, fmt: str, container_id: str) -> None:
-    """The processes in the container (its cgroup)."""
-    pids = _runtime(ctx).ps(container_id)
-    if fmt == "json":
-        click.echo(json.dumps(pids))
-        return
-    import psutil
-
-    click.echo(f"{'PID':>8}  CMD")
-    for pid in pids:
-        try:
-            cmd = " ".join(psutil.Process(pid).cmdline())
-        except psutil.Error:
-            cmd = "?"
-        click.echo(f"{pid:>8}  {cmd}")
-
-
-@runtime.command()
-@click.option("--bundle", "-b", default=".", help="where to write config.json")
-@click.option("--rootless", is_flag=True, hidden=True)
-def spec(bundle: str, rootless: bool) -> None:
-    """Write a default config.json (like `runc spec`)."""
-    from minikube_py.runtime.spec import default_spec
-
-    path = os.path.join(bundle, "config.json")
-    if os.path.exists(path):
-        raise ContainerError(f"{path} already exists")
-    with open(path, "w") as f:
-        json.dump(default_spec(), f, indent=2)
-        f.write("\n")
-
-
-@runtime.command()
-@click.argument("container_id")
-@click.pass_context
-def trace(ctx: click.Context, container_id: str) -> None:
-    """Print every kernel call made for the container, numbered, with the code that made it."""
-    from minikube_py.kernel.trace import format_trace, read_trace
-    from minikube_py.runtime.state import StateDir
-
-    st = StateDir(ctx.obj["root"], container_id)
-    st.read()
-    click.echo(format_trace(read_trace(st.file("trace.jsonl"))))
-
-
-@runtime.command()
-@click.argument("container_id")
-@click.pass_context
-def logs(ctx: click.Context, container_id: str) -> None:
-    """Print the container's CRI-format log file."""
-    path = _runtime(ctx).log_path(container_id)
-    if not path or not os.path.exists(path):
-        raise ContainerError(f"container {container_id!r} has no log (attached run?)")
-    with open(path) as f:
-        sys.stdout.write(f.read())
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Entry point of mkpy-runc and `python -m minikube_py.runtime.cli`.
 
     It leaves with os._exit once the output is flushed: tearing down the interpreter
     (every imported module, then a last garbage collection) costs ~10 ms, a third
     of a whole `runc run`, and a finished CLI has nothing left to clean up.
     """
+    argv = sys.argv[1:] if argv is None else argv
+    code: object = 0
     try:
-        runtime.main(prog_name="mkpy-runc")
-        code: object = 0
+        parsed = parse(argv)
+        if parsed is None:
+            from minikube_py.runtime.commands import runtime
+
+            runtime.main(args=argv, prog_name="mkpy-runc")
+        else:
+            code = run_verb(*parsed)
+    except ContainerError as exc:
+        print(f"mkpy-runc: {exc}", file=sys.stderr)
+        code = 1
     except SystemExit as exc:
         code = exc.code
     if code is None:

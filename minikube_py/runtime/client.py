@@ -3,7 +3,8 @@
 A multi-threaded process must not fork and keep running Python in the child
 (another thread may hold a lock the child then waits on forever), so every verb
 that forks - create, start, exec, kill, delete - runs the runtime CLI as a
-separate, single-threaded process:  python -m minikube_py.runtime.cli --root R ...
+separate, single-threaded process: the same CLI as `python -m minikube_py.runtime.cli --root R ...`,
+started with `python -S` for speed (launcher.py explains).
 Reading state needs no fork, so state/list/exit_info/log_path read the state
 directory directly (state.py), which is also what the CLI does.
 """
@@ -11,9 +12,9 @@ directory directly (state.py), which is also what the CLI does.
 from __future__ import annotations
 
 import subprocess
-import sys
 from typing import Any
 
+from minikube_py.runtime import launcher
 from minikube_py.runtime.errors import ContainerError
 from minikube_py.runtime.state import DEFAULT_ROOT, StateDir, list_ids
 
@@ -23,7 +24,7 @@ class RuntimeClient:
                  timeout: float = 120.0) -> None:
         self.root = root
         # The CLI to run; `mkpy-runc` (or real runc for the verbs they share) works too.
-        self.command = command or [sys.executable, "-m", "minikube_py.runtime.cli"]
+        self.command = command or launcher.command()
         self.timeout = timeout
 
     def _run(self, *args: str, check: bool = True, **kwargs: Any) -> subprocess.CompletedProcess:

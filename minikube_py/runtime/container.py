@@ -11,16 +11,31 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from minikube_py.kernel.syscalls import Syscalls
 from minikube_py.kernel.trace import Tracer
-from minikube_py.runtime import channel, process, resources, security, spec
+from minikube_py.runtime import resources, spec
 from minikube_py.runtime.errors import ContainerError
-from minikube_py.runtime.state import DEFAULT_ROOT, StateDir, list_ids, now_rfc3339, pid_is, pid_start_time
+from minikube_py.runtime.state import (
+    DEFAULT_ROOT,
+    StateDir,
+    list_ids,
+    now_rfc3339,
+    pid_is,
+    pid_start_time,
+    wait_gone,
+)
+
+if TYPE_CHECKING:
+    import socket
+
+    from minikube_py.runtime import process
+
+# create's own modules (process, channel, security: the forks, the init, cffi, socket)
+# are imported inside create: start, state, kill and delete are separate runs of the
+# CLI, and each would otherwise pay ~5 ms importing code it never calls.
 
 
 def parse_signal(value: str | int) -> int:
@@ -53,6 +68,8 @@ class Runtime:
         attach=True gives the container this process's stdio (like `runc run`)
         instead of pipes to the monitor's log.
         """
+        from minikube_py.runtime import channel, process, security
+
         st = self._dir(container_id)
         bundle = os.path.abspath(bundle)
         config = spec.load(bundle)
@@ -140,6 +157,10 @@ class Runtime:
     def _undo_create(self, st: StateDir, spawned: process.Spawned | None, cgroup: str,
                      cgroup_made: list[str]) -> None:
         """A failed create leaves nothing: no process, no cgroup, no state dir (mounts die with C)."""
+        import shutil
+
+        from minikube_py.runtime import process
+
         if spawned is not None:
             try:
                 os.kill(spawned.init_pid, signal.SIGKILL)
@@ -235,6 +256,8 @@ class Runtime:
 
     # ------------------------------------------------------------------ delete
     def delete(self, container_id: str, force: bool = False) -> None:
+        import shutil
+
         st = self._dir(container_id)
         if force and not st.exists() and os.path.isdir(st.path):
             # A create that was itself killed half-way left a directory without state.json;
@@ -251,7 +274,7 @@ class Runtime:
                 self.kill(container_id, signal.SIGKILL)
             except ContainerError:
                 pass
-            process.wait_gone(record["pid"], record["pid_start_time"])
+            wait_gone(record["pid"], record["pid_start_time"])
         try:
             # also kills what an exec left behind
             resources.destroy(record["cgroup"], record.get("cgroup_created"),
@@ -259,7 +282,7 @@ class Runtime:
         except ContainerError as exc:
             raise ContainerError(f"delete {container_id!r}: {exc}") from None
         # The monitor writes exit.json into the state dir: let it finish before removing the dir.
-        process.wait_gone(record.get("monitor_pid", 0), record.get("monitor_start_time"))
+        wait_gone(record.get("monitor_pid", 0), record.get("monitor_start_time"))
         config = st.config()
         state = st.oci_state()
         shutil.rmtree(st.path, ignore_errors=True)
@@ -283,7 +306,7 @@ class Runtime:
         try:
             os.waitpid(record["monitor_pid"], 0)
         except ChildProcessError:
-            process.wait_gone(record["monitor_pid"], record["monitor_start_time"], timeout=None)
+            wait_gone(record["monitor_pid"], record["monitor_start_time"], timeout=None)
         info = self.exit_info(container_id) or {"exitCode": 255}
         self.delete(container_id, force=True)
         return int(info["exitCode"])

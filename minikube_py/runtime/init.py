@@ -12,23 +12,21 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from minikube_py.kernel import shim
 from minikube_py.runtime import channel, hooks, rootfs, security
 from minikube_py.runtime.errors import ContainerError
 
 
-@dataclass
-class InitContext:
+class InitContext(NamedTuple):
     config: dict[str, Any]
     sock: socket.socket                  # typed messages to and from the runtime (channel.py)
     state_fd: int                        # the state dir: exec.fifo is opened relative to it
     sys: Any                             # the syscall facade (traced)
-    new_namespaces: set[str] = field(default_factory=set)  # OCI types this container made
-    console: socket.socket | None = None  # --console-socket, when process.terminal is true
-    state: dict[str, Any] = field(default_factory=dict)    # OCI state, for the hooks
+    new_namespaces: set[str]             # OCI types this container made
+    console: socket.socket | None        # --console-socket, when process.terminal is true
+    state: dict[str, Any]                # OCI state, for the hooks
 
 
 def container_init(ctx: InitContext) -> NoReturn:

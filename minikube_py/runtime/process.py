@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from minikube_py.kernel import shim
 from minikube_py.runtime import channel, spec
@@ -34,8 +33,7 @@ MONITOR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 JOIN_ORDER = ["user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount"]
 
 
-@dataclass
-class Spawned:
+class Spawned(NamedTuple):
     init_pid: int
     monitor_pid: int
     sock: socket.socket  # our end of the channel to the init
@@ -179,22 +177,3 @@ def reap(pid: int, timeout: float = 10.0) -> None:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
-
-
-def wait_gone(pid: int, start_time: int | None, timeout: float = 10.0) -> bool:
-    """Wait (without polling) until a process that is not our child has exited."""
-    import select
-
-    from minikube_py.runtime.state import pid_is
-
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        if not pid_is(pid, start_time):  # checked after opening: the pidfd pins the right process
-            return True
-        ready, _, _ = select.select([fd], [], [], timeout)
-        return bool(ready)
-    finally:
-        os.close(fd)

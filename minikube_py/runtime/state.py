@@ -39,30 +39,29 @@ def now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
 
 
-def pid_start_time(pid: int) -> int | None:
-    """Field 22 of /proc/PID/stat (clock ticks after boot), or None if there is no such process."""
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """/proc/PID/stat from field 3 (the state) on, or None if there is no such process."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
-    except (FileNotFoundError, ProcessLookupError):
+    except (FileNotFoundError, ProcessLookupError):  # (ESRCH: it exited while we read)
         return None
     # The command name (field 2) may contain spaces and ')': split after the last ')'.
-    fields = data[data.rindex(b")") + 2:].split()
-    return int(fields[19])
+    return data[data.rindex(b")") + 2:].split()
+
+
+def pid_start_time(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat (clock ticks after boot), or None if there is no such process."""
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields else None
 
 
 def pid_is(pid: int, start_time: int | None) -> bool:
     """True while `pid` is still the very process we recorded (not a reused pid, not a zombie)."""
     if not pid or start_time is None:
         return False
-    if pid_start_time(pid) != start_time:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-        return data[data.rindex(b")") + 2:data.rindex(b")") + 3] != b"Z"
-    except FileNotFoundError:
-        return False
+    fields = _stat_fields(pid)  # one read: start time and state of the same moment
+    return fields is not None and int(fields[19]) == start_time and fields[0] != b"Z"
 
 
 class StateDir:
@@ -124,6 +123,23 @@ class StateDir:
             "created": record.get("created", ""),
         }
         return state
+
+
+def wait_gone(pid: int, start_time: int | None, timeout: float = 10.0) -> bool:
+    """Wait (without polling) until a process that is not our child has exited."""
+    import select
+
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        if not pid_is(pid, start_time):  # checked after opening: the pidfd pins the right process
+            return True
+        ready, _, _ = select.select([fd], [], [], timeout)
+        return bool(ready)
+    finally:
+        os.close(fd)
 
 
 def list_ids(root: str) -> list[str]:

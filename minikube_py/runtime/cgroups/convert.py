@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from minikube_py.runtime.cgroups.errors import CgroupError
 
@@ -32,13 +31,14 @@ CPU_SHARES_MIN, CPU_SHARES_MAX = 2, 262144
 CPU_WEIGHT_MIN, CPU_WEIGHT_MAX = 1, 10000
 BLKIO_WEIGHT_MIN, BLKIO_WEIGHT_MAX = 10, 1000
 
-_CPU_LIST = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
-_PAGE_SIZE = re.compile(r"^\d+[KMG]B$")
-_UNIFIED_KEY = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_.]+$")
+# Patterns, compiled by re on first use (and cached there): most configs need none of them,
+# and compiling all three at import would cost every `mkpy-runc create` ~1 ms.
+_CPU_LIST = r"^\d+(-\d+)?(,\d+(-\d+)?)*$"
+_PAGE_SIZE = r"^\d+[KMG]B$"
+_UNIFIED_KEY = r"^[a-z][a-z0-9_]*\.[a-z0-9_.]+$"
 
 
-@dataclass(frozen=True)
-class Write:
+class Write(NamedTuple):
     """One value for one cgroup file, and the OCI field it came from (for error messages)."""
 
     controller: str            # v1: the hierarchy ("memory", "cpu", ...); v2: the controller to enable
@@ -150,7 +150,7 @@ def _cpu_list(section: dict[str, Any], key: str, field: str) -> str | None:
     value = section.get(key)
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not _CPU_LIST.match(value.replace(" ", "")):
+    if not isinstance(value, str) or not re.match(_CPU_LIST, value.replace(" ", "")):
         raise CgroupError(f"{field}: {value!r} is not a list like \"0-3,5\"")
     return value.replace(" ", "")
 
@@ -220,7 +220,7 @@ def _hugepages(resources: dict[str, Any], suffix: str) -> list[Write]:
     for i, entry in enumerate(entries):
         f = f"{PREFIX}.hugepageLimits[{i}]"
         size = entry.get("pageSize") if isinstance(entry, dict) else None
-        if not isinstance(size, str) or not _PAGE_SIZE.match(size):
+        if not isinstance(size, str) or not re.match(_PAGE_SIZE, size):
             raise CgroupError(f"{f}.pageSize: {size!r} is not a size like \"2MB\"")
         limit = _int(entry, "limit", f"{f}.limit", minimum=0)
         if limit is None:
@@ -317,7 +317,7 @@ def plan_v2(resources: dict[str, Any] | None) -> list[Write]:
         raise CgroupError(f"{PREFIX}.unified: must be a map of file name -> value")
     for key, value in unified.items():
         f = f"{PREFIX}.unified[{key!r}]"
-        if not _UNIFIED_KEY.match(key) or (key.startswith("cgroup.") and
+        if not re.match(_UNIFIED_KEY, key) or (key.startswith("cgroup.") and
                                            key not in ("cgroup.max.depth", "cgroup.max.descendants")):
             raise CgroupError(f"{f}: not a resource file name (like \"memory.high\")")
         if not isinstance(value, str):

@@ -22,7 +22,6 @@ import time
 from typing import Any
 
 from minikube_py.kernel.syscalls import Syscalls
-from minikube_py.runtime.cgroups import devices
 from minikube_py.runtime.cgroups.base import Cgroup, read_int, read_keyed, read_pids, read_text
 from minikube_py.runtime.cgroups.convert import plan_v2
 from minikube_py.runtime.cgroups.errors import CgroupError
@@ -74,6 +73,8 @@ class CgroupV2(Cgroup):
             self._write(self.dir, w)
         if resources and resources.get("devices"):
             # v2 has no devices.allow file: an eBPF program attached to the cgroup decides instead.
+            from minikube_py.runtime.cgroups import devices  # (ctypes: loaded only for rules)
+
             devices.attach(self.dir, resources["devices"], self.sys)
 
     def add_process(self, pid: int) -> None:

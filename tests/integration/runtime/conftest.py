@@ -111,7 +111,7 @@ class Runtime:
         """exit.json, once the monitor has written it (we wait on the monitor, not a clock)."""
         path = self.root / cid / "exit.json"
         record = json.loads((self.root / cid / "state.json").read_text())
-        from minikube_py.runtime.process import wait_gone
+        from minikube_py.runtime.state import wait_gone
 
         wait_gone(record["monitor_pid"], record["monitor_start_time"], timeout=timeout)
         return json.loads(path.read_text())
