@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from minikube_py.api.errors import ApiError
+
 from .test_pods import cs
 
 pytestmark = pytest.mark.integration
@@ -40,8 +42,6 @@ def api_node(node, tmp_path):
 
 
 def wait_api(client, name, pred, timeout=30):
-    from minikube_py.api.errors import ApiError
-
     deadline = time.monotonic() + timeout
     pod = None
     while time.monotonic() < deadline:
@@ -60,7 +60,16 @@ def test_api_pods_run_and_report(api_node):
     node = c.get("nodes", "node1")
     assert {x["type"]: x["status"] for x in node["status"]["conditions"]}["Ready"] == "True"
     assert int(node["status"]["capacity"]["pods"]) == 110
-    lease = c.get("leases", "node1", "kube-node-lease")
+    # The Lease comes from the heartbeat loop, which may run a moment after registration.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            lease = c.get("leases", "node1", "kube-node-lease")
+            break
+        except ApiError as exc:
+            if exc.code != 404 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
     assert lease["spec"]["holderIdentity"] == "node1"
     c.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "default"},
               "data": {"color": "blue"}})
