@@ -15,6 +15,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from aiohttp import web
@@ -58,7 +59,7 @@ class StandInKubelet:
         self.thread = threading.Thread(target=self.loop.run_forever, name="mkpyt-kc-kubelet", daemon=True)
         self.runner: web.AppRunner | None = None
         self.logs: dict[str, str] = {}  # container -> log file (plain text lines)
-        self.summary: dict = {}
+        self.summary: Callable[[], dict] = dict  # what /stats/summary answers, set by a test
 
     def app(self) -> web.Application:
         async def exec_(request: web.Request) -> web.StreamResponse:
@@ -76,7 +77,7 @@ class StandInKubelet:
             return await kstreaming.serve_log_file(request, self.logs[request.match_info["container"]])
 
         async def stats(request: web.Request) -> web.Response:
-            return web.json_response(self.summary)
+            return web.json_response(self.summary())
 
         app = web.Application()
         app.router.add_route("*", "/exec/{ns}/{pod}/{container}", exec_)
