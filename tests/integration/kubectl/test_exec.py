@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
-import pty
-import select
-import signal
-import struct
-import termios
-import time
-
 import pytest
 
 from minikube_py.api import streaming
 
 from .conftest import NEWEST, POD
+from .tty import tty_session
 
 
 @pytest.fixture(params=["1.20", "newest"])
@@ -55,67 +46,13 @@ def test_exec_stdin(cluster, kubectl):
     assert out.stdout == "HELLO\nWORLD\ndone\n"
 
 
-def _read_until(fd: int, needle: bytes, seen: bytearray, timeout: float = 20) -> bytes:
-    deadline = time.monotonic() + timeout
-    while needle not in seen:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            raise AssertionError(f"no {needle!r} in {bytes(seen)[-500:]!r}")
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:  # EIO: kubectl has exited
-            chunk = b""
-        if not chunk:
-            raise AssertionError(f"kubectl ended before {needle!r}: {bytes(seen)[-500:]!r}")
-        seen += chunk
-    return bytes(seen)
-
-
-def _winsize(rows: int, cols: int) -> bytes:
-    return struct.pack("HHHH", rows, cols, 0, 0)
-
-
 def test_exec_tty_typing_resize_exit(cluster, kubectl):
     """`kubectl exec -it POD -- sh` on a real terminal: what we type runs, a window resize reaches
     the remote terminal (`stty size`), and the shell's exit code comes back."""
     binary, _ = kubectl
-    argv = [binary, "--kubeconfig", cluster.kubeconfig, "exec", "-it", POD, "--", "sh"]
-    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"} | {"TERM": "xterm"}
-    size = _winsize(24, 80)
-    pid, master = pty.fork()
-    if pid == 0:  # the child: kubectl on a terminal 24x80 that is its controlling tty
-        try:
-            fcntl.ioctl(0, termios.TIOCSWINSZ, size)
-            os.execve(binary, argv, env)
-        finally:
-            os._exit(127)
-    seen = bytearray()
-    try:
-        os.write(master, b"stty size; echo MA''RK1\n")
-        out = _read_until(master, b"MARK1", seen)
-        assert b"24 80" in out
-        # The kernel sends SIGWINCH to kubectl; it sends a resize to the remote terminal.
-        fcntl.ioctl(master, termios.TIOCSWINSZ, _winsize(40, 100))
-        deadline = time.monotonic() + 20
-        while True:  # the resize travels asynchronously: ask until it has arrived
-            os.write(master, b"stty size; echo MA''RK2\n")
-            out = _read_until(master, b"MARK2", seen)
-            if b"40 100" in out or time.monotonic() > deadline:
-                break
-            del seen[:]
-        assert b"40 100" in out
-        os.write(master, b"exit 5\n")
-        with contextlib.suppress(AssertionError):
-            _read_until(master, b"\0never", seen, timeout=20)  # read to EOF
-        _, status = os.waitpid(pid, 0)
-        pid = 0
-    finally:
-        if pid:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        os.close(master)
+    seen, code = tty_session([binary, "--kubeconfig", cluster.kubeconfig, "exec", "-it", POD, "--", "sh"])
     assert b"command terminated with exit code 5" in seen
-    assert os.waitstatus_to_exitcode(status) == 5
+    assert code == 5
 
 
 def test_python_client_stream_exec(cluster):

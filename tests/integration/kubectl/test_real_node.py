@@ -21,6 +21,7 @@ import pytest
 from minikube_py.api import auth
 
 from .conftest import NEWEST, free_port
+from .tty import tty_session
 
 pytestmark = pytest.mark.integration
 NODE = "node1"
@@ -129,6 +130,10 @@ def test_real_container_exec_logs_port_forward(real, which, request):
     assert "command terminated with exit code 3" in out.stderr
     out = _kubectl(binary, kc, "exec", "-i", POD, "--", "tr", "a-z", "A-Z", input="typed in\n")
     assert out.stdout == "TYPED IN\n", out.stderr
+
+    # A terminal: `stty size` in the container follows our window (runtime exec on the kubelet's pty).
+    seen, code = tty_session([binary, "--kubeconfig", kc, "exec", "-it", POD, "--", "sh"])
+    assert code == 5 and b"command terminated with exit code 5" in seen
 
     out = _kubectl(binary, kc, "logs", POD, "--tail=2")
     lines = out.stdout.splitlines()
