@@ -58,7 +58,7 @@ class StandInKubelet:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="mkpyt-kc-kubelet", daemon=True)
         self.runner: web.AppRunner | None = None
-        self.logs: dict[str, str] = {}  # container -> log file (plain text lines)
+        self.logs: dict[tuple[str, bool], str] = {}  # (container, previous?) -> CRI-format log file
         self.summary: Callable[[], dict] = dict  # what /stats/summary answers, set by a test
 
     def app(self) -> web.Application:
@@ -74,7 +74,11 @@ class StandInKubelet:
             )
 
         async def logs(request: web.Request) -> web.StreamResponse:
-            return await kstreaming.serve_log_file(request, self.logs[request.match_info["container"]])
+            container = request.match_info["container"]
+            path = self.logs.get((container, request.query.get("previous") == "true"))
+            if path is None:
+                raise web.HTTPBadRequest(text=f'previous terminated container "{container}" not found')
+            return await kstreaming.serve_log_file(request, path)
 
         async def stats(request: web.Request) -> web.Response:
             return web.json_response(self.summary())
