@@ -89,3 +89,20 @@ def test_python_client_stream_exec(cluster):
     assert "got-abc" in resp.read_stdout()
     assert resp.returncode == 4
     resp.close()
+
+
+def test_exec_into_an_unscheduled_pod_is_a_clear_error(cluster, kubectl):
+    binary, _ = kubectl
+    c = cluster.api.client
+    if not c.list("pods", "default", field_selector="metadata.name=mkpyt-kc-pending")["items"]:
+        c.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "mkpyt-kc-pending"},
+                "spec": {"containers": [{"name": "app", "image": "busybox:latest"}]},
+            }
+        )
+    out = cluster.kubectl(binary, "exec", "mkpyt-kc-pending", "--", "true", check=False)
+    assert out.returncode != 0
+    assert "pod mkpyt-kc-pending does not have a host assigned" in out.stderr
