@@ -128,7 +128,7 @@ async def _upgrade_to_spdy(
     await resp.prepare(request)
     transport = request.transport
     assert transport is not None
-    session = spdy.Session(transport.write)
+    session = spdy.Session(transport.write, transport.get_write_buffer_size)
     request.protocol.set_parser(_RawFeeder(session, transport))  # type: ignore[arg-type]
     return session, resp
 
@@ -186,6 +186,7 @@ class _SpdyClient(_ClientSide):
             status = json.loads(data or b"{}")
             data = b"" if status.get("status") == "Success" else str(status.get("message", "")).encode()
         stream.write(data)
+        await self.session.drain()
 
     async def incoming(self) -> AsyncIterator[tuple[int, bytes]]:
         queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
@@ -352,6 +353,7 @@ async def _forward_one(base: str, path: str, port: str, data: spdy.Stream, error
                         payload = payload[2:]
                     if payload:
                         (data if channel == 0 else error).write(payload)
+                        await data.session.drain()
             finally:
                 uploader.cancel()
     except ApiError as e:
@@ -400,10 +402,17 @@ async def handle_portforward(
         await ws.prepare(request)
         SESSIONS[("portforward", "websocket")] += 1
         out: asyncio.Queue[bytes | None] = asyncio.Queue()
-        session = spdy.Session(out.put_nowait)
+        queued = [0]  # bytes in `out`
+
+        def put(chunk: bytes) -> None:
+            queued[0] += len(chunk)
+            out.put_nowait(chunk)
+
+        session = spdy.Session(put, lambda: queued[0])
 
         async def writer() -> None:
             while (chunk := await out.get()) is not None:
+                queued[0] -= len(chunk)
                 await ws.send_bytes(chunk)
 
         async def reader() -> None:
