@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from minikube_py.api import streaming
@@ -106,3 +108,17 @@ def test_exec_into_an_unscheduled_pod_is_a_clear_error(cluster, kubectl):
     out = cluster.kubectl(binary, "exec", "mkpyt-kc-pending", "--", "true", check=False)
     assert out.returncode != 0
     assert "pod mkpyt-kc-pending does not have a host assigned" in out.stderr
+
+
+@pytest.mark.parametrize("minor", range(27, 34))
+def test_every_bundled_kubectl_execs(cluster, minor):
+    """1.27-1.29 speak SPDY for exec, 1.30+ WebSocket (falling back to SPDY only on an upgrade failure)."""
+    binary = f"/usr/lib/google-cloud-sdk/bin/kubectl.1.{minor}"
+    if not os.path.exists(binary):
+        pytest.skip(f"{binary} is not installed")
+    transport = "spdy" if minor < 30 else "websocket"
+    before = _sessions(transport)
+    out = cluster.kubectl(binary, "exec", POD, "--", "sh", "-c", "echo hi; exit 2", check=False)
+    assert (out.returncode, out.stdout) == (2, "hi\n")
+    assert "command terminated with exit code 2" in out.stderr
+    assert _sessions(transport) == before + 1
