@@ -387,6 +387,40 @@ async def _serve_portforward(session: spdy.Session, base: str, path: str) -> Non
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def _portforward_channels(
+    request: web.Request, ws: web.WebSocketResponse, base: str, path: str, ports: list[str]
+) -> web.WebSocketResponse:
+    """Channel-style port-forward: port i uses channels 2i (data) and 2i+1 (error), each starting
+    with the port number — which is exactly what each kubelet WebSocket sends on its 0 and 1."""
+    async with contextlib.AsyncExitStack() as stack:
+        upstreams = [
+            await stack.enter_async_context(_kubelet_ws(base, path, [("ports", p)], CHANNEL_PROTOCOLS))
+            for p in ports
+        ]
+        await ws.prepare(request)
+        SESSIONS[("portforward", "websocket-channels")] += 1
+
+        async def down(i: int, upstream: aiohttp.ClientWebSocketResponse) -> None:
+            async for msg in upstream:
+                if msg.type == aiohttp.WSMsgType.BINARY and msg.data and msg.data[0] in (0, 1):
+                    await ws.send_bytes(bytes([2 * i + msg.data[0]]) + msg.data[1:])
+
+        async def up() -> None:
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.BINARY and len(msg.data) > 1 and msg.data[0] % 2 == 0:
+                    i = msg.data[0] // 2
+                    if i < len(upstreams):
+                        await upstreams[i].send_bytes(b"\x00" + msg.data[1:])
+
+        uploader = asyncio.ensure_future(up())
+        try:
+            await asyncio.gather(*(down(i, u) for i, u in enumerate(upstreams)))
+        finally:
+            uploader.cancel()
+            await ws.close()
+    return ws
+
+
 async def handle_portforward(
     request: web.Request, registry: Registry, ns: str, name: str
 ) -> web.StreamResponse:
@@ -394,11 +428,19 @@ async def handle_portforward(
     _pod, _node, base = await pod_and_kubelet(registry, ns, name)
     path = f"/portForward/{ns}/{name}"
     if kind == "websocket":
-        # kubectl >= 1.31: SPDY frames tunnelled in WebSocket binary messages.
-        ws = web.WebSocketResponse(protocols=(TUNNEL_PROTOCOL,), heartbeat=None, max_msg_size=0)
+        # kubectl >= 1.31: SPDY frames tunnelled in WebSocket binary messages. The Python client:
+        # the channel protocol, two channels per port.
+        ws = web.WebSocketResponse(
+            protocols=(TUNNEL_PROTOCOL, *CHANNEL_PROTOCOLS), heartbeat=None, max_msg_size=0
+        )
         if not ws.can_prepare(request).ok:
-            # Not a protocol we tunnel: failing the upgrade makes kubectl fall back to plain SPDY.
+            # Not a protocol we speak: failing the upgrade makes kubectl fall back to plain SPDY.
             raise bad_request(f"port-forward over WebSocket needs the {TUNNEL_PROTOCOL} subprotocol")
+        if ws.can_prepare(request).protocol != TUNNEL_PROTOCOL:
+            ports = [p for v in request.query.getall("ports", []) for p in v.split(",") if p]
+            if not ports or not all(p.isdigit() for p in ports):
+                raise bad_request("ports: one or more port numbers are required")
+            return await _portforward_channels(request, ws, base, path, ports)
         await ws.prepare(request)
         SESSIONS[("portforward", "websocket")] += 1
         out: asyncio.Queue[bytes | None] = asyncio.Queue()
