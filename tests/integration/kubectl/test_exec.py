@@ -122,3 +122,14 @@ def test_every_bundled_kubectl_execs(cluster, minor):
     assert (out.returncode, out.stdout) == (2, "hi\n")
     assert "command terminated with exit code 2" in out.stderr
     assert _sessions(transport) == before + 1
+
+
+def test_kubectl_cp_both_ways(cluster, kubectl, tmp_path):
+    """`kubectl cp` is exec of `tar` with stdin/stdout streaming whole files."""
+    binary, _ = kubectl
+    src = tmp_path / "up.txt"
+    src.write_bytes(b"to the pod\n" * 1000)
+    cluster.kubectl(binary, "cp", str(src), f"{POD}:copied-{tmp_path.name}.txt")
+    back = tmp_path / "down.txt"
+    cluster.kubectl(binary, "cp", f"{POD}:copied-{tmp_path.name}.txt", str(back))
+    assert back.read_bytes() == src.read_bytes()
