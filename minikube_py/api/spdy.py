@@ -304,6 +304,7 @@ class Session:
         self.streams: dict[int, Stream] = {}
         self._accepted: asyncio.Queue[Stream | None] = asyncio.Queue()
         self.closed = False
+        self.lost = asyncio.Event()  # set once the connection is gone
 
     def send(self, frame: Frame) -> None:
         if not self.closed:
@@ -360,6 +361,7 @@ class Session:
         if self.closed:
             return
         self.closed = True
+        self.lost.set()
         for s in self.streams.values():
             s.reset = True
             s._remote_fin()

@@ -149,6 +149,9 @@ class _ClientSide:
 
     async def finish(self) -> None: ...
 
+    async def gone(self) -> None:
+        """Return once the client has hung up."""
+
 
 class _WsClient(_ClientSide):
     def __init__(self, ws: web.WebSocketResponse) -> None:
@@ -171,6 +174,9 @@ class _WsClient(_ClientSide):
 
     async def finish(self) -> None:
         await self.ws.close()
+
+    async def gone(self) -> None:
+        return  # `incoming` ends only when the WebSocket is closed
 
 
 class _SpdyClient(_ClientSide):
@@ -207,6 +213,9 @@ class _SpdyClient(_ClientSide):
                 yield item
         finally:
             done.cancel()
+
+    async def gone(self) -> None:
+        await self.session.lost.wait()
 
     async def finish(self) -> None:
         for channel in (STDOUT, STDERR, ERROR):
@@ -256,6 +265,9 @@ async def _bridge_exec(
                     await upstream.send_bytes(bytes([RESIZE]) + one)
             elif channel in (STDIN, RESIZE):
                 await upstream.send_bytes(bytes([channel]) + data)
+        # The client hung up (kubectl killed, laptop closed): end the command too.
+        await client.gone()
+        await upstream.close()
 
     uploader = asyncio.ensure_future(up())
     try:

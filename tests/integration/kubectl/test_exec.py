@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 
 import pytest
 
@@ -133,3 +135,47 @@ def test_kubectl_cp_both_ways(cluster, kubectl, tmp_path):
     back = tmp_path / "down.txt"
     cluster.kubectl(binary, "cp", f"{POD}:copied-{tmp_path.name}.txt", str(back))
     assert back.read_bytes() == src.read_bytes()
+
+
+def wait_for(cond, what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def _sleepers(tag: str) -> list:
+    import psutil
+
+    return [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", tag]]
+
+
+def test_killing_kubectl_ends_the_command(cluster, kubectl):
+    """A hung-up client ends the exec: the API server closes the kubelet's WebSocket and the
+    kubelet kills the command's process group."""
+    binary, transport = kubectl
+    tag = "31.4159" if transport == "spdy" else "27.1828"
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--kubeconfig",
+            cluster.kubeconfig,
+            "exec",
+            POD,
+            "--",
+            "sh",
+            "-c",
+            f"echo up; exec sleep {tag}",
+        ],
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert proc.stdout.readline() == b"up\n"
+        wait_for(lambda: _sleepers(tag), "the command to start")  # `up` comes just before exec
+        assert len(_sleepers(tag)) == 1
+    finally:
+        proc.kill()
+        proc.wait()
+    wait_for(lambda: not _sleepers(tag), "the command to end with its kubectl")

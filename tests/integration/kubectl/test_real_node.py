@@ -21,6 +21,7 @@ import pytest
 from minikube_py.api import auth
 
 from .conftest import NEWEST, free_port
+from .test_exec import _sleepers, wait_for
 from .tty import tty_session
 
 pytestmark = pytest.mark.integration
@@ -134,6 +135,21 @@ def test_real_container_exec_logs_port_forward(real, which, request):
     # A terminal: `stty size` in the container follows our window (runtime exec on the kubelet's pty).
     seen, code = tty_session([binary, "--kubeconfig", kc, "exec", "-it", POD, "--", "sh"])
     assert code == 5 and b"command terminated with exit code 5" in seen
+
+    # Hanging up ends the command inside the container too (the kubelet kills its process group).
+    tag = "31.4159" if which == "1.20" else "27.1828"
+    hung = subprocess.Popen(
+        [binary, "--kubeconfig", kc, "exec", POD, "--", "sh", "-c", f"echo up; exec sleep {tag}"],
+        stdout=subprocess.PIPE,
+        env={k: v for k, v in os.environ.items() if k != "KUBECONFIG"},
+    )
+    try:
+        assert hung.stdout.readline() == b"up\n"
+        wait_for(lambda: _sleepers(tag), "the command to start")
+    finally:
+        hung.kill()
+        hung.wait()
+    wait_for(lambda: not _sleepers(tag), "the command to end with its kubectl")
 
     out = _kubectl(binary, kc, "logs", POD, "--tail=2")
     lines = out.stdout.splitlines()
