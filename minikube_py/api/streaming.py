@@ -167,10 +167,6 @@ class _WsClient(_ClientSide):
                     yield msg.data[1], b""  # v5: the client closed this channel (stdin EOF)
                 elif len(msg.data) > 1:
                     yield msg.data[0], msg.data[1:]
-            elif msg.type == aiohttp.WSMsgType.TEXT and msg.data:  # some clients send text frames
-                data = msg.data.encode()
-                if len(data) > 1:
-                    yield data[0] - ord("0") if data[0] >= ord("0") else data[0], data[1:]
 
     async def finish(self) -> None:
         await self.ws.close()
