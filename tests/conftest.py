@@ -108,9 +108,8 @@ class VmLaneRun:
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
         }
-        self.result = uml.run_in_vm(
-            argv, cwd=str(REPO), env=env, results_dir=results, echo=echo, timeout=VM_LANE_TIMEOUT
-        )
+        self.result = uml.run_in_vm(argv, cwd=str(REPO), env=env, results_dir=results, echo=echo,
+                                    timeout=VM_LANE_TIMEOUT)
         try:
             with open(report) as f:
                 self.results = json.load(f)

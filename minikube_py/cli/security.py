@@ -1,9 +1,9 @@
 """`mkpy cgroups ...` and `mkpy seccomp ...`: look at the limits and filters a container gets.
 
-mkpy cgroups detect                 v1 or v2, and why
-mkpy cgroups show /mkpy/ID          the cgroup's directory(ies) and stats()
-mkpy cgroups plan resources.json    the files and values an OCI linux.resources would write
-mkpy seccomp show [profile.json]    the BPF program (RuntimeDefault when no file is given)
+    mkpy cgroups detect                 v1 or v2, and why
+    mkpy cgroups show /mkpy/ID          the cgroup's directory(ies) and stats()
+    mkpy cgroups plan resources.json    the files and values an OCI linux.resources would write
+    mkpy seccomp show [profile.json]    the BPF program (RuntimeDefault when no file is given)
 """
 
 from __future__ import annotations
@@ -34,11 +34,8 @@ def detect() -> None:
     from minikube_py.runtime.cgroups import detect as detect_driver
 
     kind = detect_driver()
-    why = (
-        "cgroup2 is mounted at /sys/fs/cgroup"
-        if kind == "v2"
-        else "/sys/fs/cgroup holds one v1 hierarchy per controller"
-    )
+    why = ("cgroup2 is mounted at /sys/fs/cgroup" if kind == "v2"
+           else "/sys/fs/cgroup holds one v1 hierarchy per controller")
     click.echo(f"{kind}: {why}")
 
 
@@ -53,12 +50,8 @@ def show(path: str) -> None:
         if not cg.exists():
             raise click.ClickException(f"cgroupsPath: {path} does not exist")
         dirs = [d for d in cg.directories() if os.path.isdir(d)]
-        click.echo(
-            json.dumps(
-                {"driver": cg.version, "directories": dirs, "procs": cg.procs(), "stats": cg.stats()},
-                indent=2,
-            )
-        )
+        click.echo(json.dumps({"driver": cg.version, "directories": dirs, "procs": cg.procs(),
+                               "stats": cg.stats()}, indent=2))
     except CgroupError as exc:
         raise click.ClickException(str(exc)) from None
 

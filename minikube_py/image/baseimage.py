@@ -35,36 +35,19 @@ PAUSE_NAME = "registry.k8s.io/pause:3.9"
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 ETC_FILES = {
-    "etc/passwd": (
-        "root:x:0:0:root:/root:/bin/sh\n"
-        "daemon:x:1:1:daemon:/usr/sbin:/bin/false\n"
-        "www-data:x:33:33:www-data:/var/www:/bin/false\n"
-        "nobody:x:65534:65534:nobody:/home:/bin/false\n"
-    ),
+    "etc/passwd": ("root:x:0:0:root:/root:/bin/sh\n"
+                   "daemon:x:1:1:daemon:/usr/sbin:/bin/false\n"
+                   "www-data:x:33:33:www-data:/var/www:/bin/false\n"
+                   "nobody:x:65534:65534:nobody:/home:/bin/false\n"),
     "etc/group": ("root:x:0:\ndaemon:x:1:\ntty:x:5:\nwww-data:x:33:\nusers:x:100:\nnogroup:x:65534:\n"),
     "etc/shadow": "root:*:19000:0:99999:7:::\ndaemon:*:19000::::::\nnobody:*:19000::::::\n",
     "etc/hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
     "etc/nsswitch.conf": "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\nnetworks: files\n",
 }
 # Directories and their modes; /tmp is world-writable with the sticky bit, /root private.
-DIRS = {
-    "bin": 0o755,
-    "sbin": 0o755,
-    "usr": 0o755,
-    "usr/bin": 0o755,
-    "usr/sbin": 0o755,
-    "etc": 0o755,
-    "dev": 0o755,
-    "proc": 0o555,
-    "sys": 0o555,
-    "tmp": 0o1777,
-    "root": 0o700,
-    "home": 0o755,
-    "var": 0o755,
-    "var/spool": 0o755,
-    "var/www": 0o755,
-    "run": 0o755,
-}
+DIRS = {"bin": 0o755, "sbin": 0o755, "usr": 0o755, "usr/bin": 0o755, "usr/sbin": 0o755, "etc": 0o755,
+        "dev": 0o755, "proc": 0o555, "sys": 0o555, "tmp": 0o1777, "root": 0o700, "home": 0o755,
+        "var": 0o755, "var/spool": 0o755, "var/www": 0o755, "run": 0o755}
 
 
 def busybox_version(busybox: str) -> str:
@@ -121,48 +104,30 @@ def build_layout(out: str, busybox: str = BUSYBOX) -> str:
         shutil.rmtree(tree)
     plat = host_platform()
     config = {
-        "architecture": plat["architecture"],
-        "os": "linux",
-        "created": created,
+        "architecture": plat["architecture"], "os": "linux", "created": created,
         "config": {"Env": [PATH_ENV], "Cmd": ["sh"]},
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-        "history": [
-            {
-                "created": created,
-                "created_by": f"rootfs/build.sh: {busybox_version(busybox)} (Debian busybox-static)",
-            }
-        ],
+        "history": [{"created": created,
+                     "created_by": f"rootfs/build.sh: {busybox_version(busybox)} (Debian busybox-static)"}],
     }
     pause = json.loads(json.dumps(config))
     pause["config"] = {"Env": [PATH_ENV], "Entrypoint": ["/bin/sleep", "infinity"], "StopSignal": "SIGKILL"}
-    pause["history"].append(
-        {"created": created, "created_by": 'ENTRYPOINT ["/bin/sleep", "infinity"]', "empty_layer": True}
-    )
+    pause["history"].append({"created": created, "created_by": "ENTRYPOINT [\"/bin/sleep\", \"infinity\"]",
+                             "empty_layer": True})
     entries = []
     digest = ""
     for name, cfg in ((NAME, config), (PAUSE_NAME, pause)):
         config_bytes = canonical_json(cfg)
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": OCI_CONFIG, "digest": blobs.put(config_bytes), "size": len(config_bytes)},
-            "layers": [layer],
-        }
+        manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                    "config": {"mediaType": OCI_CONFIG, "digest": blobs.put(config_bytes),
+                               "size": len(config_bytes)},
+                    "layers": [layer]}
         manifest_bytes = canonical_json(manifest)
         d = blobs.put(manifest_bytes)
         digest = digest or d
-        entries.append(
-            {
-                "mediaType": OCI_MANIFEST,
-                "digest": d,
-                "size": len(manifest_bytes),
-                "platform": plat,
-                "annotations": {
-                    "org.opencontainers.image.ref.name": name.rsplit(":", 1)[1],
-                    "io.containerd.image.name": name,
-                },
-            }
-        )
+        entries.append({"mediaType": OCI_MANIFEST, "digest": d, "size": len(manifest_bytes), "platform": plat,
+                        "annotations": {"org.opencontainers.image.ref.name": name.rsplit(":", 1)[1],
+                                        "io.containerd.image.name": name}})
     shutil.rmtree(blobs.ingest_dir, ignore_errors=True)
     index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}
     with open(os.path.join(out, "index.json"), "w") as f:

@@ -46,15 +46,11 @@ class BlobWriter:
         digest = "sha256:" + self.hash.hexdigest()
         try:
             if self.expected and digest != self.expected:
-                raise ImageError(
-                    f"digest mismatch: expected {self.expected}, got {digest} ({self.size} bytes)",
-                    reason="DigestMismatch",
-                )
+                raise ImageError(f"digest mismatch: expected {self.expected}, got {digest} "
+                                 f"({self.size} bytes)", reason="DigestMismatch")
             if self.expected_size is not None and self.size != self.expected_size:
-                raise ImageError(
-                    f"size mismatch for {digest}: expected {self.expected_size} bytes, got {self.size}",
-                    reason="DigestMismatch",
-                )
+                raise ImageError(f"size mismatch for {digest}: expected {self.expected_size} bytes, "
+                                 f"got {self.size}", reason="DigestMismatch")
             os.chmod(self.tmp, 0o444)
             os.replace(self.tmp, self.store.path(digest))
         finally:
@@ -111,7 +107,7 @@ class BlobStore:
 
         digest = sha256(data)
         if (expected is None or digest == expected) and self.has(digest):
-            return digest  # already stored: content addressing makes this a no-op
+            return digest          # already stored: content addressing makes this a no-op
         with self.writer(expected, len(data) if expected else None) as w:
             w.write(data)
             return w.commit()

@@ -36,9 +36,9 @@ Out = Callable[[str], None]
 
 @dataclass
 class State:
-    config: dict  # the whole image config (rootfs.diff_ids, history, config)
-    layers: list[dict]  # layer descriptors, bottom first
-    key: str  # cache key of the step that produced this state
+    config: dict          # the whole image config (rootfs.diff_ids, history, config)
+    layers: list[dict]    # layer descriptors, bottom first
+    key: str              # cache key of the step that produced this state
 
     @property
     def run_config(self) -> dict:
@@ -98,9 +98,8 @@ def _translate(pattern: str) -> str:
 
 # ------------------------------------------------------------------ the builder
 class Builder:
-    def __init__(
-        self, store, context: str, build_args: dict[str, str], no_cache: bool, out: Out, progress: bool | None
-    ) -> None:
+    def __init__(self, store, context: str, build_args: dict[str, str], no_cache: bool, out: Out,
+                 progress: bool | None) -> None:
         self.store = store
         self.context = os.path.realpath(context)
         self.build_args = dict(build_args)
@@ -108,7 +107,7 @@ class Builder:
         self.out = out
         self.progress = progress
         self.ignore = DockerIgnore(self.context)
-        self.args: dict[str, str] = {}  # ARG values visible now
+        self.args: dict[str, str] = {}       # ARG values visible now
         self.global_args: dict[str, str] = {}
         self.used_args: set[str] = set()
 
@@ -125,10 +124,8 @@ class Builder:
         froms = [i for i in instructions if i.cmd == "FROM"]
         first = next((i for i in instructions if i.cmd != "ARG"), None)
         if first is None or first.cmd != "FROM":
-            raise DockerfileError(
-                (first or instructions[0]).line,
-                "the first instruction must be FROM (only ARG may come before it)",
-            )
+            raise DockerfileError((first or instructions[0]).line, "the first instruction must be FROM "
+                                  "(only ARG may come before it)")
         if len(froms) > 1:
             raise froms[1].error("multi-stage builds are not supported by mkpy image build")
         state: State | None = None
@@ -169,15 +166,11 @@ class Builder:
         parts = expand(inst.raw, self.global_args).split()
         if len(parts) not in (1, 3) or (len(parts) == 3 and parts[1].lower() != "as"):
             raise inst.error(f"expected FROM IMAGE [AS NAME], got {inst.raw!r}")
-        self.args = {}  # ARGs declared before FROM must be re-declared to be used after it
+        self.args = {}        # ARGs declared before FROM must be re-declared to be used after it
         name = parts[0]
         if name == "scratch":
-            config = {
-                **host_platform(),
-                "config": {},
-                "rootfs": {"type": "layers", "diff_ids": []},
-                "history": [],
-            }
+            config = {**host_platform(), "config": {}, "rootfs": {"type": "layers", "diff_ids": []},
+                      "history": []}
             return State(config, [], _hash("scratch"))
         try:
             reference.parse(name)
@@ -193,7 +186,7 @@ class Builder:
     def step(self, state: State, inst: Instruction) -> State:
         handler = getattr(self, f"do_{inst.cmd.lower()}")
         if inst.cmd == "ARG":
-            self.declare_arg(inst, self.args)  # ARG values are needed even when the step is cached
+            self.declare_arg(inst, self.args)   # ARG values are needed even when the step is cached
         env = self.env(state)
         inputs = self.inputs(state, inst, env)
         key = _hash(state.key, inst.cmd, inst.flags, inst.raw, inputs)
@@ -207,13 +200,8 @@ class Builder:
         new = State(copy.deepcopy(state.config), list(state.layers), key)
         layer_text = handler(new, inst, env)
         new.config.setdefault("history", []).append(
-            {
-                "created": _now(),
-                "created_by": inst.text,
-                "comment": "mkpy image build",
-                **({} if layer_text else {"empty_layer": True}),
-            }
-        )
+            {"created": _now(), "created_by": inst.text, "comment": "mkpy image build",
+             **({} if layer_text else {"empty_layer": True})})
         new.config["created"] = new.config["history"][-1]["created"]
         with open(cached + ".tmp", "w") as f:
             json.dump({"config": new.config, "layers": new.layers}, f)
@@ -235,7 +223,7 @@ class Builder:
 
     # -- config-only instructions (return None: no layer)
     def do_arg(self, state: State, inst: Instruction, env: dict) -> None:
-        pass  # declared in step(); an ARG changes no config, only later steps' keys
+        pass          # declared in step(); an ARG changes no config, only later steps' keys
 
     def do_env(self, state: State, inst: Instruction, env: dict) -> None:
         cfg = state.run_config
@@ -294,9 +282,8 @@ class Builder:
 
     # -- instructions that change files
     def do_workdir(self, state: State, inst: Instruction, env: dict) -> str | None:
-        path = posixpath.normpath(
-            posixpath.join(state.run_config.get("WorkingDir") or "/", expand(inst.raw, env).strip())
-        )
+        path = posixpath.normpath(posixpath.join(state.run_config.get("WorkingDir") or "/",
+                                                 expand(inst.raw, env).strip()))
         state.run_config["WorkingDir"] = path
         if self.image_isdir(state, path):
             return None
@@ -344,13 +331,8 @@ class Builder:
 
         return buildrun.run_step(self, state, inst, env)
 
-    def add_layer(
-        self,
-        state: State,
-        stage: str,
-        owners: dict[str, tuple[int, int]],
-        owner: tuple[int, int] | None = (0, 0),
-    ) -> None:
+    def add_layer(self, state: State, stage: str, owners: dict[str, tuple[int, int]],
+                  owner: tuple[int, int] | None = (0, 0)) -> None:
         """Tar the staged tree into a layer; owner=None keeps the files' real owners (RUN)."""
         desc, diff_id = write_layer(self.store.blobs, stage, mtime=0, owner=owner, owners=owners)
         state.layers.append(desc)
@@ -366,12 +348,8 @@ class Builder:
         sources, dest = items[:-1], items[-1]
         workdir = state.run_config.get("WorkingDir") or "/"
         dest_abs = posixpath.normpath(posixpath.join(workdir, dest))
-        into_dir = (
-            dest.endswith("/")
-            or posixpath.basename(dest) in (".", "..")
-            or len(sources) > 1
-            or self.image_isdir(state, dest_abs)
-        )
+        into_dir = (dest.endswith("/") or posixpath.basename(dest) in (".", "..") or len(sources) > 1
+                    or self.image_isdir(state, dest_abs))
         chmod = None
         if "chmod" in inst.flags:
             try:
@@ -386,17 +364,12 @@ class Builder:
             rel = posixpath.normpath(pattern.lstrip("/"))
             if rel.startswith(".."):
                 raise inst.error(f"source {pattern!r} is outside the build context")
-            matches = (
-                sorted(glob.glob(rel, root_dir=self.context, include_hidden=True))
-                if glob.has_magic(rel)
-                else [rel]
-            )
+            matches = sorted(glob.glob(rel, root_dir=self.context, include_hidden=True)) \
+                if glob.has_magic(rel) else [rel]
             matches = [m for m in matches if m == "." or not self.ignore.excluded(posixpath.normpath(m))]
             if not matches or not all(os.path.lexists(os.path.join(self.context, m)) for m in matches):
-                raise inst.error(
-                    f"source {pattern!r} not found in the build context {self.context}"
-                    " (or excluded by .dockerignore)"
-                )
+                raise inst.error(f"source {pattern!r} not found in the build context {self.context}"
+                                 " (or excluded by .dockerignore)")
             for m in matches:
                 src = os.path.join(self.context, m)
                 real = os.path.realpath(src)
@@ -435,9 +408,8 @@ class Builder:
         rel = path.strip("/")
         if not rel:
             return None
-        for desc, diff_id in zip(
-            reversed(state.layers), reversed(state.config["rootfs"]["diff_ids"]), strict=True
-        ):
+        for desc, diff_id in zip(reversed(state.layers), reversed(state.config["rootfs"]["diff_ids"]),
+                                 strict=True):
             layer = self.store.unpack_layer(desc, diff_id)
             candidate = os.path.join(layer, rel)
             try:
@@ -504,17 +476,9 @@ def _entry(src: str, dest: str, chmod: int | None) -> tuple:
 
 
 # ------------------------------------------------------------------ entry point
-def build(
-    store,
-    context: str,
-    *,
-    dockerfile_path: str | None = None,
-    tags: list[str] = (),
-    build_args: dict[str, str] | None = None,
-    no_cache: bool = False,
-    out: Out = print,
-    progress: bool | None = None,
-):
+def build(store, context: str, *, dockerfile_path: str | None = None, tags: list[str] = (),
+          build_args: dict[str, str] | None = None, no_cache: bool = False, out: Out = print,
+          progress: bool | None = None):
     """Build the Dockerfile in context (or dockerfile_path) and tag the result. Returns the Image."""
     if not os.path.isdir(context):
         raise ImageError(f"build context {context!r} is not a directory", reason="NotFound")
@@ -531,12 +495,9 @@ def build(
         state = builder.run(instructions)
         config_bytes = canonical_json(state.config)
         config_digest = store.blobs.put(config_bytes)
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config_bytes)},
-            "layers": state.layers,
-        }
+        manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                    "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config_bytes)},
+                    "layers": state.layers}
         image = store.add_image(canonical_json(manifest), names)
     out(f"Successfully built {image.id[7:19]}")
     for n in names:

@@ -18,75 +18,31 @@ import time
 
 from minikube_py.image.dockerfile import Instruction
 
-DEFAULT_CAPS = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-]
+DEFAULT_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+                "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+                "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
 
 
-def bundle_config(
-    argv: list[str],
-    env: list[str],
-    cwd: str,
-    uid: int,
-    gid: int,
-    overlay: dict,
-    log_path: str,
-    hostname: str = "mkpy-build",
-) -> dict:
+def bundle_config(argv: list[str], env: list[str], cwd: str, uid: int, gid: int, overlay: dict,
+                  log_path: str, hostname: str = "mkpy-build") -> dict:
     """The OCI runtime config.json for one build step."""
     caps = {k: list(DEFAULT_CAPS) for k in ("bounding", "effective", "permitted")}
     return {
         "ociVersion": "1.0.2",
-        "process": {
-            "terminal": False,
-            "user": {"uid": uid, "gid": gid},
-            "args": argv,
-            "env": env,
-            "cwd": cwd or "/",
-            "capabilities": caps,
-            "noNewPrivileges": True,
-        },
+        "process": {"terminal": False, "user": {"uid": uid, "gid": gid}, "args": argv, "env": env,
+                    "cwd": cwd or "/", "capabilities": caps, "noNewPrivileges": True},
         "root": {"path": "rootfs", "readonly": False},
         "hostname": hostname,
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc"},
-            {
-                "destination": "/dev",
-                "type": "tmpfs",
-                "source": "tmpfs",
-                "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
-            },
-            {
-                "destination": "/dev/pts",
-                "type": "devpts",
-                "source": "devpts",
-                "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"],
-            },
-            {
-                "destination": "/dev/shm",
-                "type": "tmpfs",
-                "source": "shm",
-                "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-            },
-            {
-                "destination": "/sys",
-                "type": "sysfs",
-                "source": "sysfs",
-                "options": ["nosuid", "noexec", "nodev", "ro"],
-            },
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", "ro"]},
         ],
         "linux": {"namespaces": [{"type": t} for t in ("pid", "mount", "ipc", "uts", "network")]},
         "annotations": {"mkpy.io/overlay": json.dumps(overlay), "mkpy.io/log-path": log_path},
@@ -102,10 +58,8 @@ def run_step(builder, state, inst: Instruction, env: dict[str, str]) -> str:
     try:
         from minikube_py.runtime.client import RuntimeClient
     except ImportError:
-        raise inst.error(
-            "RUN needs the project's container runtime (minikube_py.runtime), "
-            "which this checkout does not have"
-        ) from None
+        raise inst.error("RUN needs the project's container runtime (minikube_py.runtime), "
+                         "which this checkout does not have") from None
     store = builder.store
     argv = inst.exec_form if inst.exec_form is not None else ["/bin/sh", "-c", inst.raw]
     # ARG values are in RUN's environment (not in the image); ENV values are in both.
@@ -114,10 +68,8 @@ def run_step(builder, state, inst: Instruction, env: dict[str, str]) -> str:
         k, _, v = item.partition("=")
         run_env[k] = v
     uid, gid = _user(builder, state, inst)
-    lower = [
-        store.unpack_layer(d, i)
-        for d, i in zip(state.layers, state.config["rootfs"]["diff_ids"], strict=True)
-    ]
+    lower = [store.unpack_layer(d, i) for d, i in zip(state.layers, state.config["rootfs"]["diff_ids"],
+                                                       strict=True)]
     work = tempfile.mkdtemp(prefix="build-", dir=store.dir)
     cid = "mkpy-build-" + os.path.basename(work).removeprefix("build-").lower().replace("_", "")
     client = RuntimeClient(os.path.join(work, "runtime"))
@@ -131,15 +83,8 @@ def run_step(builder, state, inst: Instruction, env: dict[str, str]) -> str:
             os.makedirs(lower[0])
         overlay = {"lower": list(reversed(lower)), "upper": upper, "work": ovl_work}
         log_path = os.path.join(work, "run.log")
-        config = bundle_config(
-            argv,
-            [f"{k}={v}" for k, v in run_env.items()],
-            state.run_config.get("WorkingDir") or "/",
-            uid,
-            gid,
-            overlay,
-            log_path,
-        )
+        config = bundle_config(argv, [f"{k}={v}" for k, v in run_env.items()],
+                               state.run_config.get("WorkingDir") or "/", uid, gid, overlay, log_path)
         with open(os.path.join(bundle, "config.json"), "w") as f:
             json.dump(config, f, indent=1)
         client.create(cid, bundle)
@@ -148,7 +93,7 @@ def run_step(builder, state, inst: Instruction, env: dict[str, str]) -> str:
         exit_code = _wait(client, cid, log_path, builder.out)
         if exit_code != 0:
             raise inst.error(f"the command {argv} returned a non-zero code: {exit_code}")
-        builder.add_layer(state, upper, {}, owner=None)  # files a RUN made keep their owners
+        builder.add_layer(state, upper, {}, owner=None)   # files a RUN made keep their owners
         return "layer"
     finally:
         if created:

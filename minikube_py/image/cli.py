@@ -33,12 +33,8 @@ class _Group(click.Group):
 
 @click.group(cls=_Group)
 @click.option("--root", envvar="MKPY_ROOT", default=None, help="node state root [default: /var/lib/mkpy]")
-@click.option(
-    "--hosts-dir",
-    envvar="MKPY_HOSTS_DIR",
-    default=None,
-    help="registry hosts/mirrors directory [default: ROOT/certs.d]",
-)
+@click.option("--hosts-dir", envvar="MKPY_HOSTS_DIR", default=None,
+              help="registry hosts/mirrors directory [default: ROOT/certs.d]")
 @click.pass_context
 def image(ctx: click.Context, root: str | None, hosts_dir: str | None) -> None:
     """Build, pull, push and manage container images."""
@@ -65,14 +61,8 @@ def _ago(created: str | None) -> str:
     except ValueError:
         return "N/A"
     secs = (datetime.datetime.now(datetime.UTC) - when).total_seconds()
-    for size, name in (
-        (365 * 86400, "year"),
-        (30 * 86400, "month"),
-        (7 * 86400, "week"),
-        (86400, "day"),
-        (3600, "hour"),
-        (60, "minute"),
-    ):
+    for size, name in ((365 * 86400, "year"), (30 * 86400, "month"), (7 * 86400, "week"),
+                       (86400, "day"), (3600, "hour"), (60, "minute")):
         if secs >= size:
             n = int(secs // size)
             return f"{n} {name}{'s' if n > 1 else ''} ago"
@@ -96,9 +86,8 @@ def build(ctx, tags, dockerfile, build_args, no_cache, quiet, context) -> None:
             raise click.BadParameter(f"{item!r} is not K=V", param_hint="--build-arg")
         args[k] = v
     out = (lambda line: None) if quiet else click.echo
-    result = _store(ctx).build(
-        context, dockerfile_path=dockerfile, tags=list(tags), build_args=args, no_cache=no_cache, out=out
-    )
+    result = _store(ctx).build(context, dockerfile_path=dockerfile, tags=list(tags), build_args=args,
+                               no_cache=no_cache, out=out)
     if quiet:
         click.echo(result.id)
 
@@ -117,10 +106,8 @@ def pull(ctx, ref, creds, quiet) -> None:
     img = _store(ctx).pull(ref, creds=_creds(creds), progress=False if quiet else None)
     s = img.stats
     click.echo(f"{reference.normalize(ref)}: {img.digest}")
-    click.echo(
-        f"fetched {s.blobs_fetched} blobs ({_size(s.bytes_transferred)}), "
-        f"{s.blobs_skipped} already present, from {s.endpoint}"
-    )
+    click.echo(f"fetched {s.blobs_fetched} blobs ({_size(s.bytes_transferred)}), "
+               f"{s.blobs_skipped} already present, from {s.endpoint}")
 
 
 @image.command()
@@ -132,14 +119,11 @@ def pull(ctx, ref, creds, quiet) -> None:
 @click.pass_context
 def push(ctx, ref, target, creds, chunk_size, quiet) -> None:
     """Push an image to its registry (or to TARGET)."""
-    s = _store(ctx).push(
-        ref, target=target, creds=_creds(creds), chunk_size=chunk_size, progress=False if quiet else None
-    )
+    s = _store(ctx).push(ref, target=target, creds=_creds(creds), chunk_size=chunk_size,
+                         progress=False if quiet else None)
     click.echo(f"{reference.normalize(target or ref)}: digest: {s.digest}")
-    click.echo(
-        f"uploaded {s.blobs_fetched} blobs ({_size(s.bytes_transferred)}), "
-        f"{s.blobs_skipped} already in the registry ({s.endpoint})"
-    )
+    click.echo(f"uploaded {s.blobs_fetched} blobs ({_size(s.bytes_transferred)}), "
+               f"{s.blobs_skipped} already in the registry ({s.endpoint})")
 
 
 @image.command(name="ls")
@@ -154,11 +138,8 @@ def ls(ctx, quiet, digests) -> None:
         if name:
             r = reference.parse(name)
             repo, tag = r.familiar, r.tag or "<none>"
-        rows.append(
-            [repo, tag]
-            + ([img.digest] if digests else [])
-            + [img.id[7:19], _ago(img.created), _size(img.size)]
-        )
+        rows.append([repo, tag] + ([img.digest] if digests else [])
+                    + [img.id[7:19], _ago(img.created), _size(img.size)])
     if quiet:
         for row in rows:
             click.echo(row[-3])
@@ -179,22 +160,12 @@ def inspect(ctx, refs) -> None:
     for ref in refs:
         img = store.resolve(ref)
         repos = sorted({reference.parse(t).repository for t in img.tags})
-        out.append(
-            {
-                "Id": img.id,
-                "RepoTags": img.tags,
-                "RepoDigests": [f"{r}@{img.digest}" for r in repos],
-                "Digest": img.digest,
-                "Created": img.created,
-                "Architecture": img.image_config.get("architecture"),
-                "Os": img.image_config.get("os"),
-                "Size": img.size,
-                "Config": img.config,
-                "RootFS": img.image_config.get("rootfs"),
-                "Layers": [d["digest"] for d in img.layers],
-                "History": img.image_config.get("history", []),
-            }
-        )
+        out.append({"Id": img.id, "RepoTags": img.tags, "RepoDigests": [f"{r}@{img.digest}" for r in repos],
+                    "Digest": img.digest, "Created": img.created,
+                    "Architecture": img.image_config.get("architecture"),
+                    "Os": img.image_config.get("os"), "Size": img.size, "Config": img.config,
+                    "RootFS": img.image_config.get("rootfs"), "Layers": [d["digest"] for d in img.layers],
+                    "History": img.image_config.get("history", [])})
     click.echo(json.dumps(out, indent=2))
 
 

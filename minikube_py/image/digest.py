@@ -61,12 +61,7 @@ def pick_platform(index: dict) -> dict:
     # A one-entry index without platform data (what umoci and skopeo often write) is taken as is.
     if len(entries) == 1 and not entries[0].get("platform"):
         return entries[0]
-    have = [
-        f"{(d.get('platform') or {}).get('os')}/{(d.get('platform') or {}).get('architecture')}"
-        for d in entries
-    ]
-    raise ImageError(
-        f"no manifest for {want['os']}/{want['architecture']} in the image index "
-        f"(it has {', '.join(have) or 'none'})",
-        reason="NotFound",
-    )
+    have = [f"{(d.get('platform') or {}).get('os')}/{(d.get('platform') or {}).get('architecture')}"
+            for d in entries]
+    raise ImageError(f"no manifest for {want['os']}/{want['architecture']} in the image index "
+                     f"(it has {', '.join(have) or 'none'})", reason="NotFound")

@@ -16,34 +16,20 @@ from dataclasses import dataclass, field
 
 from minikube_py.image.errors import ImageError
 
-SUPPORTED = {
-    "FROM",
-    "RUN",
-    "COPY",
-    "ADD",
-    "WORKDIR",
-    "ENV",
-    "ARG",
-    "LABEL",
-    "EXPOSE",
-    "USER",
-    "CMD",
-    "ENTRYPOINT",
-    "STOPSIGNAL",
-    "VOLUME",
-    "MAINTAINER",
-}
+SUPPORTED = {"FROM", "RUN", "COPY", "ADD", "WORKDIR", "ENV", "ARG", "LABEL", "EXPOSE", "USER", "CMD",
+             "ENTRYPOINT", "STOPSIGNAL", "VOLUME", "MAINTAINER"}
 KNOWN_UNSUPPORTED = {"HEALTHCHECK", "SHELL", "ONBUILD"}
-FLAGS = {"COPY": {"chown", "chmod", "from"}, "ADD": {"chown", "chmod"}, "FROM": {"platform"}, "RUN": set()}
+FLAGS = {"COPY": {"chown", "chmod", "from"}, "ADD": {"chown", "chmod"}, "FROM": {"platform"},
+         "RUN": set()}
 # Instructions whose arguments docker expands $VARS in (RUN/CMD/ENTRYPOINT leave it to the shell).
 EXPANDS = {"FROM", "COPY", "ADD", "WORKDIR", "ENV", "ARG", "LABEL", "EXPOSE", "USER", "STOPSIGNAL", "VOLUME"}
 
 
 @dataclass
 class Instruction:
-    cmd: str  # upper case: FROM, RUN, ...
-    raw: str  # the argument text as written (continuations joined)
-    line: int  # where the instruction starts
+    cmd: str                         # upper case: FROM, RUN, ...
+    raw: str                         # the argument text as written (continuations joined)
+    line: int                        # where the instruction starts
     flags: dict[str, str] = field(default_factory=dict)
     exec_form: list[str] | None = None
 
@@ -67,7 +53,7 @@ def parse(text: str) -> list[Instruction]:
         if not buf and (not stripped or stripped.startswith("#")):
             continue
         if buf and stripped.startswith("#"):
-            continue  # comment lines inside a continuation are dropped, as docker does
+            continue          # comment lines inside a continuation are dropped, as docker does
         if not buf:
             start = number
         if line.rstrip().endswith("\\"):
@@ -109,17 +95,15 @@ def _instruction(text: str, line: int) -> Instruction:
             if isinstance(parsed, list) and all(isinstance(a, str) for a in parsed):
                 exec_form = parsed
         except ValueError:
-            pass  # not JSON: docker treats it as shell form too
+            pass          # not JSON: docker treats it as shell form too
     inst = Instruction(cmd, rest, line, flags, exec_form)
     if not rest and cmd not in ("CMD", "ENTRYPOINT"):
         raise inst.error("needs an argument")
     return inst
 
 
-_VAR = re.compile(
-    r"\\\$|\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<op>[-+])(?P<word>[^}]*))?\}"
-    r"|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))"
-)
+_VAR = re.compile(r"\\\$|\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<op>[-+])(?P<word>[^}]*))?\}"
+                  r"|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))")
 
 
 def expand(text: str, env: dict[str, str]) -> str:

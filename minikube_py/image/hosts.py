@@ -26,7 +26,7 @@ from minikube_py.image.errors import ImageError
 
 @dataclass
 class Endpoint:
-    url: str  # scheme://host[:port], no trailing slash
+    url: str                                  # scheme://host[:port], no trailing slash
     capabilities: list[str] = field(default_factory=lambda: ["pull", "resolve", "push"])
     ca: str | None = None
     skip_verify: bool = False
@@ -66,21 +66,14 @@ def endpoints(hosts_dir: str | None, domain: str, capability: str) -> list[Endpo
 
     def make(url: str, entry: dict, default_caps: list[str]) -> Endpoint:
         if not url.startswith(("http://", "https://")):
-            raise ImageError(
-                f"registry hosts file {config_file}: {url!r} must start with http:// or https://"
-            )
+            raise ImageError(f"registry hosts file {config_file}: {url!r} must start with http:// or https://")
         ca = entry.get("ca")
         if isinstance(ca, list):
             ca = ca[0] if ca else None
         if ca and not os.path.isabs(ca):
             ca = os.path.join(base, ca)
-        return Endpoint(
-            url.rstrip("/"),
-            list(entry.get("capabilities", default_caps)),
-            ca,
-            bool(entry.get("skip_verify", False)),
-            dict(entry.get("header", {})),
-        )
+        return Endpoint(url.rstrip("/"), list(entry.get("capabilities", default_caps)), ca,
+                        bool(entry.get("skip_verify", False)), dict(entry.get("header", {})))
 
     found = [make(url, entry, ["pull", "resolve"]) for url, entry in (conf.get("host") or {}).items()]
     server = conf.get("server") or _default_server(domain)

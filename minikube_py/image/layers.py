@@ -84,13 +84,8 @@ def _is_opaque(path: str) -> bool:
         return False
 
 
-def write_tar(
-    root: str,
-    out: BinaryIO,
-    mtime: int = 0,
-    owner: tuple[int, int] | None = None,
-    owners: dict[str, tuple[int, int]] | None = None,
-) -> None:
+def write_tar(root: str, out: BinaryIO, mtime: int = 0, owner: tuple[int, int] | None = None,
+              owners: dict[str, tuple[int, int]] | None = None) -> None:
     """Write the tree under root as a layer tar; overlay whiteouts become OCI whiteouts.
 
     owner=(uid, gid) stamps every entry with that owner (a base image built by any user);
@@ -101,14 +96,13 @@ def write_tar(
             full = os.path.join(root, rel)
             st = os.lstat(full)
             if _is_whiteout(st):
-                info = tarfile.TarInfo(
-                    posixpath.join(posixpath.dirname(rel), WHITEOUT_PREFIX + posixpath.basename(rel))
-                )
+                info = tarfile.TarInfo(posixpath.join(posixpath.dirname(rel),
+                                                      WHITEOUT_PREFIX + posixpath.basename(rel)))
                 info.mode, info.uid, info.gid, info.mtime = 0o644, 0, 0, mtime
                 tar.addfile(info)
                 continue
             info = tar.gettarinfo(full, arcname=rel)
-            if info is None:  # sockets cannot be in a tar
+            if info is None:        # sockets cannot be in a tar
                 continue
             info.mtime, info.uname, info.gname = mtime, "", ""
             if owners and rel in owners:
@@ -127,13 +121,8 @@ def write_tar(
                 tar.addfile(marker)
 
 
-def write_layer(
-    blobs: BlobStore,
-    root: str,
-    mtime: int = 0,
-    owner: tuple[int, int] | None = None,
-    owners: dict[str, tuple[int, int]] | None = None,
-) -> tuple[dict, str]:
+def write_layer(blobs: BlobStore, root: str, mtime: int = 0, owner: tuple[int, int] | None = None,
+                owners: dict[str, tuple[int, int]] | None = None) -> tuple[dict, str]:
     """Tar + gzip a directory into the blob store. Returns (descriptor, diff_id)."""
     with blobs.writer() as blob:
         # filename="" and mtime=0 keep the gzip header free of anything that changes per build.
@@ -225,11 +214,8 @@ def unpack(src: BinaryIO, dest: str, expected_diff_id: str | None = None) -> str
         seen += 1
     diff_id = stream.drain()
     if expected_diff_id and diff_id != expected_diff_id:
-        raise ImageError(
-            f"layer content digest mismatch: the image config says {expected_diff_id}, "
-            f"the layer unpacks to {diff_id}",
-            reason="DigestMismatch",
-        )
+        raise ImageError(f"layer content digest mismatch: the image config says {expected_diff_id}, "
+                         f"the layer unpacks to {diff_id}", reason="DigestMismatch")
     return diff_id
 
 
@@ -247,24 +233,22 @@ def _unpack_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: str) -> 
         os.setxattr(os.path.join(dest, parent) if parent else dest, OPAQUE_XATTR, b"y")
         return
     if base.startswith(WHITEOUT_PREFIX):
-        gone = os.path.join(dest, parent, base[len(WHITEOUT_PREFIX) :])
+        gone = os.path.join(dest, parent, base[len(WHITEOUT_PREFIX):])
         _remove(gone)
         try:
             # overlayfs: a 0/0 character device in a layer hides the name in every layer below.
             os.mknod(gone, stat.S_IFCHR | 0o000, os.makedev(0, 0))
         except PermissionError:
-            raise ImageError(
-                f"cannot create the overlay whiteout for {rel!r}: needs root (CAP_MKNOD)", reason="Invalid"
-            ) from None
+            raise ImageError(f"cannot create the overlay whiteout for {rel!r}: needs root (CAP_MKNOD)",
+                             reason="Invalid") from None
         os.lchown(gone, member.uid, member.gid)
         return
     if member.islnk():
         member.linkname = _clean(member.linkname)
         if not member.linkname or not os.path.lexists(os.path.join(dest, member.linkname)):
             raise ImageError(f"layer hard link {member.name!r} -> {member.linkname!r}: target not in layer")
-    if os.path.lexists(target) and not (
-        member.isdir() and os.path.isdir(target) and not os.path.islink(target)
-    ):
+    if os.path.lexists(target) and not (member.isdir() and os.path.isdir(target)
+                                        and not os.path.islink(target)):
         _remove(target)
     member.name = rel
     tar.extract(member, dest, set_attrs=True, numeric_owner=True)

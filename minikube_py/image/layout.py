@@ -49,10 +49,8 @@ def import_path(store, path: str, tag: str | None = None) -> list:
             return _import_docker(store, d, tag)
         if os.path.exists(os.path.join(d, "index.json")):
             return _import_oci(store, d, tag)
-        raise ImageError(
-            f"import: {path!r} is neither an OCI image layout (index.json) "
-            "nor a docker save archive (manifest.json)"
-        )
+        raise ImageError(f"import: {path!r} is neither an OCI image layout (index.json) "
+                         "nor a docker save archive (manifest.json)")
 
 
 @contextlib.contextmanager
@@ -134,19 +132,11 @@ def _import_docker(store, d: str, tag: str | None) -> list:
                 gz = f.read(2) == b"\x1f\x8b"
                 f.seek(0)
                 digest = store.blobs.put_stream(f)
-            layers.append(
-                {
-                    "mediaType": OCI_LAYER_GZIP if gz else OCI_LAYER_TAR,
-                    "digest": digest,
-                    "size": store.blobs.size(digest),
-                }
-            )
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config_bytes)},
-            "layers": layers,
-        }
+            layers.append({"mediaType": OCI_LAYER_GZIP if gz else OCI_LAYER_TAR, "digest": digest,
+                           "size": store.blobs.size(digest)})
+        manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                    "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config_bytes)},
+                    "layers": layers}
         tags = list(entry.get("RepoTags") or [])
         if tag and len(entries) == 1:
             tags = [tag]
@@ -172,15 +162,10 @@ def write_layout(store, images: list[tuple[str | None, object]], out: str) -> No
             dst = os.path.join(out, "blobs", "sha256", desc["digest"][7:])
             if not os.path.exists(dst):
                 shutil.copyfile(store.blobs.path(desc["digest"]), dst)
-        entry = {
-            "mediaType": image.manifest.get("mediaType", OCI_MANIFEST),
-            "digest": image.digest,
-            "size": store.blobs.size(image.digest),
-            "platform": {
-                "architecture": image.image_config.get("architecture", "amd64"),
-                "os": image.image_config.get("os", "linux"),
-            },
-        }
+        entry = {"mediaType": image.manifest.get("mediaType", OCI_MANIFEST), "digest": image.digest,
+                 "size": store.blobs.size(image.digest),
+                 "platform": {"architecture": image.image_config.get("architecture", "amd64"),
+                              "os": image.image_config.get("os", "linux")}}
         if name:
             ref = reference.parse(name)
             entry["annotations"] = {REF_NAME: ref.tag or "latest", CONTAINERD_NAME: str(ref)}

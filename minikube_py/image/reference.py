@@ -22,16 +22,14 @@ DEFAULT_TAG = "latest"
 _COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_DOMAIN = re.compile(
-    r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9-]+)*(?::[0-9]+)?$"
-    r"|^\[[0-9a-fA-F:]+\](?::[0-9]+)?$"
-)
+_DOMAIN = re.compile(r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9-]+)*(?::[0-9]+)?$"
+                     r"|^\[[0-9a-fA-F:]+\](?::[0-9]+)?$")
 
 
 @dataclass(frozen=True)
 class Reference:
     domain: str
-    path: str  # repository inside the registry, e.g. library/busybox
+    path: str            # repository inside the registry, e.g. library/busybox
     tag: str | None = None
     digest: str | None = None
 
@@ -71,7 +69,7 @@ def parse(text: str) -> Reference:
     tag = None
     slash, colon = rest.rfind("/"), rest.rfind(":")
     if colon > slash:
-        rest, tag = rest[:colon], rest[colon + 1 :]
+        rest, tag = rest[:colon], rest[colon + 1:]
         if not _TAG.match(tag):
             raise ImageError(f"invalid image reference {text!r}: bad tag {tag!r}")
     first, _, remainder = rest.partition("/")
@@ -87,10 +85,8 @@ def parse(text: str) -> Reference:
         path = f"library/{path}"
     for part in path.split("/"):
         if not _COMPONENT.match(part):
-            raise ImageError(
-                f"invalid image reference {text!r}: repository name component {part!r} "
-                "must be lowercase letters, digits and separators"
-            )
+            raise ImageError(f"invalid image reference {text!r}: repository name component {part!r} "
+                             "must be lowercase letters, digits and separators")
     if tag is None and digest is None:
         tag = DEFAULT_TAG
     return Reference(domain, path, tag, digest)

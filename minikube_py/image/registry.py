@@ -114,14 +114,8 @@ def _registry_answer(body: bytes) -> str:
 class Session:
     """One registry endpoint and one repository, with the credentials and token for it."""
 
-    def __init__(
-        self,
-        endpoint: hosts.Endpoint,
-        repo: str,
-        creds: Credentials | None,
-        actions: str = "pull",
-        domain: str = "",
-    ) -> None:
+    def __init__(self, endpoint: hosts.Endpoint, repo: str, creds: Credentials | None,
+                 actions: str = "pull", domain: str = "") -> None:
         self.endpoint = endpoint
         self.repo = repo
         self.name = f"{domain}/{repo}" if domain else repo
@@ -142,20 +136,15 @@ class Session:
         self.opener = urllib.request.build_opener(*handlers)
 
     def url(self, path: str) -> str:
-        return (
-            urllib.parse.urljoin(self.endpoint.url + "/", path.lstrip("/"))
-            if not path.startswith(("http://", "https://"))
-            else path
-        )
+        return urllib.parse.urljoin(self.endpoint.url + "/", path.lstrip("/")) if not path.startswith(
+            ("http://", "https://")) else path
 
-    def request(
-        self, method: str, path: str, headers: dict | None = None, body=None, what: str = ""
-    ) -> urllib.response.addinfourl:
+    def request(self, method: str, path: str, headers: dict | None = None, body=None,
+                what: str = "") -> urllib.response.addinfourl:
         """One HTTP request; on 401 authenticate once and retry. Errors become ImageError."""
         for attempt in (1, 2):
-            req = urllib.request.Request(
-                self.url(path), data=body, method=method, headers={**self.endpoint.headers, **(headers or {})}
-            )
+            req = urllib.request.Request(self.url(path), data=body, method=method,
+                                         headers={**self.endpoint.headers, **(headers or {})})
             if self.auth:
                 req.add_header("Authorization", self.auth)
             try:
@@ -170,9 +159,8 @@ class Session:
                 raise self._error(exc.code, answer, what or f"{method} {path}") from None
             except (urllib.error.URLError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
-                raise ImageError(
-                    f"registry {self.endpoint.url} is unreachable: {reason}", reason="Unreachable"
-                ) from None
+                raise ImageError(f"registry {self.endpoint.url} is unreachable: {reason}",
+                                 reason="Unreachable") from None
         raise AssertionError("unreachable")
 
     def _error(self, code: int, answer: bytes, what: str) -> ImageError:
@@ -180,7 +168,8 @@ class Session:
         where = f"{self.endpoint.url} answered {code}"
         if code in (401, 403):
             hint = "" if self.creds else " (no credentials given: --creds USER:PASSWORD)"
-            return ImageError(f"unauthorized: {what}: {where}: {text}{hint}", reason="Unauthorized")
+            return ImageError(f"unauthorized: {what}: {where}: {text}{hint}",
+                              reason="Unauthorized")
         if code == 404:
             return ImageError(f"not found: {what}: {where}: {text}", reason="NotFound")
         return ImageError(f"registry error: {what}: {where}: {text}", reason="Registry")
@@ -210,15 +199,11 @@ class Session:
                 with self.opener.open(req, timeout=TIMEOUT) as resp:
                     answer = json.loads(resp.read())
             except urllib.error.HTTPError as exc:
-                raise ImageError(
-                    f"unauthorized: token server {params['realm']} answered {exc.code}: "
-                    f"{_registry_answer(exc.read())}",
-                    reason="Unauthorized",
-                ) from None
+                raise ImageError(f"unauthorized: token server {params['realm']} answered {exc.code}: "
+                                 f"{_registry_answer(exc.read())}", reason="Unauthorized") from None
             except (urllib.error.URLError, OSError) as exc:
-                raise ImageError(
-                    f"token server {params['realm']} is unreachable: {exc}", reason="Unreachable"
-                ) from None
+                raise ImageError(f"token server {params['realm']} is unreachable: {exc}",
+                                 reason="Unreachable") from None
             token = answer.get("token") or answer.get("access_token")
             if not token:
                 return False
@@ -226,13 +211,11 @@ class Session:
             return True
 
 
-def _sessions(
-    store, ref: reference.Reference, capability: str, creds: Credentials | None, hosts_dir: str | None
-) -> list[Session]:
+def _sessions(store, ref: reference.Reference, capability: str, creds: Credentials | None,
+              hosts_dir: str | None) -> list[Session]:
     found = hosts.endpoints(hosts_dir or store.hosts_dir, ref.domain, capability)
-    user = credentials_for(
-        ref.domain, creds, os.environ.get("MKPY_AUTH_FILE") or os.path.join(store.root, "auth.json")
-    )
+    user = credentials_for(ref.domain, creds, os.environ.get("MKPY_AUTH_FILE")
+                           or os.path.join(store.root, "auth.json"))
     actions = "pull,push" if capability == "push" else "pull"
     return [Session(e, ref.path, user, actions, ref.domain) for e in found]
 
@@ -249,14 +232,8 @@ class _Progress:
             from rich.console import Console
             from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-            self.bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                console=Console(stderr=True),
-                transient=False,
-            )
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                TransferSpeedColumn(), console=Console(stderr=True), transient=False)
 
     def __enter__(self) -> _Progress:
         if self.bar:
@@ -281,23 +258,16 @@ class _Progress:
 
 # ------------------------------------------------------------------ pull
 def _get_manifest(session: Session, ref: str, want: str | None) -> tuple[bytes, str]:
-    with session.request(
-        "GET",
-        f"/v2/{session.repo}/manifests/{ref}",
-        {"Accept": ACCEPT},
-        what=f"manifest {session.name}{'@' if ':' in ref else ':'}{ref}",
-    ) as resp:
+    with session.request("GET", f"/v2/{session.repo}/manifests/{ref}", {"Accept": ACCEPT},
+                         what=f"manifest {session.name}{'@' if ':' in ref else ':'}{ref}") as resp:
         body = resp.read()
         header = resp.headers.get("Docker-Content-Digest")
         media = (resp.headers.get("Content-Type") or "").split(";")[0]
     digest = sha256(body)
     expected = want or header
     if expected and expected != digest:
-        raise ImageError(
-            f"digest mismatch: manifest {session.name} {ref} from {session.endpoint.url} "
-            f"hashes to {digest}, expected {expected}",
-            reason="DigestMismatch",
-        )
+        raise ImageError(f"digest mismatch: manifest {session.name} {ref} from {session.endpoint.url} "
+                         f"hashes to {digest}, expected {expected}", reason="DigestMismatch")
     if not media or media == "application/json":
         media = json.loads(body).get("mediaType", "")
     return body, media
@@ -309,38 +279,25 @@ def _fetch_blob(session: Session, store, desc: dict, progress: _Progress, stats:
         stats.add(False, 0)
         return
     task = progress.task(f"{label} {digest[7:19]}", desc.get("size"))
-    with (
-        session.request("GET", f"/v2/{session.repo}/blobs/{digest}", what=f"blob {digest}") as resp,
-        store.blobs.writer(digest, desc.get("size")) as w,
-    ):
+    with session.request("GET", f"/v2/{session.repo}/blobs/{digest}", what=f"blob {digest}") as resp, \
+            store.blobs.writer(digest, desc.get("size")) as w:
         try:
             while chunk := resp.read(CHUNK):
                 w.write(chunk)
                 progress.advance(task, len(chunk))
-            if getattr(resp, "length", None):  # bytes the server promised and never sent
+            if getattr(resp, "length", None):      # bytes the server promised and never sent
                 raise http.client.IncompleteRead(b"", resp.length)
         except (http.client.HTTPException, OSError) as exc:
             # The writer is discarded on the way out: a cut-off download never becomes a blob.
-            raise ImageError(
-                f"connection to {session.endpoint.url} lost while fetching blob {digest} "
-                f"after {w.size} bytes: {exc!r}",
-                reason="Unreachable",
-            ) from None
+            raise ImageError(f"connection to {session.endpoint.url} lost while fetching blob {digest} "
+                             f"after {w.size} bytes: {exc!r}", reason="Unreachable") from None
         w.commit()
     stats.add(True, w.size)
     progress.done(task, f"{label} {digest[7:19]} done")
 
 
-def pull(
-    store,
-    ref: str,
-    *,
-    creds: Credentials | None = None,
-    hosts_dir: str | None = None,
-    progress: bool | None = None,
-    parallel: int = 4,
-    unpack: bool = True,
-):
+def pull(store, ref: str, *, creds: Credentials | None = None, hosts_dir: str | None = None,
+         progress: bool | None = None, parallel: int = 4, unpack: bool = True):
     """Pull ref into the store (tagging it) and unpack its layers. Returns the Image (with .stats)."""
     r = reference.parse(ref)
     errors: list[ImageError] = []
@@ -355,9 +312,8 @@ def pull(
     raise errors[-1]
 
 
-def _pull_from(
-    store, session: Session, r: reference.Reference, progress: bool | None, parallel: int, unpack: bool
-):
+def _pull_from(store, session: Session, r: reference.Reference, progress: bool | None,
+               parallel: int, unpack: bool):
     stats = Stats(endpoint=session.endpoint.url)
     body, media = _get_manifest(session, r.digest or r.tag, r.digest)
     with store.in_use():
@@ -409,67 +365,44 @@ def _with_digest(location: str, digest: str) -> str:
     return location + ("&" if "?" in location else "?") + urllib.parse.urlencode({"digest": digest})
 
 
-def _upload(
-    session: Session, store, desc: dict, progress: _Progress, stats: Stats, chunk_size: int | None
-) -> None:
+def _upload(session: Session, store, desc: dict, progress: _Progress, stats: Stats,
+            chunk_size: int | None) -> None:
     digest, size = desc["digest"], store.blobs.size(desc["digest"])
     try:
         session.request("HEAD", f"/v2/{session.repo}/blobs/{digest}", what=f"blob {digest}").close()
-        stats.add(False, 0)  # the registry has it: never send it again
+        stats.add(False, 0)     # the registry has it: never send it again
         return
     except ImageError as exc:
         if exc.reason != "NotFound":
             raise
-    with session.request(
-        "POST", f"/v2/{session.repo}/blobs/uploads/", {"Content-Length": "0"}, b"", what="start upload"
-    ) as resp:
+    with session.request("POST", f"/v2/{session.repo}/blobs/uploads/", {"Content-Length": "0"}, b"",
+                         what="start upload") as resp:
         location = session.url(resp.headers["Location"])
     task = progress.task(f"push {digest[7:19]}", size)
     with store.blobs.open(digest) as f:
         if not chunk_size or size <= chunk_size:
             headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
-            session.request(
-                "PUT",
-                _with_digest(location, digest),
-                headers,
-                _CountingReader(f, progress, task),
-                what=f"upload {digest}",
-            ).close()
+            session.request("PUT", _with_digest(location, digest), headers,
+                            _CountingReader(f, progress, task), what=f"upload {digest}").close()
         else:
             offset = 0
             while offset < size:
                 n = min(chunk_size, size - offset)
-                headers = {
-                    "Content-Type": "application/octet-stream",
-                    "Content-Length": str(n),
-                    "Content-Range": f"{offset}-{offset + n - 1}",
-                }
+                headers = {"Content-Type": "application/octet-stream", "Content-Length": str(n),
+                           "Content-Range": f"{offset}-{offset + n - 1}"}
                 what = f"upload chunk {digest}"
                 with session.request("PATCH", location, headers, f.read(n), what=what) as r:
                     location = session.url(r.headers["Location"])
                 progress.advance(task, n)
                 offset += n
-            session.request(
-                "PUT",
-                _with_digest(location, digest),
-                {"Content-Length": "0"},
-                b"",
-                what=f"finish upload {digest}",
-            ).close()
+            session.request("PUT", _with_digest(location, digest), {"Content-Length": "0"}, b"",
+                            what=f"finish upload {digest}").close()
     stats.add(True, size)
 
 
-def push(
-    store,
-    ref: str,
-    *,
-    target: str | None = None,
-    creds: Credentials | None = None,
-    hosts_dir: str | None = None,
-    progress: bool | None = None,
-    chunk_size: int | None = None,
-    parallel: int = 4,
-) -> Stats:
+def push(store, ref: str, *, target: str | None = None, creds: Credentials | None = None,
+         hosts_dir: str | None = None, progress: bool | None = None, chunk_size: int | None = None,
+         parallel: int = 4) -> Stats:
     """Push a stored image to its registry (or to `target`). Blobs the registry has are not sent."""
     image = store.resolve(ref)
     r = reference.parse(target or ref)
@@ -485,14 +418,11 @@ def push(
         _upload(session, store, image.manifest["config"], bars, stats, chunk_size)
     body = store.blobs.read(image.digest)
     media = image.manifest.get("mediaType") or OCI_MANIFEST
-    with session.request(
-        "PUT", f"/v2/{session.repo}/manifests/{r.tag}", {"Content-Type": media}, body, what=f"manifest {r}"
-    ) as resp:
+    with session.request("PUT", f"/v2/{session.repo}/manifests/{r.tag}", {"Content-Type": media}, body,
+                         what=f"manifest {r}") as resp:
         answered = resp.headers.get("Docker-Content-Digest")
     if answered and answered != image.digest:
-        raise ImageError(
-            f"digest mismatch: registry stored the manifest as {answered}, expected {image.digest}",
-            reason="DigestMismatch",
-        )
+        raise ImageError(f"digest mismatch: registry stored the manifest as {answered}, "
+                         f"expected {image.digest}", reason="DigestMismatch")
     stats.digest = image.digest
     return stats

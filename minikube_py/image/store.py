@@ -51,12 +51,12 @@ def default_root() -> str:
 class Image:
     """One image: its manifest, its config, and the name it was found by."""
 
-    digest: str  # manifest digest: what a registry and `name@digest` refer to
+    digest: str                 # manifest digest: what a registry and `name@digest` refer to
     manifest: dict
-    image_config: dict  # the whole config blob (architecture, os, rootfs, history, config)
+    image_config: dict          # the whole config blob (architecture, os, rootfs, history, config)
     name: str | None = None
     tags: list[str] = field(default_factory=list)
-    stats: Any = None  # registry.Stats after a pull: what was fetched, what was already here
+    stats: Any = None           # registry.Stats after a pull: what was fetched, what was already here
 
     @property
     def id(self) -> str:
@@ -244,10 +244,8 @@ class ImageStore:
 
     def unpack(self, image: Image) -> list[str]:
         """The image's layer directories, bottom first, unpacking the ones not yet unpacked."""
-        return [
-            self.unpack_layer(desc, diff_id)
-            for desc, diff_id in zip(image.layers, image.diff_ids, strict=True)
-        ]
+        return [self.unpack_layer(desc, diff_id) for desc, diff_id in zip(image.layers, image.diff_ids,
+                                                                          strict=True)]
 
     def prepare_rootfs(self, ref: str, key: str) -> dict:
         """A container root filesystem: the value of the runtime's `mkpy.io/overlay` annotation."""
@@ -271,11 +269,8 @@ class ImageStore:
             with open(meta + ".tmp", "w") as f:
                 json.dump({"image": image.digest, "ref": ref}, f)
             os.replace(meta + ".tmp", meta)
-        return {
-            "lower": list(reversed(lower)),
-            "upper": os.path.join(snap, "upper"),
-            "work": os.path.join(snap, "work"),
-        }
+        return {"lower": list(reversed(lower)), "upper": os.path.join(snap, "upper"),
+                "work": os.path.join(snap, "work")}
 
     def release_rootfs(self, key: str) -> None:
         """Forget a container's writable layer (its image's layers stay for gc to judge)."""
@@ -309,16 +304,13 @@ class ImageStore:
                 drop = [reference.normalize(ref)]
             else:
                 if len(tags) > 1 and not force:
-                    raise ImageError(
-                        f"image {ref!r} has several tags ({', '.join(tags)}): "
-                        "remove them by name or use --force"
-                    )
+                    raise ImageError(f"image {ref!r} has several tags ({', '.join(tags)}): "
+                                     "remove them by name or use --force")
                 drop = tags
             left = [t for t in tags if t not in drop]
             if not left and users and not force:
-                raise ImageError(
-                    f"image {ref!r} is in use by container rootfs {', '.join(users)}", reason="InUse"
-                )
+                raise ImageError(f"image {ref!r} is in use by container rootfs {', '.join(users)}",
+                                 reason="InUse")
             for t in drop:
                 index["refs"].pop(t, None)
                 events.append(f"Untagged: {t}")

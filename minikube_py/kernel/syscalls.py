@@ -170,32 +170,20 @@ class Syscalls:
         import resource as _resource
 
         num = getattr(_resource, resource)
-        self._do(
-            "setrlimit",
-            lambda: _resource.setrlimit(num, (soft, hard)),
-            why,
-            resource=resource,
-            soft=soft,
-            hard=hard,
-        )
+        self._do("setrlimit", lambda: _resource.setrlimit(num, (soft, hard)), why,
+                 resource=resource, soft=soft, hard=hard)
 
     def prctl(self, option: str, value: int = 1, why: str = "") -> None:
         """prctl(2) through python-prctl; `option` is its attribute name, e.g. "no_new_privs"."""
         import prctl as _prctl
 
-        self._do(
-            "prctl",
-            lambda: getattr(_prctl, f"set_{option}")(value),
-            why,
-            option=f"PR_SET_{option.upper()}",
-            value=value,
-        )
+        self._do("prctl", lambda: getattr(_prctl, f"set_{option}")(value), why,
+                 option=f"PR_SET_{option.upper()}", value=value)
 
     def link_up(self, name: str = "lo", why: str = "") -> None:
         """Set a network interface up (SIOCSIFFLAGS on a socket; netlink is overkill for lo)."""
-        self._do(
-            "ioctl", lambda: _set_link_up(name), why, request="SIOCSIFFLAGS", ifname=name, flags="IFF_UP"
-        )
+        self._do("ioctl", lambda: _set_link_up(name), why, request="SIOCSIFFLAGS", ifname=name,
+                 flags="IFF_UP")
 
     def execve(self, path: str, argv: list[str], env: dict[str, str], why: str = "") -> None:
         # Recorded before the call: on success execve never returns.

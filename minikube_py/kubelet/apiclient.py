@@ -55,14 +55,8 @@ def node_object(name: str, addresses: list[str], max_pods: int = 110, kubelet_po
     now = _now()
 
     def cond(ctype: str, status: str, reason: str, message: str) -> dict:
-        return {
-            "type": ctype,
-            "status": status,
-            "reason": reason,
-            "message": message,
-            "lastHeartbeatTime": now,
-            "lastTransitionTime": now,
-        }
+        return {"type": ctype, "status": status, "reason": reason, "message": message,
+                "lastHeartbeatTime": now, "lastTransitionTime": now}
 
     boot = ""
     try:
@@ -71,51 +65,28 @@ def node_object(name: str, addresses: list[str], max_pods: int = 110, kubelet_po
     except OSError:
         pass
     return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "labels": {
-                "kubernetes.io/hostname": name,
-                "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": arch,
-                "beta.kubernetes.io/os": "linux",
-                "beta.kubernetes.io/arch": arch,
-            },
-        },
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                                              "kubernetes.io/arch": arch, "beta.kubernetes.io/os": "linux",
+                                              "beta.kubernetes.io/arch": arch}},
         "spec": {},
         "status": {
-            "capacity": capacity,
-            "allocatable": dict(capacity),
+            "capacity": capacity, "allocatable": dict(capacity),
             "addresses": [{"type": "InternalIP", "address": a} for a in addresses]
-            + [{"type": "Hostname", "address": name}],
-            "conditions": [
-                cond(
-                    "MemoryPressure",
-                    "False",
-                    "KubeletHasSufficientMemory",
-                    "kubelet has sufficient memory available",
-                ),
-                cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-                cond(
-                    "PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"
-                ),
-                cond("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-            ],
+                         + [{"type": "Hostname", "address": name}],
+            "conditions": [cond("MemoryPressure", "False", "KubeletHasSufficientMemory",
+                                "kubelet has sufficient memory available"),
+                           cond("DiskPressure", "False", "KubeletHasNoDiskPressure",
+                                "kubelet has no disk pressure"),
+                           cond("PIDPressure", "False", "KubeletHasSufficientPID",
+                                "kubelet has sufficient PID available"),
+                           cond("Ready", "True", "KubeletReady", "kubelet is posting ready status")],
             # Where the API server reaches this kubelet for logs, exec and port-forward.
             "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
-            "nodeInfo": {
-                "kubeletVersion": KUBELET_VERSION,
-                "kubeProxyVersion": KUBELET_VERSION,
-                "containerRuntimeVersion": "mkpy://0.1.0",
-                "kernelVersion": platform.release(),
-                "osImage": _os_image(),
-                "operatingSystem": "linux",
-                "architecture": arch,
-                "bootID": boot,
-                "machineID": _machine_id(),
-                "systemUUID": _machine_id(),
-            },
+            "nodeInfo": {"kubeletVersion": KUBELET_VERSION, "kubeProxyVersion": KUBELET_VERSION,
+                         "containerRuntimeVersion": "mkpy://0.1.0", "kernelVersion": platform.release(),
+                         "osImage": _os_image(), "operatingSystem": "linux", "architecture": arch,
+                         "bootID": boot, "machineID": _machine_id(), "systemUUID": _machine_id()},
         },
     }
 
@@ -166,7 +137,7 @@ class ApiObjects:
         pvc = self._get("persistentvolumeclaims", namespace, claim)
         volume = ((pvc or {}).get("spec") or {}).get("volumeName")
         if not volume:
-            return None  # not bound (yet): the pod waits, as in Kubernetes
+            return None          # not bound (yet): the pod waits, as in Kubernetes
         pv = self._get("persistentvolumes", "", volume) or {}
         spec = pv.get("spec") or {}
         return (spec.get("local") or spec.get("hostPath") or {}).get("path")
@@ -177,13 +148,13 @@ class NodeAPI:
         self.client = client
         self.node_name = node_name
         self.addresses = addresses
-        self._pods: dict[str, dict] = {}  # uid -> pod, kept by the watch
+        self._pods: dict[str, dict] = {}       # uid -> pod, kept by the watch
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._watch = None
         self._threads: list[threading.Thread] = []
         self.synced = threading.Event()
-        self.kubelet_port = 0  # set before start() when the kubelet serves HTTP
+        self.kubelet_port = 0          # set before start() when the kubelet serves HTTP
         self._node_uid = ""
 
     # -- lifecycle -----------------------------------------------------------------
@@ -211,25 +182,18 @@ class NodeAPI:
         except ApiError as exc:
             if getattr(exc, "code", None) != 409 and "AlreadyExists" not in str(exc):
                 raise
-            made = self.client.patch(
-                "nodes", self.node_name, {"status": node["status"]}, subresource="status"
-            )
+            made = self.client.patch("nodes", self.node_name, {"status": node["status"]},
+                                     subresource="status")
         self._node_uid = made["metadata"].get("uid", "")
         return made
 
     def renew_lease(self) -> dict:
         from minikube_py.api.errors import ApiError
 
-        lease = {
-            "apiVersion": "coordination.k8s.io/v1",
-            "kind": "Lease",
-            "metadata": {"name": self.node_name, "namespace": "kube-node-lease"},
-            "spec": {
-                "holderIdentity": self.node_name,
-                "leaseDurationSeconds": LEASE_DURATION,
-                "renewTime": _micro_now(),
-            },
-        }
+        lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                 "metadata": {"name": self.node_name, "namespace": "kube-node-lease"},
+                 "spec": {"holderIdentity": self.node_name, "leaseDurationSeconds": LEASE_DURATION,
+                          "renewTime": _micro_now()}}
         try:
             return self.client.patch("leases", self.node_name, {"spec": lease["spec"]}, "kube-node-lease")
         except ApiError as exc:
@@ -256,11 +220,8 @@ class NodeAPI:
             try:
                 listing = self.client.list("pods", None, field_selector=selector)
                 with self._lock:
-                    self._pods = {
-                        p["metadata"]["uid"]: self._prepare(p)
-                        for p in listing.get("items") or []
-                        if not self._is_mirror(p)
-                    }
+                    self._pods = {p["metadata"]["uid"]: self._prepare(p) for p in listing.get("items") or []
+                                  if not self._is_mirror(p)}
                 self.synced.set()
                 rv = (listing.get("metadata") or {}).get("resourceVersion")
                 self._watch = self.client.watch("pods", None, resource_version=rv, field_selector=selector)
@@ -271,7 +232,7 @@ class NodeAPI:
                     uid = (obj.get("metadata") or {}).get("uid")
                     kind = ev.get("type")
                     if not uid or kind not in ("ADDED", "MODIFIED", "DELETED") or self._is_mirror(obj):
-                        continue  # a mirror pod is our own report, not work to do
+                        continue                  # a mirror pod is our own report, not work to do
                     with self._lock:
                         if ev["type"] == "DELETED":
                             self._pods.pop(uid, None)
@@ -303,13 +264,8 @@ class NodeAPI:
         if self._is_static(pod):
             self._ensure_mirror(pod)
         try:
-            self.client.patch(
-                "pods",
-                pod["metadata"]["name"],
-                {"status": status},
-                pod["metadata"].get("namespace"),
-                subresource="status",
-            )
+            self.client.patch("pods", pod["metadata"]["name"], {"status": status},
+                              pod["metadata"].get("namespace"), subresource="status")
         except Exception:
             log.info("status update of %s failed", pod["metadata"]["name"], exc_info=True)
 
@@ -321,12 +277,9 @@ class NodeAPI:
         except ApiError as exc:
             if "AlreadyExists" in str(exc) or getattr(exc, "code", None) == 409:
                 try:
-                    self.client.patch(
-                        "events",
-                        event["metadata"]["name"],
-                        {"count": event["count"], "lastTimestamp": event["lastTimestamp"]},
-                        event["metadata"]["namespace"],
-                    )
+                    self.client.patch("events", event["metadata"]["name"],
+                                      {"count": event["count"], "lastTimestamp": event["lastTimestamp"]},
+                                      event["metadata"]["namespace"])
                 except Exception:  # noqa: BLE001 - events are best effort, as in kubelet
                     pass
         except Exception:  # noqa: BLE001
@@ -343,31 +296,13 @@ class NodeAPI:
         meta = pod["metadata"]
         ann = dict(meta.get("annotations") or {})
         ann["kubernetes.io/config.mirror"] = ann.get("kubernetes.io/config.hash", meta["uid"])
-        owner = (
-            [
-                {
-                    "apiVersion": "v1",
-                    "kind": "Node",
-                    "name": self.node_name,
-                    "uid": self._node_uid,
-                    "controller": True,
-                }
-            ]
-            if self._node_uid
-            else []
-        )
-        mirror = {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "name": meta["name"],
-                "namespace": meta.get("namespace", "default"),
-                "labels": dict(meta.get("labels") or {}),
-                "annotations": ann,
-                "ownerReferences": owner,
-            },
-            "spec": pod["spec"],
-        }
+        owner = [{"apiVersion": "v1", "kind": "Node", "name": self.node_name, "uid": self._node_uid,
+                  "controller": True}] if self._node_uid else []
+        mirror = {"apiVersion": "v1", "kind": "Pod",
+                  "metadata": {"name": meta["name"], "namespace": meta.get("namespace", "default"),
+                               "labels": dict(meta.get("labels") or {}), "annotations": ann,
+                               "ownerReferences": owner},
+                  "spec": pod["spec"]}
         try:
             self.client.create(mirror)
         except ApiError as exc:
@@ -391,12 +326,7 @@ class NodeAPI:
         from minikube_py.api.errors import ApiError
 
         try:
-            self.client.delete(
-                "pods",
-                meta["name"],
-                meta.get("namespace"),
-                grace_period_seconds=0,
-                preconditions={"uid": meta["uid"]},
-            )
+            self.client.delete("pods", meta["name"], meta.get("namespace"), grace_period_seconds=0,
+                               preconditions={"uid": meta["uid"]})
         except ApiError:
             pass

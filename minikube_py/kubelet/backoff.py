@@ -24,9 +24,8 @@ class _Entry:
 
 
 class Backoff:
-    def __init__(
-        self, initial: float = INITIAL, maximum: float = MAX, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, initial: float = INITIAL, maximum: float = MAX,
+                 clock: Callable[[], float] = time.time) -> None:
         self.initial, self.maximum, self.clock = initial, maximum, clock
         self._items: dict[str, _Entry] = {}
 

@@ -1,8 +1,8 @@
 """`mkpy kubelet`: run the node agent, and look at what it runs.
 
-sudo mkpy kubelet --pod-manifest-path /etc/mkpy/manifests          # run (static pods)
-sudo mkpy kubelet pods                                              # like `kubectl get pods`
-sudo mkpy kubelet logs web-node1 -c app [--previous]
+    sudo mkpy kubelet --pod-manifest-path /etc/mkpy/manifests          # run (static pods)
+    sudo mkpy kubelet pods                                              # like `kubectl get pods`
+    sudo mkpy kubelet logs web-node1 -c app [--previous]
 """
 
 from __future__ import annotations
@@ -35,57 +35,29 @@ DEFAULT_ROOT = "/var/lib/mkpy/kubelet"
 @click.option("--sync-period", type=float, default=0.5, show_default=True)
 @click.option("--api-socket", default=None, help="the API server's unix socket (pods bound to this node)")
 @click.option("--kubeconfig", default=None, help="a kubeconfig for the API server")
-@click.option(
-    "--port", type=int, default=None, help="serve /metrics, /stats/summary, /pods, logs on 127.0.0.1:PORT"
-)
+@click.option("--port", type=int, default=None,
+              help="serve /metrics, /stats/summary, /pods, logs on 127.0.0.1:PORT")
 @click.option("--drain", is_flag=True, help="terminate every pod this kubelet runs, then exit")
 @click.option("-v", "--verbose", is_flag=True)
 @click.pass_context
-def kubelet(
-    ctx: click.Context,
-    root: str,
-    pod_manifest_path: str | None,
-    runtime_root: str | None,
-    image_root: str | None,
-    log_root: str,
-    node_name: str | None,
-    netns_dir: str,
-    netns_prefix: str,
-    node_netns: str | None,
-    pod_cidr: str,
-    cluster_dns: tuple[str, ...],
-    backoff_initial: float,
-    backoff_max: float,
-    sync_period: float,
-    api_socket: str | None,
-    kubeconfig: str | None,
-    port: int | None,
-    drain: bool,
-    verbose: bool,
-) -> None:
+def kubelet(ctx: click.Context, root: str, pod_manifest_path: str | None, runtime_root: str | None,
+            image_root: str | None, log_root: str, node_name: str | None, netns_dir: str, netns_prefix: str,
+            node_netns: str | None, pod_cidr: str, cluster_dns: tuple[str, ...], backoff_initial: float,
+            backoff_max: float, sync_period: float, api_socket: str | None, kubeconfig: str | None,
+            port: int | None, drain: bool, verbose: bool) -> None:
     """The node agent: run the pods meant for this node (static manifests work with no API server)."""
     ctx.obj = {"root": root, "log_root": log_root}
     if ctx.invoked_subcommand is not None:
         return
     from minikube_py.kubelet.kubelet import Kubelet, KubeletConfig, install_signal_handlers
 
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s kubelet %(levelname)s %(message)s",
-    )
-    cfg = KubeletConfig(
-        root=root,
-        runtime_root=runtime_root or os.path.join(root, "runtime"),
-        image_root=image_root or os.environ.get("MKPY_ROOT") or "/var/lib/mkpy",
-        log_root=log_root,
-        pod_manifest_path=pod_manifest_path,
-        netns_dir=netns_dir,
-        netns_prefix=netns_prefix,
-        cluster_dns=list(cluster_dns),
-        backoff_initial=backoff_initial,
-        backoff_max=backoff_max,
-        sync_period=sync_period,
-    )
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s kubelet %(levelname)s %(message)s")
+    cfg = KubeletConfig(root=root, runtime_root=runtime_root or os.path.join(root, "runtime"),
+                        image_root=image_root or os.environ.get("MKPY_ROOT") or "/var/lib/mkpy",
+                        log_root=log_root, pod_manifest_path=pod_manifest_path, netns_dir=netns_dir,
+                        netns_prefix=netns_prefix, cluster_dns=list(cluster_dns),
+                        backoff_initial=backoff_initial, backoff_max=backoff_max, sync_period=sync_period)
     if node_name:
         cfg.node_name = node_name
     if node_netns:
@@ -115,7 +87,7 @@ def kubelet(
     if api is not None:
         api.kubelet_port = port or 0
         api.addresses = cfg.host_ips
-        api.start()  # registers the Node (with its kubelet port), then the lease and the pod watch
+        api.start()        # registers the Node (with its kubelet port), then the lease and the pod watch
     try:
         k.run()
     finally:
@@ -164,11 +136,8 @@ def pod_row(obj: dict, st: dict) -> list[str]:
             total = len(st["initContainerStatuses"])
             done = sum(1 for x in st["initContainerStatuses"] if x.get("ready"))
             w = (c.get("state") or {}).get("waiting") or {}
-            reason = (
-                f"Init:{w['reason']}"
-                if w.get("reason") not in (None, "PodInitializing")
+            reason = f"Init:{w['reason']}" if w.get("reason") not in (None, "PodInitializing") \
                 else f"Init:{done}/{total}"
-            )
             break
     restarts = sum(int(c.get("restartCount", 0)) for c in cs)
     return [obj["metadata"]["name"], f"{ready}/{len(cs)}", reason, str(restarts), _age(st.get("startTime"))]
@@ -217,15 +186,14 @@ def logs(ctx: click.Context, pod_name: str, container: str | None, previous: boo
             for line in f:
                 parts = line.rstrip("\n").split(" ", 3)
                 text = parts[3] if len(parts) == 4 else ""
-                sys.stdout.write(text + ("\n" if parts[2:3] == ["F"] else ""))  # P: a partial line
+                sys.stdout.write(text + ("\n" if parts[2:3] == ["F"] else ""))   # P: a partial line
         return
     raise click.ClickException(f'pods "{pod_name}" not found')
 
 
 @kubelet.command()
-@click.option(
-    "--interval", type=float, default=0.5, show_default=True, help="seconds between the two samples"
-)
+@click.option("--interval", type=float, default=0.5, show_default=True,
+              help="seconds between the two samples")
 @click.pass_context
 def top(ctx: click.Context, interval: float) -> None:
     """CPU and memory of each pod, from its cgroup (like `kubectl top pods`)."""

@@ -68,7 +68,7 @@ def expand(text: str, lookup: Callable[[str], str | None]) -> str:
                 out.append("$(")
                 i += 2
             else:
-                name = text[i + 2 : close]
+                name = text[i + 2:close]
                 val = lookup(name)
                 out.append(val if val is not None else f"$({name})")
                 i = close + 1
@@ -102,8 +102,8 @@ class EnvContext:
     node_name: str = ""
     pod_ips: list[str] = field(default_factory=list)
     host_ips: list[str] = field(default_factory=list)
-    node_allocatable: dict[str, str] = field(default_factory=dict)  # for resourceFieldRef defaults
-    service_env: dict[str, str] = field(default_factory=dict)  # FOO_SERVICE_HOST etc.
+    node_allocatable: dict[str, str] = field(default_factory=dict)   # for resourceFieldRef defaults
+    service_env: dict[str, str] = field(default_factory=dict)        # FOO_SERVICE_HOST etc.
     objects: ObjectSource = field(default_factory=DictObjects)
 
 
@@ -147,14 +147,8 @@ def resource_field_ref(pod: dict, container_name: str, ref: dict, ctx: EnvContex
     """limits.cpu / requests.memory / ... of a container, divided by `divisor`, rounded up.
     Unset limits fall back to the node's allocatable (as kubelet does)."""
     cname = ref.get("containerName") or container_name
-    container = next(
-        (
-            c
-            for c in (pod["spec"].get("containers") or []) + (pod["spec"].get("initContainers") or [])
-            if c.get("name") == cname
-        ),
-        None,
-    )
+    container = next((c for c in (pod["spec"].get("containers") or []) + (pod["spec"].get(
+        "initContainers") or []) if c.get("name") == cname), None)
     if container is None:
         raise ContainerConfigError(f"resourceFieldRef: no container named {cname!r}")
     kind, _, res = (ref.get("resource") or "").partition(".")

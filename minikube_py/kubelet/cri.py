@@ -50,23 +50,10 @@ class RuntimeService(RuntimeClient):
 
     def exec_stream(self, container_id: str, argv: list[str], stdin: bool) -> subprocess.Popen:
         """A process in the container with pipes, for streaming exec (kubectl exec)."""
-        cmd = [
-            sys.executable,
-            "-m",
-            "minikube_py.runtime.cli",
-            "--root",
-            self.root,
-            "exec",
-            container_id,
-            *argv,
-        ]
-        return subprocess.Popen(
-            cmd,
-            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        cmd = [sys.executable, "-m", "minikube_py.runtime.cli", "--root", self.root, "exec", container_id,
+               *argv]
+        return subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
     # -- reads: the state directory ---------------------------------------------
     def state(self, container_id: str) -> dict[str, Any] | None:  # type: ignore[override]
@@ -79,9 +66,8 @@ class RuntimeService(RuntimeClient):
         """Every container (whose id contains `id_part`, a cheap pre-filter) as OCI state."""
         out = []
         try:
-            ids = [
-                d for d in os.listdir(self.root) if os.path.isfile(os.path.join(self.root, d, "state.json"))
-            ]
+            ids = [d for d in os.listdir(self.root)
+                   if os.path.isfile(os.path.join(self.root, d, "state.json"))]
         except FileNotFoundError:
             return []
         for cid in ids:

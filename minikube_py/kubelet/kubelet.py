@@ -50,21 +50,21 @@ from minikube_py.kubelet.status import EXITED, RUNNING, EventRecorder, Instance,
 
 log = logging.getLogger("mkpy.kubelet")
 
-RESYNC = 10.0  # a healthy pod is looked at again at least this often
-PENDING_RESYNC = 1.0  # a pod that is still coming up
+RESYNC = 10.0          # a healthy pod is looked at again at least this often
+PENDING_RESYNC = 1.0   # a pod that is still coming up
 
 
 @dataclass
 class KubeletConfig:
-    root: str  # kubelet state: <root>/pods/<uid>/...
-    runtime_root: str  # the runtime's state dir
-    image_root: str  # the image store's root
+    root: str                                  # kubelet state: <root>/pods/<uid>/...
+    runtime_root: str                          # the runtime's state dir
+    image_root: str                            # the image store's root
     log_root: str = ociconfig.LOG_ROOT
     pod_manifest_path: str | None = None
     node_name: str = field(default_factory=lambda: socket.gethostname().lower())
     netns_dir: str = "/run/netns"
     netns_prefix: str = "mkpy-pod-"
-    node_network: Any = None  # a minikube_py.network.NodeNetwork, or None: lo only
+    node_network: Any = None                   # a minikube_py.network.NodeNetwork, or None: lo only
     cluster_dns: list[str] = field(default_factory=list)
     infra_image: str = "busybox:latest"
     infra_argv: list[str] = field(default_factory=lambda: ["/bin/sleep", "2147483647"])
@@ -73,7 +73,7 @@ class KubeletConfig:
     backoff_initial: float = 10.0
     backoff_max: float = 300.0
     host_ips: list[str] = field(default_factory=lambda: ["127.0.0.1"])
-    memory_capacity: int = 0  # 0: from psutil
+    memory_capacity: int = 0                   # 0: from psutil
 
 
 @dataclass
@@ -131,15 +131,9 @@ def container_id_for(pod: dict, name: str, attempt: int) -> str:
 
 
 class Kubelet:
-    def __init__(
-        self,
-        config: KubeletConfig,
-        objects: ObjectSource | None = None,
-        api: Any = None,
-        clock: Callable[[], float] = time.time,
-        runtime: RuntimeService | None = None,
-        images: ImageService | None = None,
-    ) -> None:
+    def __init__(self, config: KubeletConfig, objects: ObjectSource | None = None,
+                 api: Any = None, clock: Callable[[], float] = time.time,
+                 runtime: RuntimeService | None = None, images: ImageService | None = None) -> None:
         from minikube_py.kernel.syscalls import Syscalls
 
         self.cfg = config
@@ -153,12 +147,11 @@ class Kubelet:
         self.events = EventRecorder(config.node_name, sink=self._send_event, clock=clock)
         self.probes = ProbeManager(KubeletProbeExecutors(self), clock)
         self.volume_manager = volumes.VolumeManager(self.sys)
-        self.static = (
-            StaticPodSource(config.pod_manifest_path, config.node_name) if config.pod_manifest_path else None
-        )
+        self.static = StaticPodSource(config.pod_manifest_path, config.node_name) \
+            if config.pod_manifest_path else None
         self.pods: dict[str, PodRecord] = {}
-        self._instances: dict[str, dict[str, list[Instance]]] = {}  # uid -> name -> newest first
-        self._infra: dict[str, dict] = {}  # uid -> infra container state
+        self._instances: dict[str, dict[str, list[Instance]]] = {}   # uid -> name -> newest first
+        self._infra: dict[str, dict] = {}                             # uid -> infra container state
         self._lock = threading.RLock()
         self._busy: set[str] = set()
         self._stop = threading.Event()
@@ -185,13 +178,8 @@ class Kubelet:
     def _save(self, rec: PodRecord) -> None:
         d = self._pod_dir(rec.uid)
         os.makedirs(d, exist_ok=True)
-        data = {
-            "pod": rec.pod,
-            "sandbox": rec.sandbox.to_dict(),
-            "start_time": rec.start_time,
-            "deleting": rec.deleting,
-            "terminal": rec.terminal,
-        }
+        data = {"pod": rec.pod, "sandbox": rec.sandbox.to_dict(), "start_time": rec.start_time,
+                "deleting": rec.deleting, "terminal": rec.terminal}
         tmp = os.path.join(d, ".pod.json.tmp")
         with open(tmp, "w") as f:
             json.dump(data, f)
@@ -212,13 +200,8 @@ class Kubelet:
                     data = json.load(f)
             except (FileNotFoundError, json.JSONDecodeError):
                 continue
-            rec = PodRecord(
-                data["pod"],
-                SandboxRecord(**data["sandbox"]),
-                data.get("start_time"),
-                deleting=data.get("deleting", False),
-                terminal=data.get("terminal", False),
-            )
+            rec = PodRecord(data["pod"], SandboxRecord(**data["sandbox"]), data.get("start_time"),
+                            deleting=data.get("deleting", False), terminal=data.get("terminal", False))
             try:
                 with open(os.path.join(pods_dir, uid, "status.json")) as f:
                     rec.status = json.load(f)
@@ -265,14 +248,14 @@ class Kubelet:
                     rec.pod = pod
                     changed.add(uid)
                 elif not rec.deleting and pod["spec"] != rec.pod["spec"]:
-                    rec.pod = pod  # e.g. a new image: sync_pod restarts that container
+                    rec.pod = pod                # e.g. a new image: sync_pod restarts that container
                     self.probes.add_pod(pod)
                     self._save(rec)
                     changed.add(uid)
             for uid, rec in self.pods.items():
                 # Until every source has answered once, a missing pod is unknown, not deleted.
                 if complete and uid not in desired and not rec.deleting:
-                    rec.deleting = True  # its manifest is gone: terminate it
+                    rec.deleting = True          # its manifest is gone: terminate it
                     changed.add(uid)
             due = [uid for uid, rec in self.pods.items() if uid in changed or now >= rec.next_sync]
             # Containers of pods nobody knows (state lost, a crash mid-delete): garbage.
@@ -371,7 +354,7 @@ class Kubelet:
         if self.static:
             pods.update(self.static.pods())
             for path, err in self.static.errors.items():
-                if self._reported_errors.get(path) != err:  # say it once per version of the file
+                if self._reported_errors.get(path) != err:       # say it once per version of the file
                     log.warning("static pod manifest %s skipped: %s", path, err)
             self._reported_errors = dict(self.static.errors)
         if self.api is not None:
@@ -401,13 +384,10 @@ class Kubelet:
         changed = set()
         with self._lock:
             for uid in set(instances) | set(self._instances):
-                old = {
-                    n: [(i.container_id, i.state) for i in lst]
-                    for n, lst in self._instances.get(uid, {}).items()
-                }
-                new = {
-                    n: [(i.container_id, i.state) for i in lst] for n, lst in instances.get(uid, {}).items()
-                }
+                old = {n: [(i.container_id, i.state) for i in lst]
+                       for n, lst in self._instances.get(uid, {}).items()}
+                new = {n: [(i.container_id, i.state) for i in lst]
+                       for n, lst in instances.get(uid, {}).items()}
                 if old != new:
                     changed.add(uid)
             for uid in set(infra) | set(self._infra):
@@ -419,15 +399,11 @@ class Kubelet:
     def _instance(self, st: dict, ann: dict) -> Instance:
         cid = st["id"]
         state = {"running": RUNNING, "created": "created", "stopped": EXITED}.get(st["status"], "unknown")
-        inst = Instance(
-            name=ann.get("io.kubernetes.container.name", ""),
-            container_id=cid,
-            attempt=int(ann.get("io.kubernetes.container.restartCount", "0")),
-            image=ann.get("mkpy.io/image", ""),
-            image_id=ann.get("mkpy.io/image-id", ""),
-            spec_hash=ann.get("mkpy.io/container-hash", ""),
-            state=state,
-        )
+        inst = Instance(name=ann.get("io.kubernetes.container.name", ""), container_id=cid,
+                        attempt=int(ann.get("io.kubernetes.container.restartCount", "0")),
+                        image=ann.get("mkpy.io/image", ""), image_id=ann.get("mkpy.io/image-id", ""),
+                        spec_hash=ann.get("mkpy.io/container-hash", ""),
+                        state=state)
         started = self._started_at(cid)
         inst.started_at = started
         if state == EXITED:
@@ -460,10 +436,8 @@ class Kubelet:
         if message or not inst.exit_code:
             return message
         rec = self.pods.get(ann.get("io.kubernetes.pod.uid", ""))
-        spec = next(
-            (c for c in ((rec.pod["spec"].get("containers") or []) if rec else []) if c["name"] == inst.name),
-            {},
-        )
+        spec = next((c for c in ((rec.pod["spec"].get("containers") or []) if rec else [])
+                     if c["name"] == inst.name), {})
         if spec.get("terminationMessagePolicy") != "FallbackToLogsOnError":
             return ""
         try:
@@ -482,15 +456,11 @@ class Kubelet:
             return ContainerInfo(i.container_id, i.state == RUNNING, i.started_at or 0.0)
 
         return PodRuntimeView(
-            instances=inst,
-            waiting=dict(rec.waiting),
+            instances=inst, waiting=dict(rec.waiting),
             ready=lambda name, i: self.probes.ready(uid, name, info(name, i)),
             started=lambda name, i: self.probes.started(uid, name, info(name, i)),
-            pod_ips=list(rec.sandbox.pod_ips),
-            host_ips=list(self.cfg.host_ips),
-            start_time=rec.start_time,
-            terminal=rec.terminal,
-        )
+            pod_ips=list(rec.sandbox.pod_ips), host_ips=list(self.cfg.host_ips),
+            start_time=rec.start_time, terminal=rec.terminal)
 
     # ------------------------------------------------------------------ the pod worker
     def sync_pod(self, uid: str) -> None:
@@ -525,10 +495,8 @@ class Kubelet:
         by_name: dict[str, list[Instance]] = {}
         for st in self.runtime.list(f"_{uid[:8]}_"):
             ann = st.get("annotations") or {}
-            if (
-                ann.get("io.kubernetes.pod.uid") != uid
-                or ann.get("io.kubernetes.cri.container-type") == "sandbox"
-            ):
+            if ann.get("io.kubernetes.pod.uid") != uid \
+                    or ann.get("io.kubernetes.cri.container-type") == "sandbox":
                 continue
             inst = self._instance(st, ann)
             by_name.setdefault(inst.name, []).append(inst)
@@ -547,20 +515,10 @@ class Kubelet:
         cg.apply(qos.pod_resources(pod, self.cfg.pod_pids_limit))
         if not rec.volumes_ready:
             try:
-                ctx = EnvContext(
-                    pod=pod,
-                    node_name=self.cfg.node_name,
-                    pod_ips=rec.sandbox.pod_ips,
-                    host_ips=self.cfg.host_ips,
-                    objects=self.objects,
-                )
-                plans = volumes.plan_volumes(
-                    pod,
-                    os.path.join(self.cfg.root, "pods"),
-                    self.objects,
-                    ctx,
-                    getattr(self.objects, "pvc_path", None),
-                )
+                ctx = EnvContext(pod=pod, node_name=self.cfg.node_name, pod_ips=rec.sandbox.pod_ips,
+                                 host_ips=self.cfg.host_ips, objects=self.objects)
+                plans = volumes.plan_volumes(pod, os.path.join(self.cfg.root, "pods"), self.objects, ctx,
+                                             getattr(self.objects, "pvc_path", None))
                 self.volume_manager.setup(plans)
             except (volumes.VolumeError, ContainerConfigError, OSError) as exc:
                 self.events.record(pod, "FailedMount", str(exc), "Warning")
@@ -570,9 +528,8 @@ class Kubelet:
         if infra is None or infra.get("status") != "running":
             if rec.sandbox.infra_id:
                 # The sandbox died: as kubelet does, kill every container and make a new one.
-                self.events.record(
-                    pod, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created."
-                )
+                self.events.record(pod, "SandboxChanged",
+                                   "Pod sandbox changed, it will be killed and re-created.")
                 self._kill_all_containers(rec, grace=0)
                 self._stop_sandbox(rec)
                 rec.sandbox.attempt += 1
@@ -580,9 +537,8 @@ class Kubelet:
                 self._start_sandbox(rec)
             except Exception as exc:
                 log.exception("sandbox for %s", pod["metadata"]["name"])
-                self.events.record(
-                    pod, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc}", "Warning"
-                )
+                self.events.record(pod, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc}",
+                                   "Warning")
                 self._stop_sandbox(rec)
                 return False
         return True
@@ -617,14 +573,8 @@ class Kubelet:
         os.makedirs(os.path.join(bundle, "rootfs"), exist_ok=True)
         self._ensure_image(self.cfg.infra_image)
         overlay = self.images.prepare_rootfs(self.cfg.infra_image, sb.infra_id)
-        cfg = sandbox.infra_config(
-            pod,
-            sb.infra_id,
-            os.path.join(bundle, "rootfs"),
-            overlay,
-            self._pod_netns(rec),
-            self.cfg.infra_argv,
-        )
+        cfg = sandbox.infra_config(pod, sb.infra_id, os.path.join(bundle, "rootfs"), overlay,
+                                   self._pod_netns(rec), self.cfg.infra_argv)
         cfg["process"]["oomScoreAdj"] = max(cfg["process"]["oomScoreAdj"], self.oom_floor)
         with open(os.path.join(bundle, "config.json"), "w") as f:
             json.dump(cfg, f)
@@ -671,11 +621,10 @@ class Kubelet:
                     return
                 self._keep_running(rec, c, last, "Always")
                 last = self._latest(uid, c["name"])
-                info = last and ContainerInfo(
-                    last.container_id, last.state == RUNNING, last.started_at or 0.0
-                )
+                info = last and ContainerInfo(last.container_id, last.state == RUNNING,
+                                              last.started_at or 0.0)
                 if not self.probes.started(uid, c["name"], info) and not self._any_app_started(uid):
-                    return  # the next init container waits until this sidecar has started
+                    return      # the next init container waits until this sidecar has started
                 continue
             if last is None:
                 self._start_container(rec, c, 0)
@@ -685,7 +634,7 @@ class Kubelet:
             if last.state == EXITED and last.exit_code == 0:
                 continue
             if last.state == EXITED and policy == "Never":
-                return  # the pod has failed; status says so
+                return          # the pod has failed; status says so
             self._restart_if_due(rec, c, last)
             return
         for c in pod["spec"].get("containers") or []:
@@ -706,29 +655,24 @@ class Kubelet:
         the restart policy and the back-off say so."""
         pod, uid, name = rec.pod, rec.uid, c["name"]
         if last.state == RUNNING:
-            verdict = self.probes.must_restart(
-                uid, name, ContainerInfo(last.container_id, True, last.started_at or 0.0)
-            )
+            verdict = self.probes.must_restart(uid, name, ContainerInfo(last.container_id, True,
+                                                                        last.started_at or 0.0))
             changed = bool(last.spec_hash) and last.spec_hash != container_hash(c)
             if not verdict and not changed:
                 rec.waiting.pop(name, None)
                 return
-            why = (
-                f"Container {name} failed {verdict.lower()} probe, will be restarted"
-                if verdict
-                else f"Container {name} definition changed, will be restarted"
-            )
+            why = (f"Container {name} failed {verdict.lower()} probe, will be restarted" if verdict
+                   else f"Container {name} definition changed, will be restarted")
             self.events.record(pod, "Killing", why, container=name)
             self._kill_container(rec, c, last, self._grace(pod, c))
             self._refresh(uid)
             last = self._latest(uid, name)
             if changed and last is not None:
                 self._gc_instances(rec, name)
-                self._start_container(rec, c, last.attempt + 1)  # a new spec: no back-off
+                self._start_container(rec, c, last.attempt + 1)      # a new spec: no back-off
                 return
-        if last is not None and should_restart(
-            policy, LastRun("exited" if last.state == EXITED else last.state, last.exit_code or 0)
-        ):
+        if last is not None and should_restart(policy, LastRun(
+                "exited" if last.state == EXITED else last.state, last.exit_code or 0)):
             self._restart_if_due(rec, c, last)
         else:
             rec.waiting.pop(name, None)
@@ -740,19 +684,11 @@ class Kubelet:
         if last.state == EXITED and self.backoff.in_backoff_since(key, finished):
             delay = self.backoff.get(key)
             m = rec.pod["metadata"]
-            msg = (
-                f"back-off {format_duration(delay)} restarting failed container={c['name']} "
-                f"pod={m['name']}_{m.get('namespace')}({m['uid']})"
-            )
+            msg = (f"back-off {format_duration(delay)} restarting failed container={c['name']} "
+                   f"pod={m['name']}_{m.get('namespace')}({m['uid']})")
             if rec.waiting.get(c["name"], ("",))[0] != "CrashLoopBackOff":
-                self.events.record(
-                    rec.pod,
-                    "BackOff",
-                    f"Back-off restarting failed container {c['name']} in "
-                    f"pod {m['name']}_{m.get('namespace')}({m['uid']})",
-                    "Warning",
-                    c["name"],
-                )
+                self.events.record(rec.pod, "BackOff", f"Back-off restarting failed container {c['name']} in "
+                                   f"pod {m['name']}_{m.get('namespace')}({m['uid']})", "Warning", c["name"])
             rec.waiting[c["name"]] = ("CrashLoopBackOff", msg)
             rec.next_sync = min(rec.next_sync, finished + delay + 0.05)
             return
@@ -800,9 +736,8 @@ class Kubelet:
                 self.events.record(pod, "Failed", "Error: ErrImagePull", "Warning", name)
                 return False
             took = time.monotonic() - t0
-            self.events.record(
-                pod, "Pulled", f'Successfully pulled image "{image}" in {took:.3f}s', container=name
-            )
+            self.events.record(pod, "Pulled", f'Successfully pulled image "{image}" in {took:.3f}s',
+                               container=name)
         else:
             self.events.record(pod, "Pulled", decision.message, container=name)
         # 2. what it runs
@@ -810,34 +745,20 @@ class Kubelet:
         try:
             img = self.images.image(ref)
             image_config = dict(img.config)
-            ctx = EnvContext(
-                pod=pod,
-                node_name=self.cfg.node_name,
-                pod_ips=rec.sandbox.pod_ips,
-                host_ips=self.cfg.host_ips,
-                objects=self.objects,
-                node_allocatable={"cpu": str(os.cpu_count() or 1), "memory": str(self.cfg.memory_capacity)},
-            )
+            ctx = EnvContext(pod=pod, node_name=self.cfg.node_name, pod_ips=rec.sandbox.pod_ips,
+                             host_ips=self.cfg.host_ips, objects=self.objects,
+                             node_allocatable={"cpu": str(os.cpu_count() or 1),
+                                               "memory": str(self.cfg.memory_capacity)})
             kube_env, skipped = command.container_env(c, ctx)
             if skipped:
-                self.events.record(
-                    pod,
-                    "InvalidEnvironmentVariableNames",
-                    f"Keys [{', '.join(skipped)}] from the EnvFrom were skipped since they "
-                    "are considered invalid environment variable names.",
-                    "Warning",
-                    name,
-                )
+                self.events.record(pod, "InvalidEnvironmentVariableNames",
+                                   f"Keys [{', '.join(skipped)}] from the EnvFrom were skipped since they "
+                                   "are considered invalid environment variable names.", "Warning", name)
             argv = command.process_args(c, image_config, kube_env)
             hostname = pod["spec"].get("hostname") or pod["metadata"]["name"]
             env = command.oci_env(kube_env, image_config, hostname)
-            plans = volumes.plan_volumes(
-                pod,
-                os.path.join(self.cfg.root, "pods"),
-                self.objects,
-                ctx,
-                getattr(self.objects, "pvc_path", None),
-            )
+            plans = volumes.plan_volumes(pod, os.path.join(self.cfg.root, "pods"), self.objects, ctx,
+                                         getattr(self.objects, "pvc_path", None))
         except (ContainerConfigError, volumes.VolumeError) as exc:
             rec.waiting[name] = ("CreateContainerConfigError", str(exc))
             self.events.record(pod, "Failed", f"Error: {exc}", "Warning", name)
@@ -858,13 +779,8 @@ class Kubelet:
         try:
             overlay = self.images.prepare_rootfs(ref, cid)
             occ = ociconfig.ContainerContext(
-                container_id=cid,
-                attempt=attempt,
-                argv=argv,
-                env=env,
-                image_config=image_config,
-                rootfs=os.path.join(bundle, "rootfs"),
-                overlay=overlay,
+                container_id=cid, attempt=attempt, argv=argv, env=env, image_config=image_config,
+                rootfs=os.path.join(bundle, "rootfs"), overlay=overlay,
                 netns_path=self._pod_netns(rec),
                 ipc_path=f"/proc/{infra_pid}/ns/ipc" if infra_pid else None,
                 uts_path=f"/proc/{infra_pid}/ns/uts" if infra_pid else None,
@@ -873,13 +789,9 @@ class Kubelet:
                 memory_capacity=self.cfg.memory_capacity,
                 user_lookup=_passwd_lookup(overlay),
                 seccomp_default=_runtime_default_seccomp,
-                extra_annotations={
-                    "mkpy.io/image": image,
-                    "mkpy.io/image-id": img.digest,
-                    "mkpy.io/container-hash": container_hash(c),
-                    "mkpy.io/termination-log": term_log,
-                },
-            )
+                extra_annotations={"mkpy.io/image": image, "mkpy.io/image-id": img.digest,
+                                   "mkpy.io/container-hash": container_hash(c),
+                                   "mkpy.io/termination-log": term_log})
             config = ociconfig.container_config(pod, c, occ)
         except ContainerConfigError as exc:
             self.images.release_rootfs(cid)
@@ -931,7 +843,7 @@ class Kubelet:
             try:
                 self.runtime.kill(cid, sig)
             except RuntimeError_:
-                break  # already stopped
+                break            # already stopped
             limit = deadline if sig == "SIGTERM" else time.monotonic() + 10
             while time.monotonic() < limit:
                 st = self.runtime.state(cid)
@@ -942,14 +854,11 @@ class Kubelet:
     def _kill_all_containers(self, rec: PodRecord, grace: float | None = None) -> None:
         """Stop every running container, in parallel: app containers first, then the sidecars
         (they outlive what they serve, as in Kubernetes)."""
-        specs = {
-            c["name"]: c
-            for c in (rec.pod["spec"].get("containers") or []) + (rec.pod["spec"].get("initContainers") or [])
-        }
+        specs = {c["name"]: c for c in (rec.pod["spec"].get("containers") or [])
+                 + (rec.pod["spec"].get("initContainers") or [])}
         with self._lock:
-            running = [
-                i for lst in self._instances.get(rec.uid, {}).values() for i in lst if i.state == RUNNING
-            ]
+            running = [i for lst in self._instances.get(rec.uid, {}).values() for i in lst
+                       if i.state == RUNNING]
         g = self._grace(rec.pod) if grace is None else grace
         for sidecars in (False, True):
             threads = []
@@ -958,9 +867,8 @@ class Kubelet:
                 if is_sidecar(c or {}) != sidecars:
                     continue
                 if c is not None:
-                    self.events.record(
-                        rec.pod, "Killing", f"Stopping container {inst.name}", container=inst.name
-                    )
+                    self.events.record(rec.pod, "Killing", f"Stopping container {inst.name}",
+                                       container=inst.name)
                 t = threading.Thread(target=self._kill_container, args=(rec, c, inst, g))
                 t.start()
                 threads.append(t)
@@ -1084,29 +992,18 @@ class Kubelet:
                     continue
                 with self._lock:
                     insts = {n: lst[0] for n, lst in self._instances.get(uid, {}).items() if lst}
-                infos = {
-                    n: ContainerInfo(i.container_id, i.state == RUNNING, i.started_at or 0.0)
-                    for n, i in insts.items()
-                }
+                infos = {n: ContainerInfo(i.container_id, i.state == RUNNING, i.started_at or 0.0)
+                         for n, i in insts.items()}
                 ip = rec.sandbox.pod_ips[0] if rec.sandbox.pod_ips else "127.0.0.1"
-                before = {
-                    n: (self.probes.ready(uid, n, inf), self.probes.must_restart(uid, n, inf))
-                    for n, inf in infos.items()
-                }
+                before = {n: (self.probes.ready(uid, n, inf), self.probes.must_restart(uid, n, inf))
+                          for n, inf in infos.items()}
                 for ev in self.probes.step(uid, infos, pod_ip=ip):
-                    self.events.record(
-                        rec.pod,
-                        "Unhealthy",
-                        f"{ev.kind} probe failed: {ev.output}".strip(),
-                        "Warning",
-                        ev.container,
-                    )
-                after = {
-                    n: (self.probes.ready(uid, n, inf), self.probes.must_restart(uid, n, inf))
-                    for n, inf in infos.items()
-                }
+                    self.events.record(rec.pod, "Unhealthy", f"{ev.kind} probe failed: {ev.output}".strip(),
+                                       "Warning", ev.container)
+                after = {n: (self.probes.ready(uid, n, inf), self.probes.must_restart(uid, n, inf))
+                         for n, inf in infos.items()}
                 if before != after:
-                    rec.next_sync = 0  # a verdict changed: the worker acts now
+                    rec.next_sync = 0       # a verdict changed: the worker acts now
                     self.dispatch(uid)
             self._stop.wait(0.2)
 
@@ -1120,7 +1017,6 @@ def _runtime_default_seccomp(caps: list[str]) -> dict:
 
 def _passwd_lookup(overlay: dict) -> Callable[[str], tuple[int, int] | None]:
     """Resolve an image's user name through /etc/passwd in its layers (top layer first)."""
-
     def lookup(name: str) -> tuple[int, int] | None:
         for layer in overlay.get("lower") or []:
             path = os.path.join(layer, "etc", "passwd")
@@ -1132,7 +1028,6 @@ def _passwd_lookup(overlay: dict) -> Callable[[str], tuple[int, int] | None]:
                             return int(parts[2]), int(parts[3])
                 return None
         return None
-
     return lookup
 
 

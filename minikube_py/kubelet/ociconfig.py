@@ -24,111 +24,34 @@ from minikube_py.kubelet.command import ContainerConfigError
 OCI_VERSION = "1.0.2"
 
 # containerd's default capability set (the same as Docker's).
-DEFAULT_CAPS = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-]
-ALL_CAPS = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-]
-MASKED_PATHS = [
-    "/proc/acpi",
-    "/proc/asound",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-    "/sys/devices/virtual/powercap",
-]
+DEFAULT_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+                "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+                "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
+ALL_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+            "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+            "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
+            "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+            "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
+            "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
+            "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+            "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+            "CAP_CHECKPOINT_RESTORE"]
+MASKED_PATHS = ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+                "/sys/firmware", "/sys/devices/virtual/powercap"]
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 DEFAULT_MOUNTS = [
     {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
-    {
-        "destination": "/dev",
-        "type": "tmpfs",
-        "source": "tmpfs",
-        "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
-    },
-    {
-        "destination": "/dev/pts",
-        "type": "devpts",
-        "source": "devpts",
-        "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
-    },
-    {
-        "destination": "/dev/mqueue",
-        "type": "mqueue",
-        "source": "mqueue",
-        "options": ["nosuid", "noexec", "nodev"],
-    },
-    {
-        "destination": "/dev/shm",
-        "type": "tmpfs",
-        "source": "shm",
-        "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-    },
-    {
-        "destination": "/sys",
-        "type": "sysfs",
-        "source": "sysfs",
-        "options": ["nosuid", "noexec", "nodev", "ro"],
-    },
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+     "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+    {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+     "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+    {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+     "options": ["nosuid", "noexec", "nodev"]},
+    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+     "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+    {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+     "options": ["nosuid", "noexec", "nodev", "ro"]},
 ]
 
 LOG_ROOT = "/var/log/pods"
@@ -151,11 +74,8 @@ def capability_name(name: str) -> str:
 
 def effective_security(pod: dict, container: dict) -> dict:
     """Container securityContext over the pod's (runAsUser/Group/NonRoot are inherited)."""
-    merged = {
-        k: v
-        for k, v in (pod["spec"].get("securityContext") or {}).items()
-        if k in ("runAsUser", "runAsGroup", "runAsNonRoot", "seccompProfile")
-    }
+    merged = {k: v for k, v in (pod["spec"].get("securityContext") or {}).items()
+              if k in ("runAsUser", "runAsGroup", "runAsNonRoot", "seccompProfile")}
     merged.update(container.get("securityContext") or {})
     return merged
 
@@ -163,7 +83,7 @@ def effective_security(pod: dict, container: dict) -> dict:
 def capabilities(sc: dict) -> list[str]:
     if sc.get("privileged"):
         return list(ALL_CAPS)
-    caps = sc.get("capabilities") or {}
+    caps = (sc.get("capabilities") or {})
     drop = {capability_name(c) for c in caps.get("drop") or []}
     add = [capability_name(c) for c in caps.get("add") or []]
     base = [] if "CAP_ALL" in drop else [c for c in DEFAULT_CAPS if c not in drop]
@@ -172,9 +92,8 @@ def capabilities(sc: dict) -> list[str]:
     return base + [c for c in add if c not in base]
 
 
-def resolve_user(
-    pod: dict, container: dict, image_user: str, lookup: Callable[[str], tuple[int, int] | None] | None = None
-) -> tuple[int, int]:
+def resolve_user(pod: dict, container: dict, image_user: str,
+                 lookup: Callable[[str], tuple[int, int] | None] | None = None) -> tuple[int, int]:
     """(uid, gid) the process runs as; enforces runAsNonRoot like kubelet's verifyRunAsNonRoot."""
     sc = effective_security(pod, container)
     name = pod["metadata"]["name"]
@@ -193,16 +112,12 @@ def resolve_user(
         uid = img_uid
     if sc.get("runAsNonRoot"):
         if uid is None:
-            raise ContainerConfigError(
-                f"container has runAsNonRoot and image has non-numeric user "
-                f'({user}), cannot verify user is non-root (pod: "{name}", '
-                f"container: {container['name']})"
-            )
+            raise ContainerConfigError(f"container has runAsNonRoot and image has non-numeric user "
+                                       f"({user}), cannot verify user is non-root (pod: \"{name}\", "
+                                       f"container: {container['name']})")
         if uid == 0:
-            raise ContainerConfigError(
-                f"container has runAsNonRoot and image will run as root "
-                f'(pod: "{name}", container: {container["name"]})'
-            )
+            raise ContainerConfigError(f"container has runAsNonRoot and image will run as root "
+                                       f"(pod: \"{name}\", container: {container['name']})")
     if uid is None:
         raise ContainerConfigError(f"unable to resolve image user {user!r}")
     if gid is None:
@@ -213,22 +128,21 @@ def resolve_user(
 @dataclass
 class ContainerContext:
     """Everything besides the pod and container that shapes the config."""
-
     container_id: str
     attempt: int
     argv: list[str]
-    env: list[str]  # KEY=VALUE, already merged with the image's
+    env: list[str]                      # KEY=VALUE, already merged with the image's
     image_config: dict
-    rootfs: str  # bundle/rootfs (the runtime mounts the overlay there)
-    overlay: dict | None = None  # ImageStore.prepare_rootfs() result
-    netns_path: str | None = None  # None: share the netns the runtime runs in
-    ipc_path: str | None = None  # the sandbox's namespaces (/proc/<infra>/ns/ipc)
+    rootfs: str                         # bundle/rootfs (the runtime mounts the overlay there)
+    overlay: dict | None = None         # ImageStore.prepare_rootfs() result
+    netns_path: str | None = None       # None: share the netns the runtime runs in
+    ipc_path: str | None = None         # the sandbox's namespaces (/proc/<infra>/ns/ipc)
     uts_path: str | None = None
-    mounts: list[dict] = field(default_factory=list)  # volumes + /etc/hosts & co.
+    mounts: list[dict] = field(default_factory=list)   # volumes + /etc/hosts & co.
     log_path: str = ""
     memory_capacity: int = 1 << 30
     user_lookup: Callable[[str], tuple[int, int] | None] | None = None
-    seccomp_default: Callable[[list[str]], dict] | None = None  # caps -> the RuntimeDefault profile
+    seccomp_default: Callable[[list[str]], dict] | None = None   # caps -> the RuntimeDefault profile
     extra_annotations: dict[str, str] = field(default_factory=dict)
 
 
@@ -271,7 +185,7 @@ def container_config(pod: dict, container: dict, ctx: ContainerContext) -> dict:
         linux["seccomp"] = ctx.seccomp_default(caps)
     mounts = [dict(m) for m in DEFAULT_MOUNTS]
     if privileged:
-        mounts[-1]["options"] = ["nosuid", "noexec", "nodev", "rw"]  # /sys writable when privileged
+        mounts[-1]["options"] = ["nosuid", "noexec", "nodev", "rw"]   # /sys writable when privileged
     mounts.extend(ctx.mounts)
     meta = pod["metadata"]
     annotations = {
@@ -298,9 +212,5 @@ def container_config(pod: dict, container: dict, ctx: ContainerContext) -> dict:
 
 
 def bind_mount(source: str, destination: str, readonly: bool = False) -> dict:
-    return {
-        "destination": destination,
-        "type": "bind",
-        "source": source,
-        "options": ["rbind", "rprivate", "ro" if readonly else "rw"],
-    }
+    return {"destination": destination, "type": "bind", "source": source,
+            "options": ["rbind", "rprivate", "ro" if readonly else "rw"]}

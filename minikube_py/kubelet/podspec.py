@@ -21,25 +21,10 @@ from minikube_py.kubelet import quantity
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 PROTOCOLS = ("TCP", "UDP", "SCTP")
-HOSTPATH_TYPES = (
-    "",
-    "DirectoryOrCreate",
-    "Directory",
-    "FileOrCreate",
-    "File",
-    "Socket",
-    "CharDevice",
-    "BlockDevice",
-)
-VOLUME_SOURCES = (
-    "emptyDir",
-    "hostPath",
-    "configMap",
-    "secret",
-    "projected",
-    "downwardAPI",
-    "persistentVolumeClaim",
-)
+HOSTPATH_TYPES = ("", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket",
+                  "CharDevice", "BlockDevice")
+VOLUME_SOURCES = ("emptyDir", "hostPath", "configMap", "secret", "projected", "downwardAPI",
+                  "persistentVolumeClaim")
 PROBE_HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -88,9 +73,8 @@ def parse_pod(obj: Any) -> dict:
 def all_containers(pod: dict) -> list[tuple[str, int, dict]]:
     """(field, index, container) for init containers then app containers."""
     spec = pod.get("spec") or {}
-    return [("initContainers", i, c) for i, c in enumerate(spec.get("initContainers") or [])] + [
-        ("containers", i, c) for i, c in enumerate(spec.get("containers") or [])
-    ]
+    return ([("initContainers", i, c) for i, c in enumerate(spec.get("initContainers") or [])]
+            + [("containers", i, c) for i, c in enumerate(spec.get("containers") or [])])
 
 
 # ------------------------------------------------------------------ defaults
@@ -189,19 +173,11 @@ def _check_name(e: _Errors, path: str, name: Any, *, label: bool) -> None:
     if not isinstance(name, str) or not name:
         e.required(path)
     elif label and (len(name) > 63 or not _DNS1123_LABEL.match(name)):
-        e.invalid(
-            path,
-            name,
-            "a lowercase RFC 1123 label must consist of lower case alphanumeric "
-            "characters or '-', and must start and end with an alphanumeric character",
-        )
+        e.invalid(path, name, "a lowercase RFC 1123 label must consist of lower case alphanumeric "
+                  "characters or '-', and must start and end with an alphanumeric character")
     elif not label and (len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name)):
-        e.invalid(
-            path,
-            name,
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-            "characters, '-' or '.', and must start and end with an alphanumeric character",
-        )
+        e.invalid(path, name, "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+                  "characters, '-' or '.', and must start and end with an alphanumeric character")
 
 
 def _check_str_list(e: _Errors, path: str, v: Any) -> None:
@@ -239,14 +215,8 @@ def _check_probe(e: _Errors, path: str, probe: Any, kind: str, ports: dict[str, 
         e.required(f"{path}: must specify a handler type")
     elif len(handlers) > 1:
         e.add(f"{path}.{handlers[1]}", "Forbidden: may not specify more than 1 handler type")
-    for field in (
-        "initialDelaySeconds",
-        "timeoutSeconds",
-        "periodSeconds",
-        "successThreshold",
-        "failureThreshold",
-        "terminationGracePeriodSeconds",
-    ):
+    for field in ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold",
+                  "failureThreshold", "terminationGracePeriodSeconds"):
         v = probe.get(field)
         if v is not None and (not _is_int(v) or v < 0):
             e.invalid(f"{path}.{field}", v, "must be greater than or equal to 0")
@@ -318,30 +288,19 @@ def _check_container(e: _Errors, path: str, c: Any, volumes: set[str], init: boo
         if not isinstance(env.get("name"), str) or not env.get("name"):
             e.required(f"{ep}.name")
         elif not _ENV_NAME.match(env["name"]):
-            e.invalid(
-                f"{ep}.name",
-                env["name"],
-                "a valid environment variable name must consist of "
-                "alphabetic characters, digits, '_', '-', or '.', and must not start with a digit",
-            )
+            e.invalid(f"{ep}.name", env["name"], "a valid environment variable name must consist of "
+                      "alphabetic characters, digits, '_', '-', or '.', and must not start with a digit")
         if "value" in env and env["value"] is not None and not isinstance(env["value"], str):
             e.invalid(f"{ep}.value", env["value"], "must be a string")
         vf = env.get("valueFrom")
         if vf is not None:
             if env.get("value"):
                 e.invalid(f"{ep}.valueFrom", vf, "may not be specified when `value` is not empty")
-            kinds = [
-                k
-                for k in ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef")
-                if isinstance(vf, dict) and vf.get(k) is not None
-            ]
+            kinds = [k for k in ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef")
+                     if isinstance(vf, dict) and vf.get(k) is not None]
             if len(kinds) != 1:
-                e.invalid(
-                    f"{ep}.valueFrom",
-                    vf,
-                    "must specify exactly one of: `fieldRef`, "
-                    "`resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`",
-                )
+                e.invalid(f"{ep}.valueFrom", vf, "must specify exactly one of: `fieldRef`, "
+                          "`resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`")
             for k in ("configMapKeyRef", "secretKeyRef"):
                 if k in kinds:
                     for f in ("name", "key"):
@@ -360,11 +319,8 @@ def _check_container(e: _Errors, path: str, c: Any, volumes: set[str], init: boo
     requests = _check_quantities(e, f"{path}.resources.requests", res.get("requests"))
     for rname, req in requests.items():
         if rname in limits and req > limits[rname]:
-            e.invalid(
-                f"{path}.resources.requests",
-                res["requests"][rname],
-                f"must be less than or equal to {rname} limit of {res['limits'][rname]}",
-            )
+            e.invalid(f"{path}.resources.requests", res["requests"][rname],
+                      f"must be less than or equal to {rname} limit of {res['limits'][rname]}")
     mount_paths: set[str] = set()
     for i, vm in enumerate(c.get("volumeMounts") or []):
         vp = f"{path}.volumeMounts[{i}]"
@@ -400,11 +356,8 @@ def _check_container(e: _Errors, path: str, c: Any, volumes: set[str], init: boo
                 if f in sc and (not _is_int(sc[f]) or sc[f] < 0):
                     e.invalid(f"{path}.securityContext.{f}", sc[f], "must be between 0 and 2147483647")
             if sc.get("privileged") and sc.get("allowPrivilegeEscalation") is False:
-                e.invalid(
-                    f"{path}.securityContext",
-                    sc,
-                    "cannot set `allowPrivilegeEscalation` to false and `privileged` to true",
-                )
+                e.invalid(f"{path}.securityContext", sc,
+                          "cannot set `allowPrivilegeEscalation` to false and `privileged` to true")
     return name if isinstance(name, str) else None
 
 
@@ -445,8 +398,7 @@ def _check_volume(e: _Errors, path: str, vol: Any) -> str | None:
                 if not p or p.startswith("/") or ".." in p.split("/"):
                     e.invalid(f"{path}.{src}.items[{i}].path", p, "must be a relative path without '..'")
     if isinstance(vol.get("persistentVolumeClaim"), dict) and not vol["persistentVolumeClaim"].get(
-        "claimName"
-    ):
+            "claimName"):
         e.required(f"{path}.persistentVolumeClaim.claimName")
     return vol.get("name") if isinstance(vol.get("name"), str) else None
 

@@ -1,11 +1,11 @@
 """How the kubelet carries probes out (the prober's `Executors`).
 
-exec       the runtime's exec: a new process in the container's namespaces and cgroup;
-           exit 0 is success
-httpGet    an HTTP GET from a thread that entered the pod's network namespace (setns is
-           per thread), so the pod IP - or 127.0.0.1 without CNI - is reachable although
-           the kubelet lives elsewhere; 200-399 is success
-tcpSocket  a TCP connect from the same kind of thread
+  exec       the runtime's exec: a new process in the container's namespaces and cgroup;
+             exit 0 is success
+  httpGet    an HTTP GET from a thread that entered the pod's network namespace (setns is
+             per thread), so the pod IP - or 127.0.0.1 without CNI - is reachable although
+             the kubelet lives elsewhere; 200-399 is success
+  tcpSocket  a TCP connect from the same kind of thread
 """
 
 from __future__ import annotations
@@ -40,9 +40,8 @@ class KubeletProbeExecutors:
 
         return run_in_netns(path, fn, self.k.sys)
 
-    def http_get(
-        self, pod_uid: str, host: str, port: int, path: str, scheme: str, headers: list[dict], timeout: float
-    ) -> tuple[str, str]:
+    def http_get(self, pod_uid: str, host: str, port: int, path: str, scheme: str,
+                 headers: list[dict], timeout: float) -> tuple[str, str]:
         import http.client
 
         def probe() -> tuple[str, str]:
@@ -51,14 +50,11 @@ class KubeletProbeExecutors:
             if scheme == "HTTPS":
                 import ssl
 
-                kwargs["context"] = ssl._create_unverified_context()  # kubelet skips verification too
+                kwargs["context"] = ssl._create_unverified_context()   # kubelet skips verification too
             conn = cls(host, port, **kwargs)
             try:
-                conn.request(
-                    "GET",
-                    path,
-                    headers={"User-Agent": "kube-probe/1.30", **{h["name"]: h["value"] for h in headers}},
-                )
+                conn.request("GET", path, headers={"User-Agent": "kube-probe/1.30",
+                                                   **{h["name"]: h["value"] for h in headers}})
                 resp = conn.getresponse()
                 body = resp.read(10240).decode("utf-8", "replace")
             except OSError as exc:

@@ -31,16 +31,14 @@ class Executors(Protocol):
     """Carry out one probe; return (SUCCESS|FAILURE|UNKNOWN, output text)."""
 
     def exec(self, container_id: str, argv: list[str], timeout: float) -> tuple[str, str]: ...
-    def http_get(
-        self, pod_uid: str, host: str, port: int, path: str, scheme: str, headers: list[dict], timeout: float
-    ) -> tuple[str, str]: ...
+    def http_get(self, pod_uid: str, host: str, port: int, path: str, scheme: str,
+                 headers: list[dict], timeout: float) -> tuple[str, str]: ...
     def tcp(self, pod_uid: str, host: str, port: int, timeout: float) -> tuple[str, str]: ...
 
 
 @dataclass
 class ContainerInfo:
     """What the prober needs to know about the current instance of a container."""
-
     container_id: str
     running: bool
     started_at: float = 0.0
@@ -77,9 +75,8 @@ def resolve_port(port: int | str, container: dict) -> int:
     raise ValueError(f"couldn't find port {port!r} in container {container.get('name')}")
 
 
-def run_probe(
-    ex: Executors, pod: dict, container: dict, container_id: str, spec: dict, pod_ip: str
-) -> tuple[str, str]:
+def run_probe(ex: Executors, pod: dict, container: dict, container_id: str, spec: dict,
+              pod_ip: str) -> tuple[str, str]:
     """One probe attempt through the executors (never raises)."""
     timeout = float(spec.get("timeoutSeconds", 1))
     uid = pod["metadata"].get("uid", "")
@@ -88,15 +85,9 @@ def run_probe(
             return ex.exec(container_id, list(spec["exec"]["command"]), timeout)
         if spec.get("httpGet"):
             h = spec["httpGet"]
-            return ex.http_get(
-                uid,
-                h.get("host") or pod_ip,
-                resolve_port(h["port"], container),
-                h.get("path", "/"),
-                h.get("scheme", "HTTP"),
-                h.get("httpHeaders") or [],
-                timeout,
-            )
+            return ex.http_get(uid, h.get("host") or pod_ip, resolve_port(h["port"], container),
+                               h.get("path", "/"), h.get("scheme", "HTTP"), h.get("httpHeaders") or [],
+                               timeout)
         if spec.get("tcpSocket"):
             t = spec["tcpSocket"]
             return ex.tcp(uid, t.get("host") or pod_ip, resolve_port(t["port"], container), timeout)
@@ -110,8 +101,8 @@ class _Worker:
     kind: str
     spec: dict
     container_id: str = ""
-    result: str = UNKNOWN  # the published result
-    last: str = UNKNOWN  # last raw result, for the threshold run
+    result: str = UNKNOWN              # the published result
+    last: str = UNKNOWN                # last raw result, for the threshold run
     run: int = 0
     on_hold: bool = False
     next_due: float = 0.0
@@ -125,7 +116,7 @@ class _Worker:
 @dataclass
 class _PodProbes:
     pod: dict
-    workers: dict[tuple[str, str], _Worker] = field(default_factory=dict)  # (container, kind)
+    workers: dict[tuple[str, str], _Worker] = field(default_factory=dict)   # (container, kind)
 
 
 class ProbeManager:
@@ -172,7 +163,7 @@ class ProbeManager:
         return w is None or (w.container_id == info.container_id and w.result == SUCCESS)
 
     def must_restart(self, uid: str, name: str, info: ContainerInfo | None) -> str:
-        """ "Liveness"/"Startup" when that probe has failed the running container, else ""."""
+        """"Liveness"/"Startup" when that probe has failed the running container, else ""."""
         if info is None or not info.running:
             return ""
         for kind in (STARTUP, LIVENESS):
@@ -208,13 +199,13 @@ class ProbeManager:
             if now - info.started_at < int(w.spec.get("initialDelaySeconds", 0)):
                 continue
             startup = pp.workers.get((name, STARTUP))
-            startup_done = startup is None or (
-                startup.container_id == info.container_id and startup.result == SUCCESS
-            )
+            startup_done = startup is None or (startup.container_id == info.container_id
+                                               and startup.result == SUCCESS)
             if (kind == STARTUP) == startup_done:
-                continue  # startup is over / the others wait for startup
+                continue        # startup is over / the others wait for startup
             w.next_due = now + int(w.spec.get("periodSeconds", 10))
-            result, output = run_probe(self.ex, pp.pod, containers[name], info.container_id, w.spec, pod_ip)
+            result, output = run_probe(self.ex, pp.pod, containers[name], info.container_id, w.spec,
+                                       pod_ip)
             if result != SUCCESS:
                 events.append(ProbeEvent(uid, name, kind, result, output))
             if result == w.last:

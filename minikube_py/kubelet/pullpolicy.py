@@ -17,7 +17,7 @@ __all__ = ["PullDecision", "decide", "default_image_pull_policy", "normalize_ref
 @dataclass(frozen=True)
 class PullDecision:
     pull: bool
-    error_reason: str = ""  # waiting reason when the container cannot start
+    error_reason: str = ""        # waiting reason when the container cannot start
     message: str = ""
 
 
@@ -25,9 +25,8 @@ def decide(policy: str, image: str, present: bool) -> PullDecision:
     if policy == "Always" or (policy == "IfNotPresent" and not present):
         return PullDecision(True)
     if policy == "Never" and not present:
-        return PullDecision(
-            False, "ErrImageNeverPull", f'Container image "{image}" is not present with pull policy of Never'
-        )
+        return PullDecision(False, "ErrImageNeverPull",
+                            f'Container image "{image}" is not present with pull policy of Never')
     return PullDecision(False, message=f'Container image "{image}" already present on machine')
 
 

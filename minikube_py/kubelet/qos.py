@@ -52,11 +52,8 @@ def qos_class(pod: dict) -> str:
             guaranteed = False
     if not requests and not limits:
         return BEST_EFFORT
-    if (
-        guaranteed
-        and all(name in limits and limits[name] == req for name, req in requests.items())
-        and len(requests) == len(limits)
-    ):
+    if guaranteed and all(name in limits and limits[name] == req for name, req in requests.items()) \
+            and len(requests) == len(limits):
         return GUARANTEED
     return BURSTABLE
 

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class LastRun:
     """What the kubelet knows about a container's latest instance."""
-
-    state: str  # "running" | "exited" | "created" | "unknown"
+    state: str            # "running" | "exited" | "created" | "unknown"
     exit_code: int = 0
 
 
@@ -37,4 +36,5 @@ def should_restart(restart_policy: str, last: LastRun | None, deleting: bool = F
 
 def init_container_failed_pod(restart_policy: str, last: LastRun | None) -> bool:
     """An init container that failed under restartPolicy Never fails the whole pod."""
-    return restart_policy == "Never" and last is not None and last.state == "exited" and last.exit_code != 0
+    return restart_policy == "Never" and last is not None and last.state == "exited" \
+        and last.exit_code != 0

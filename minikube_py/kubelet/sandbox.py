@@ -1,11 +1,11 @@
 """The pod sandbox: what every container of a pod shares.
 
-* a network namespace (a file bind-mounted under the netns dir, like `ip netns`),
-  wired by CNI through the node's network when there is one (else only `lo`);
-* an *infra* container (Kubernetes' "pause") that owns the pod's IPC and UTS
-  namespaces, with hostname = pod name; app containers join them through
-  /proc/<infra pid>/ns/{ipc,uts}, and join the netns file directly;
-* files bind-mounted into each container: /etc/hosts, /etc/resolv.conf, /etc/hostname.
+  * a network namespace (a file bind-mounted under the netns dir, like `ip netns`),
+    wired by CNI through the node's network when there is one (else only `lo`);
+  * an *infra* container (Kubernetes' "pause") that owns the pod's IPC and UTS
+    namespaces, with hostname = pod name; app containers join them through
+    /proc/<infra pid>/ns/{ipc,uts}, and join the netns file directly;
+  * files bind-mounted into each container: /etc/hosts, /etc/resolv.conf, /etc/hostname.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ class SandboxError(Exception):
 @dataclass
 class SandboxRecord:
     """What the kubelet keeps on disk about a sandbox (so a restarted kubelet finds it)."""
-
     infra_id: str = ""
     netns_path: str = ""
     pod_ips: list[str] = field(default_factory=list)
@@ -40,15 +39,10 @@ def hosts_file(pod: dict, pod_ips: list[str]) -> str:
     """kubelet's managed /etc/hosts: localhost lines, the pod's own name, hostAliases."""
     spec = pod["spec"]
     hostname = spec.get("hostname") or pod["metadata"]["name"]
-    lines = [
-        "# Kubernetes-managed hosts file (minikube_py).",
-        "127.0.0.1\tlocalhost",
-        "::1\tlocalhost ip6-localhost ip6-loopback",
-        "fe00::0\tip6-localnet",
-        "fe00::0\tip6-mcastprefix",
-        "fe00::1\tip6-allnodes",
-        "fe00::2\tip6-allrouters",
-    ]
+    lines = ["# Kubernetes-managed hosts file (minikube_py).",
+             "127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
+             "fe00::0\tip6-localnet", "fe00::0\tip6-mcastprefix", "fe00::1\tip6-allnodes",
+             "fe00::2\tip6-allrouters"]
     fqdn = hostname
     if spec.get("subdomain"):
         ns = pod["metadata"].get("namespace", "default")
@@ -61,12 +55,8 @@ def hosts_file(pod: dict, pod_ips: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def resolv_conf(
-    pod: dict,
-    cluster_dns: list[str],
-    cluster_domain: str = "cluster.local",
-    host_resolv: str = "/etc/resolv.conf",
-) -> str:
+def resolv_conf(pod: dict, cluster_dns: list[str], cluster_domain: str = "cluster.local",
+                host_resolv: str = "/etc/resolv.conf") -> str:
     """dnsPolicy: ClusterFirst (cluster DNS + search path, once there is cluster DNS), Default
     (the node's resolv.conf), None (only dnsConfig)."""
     spec = pod["spec"]
@@ -104,11 +94,9 @@ def resolv_conf(
 
 def write_pod_files(pod_dir: str, pod: dict, pod_ips: list[str], cluster_dns: list[str]) -> None:
     os.makedirs(pod_dir, exist_ok=True)
-    for name, text in (
-        ("etc-hosts", hosts_file(pod, pod_ips)),
-        ("resolv.conf", resolv_conf(pod, cluster_dns)),
-        ("hostname", (pod["spec"].get("hostname") or pod["metadata"]["name"]) + "\n"),
-    ):
+    for name, text in (("etc-hosts", hosts_file(pod, pod_ips)),
+                       ("resolv.conf", resolv_conf(pod, cluster_dns)),
+                       ("hostname", (pod["spec"].get("hostname") or pod["metadata"]["name"]) + "\n")):
         tmp = os.path.join(pod_dir, name + ".tmp")
         with open(tmp, "w") as f:
             f.write(text)
@@ -117,16 +105,13 @@ def write_pod_files(pod_dir: str, pod: dict, pod_ips: list[str], cluster_dns: li
 
 
 def pod_file_mounts(pod_dir: str) -> list[dict]:
-    return [
-        bind_mount(os.path.join(pod_dir, "etc-hosts"), "/etc/hosts"),
-        bind_mount(os.path.join(pod_dir, "resolv.conf"), "/etc/resolv.conf", readonly=True),
-        bind_mount(os.path.join(pod_dir, "hostname"), "/etc/hostname", readonly=True),
-    ]
+    return [bind_mount(os.path.join(pod_dir, "etc-hosts"), "/etc/hosts"),
+            bind_mount(os.path.join(pod_dir, "resolv.conf"), "/etc/resolv.conf", readonly=True),
+            bind_mount(os.path.join(pod_dir, "hostname"), "/etc/hostname", readonly=True)]
 
 
-def infra_config(
-    pod: dict, infra_id: str, rootfs: str, overlay: dict, netns_path: str | None, argv: list[str]
-) -> dict:
+def infra_config(pod: dict, infra_id: str, rootfs: str, overlay: dict, netns_path: str | None,
+                 argv: list[str]) -> dict:
     """The pause container: new IPC/UTS/PID namespaces, the pod netns, hostname = pod name,
     and nothing to do but sleep. It is the last to die when the OOM killer looks (-998)."""
     hostname = pod["spec"].get("hostname") or pod["metadata"]["name"]
@@ -138,45 +123,23 @@ def infra_config(
     return {
         "ociVersion": "1.0.2",
         "hostname": hostname[:63],
-        "process": {
-            "terminal": False,
-            "user": {"uid": 65534, "gid": 65534},
-            "args": argv,
-            "env": ["PATH=/bin:/usr/bin"],
-            "cwd": "/",
-            "noNewPrivileges": True,
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "oomScoreAdj": qos.POD_INFRA_OOM_SCORE_ADJ,
-        },
+        "process": {"terminal": False, "user": {"uid": 65534, "gid": 65534}, "args": argv,
+                    "env": ["PATH=/bin:/usr/bin"], "cwd": "/", "noNewPrivileges": True,
+                    "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+                    "oomScoreAdj": qos.POD_INFRA_OOM_SCORE_ADJ},
         "root": {"path": rootfs, "readonly": True},
-        "mounts": [
-            {
-                "destination": "/proc",
-                "type": "proc",
-                "source": "proc",
-                "options": ["nosuid", "noexec", "nodev"],
-            },
-            {
-                "destination": "/dev",
-                "type": "tmpfs",
-                "source": "tmpfs",
-                "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
-            },
-        ],
-        "linux": {
-            "namespaces": namespaces,
-            "resources": {"cpu": {"shares": 2}},
-            "cgroupsPath": qos.container_cgroup_path(pod, infra_id),
-            "maskedPaths": list(MASKED_PATHS),
-            "readonlyPaths": list(READONLY_PATHS),
-        },
-        "annotations": {
-            "io.kubernetes.pod.name": meta["name"],
-            "io.kubernetes.pod.namespace": meta.get("namespace", "default"),
-            "io.kubernetes.pod.uid": meta.get("uid", ""),
-            "io.kubernetes.cri.container-type": "sandbox",
-            "mkpy.io/overlay": json.dumps(overlay),
-        },
+        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc",
+                    "options": ["nosuid", "noexec", "nodev"]},
+                   {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                    "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}],
+        "linux": {"namespaces": namespaces, "resources": {"cpu": {"shares": 2}},
+                  "cgroupsPath": qos.container_cgroup_path(pod, infra_id),
+                  "maskedPaths": list(MASKED_PATHS), "readonlyPaths": list(READONLY_PATHS)},
+        "annotations": {"io.kubernetes.pod.name": meta["name"],
+                        "io.kubernetes.pod.namespace": meta.get("namespace", "default"),
+                        "io.kubernetes.pod.uid": meta.get("uid", ""),
+                        "io.kubernetes.cri.container-type": "sandbox",
+                        "mkpy.io/overlay": json.dumps(overlay)},
     }
 
 

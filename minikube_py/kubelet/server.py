@@ -45,101 +45,74 @@ def summary(kubelet: Any) -> dict:
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     vm = psutil.virtual_memory()
     cpu = psutil.cpu_times()
-    node = {
-        "nodeName": kubelet.cfg.node_name,
-        "cpu": {"time": now, "usageCoreNanoSeconds": int((cpu.user + cpu.system) * 1e9)},
-        "memory": {"time": now, "workingSetBytes": vm.total - vm.available, "availableBytes": vm.available},
-    }
+    node = {"nodeName": kubelet.cfg.node_name,
+            "cpu": {"time": now, "usageCoreNanoSeconds": int((cpu.user + cpu.system) * 1e9)},
+            "memory": {"time": now, "workingSetBytes": vm.total - vm.available,
+                       "availableBytes": vm.available}}
     pods = []
     for rec in list(kubelet.pods.values()):
         pod = rec.pod
         parent = qos.pod_cgroup_parent(pod)
         ps = _cgroup_stats(parent)
         containers = []
-        for st in rec.status.get("containerStatuses") or []:
+        for st in (rec.status.get("containerStatuses") or []):
             if "running" not in st.get("state", {}):
                 continue
             cid = st.get("containerID", "").split("://")[-1]
             cs = _cgroup_stats(f"{parent}/{cid}")
-            containers.append(
-                {
-                    "name": st["name"],
-                    "startTime": st["state"]["running"].get("startedAt"),
-                    "cpu": {"time": now, "usageCoreNanoSeconds": cs.get("cpu_usage_ns", 0)},
-                    "memory": {"time": now, "workingSetBytes": cs.get("memory_usage", 0)},
-                }
-            )
+            containers.append({"name": st["name"], "startTime": st["state"]["running"].get("startedAt"),
+                               "cpu": {"time": now, "usageCoreNanoSeconds": cs.get("cpu_usage_ns", 0)},
+                               "memory": {"time": now, "workingSetBytes": cs.get("memory_usage", 0)}})
         m = pod["metadata"]
         ref = {"name": m["name"], "namespace": m.get("namespace", "default"), "uid": m["uid"]}
-        pods.append(
-            {
-                "podRef": ref,
-                "startTime": rec.status.get("startTime"),
-                "containers": containers,
-                "cpu": {"time": now, "usageCoreNanoSeconds": ps.get("cpu_usage_ns", 0)},
-                "memory": {"time": now, "workingSetBytes": ps.get("memory_usage", 0)},
-            }
-        )
+        pods.append({"podRef": ref,
+                     "startTime": rec.status.get("startTime"), "containers": containers,
+                     "cpu": {"time": now, "usageCoreNanoSeconds": ps.get("cpu_usage_ns", 0)},
+                     "memory": {"time": now, "workingSetBytes": ps.get("memory_usage", 0)}})
     return {"node": node, "pods": pods}
 
 
 def prometheus(kubelet: Any) -> str:
     s = summary(kubelet)
-    lines = [
-        "# HELP kubelet_running_pods Number of pods that have a running pod sandbox",
-        "# TYPE kubelet_running_pods gauge",
-        f"kubelet_running_pods {sum(1 for r in kubelet.pods.values() if r.sandbox.infra_id)}",
-        "# HELP kubelet_running_containers Number of containers currently running",
-        "# TYPE kubelet_running_containers gauge",
-        f'kubelet_running_containers{{container_state="running"}} '
-        f"{sum(len(p['containers']) for p in s['pods'])}",
-        "# HELP node_memory_working_set_bytes Current working set of the node in bytes",
-        "# TYPE node_memory_working_set_bytes gauge",
-        f"node_memory_working_set_bytes {s['node']['memory']['workingSetBytes']}",
-        "# HELP node_cpu_usage_seconds_total Cumulative cpu time consumed by the node in core-seconds",
-        "# TYPE node_cpu_usage_seconds_total counter",
-        f"node_cpu_usage_seconds_total {s['node']['cpu']['usageCoreNanoSeconds'] / 1e9:.9f}",
-        "# HELP pod_memory_working_set_bytes Current working set of the pod in bytes",
-        "# TYPE pod_memory_working_set_bytes gauge",
-    ]
+    lines = ["# HELP kubelet_running_pods Number of pods that have a running pod sandbox",
+             "# TYPE kubelet_running_pods gauge",
+             f"kubelet_running_pods {sum(1 for r in kubelet.pods.values() if r.sandbox.infra_id)}",
+             "# HELP kubelet_running_containers Number of containers currently running",
+             "# TYPE kubelet_running_containers gauge",
+             f'kubelet_running_containers{{container_state="running"}} '
+             f"{sum(len(p['containers']) for p in s['pods'])}",
+             "# HELP node_memory_working_set_bytes Current working set of the node in bytes",
+             "# TYPE node_memory_working_set_bytes gauge",
+             f"node_memory_working_set_bytes {s['node']['memory']['workingSetBytes']}",
+             "# HELP node_cpu_usage_seconds_total Cumulative cpu time consumed by the node in core-seconds",
+             "# TYPE node_cpu_usage_seconds_total counter",
+             f"node_cpu_usage_seconds_total {s['node']['cpu']['usageCoreNanoSeconds'] / 1e9:.9f}",
+             "# HELP pod_memory_working_set_bytes Current working set of the pod in bytes",
+             "# TYPE pod_memory_working_set_bytes gauge"]
     for p in s["pods"]:
         ref = p["podRef"]
-        lines.append(
-            f'pod_memory_working_set_bytes{{namespace="{ref["namespace"]}",pod="{ref["name"]}"}} '
-            f"{p['memory']['workingSetBytes']}"
-        )
-    lines += [
-        "# HELP pod_cpu_usage_seconds_total Cumulative cpu time consumed by the pod in core-seconds",
-        "# TYPE pod_cpu_usage_seconds_total counter",
-    ]
+        lines.append(f'pod_memory_working_set_bytes{{namespace="{ref["namespace"]}",pod="{ref["name"]}"}} '
+                     f'{p["memory"]["workingSetBytes"]}')
+    lines += ["# HELP pod_cpu_usage_seconds_total Cumulative cpu time consumed by the pod in core-seconds",
+              "# TYPE pod_cpu_usage_seconds_total counter"]
     for p in s["pods"]:
         ref = p["podRef"]
-        lines.append(
-            f'pod_cpu_usage_seconds_total{{namespace="{ref["namespace"]}",pod="{ref["name"]}"}} '
-            f"{p['cpu']['usageCoreNanoSeconds'] / 1e9:.9f}"
-        )
-    lines += [
-        "# HELP container_memory_working_set_bytes Current working set of the container in bytes",
-        "# TYPE container_memory_working_set_bytes gauge",
-    ]
+        lines.append(f'pod_cpu_usage_seconds_total{{namespace="{ref["namespace"]}",pod="{ref["name"]}"}} '
+                     f'{p["cpu"]["usageCoreNanoSeconds"] / 1e9:.9f}')
+    lines += ["# HELP container_memory_working_set_bytes Current working set of the container in bytes",
+              "# TYPE container_memory_working_set_bytes gauge"]
     for p in s["pods"]:
         ref = p["podRef"]
         for c in p["containers"]:
-            lines.append(
-                f'container_memory_working_set_bytes{{container="{c["name"]}",namespace="{ref["namespace"]}",'
-                f'pod="{ref["name"]}"}} {c["memory"]["workingSetBytes"]}'
-            )
-    lines += [
-        "# HELP kube_pod_container_status_restarts_total Restarts of each container",
-        "# TYPE kube_pod_container_status_restarts_total counter",
-    ]
+            lines.append(f'container_memory_working_set_bytes{{container="{c["name"]}",namespace="{ref["namespace"]}",'
+                         f'pod="{ref["name"]}"}} {c["memory"]["workingSetBytes"]}')
+    lines += ["# HELP kube_pod_container_status_restarts_total Restarts of each container",
+              "# TYPE kube_pod_container_status_restarts_total counter"]
     for rec in list(kubelet.pods.values()):
         m = rec.pod["metadata"]
         for st in rec.status.get("containerStatuses") or []:
-            lines.append(
-                f'kube_pod_container_status_restarts_total{{container="{st["name"]}",'
-                f'namespace="{m.get("namespace")}",pod="{m["name"]}"}} {st.get("restartCount", 0)}'
-            )
+            lines.append(f'kube_pod_container_status_restarts_total{{container="{st["name"]}",'
+                         f'namespace="{m.get("namespace")}",pod="{m["name"]}"}} {st.get("restartCount", 0)}')
     return "\n".join(lines) + "\n"
 
 
@@ -164,12 +137,8 @@ def make_app(kubelet: Any) -> web.Application:
 
     async def metrics(request: web.Request) -> web.Response:
         text = await asyncio.to_thread(prometheus, kubelet)
-        return web.Response(
-            text=text,
-            content_type="text/plain",
-            charset="utf-8",
-            headers={"X-Content-Type-Options": "nosniff"},
-        )
+        return web.Response(text=text, content_type="text/plain", charset="utf-8",
+                            headers={"X-Content-Type-Options": "nosniff"})
 
     async def logs(request: web.Request) -> web.Response:
         ns, name, container = (request.match_info[k] for k in ("ns", "pod", "container"))
@@ -183,25 +152,15 @@ def make_app(kubelet: Any) -> web.Application:
         path = ociconfig.container_log_path(rec.pod, container, attempt, kubelet.cfg.log_root)
         if attempt < 0 or not os.path.exists(path):
             raise web.HTTPBadRequest(
-                text=f'previous terminated container "{container}" in pod "{name}" not found'
-            )
+                text=f'previous terminated container "{container}" in pod "{name}" not found')
         if request.query.get("follow") == "true" and attempt == int(st.get("restartCount", 0)):
 
             def running() -> bool:  # follow until this attempt of the container stops
                 now = _find(kubelet, ns, name)
-                cur = (
-                    next(
-                        (s for s in (now.status.get("containerStatuses") or []) if s["name"] == container),
-                        None,
-                    )
-                    if now
-                    else None
-                )
-                return bool(
-                    cur
-                    and "running" in cur.get("state", {})
-                    and cur.get("restartCount", 0) == st.get("restartCount", 0)
-                )
+                cur = next((s for s in (now.status.get("containerStatuses") or []) if s["name"] == container),
+                           None) if now else None
+                return bool(cur and "running" in cur.get("state", {})
+                            and cur.get("restartCount", 0) == st.get("restartCount", 0))
 
             return await streaming.serve_log_file(request, path, running)
 
@@ -211,7 +170,7 @@ def make_app(kubelet: Any) -> web.Application:
             out = "".join((p[3] if len(p) == 4 else "") + ("\n" if p[2:3] == ["F"] else "") for p in lines)
             tail = request.query.get("tailLines")
             if tail and tail.isdigit():
-                out = "".join(out.splitlines(keepends=True)[-int(tail) :])
+                out = "".join(out.splitlines(keepends=True)[-int(tail):])
             return out
 
         return web.Response(text=await asyncio.to_thread(read))
@@ -219,11 +178,8 @@ def make_app(kubelet: Any) -> web.Application:
     async def exec_(request: web.Request) -> web.StreamResponse:
         ns, name, container = (request.match_info[k] for k in ("ns", "pod", "container"))
         rec = _find(kubelet, ns, name)
-        st = (
-            next((s for s in (rec.status.get("containerStatuses") or []) if s["name"] == container), None)
-            if rec
-            else None
-        )
+        st = next((s for s in (rec.status.get("containerStatuses") or []) if s["name"] == container), None) \
+            if rec else None
         if st is None or "running" not in st.get("state", {}):
             raise web.HTTPNotFound(text=f"container {container} of pod {ns}/{name} is not running")
         argv = request.query.getall("command", [])
@@ -248,19 +204,13 @@ def make_app(kubelet: Any) -> web.Application:
         return ws
 
     app = web.Application()
-    app.add_routes(
-        [
-            web.get("/healthz", healthz),
-            web.get("/pods", pods),
-            web.get("/stats/summary", stats),
-            web.get("/metrics", metrics),
-            web.get("/containerLogs/{ns}/{pod}/{container}", logs),
-            web.get("/exec/{ns}/{pod}/{container}", exec_),
-            web.post("/exec/{ns}/{pod}/{container}", exec_),
-            web.get("/portForward/{ns}/{pod}", port_forward),
-            web.post("/portForward/{ns}/{pod}", port_forward),
-        ]
-    )
+    app.add_routes([web.get("/healthz", healthz), web.get("/pods", pods), web.get("/stats/summary", stats),
+                    web.get("/metrics", metrics),
+                    web.get("/containerLogs/{ns}/{pod}/{container}", logs),
+                    web.get("/exec/{ns}/{pod}/{container}", exec_),
+                    web.post("/exec/{ns}/{pod}/{container}", exec_),
+                    web.get("/portForward/{ns}/{pod}", port_forward),
+                    web.post("/portForward/{ns}/{pod}", port_forward)])
     return app
 
 
@@ -337,7 +287,7 @@ class KubeletServer:
             await self._runner.setup()
             site = web.TCPSite(self._runner, self.host, self.port)
             await site.start()
-            return site._server.sockets[0].getsockname()[1]  # the port the kernel picked
+            return site._server.sockets[0].getsockname()[1]   # the port the kernel picked
 
         self.port = asyncio.run_coroutine_threadsafe(up(), self.loop).result(timeout=10)
         return self.port

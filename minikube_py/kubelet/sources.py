@@ -25,8 +25,8 @@ class StaticPodSource:
     def __init__(self, directory: str, node_name: str) -> None:
         self.directory = directory
         self.node_name = node_name
-        self._cache: dict[str, tuple[float, int, list[dict]]] = {}  # path -> (mtime, size, pods)
-        self.errors: dict[str, str] = {}  # path -> why it was skipped
+        self._cache: dict[str, tuple[float, int, list[dict]]] = {}   # path -> (mtime, size, pods)
+        self.errors: dict[str, str] = {}                              # path -> why it was skipped
 
     def pods(self) -> dict[str, dict]:
         """uid -> defaulted, validated pod, for every valid manifest in the directory."""
@@ -75,12 +75,7 @@ class StaticPodSource:
         meta["uid"] = uid
         meta["name"] = f"{meta['name']}-{self.node_name}"
         ann = meta.setdefault("annotations", {})
-        ann.update(
-            {
-                "kubernetes.io/config.source": "file",
-                "kubernetes.io/config.hash": uid,
-                "kubernetes.io/config.seen": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            }
-        )
+        ann.update({"kubernetes.io/config.source": "file", "kubernetes.io/config.hash": uid,
+                    "kubernetes.io/config.seen": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
         pod["spec"]["nodeName"] = self.node_name
         return pod

@@ -28,7 +28,6 @@ def rfc3339(t: float | None) -> str | None:
 @dataclass
 class Instance:
     """One start attempt of a container, as the runtime reports it."""
-
     name: str
     container_id: str
     attempt: int
@@ -40,8 +39,8 @@ class Instance:
     exit_code: int | None = None
     oom_killed: bool = False
     signal: int | None = None
-    message: str = ""  # termination message
-    spec_hash: str = ""  # hash of the container spec it was made from
+    message: str = ""           # termination message
+    spec_hash: str = ""         # hash of the container spec it was made from
 
     def terminated_reason(self) -> str:
         if self.oom_killed:
@@ -49,13 +48,10 @@ class Instance:
         return "Completed" if self.exit_code == 0 else "Error"
 
     def terminated(self, runtime: str = "mkpy") -> dict:
-        t = {
-            "exitCode": self.exit_code if self.exit_code is not None else -1,
-            "reason": self.terminated_reason(),
-            "startedAt": rfc3339(self.started_at),
-            "finishedAt": rfc3339(self.finished_at),
-            "containerID": f"{runtime}://{self.container_id}",
-        }
+        t = {"exitCode": self.exit_code if self.exit_code is not None else -1,
+             "reason": self.terminated_reason(),
+             "startedAt": rfc3339(self.started_at), "finishedAt": rfc3339(self.finished_at),
+             "containerID": f"{runtime}://{self.container_id}"}
         if self.signal:
             t["signal"] = self.signal
         if self.message:
@@ -66,15 +62,14 @@ class Instance:
 @dataclass
 class PodRuntimeView:
     """Everything status computation needs besides the spec."""
-
-    instances: dict[str, list[Instance]] = field(default_factory=dict)  # name -> newest first
-    waiting: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (reason, message)
+    instances: dict[str, list[Instance]] = field(default_factory=dict)   # name -> newest first
+    waiting: dict[str, tuple[str, str]] = field(default_factory=dict)    # name -> (reason, message)
     ready: Callable[[str, Instance], bool] = lambda name, inst: True
     started: Callable[[str, Instance], bool] = lambda name, inst: True
     pod_ips: list[str] = field(default_factory=list)
     host_ips: list[str] = field(default_factory=list)
     start_time: float | None = None
-    terminal: bool = False  # the kubelet has finished with this pod (no more restarts)
+    terminal: bool = False       # the kubelet has finished with this pod (no more restarts)
     runtime: str = "mkpy"
 
 
@@ -82,16 +77,9 @@ def container_status(c: dict, view: PodRuntimeView, default_reason: str) -> dict
     name = c["name"]
     insts = view.instances.get(name) or []
     latest = insts[0] if insts else None
-    st: dict = {
-        "name": name,
-        "image": c.get("image", ""),
-        "imageID": latest.image_id if latest else "",
-        "ready": False,
-        "restartCount": latest.attempt if latest else 0,
-        "started": False,
-        "state": {},
-        "lastState": {},
-    }
+    st: dict = {"name": name, "image": c.get("image", ""), "imageID": latest.image_id if latest else "",
+                "ready": False, "restartCount": latest.attempt if latest else 0, "started": False,
+                "state": {}, "lastState": {}}
     if latest:
         st["containerID"] = f"{view.runtime}://{latest.container_id}"
     waiting = view.waiting.get(name)
@@ -145,7 +133,7 @@ def get_phase(pod: dict, init_statuses: list[dict], statuses: list[dict], termin
     for st in init_statuses:
         s, last = st["state"], st.get("lastState") or {}
         if st["name"] in sidecars:
-            pending_init += not st.get("started")  # a sidecar only has to be started
+            pending_init += not st.get("started")      # a sidecar only has to be started
             continue
         if "running" in s:
             pending_init += 1
@@ -211,12 +199,8 @@ def conditions(pod: dict, phase: str, init_statuses: list[dict], statuses: list[
     if phase == "Succeeded" and not init_pending:
         initialized = _condition("Initialized", True, "PodCompleted")
     elif init_pending:
-        initialized = _condition(
-            "Initialized",
-            False,
-            "ContainersNotInitialized",
-            f"containers with incomplete status: [{' '.join(init_pending)}]",
-        )
+        initialized = _condition("Initialized", False, "ContainersNotInitialized",
+                                 f"containers with incomplete status: [{' '.join(init_pending)}]")
     else:
         initialized = _condition("Initialized", True)
     unready = [s["name"] for s in statuses if not s["ready"]]
@@ -232,9 +216,8 @@ def conditions(pod: dict, phase: str, init_statuses: list[dict], statuses: list[
     return [_condition("PodScheduled", True), initialized, cready, ready]
 
 
-def pod_status(
-    pod: dict, view: PodRuntimeView, previous: dict | None = None, now: float | None = None
-) -> dict:
+def pod_status(pod: dict, view: PodRuntimeView, previous: dict | None = None,
+               now: float | None = None) -> dict:
     """The full `status` object. Transition times carry over from `previous` when unchanged."""
     now = time.time() if now is None else now
     spec = pod["spec"]
@@ -278,74 +261,44 @@ def container_field_path(pod: dict, name: str) -> str:
     return ""
 
 
-def make_event(
-    pod: dict,
-    reason: str,
-    message: str,
-    *,
-    type_: str = "Normal",
-    container: str = "",
-    node: str = "",
-    now: float | None = None,
-) -> dict:
+def make_event(pod: dict, reason: str, message: str, *, type_: str = "Normal", container: str = "",
+               node: str = "", now: float | None = None) -> dict:
     """A core/v1 Event about a pod (or one of its containers), as kubelet's recorder makes them."""
     now = time.time() if now is None else now
     meta = pod["metadata"]
-    involved = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "name": meta["name"],
-        "namespace": meta.get("namespace", "default"),
-        "uid": meta.get("uid", ""),
-    }
+    involved = {"apiVersion": "v1", "kind": "Pod", "name": meta["name"],
+                "namespace": meta.get("namespace", "default"), "uid": meta.get("uid", "")}
     if container:
         involved["fieldPath"] = container_field_path(pod, container)
     suffix = hashlib.sha1(f"{meta.get('uid')}{reason}{message}{now}".encode()).hexdigest()[:16]
     ts = rfc3339(now)
-    return {
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {"name": f"{meta['name']}.{suffix}", "namespace": involved["namespace"]},
-        "involvedObject": involved,
-        "reason": reason,
-        "message": message,
-        "type": type_,
-        "source": {"component": "kubelet", "host": node},
-        "reportingComponent": "kubelet",
-        "reportingInstance": node,
-        "firstTimestamp": ts,
-        "lastTimestamp": ts,
-        "count": 1,
-    }
+    return {"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": f"{meta['name']}.{suffix}", "namespace": involved["namespace"]},
+            "involvedObject": involved, "reason": reason, "message": message, "type": type_,
+            "source": {"component": "kubelet", "host": node}, "reportingComponent": "kubelet",
+            "reportingInstance": node, "firstTimestamp": ts, "lastTimestamp": ts, "count": 1}
 
 
 class EventRecorder:
     """Keeps recent events, folding repeats (same object, reason, message) into a count,
     and hands each new or updated event to `sink` (the API client, or nothing)."""
 
-    def __init__(
-        self,
-        node: str = "",
-        sink: Callable[[dict], None] | None = None,
-        clock: Callable[[], float] = time.time,
-        keep: int = 1000,
-    ) -> None:
+    def __init__(self, node: str = "", sink: Callable[[dict], None] | None = None,
+                 clock: Callable[[], float] = time.time, keep: int = 1000) -> None:
         self.node, self.sink, self.clock, self.keep = node, sink, clock, keep
         self.events: list[dict] = []
         self._index: dict[tuple, dict] = {}
 
-    def record(
-        self, pod: dict, reason: str, message: str, type_: str = "Normal", container: str = ""
-    ) -> dict:
+    def record(self, pod: dict, reason: str, message: str, type_: str = "Normal",
+               container: str = "") -> dict:
         key = (pod["metadata"].get("uid"), container, reason, message)
         ev = self._index.get(key)
         if ev is not None:
             ev["count"] += 1
             ev["lastTimestamp"] = rfc3339(self.clock())
         else:
-            ev = make_event(
-                pod, reason, message, type_=type_, container=container, node=self.node, now=self.clock()
-            )
+            ev = make_event(pod, reason, message, type_=type_, container=container, node=self.node,
+                            now=self.clock())
             self._index[key] = ev
             self.events.append(ev)
             if len(self.events) > self.keep:

@@ -33,13 +33,9 @@ class VolumeError(Exception):
     """A volume cannot be set up (reported as a FailedMount event; the pod keeps waiting)."""
 
 
-PLUGIN_DIRS = {
-    "emptyDir": "kubernetes.io~empty-dir",
-    "configMap": "kubernetes.io~configmap",
-    "secret": "kubernetes.io~secret",
-    "projected": "kubernetes.io~projected",
-    "downwardAPI": "kubernetes.io~downward-api",
-}
+PLUGIN_DIRS = {"emptyDir": "kubernetes.io~empty-dir", "configMap": "kubernetes.io~configmap",
+               "secret": "kubernetes.io~secret", "projected": "kubernetes.io~projected",
+               "downwardAPI": "kubernetes.io~downward-api"}
 READ_ONLY_KINDS = ("configMap", "secret", "projected", "downwardAPI")
 
 
@@ -51,8 +47,8 @@ class VolumePlan:
     tmpfs: bool = False
     tmpfs_size: int | None = None
     mode: int = 0o777
-    files: dict[str, tuple[bytes, int]] | None = None  # relative path -> (content, mode)
-    hostpath_type: str | None = None  # set for hostPath volumes
+    files: dict[str, tuple[bytes, int]] | None = None     # relative path -> (content, mode)
+    hostpath_type: str | None = None                       # set for hostPath volumes
 
 
 @dataclass
@@ -64,16 +60,8 @@ def _fail(vol: str, msg: str) -> VolumeError:
     return VolumeError(f'MountVolume.SetUp failed for volume "{vol}" : {msg}')
 
 
-def _keyed_files(
-    vol: str,
-    kind: str,
-    obj_name: str,
-    data: dict[str, bytes],
-    items: list | None,
-    default_mode: int,
-    optional: bool,
-    files: dict[str, tuple[bytes, int]],
-) -> None:
+def _keyed_files(vol: str, kind: str, obj_name: str, data: dict[str, bytes], items: list | None,
+                 default_mode: int, optional: bool, files: dict[str, tuple[bytes, int]]) -> None:
     if not items:
         for k, v in data.items():
             files[k] = (v, default_mode)
@@ -98,9 +86,8 @@ def _secret_bytes(s: dict) -> dict[str, bytes]:
     return out
 
 
-def _downward_files(
-    vol: str, pod: dict, items: list, default_mode: int, ctx: EnvContext, files: dict[str, tuple[bytes, int]]
-) -> None:
+def _downward_files(vol: str, pod: dict, items: list, default_mode: int, ctx: EnvContext,
+                    files: dict[str, tuple[bytes, int]]) -> None:
     for item in items or []:
         if item.get("fieldRef"):
             val = field_ref(pod, item["fieldRef"]["fieldPath"], ctx)
@@ -112,13 +99,9 @@ def _downward_files(
         files[item["path"]] = (val.encode(), item.get("mode", default_mode))
 
 
-def plan_volumes(
-    pod: dict,
-    pods_root: str,
-    objects: ObjectSource | None = None,
-    ctx: EnvContext | None = None,
-    pvc_resolver: Callable[[str, str], str | None] | None = None,
-) -> dict[str, VolumePlan]:
+def plan_volumes(pod: dict, pods_root: str, objects: ObjectSource | None = None,
+                 ctx: EnvContext | None = None,
+                 pvc_resolver: Callable[[str, str], str | None] | None = None) -> dict[str, VolumePlan]:
     """Plan every volume of the pod. Raises VolumeError (FailedMount) for missing objects."""
     objects = objects or DictObjects()
     ctx = ctx or EnvContext(pod=pod, objects=objects)
@@ -128,19 +111,8 @@ def plan_volumes(
     plans: dict[str, VolumePlan] = {}
     for vol in pod["spec"].get("volumes") or []:
         name = vol["name"]
-        kind = next(
-            k
-            for k in (
-                "emptyDir",
-                "hostPath",
-                "configMap",
-                "secret",
-                "projected",
-                "downwardAPI",
-                "persistentVolumeClaim",
-            )
-            if vol.get(k) is not None
-        )
+        kind = next(k for k in ("emptyDir", "hostPath", "configMap", "secret", "projected", "downwardAPI",
+                                "persistentVolumeClaim") if vol.get(k) is not None)
         src = vol[kind]
         if kind == "hostPath":
             plans[name] = VolumePlan(name, kind, src["path"], hostpath_type=src.get("type", ""))
@@ -164,69 +136,36 @@ def plan_volumes(
             cm = objects.get_configmap(ns, src["name"])
             if cm is None and not src.get("optional"):
                 raise _fail(name, f'configmap "{src["name"]}" not found')
-            _keyed_files(
-                name,
-                "configmap",
-                src["name"],
-                _configmap_bytes(cm or {}),
-                src.get("items"),
-                mode,
-                bool(src.get("optional")),
-                files,
-            )
+            _keyed_files(name, "configmap", src["name"], _configmap_bytes(cm or {}), src.get("items"), mode,
+                         bool(src.get("optional")), files)
         elif kind == "secret":
             s = objects.get_secret(ns, src["secretName"])
             if s is None and not src.get("optional"):
                 raise _fail(name, f'secret "{src["secretName"]}" not found')
-            _keyed_files(
-                name,
-                "secret",
-                src["secretName"],
-                _secret_bytes(s or {}),
-                src.get("items"),
-                mode,
-                bool(src.get("optional")),
-                files,
-            )
+            _keyed_files(name, "secret", src["secretName"], _secret_bytes(s or {}), src.get("items"), mode,
+                         bool(src.get("optional")), files)
         elif kind == "downwardAPI":
             _downward_files(name, pod, src.get("items"), mode, ctx, files)
-        else:  # projected: several sources into one directory
+        else:   # projected: several sources into one directory
             for source in src.get("sources") or []:
                 if source.get("configMap"):
                     ref = source["configMap"]
                     cm = objects.get_configmap(ns, ref["name"])
                     if cm is None and not ref.get("optional"):
                         raise _fail(name, f'configmap "{ref["name"]}" not found')
-                    _keyed_files(
-                        name,
-                        "configmap",
-                        ref["name"],
-                        _configmap_bytes(cm or {}),
-                        ref.get("items"),
-                        mode,
-                        bool(ref.get("optional")),
-                        files,
-                    )
+                    _keyed_files(name, "configmap", ref["name"], _configmap_bytes(cm or {}), ref.get("items"),
+                                 mode, bool(ref.get("optional")), files)
                 elif source.get("secret"):
                     ref = source["secret"]
                     s = objects.get_secret(ns, ref["name"])
                     if s is None and not ref.get("optional"):
                         raise _fail(name, f'secret "{ref["name"]}" not found')
-                    _keyed_files(
-                        name,
-                        "secret",
-                        ref["name"],
-                        _secret_bytes(s or {}),
-                        ref.get("items"),
-                        mode,
-                        bool(ref.get("optional")),
-                        files,
-                    )
+                    _keyed_files(name, "secret", ref["name"], _secret_bytes(s or {}), ref.get("items"), mode,
+                                 bool(ref.get("optional")), files)
                 elif source.get("downwardAPI"):
                     _downward_files(name, pod, source["downwardAPI"].get("items"), mode, ctx, files)
-        plans[name] = VolumePlan(
-            name, kind, host, tmpfs=kind in ("secret", "projected"), mode=0o755, files=files
-        )
+        plans[name] = VolumePlan(name, kind, host, tmpfs=kind in ("secret", "projected"),
+                                 mode=0o755, files=files)
     return plans
 
 
@@ -239,14 +178,8 @@ def container_mounts(container: dict, plans: dict[str, VolumePlan]) -> list[dict
         if vm.get("subPath"):
             source = os.path.join(source, vm["subPath"])
         ro = bool(vm.get("readOnly")) or plan.kind in READ_ONLY_KINDS
-        mounts.append(
-            {
-                "destination": vm["mountPath"],
-                "type": "bind",
-                "source": source,
-                "options": ["rbind", "rprivate", "ro" if ro else "rw"],
-            }
-        )
+        mounts.append({"destination": vm["mountPath"], "type": "bind", "source": source,
+                       "options": ["rbind", "rprivate", "ro" if ro else "rw"]})
     return mounts
 
 
@@ -284,9 +217,8 @@ def check_host_path(name: str, path: str, type_: str) -> None:
         raise _fail(name, f"hostPath type check failed: {path} {msg}")
 
 
-def write_atomic(
-    directory: str, files: dict[str, tuple[bytes, int]], owner: tuple[int, int] | None = None
-) -> None:
+def write_atomic(directory: str, files: dict[str, tuple[bytes, int]], owner: tuple[int, int] | None = None
+                 ) -> None:
     """kubelet's AtomicWriter: a new ..<timestamp> dir, then ..data is swapped to it with one
     rename, so a reader never sees half an update; top-level names are links through ..data."""
     stamp = f"..{time.strftime('%Y_%m_%d_%H_%M_%S')}.{time.monotonic_ns()}"
@@ -304,11 +236,8 @@ def write_atomic(
     if os.path.lexists(tmp_link):
         os.unlink(tmp_link)
     os.symlink(stamp, tmp_link)
-    old = (
-        os.readlink(os.path.join(directory, "..data"))
-        if os.path.islink(os.path.join(directory, "..data"))
-        else None
-    )
+    old = os.readlink(os.path.join(directory, "..data")) if os.path.islink(
+        os.path.join(directory, "..data")) else None
     os.rename(tmp_link, os.path.join(directory, "..data"))
     tops = {rel.split("/", 1)[0] for rel in files}
     for top in tops:
@@ -332,7 +261,7 @@ def is_mountpoint(path: str) -> bool:
 class VolumeManager:
     """Sets up and tears down a pod's planned volumes on the host."""
 
-    def __init__(self, sys) -> None:  # a Syscalls or FakeSyscalls
+    def __init__(self, sys) -> None:   # a Syscalls or FakeSyscalls
         self.sys = sys
 
     def setup(self, plans: dict[str, VolumePlan]) -> None:
@@ -342,17 +271,11 @@ class VolumeManager:
                 continue
             if not os.path.isdir(plan.host_path):
                 os.makedirs(plan.host_path, exist_ok=True)
-                os.chmod(plan.host_path, plan.mode)  # makedirs' mode is cut by the umask
+                os.chmod(plan.host_path, plan.mode)     # makedirs' mode is cut by the umask
             if plan.tmpfs and not is_mountpoint(plan.host_path):
                 data = f"mode={plan.mode:o}" + (f",size={plan.tmpfs_size}" if plan.tmpfs_size else "")
-                self.sys.mount(
-                    "tmpfs",
-                    plan.host_path,
-                    "tmpfs",
-                    0,
-                    data,
-                    why=f"{plan.kind} volume {plan.name} lives in memory only",
-                )
+                self.sys.mount("tmpfs", plan.host_path, "tmpfs", 0, data,
+                               why=f"{plan.kind} volume {plan.name} lives in memory only")
             if plan.files is not None:
                 write_atomic(plan.host_path, plan.files)
 

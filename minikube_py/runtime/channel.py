@@ -36,7 +36,7 @@ def receive(sock: socket.socket, *expected: str, timeout: float | None = 60.0) -
     try:
         data = sock.recv(MAX_MESSAGE)
     except TimeoutError:
-        waited = "/".join(expected)
+        waited = '/'.join(expected)
         raise ContainerError(f"timed out waiting for {waited} from the container's init") from None
     finally:
         sock.settimeout(None)

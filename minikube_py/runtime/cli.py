@@ -42,18 +42,11 @@ class _Group(click.Group):
 @click.option("--log-format", default=None, hidden=True)
 @click.option("--systemd-cgroup", is_flag=True, hidden=True)
 @click.option("--debug", is_flag=True, hidden=True)
-@click.version_option(
-    package_name="minikube_py", prog_name="mkpy-runc", message="%(prog)s version %(version)s\nspec: 1.0.2"
-)
+@click.version_option(package_name="minikube_py", prog_name="mkpy-runc",
+                      message="%(prog)s version %(version)s\nspec: 1.0.2")
 @click.pass_context
-def runtime(
-    ctx: click.Context,
-    root: str,
-    log_file: str | None,
-    log_format: str | None,
-    systemd_cgroup: bool,
-    debug: bool,
-) -> None:
+def runtime(ctx: click.Context, root: str, log_file: str | None, log_format: str | None,
+            systemd_cgroup: bool, debug: bool) -> None:
     """An OCI runtime: run a bundle as an isolated, limited, secured process (runc-compatible)."""
     ctx.obj = {"root": root}
 
@@ -64,9 +57,8 @@ def runtime(
 @click.option("--console-socket", default=None, help="unix socket that receives the pty master")
 @click.argument("container_id")
 @click.pass_context
-def create(
-    ctx: click.Context, bundle: str, pid_file: str | None, console_socket: str | None, container_id: str
-) -> None:
+def create(ctx: click.Context, bundle: str, pid_file: str | None, console_socket: str | None,
+           container_id: str) -> None:
     """Create a container; its process waits for `start`."""
     _runtime(ctx).create(container_id, bundle, pid_file=pid_file, console_socket=console_socket)
 
@@ -113,18 +105,11 @@ def delete(ctx: click.Context, force: bool, container_id: str) -> None:
 @click.option("--console-socket", default=None)
 @click.argument("container_id")
 @click.pass_context
-def run(
-    ctx: click.Context,
-    bundle: str,
-    detach: bool,
-    pid_file: str | None,
-    console_socket: str | None,
-    container_id: str,
-) -> None:
+def run(ctx: click.Context, bundle: str, detach: bool, pid_file: str | None, console_socket: str | None,
+        container_id: str) -> None:
     """create + start (+ wait and delete unless --detach); exits with the container's exit code."""
-    code = _runtime(ctx).run(
-        container_id, bundle, detach=detach, pid_file=pid_file, console_socket=console_socket
-    )
+    code = _runtime(ctx).run(container_id, bundle, detach=detach, pid_file=pid_file,
+                             console_socket=console_socket)
     ctx.exit(code)
 
 
@@ -138,17 +123,8 @@ def run(
 @click.argument("container_id")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def exec(
-    ctx: click.Context,
-    tty: bool,
-    env: tuple[str, ...],
-    cwd: str | None,
-    user: str | None,
-    detach: bool,
-    process_json: str | None,
-    container_id: str,
-    command: tuple[str, ...],
-) -> None:
+def exec(ctx: click.Context, tty: bool, env: tuple[str, ...], cwd: str | None, user: str | None,
+         detach: bool, process_json: str | None, container_id: str, command: tuple[str, ...]) -> None:
     """Run another process in a running container (all its namespaces and its cgroup)."""
     from minikube_py.runtime.exec import exec_in
 
@@ -158,17 +134,8 @@ def exec(
             overrides = json.load(f)
     elif not command:
         raise ContainerError("exec: give a command (or --process)")
-    code = exec_in(
-        ctx.obj["root"],
-        container_id,
-        list(command),
-        env=list(env),
-        cwd=cwd,
-        user=user,
-        tty=tty,
-        detach=detach,
-        process=overrides,
-    )
+    code = exec_in(ctx.obj["root"], container_id, list(command), env=list(env), cwd=cwd, user=user,
+                   tty=tty, detach=detach, process=overrides)
     ctx.exit(code)
 
 

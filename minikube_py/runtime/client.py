@@ -19,9 +19,8 @@ from minikube_py.runtime.state import DEFAULT_ROOT, StateDir, list_ids
 
 
 class RuntimeClient:
-    def __init__(
-        self, root: str = DEFAULT_ROOT, command: list[str] | None = None, timeout: float = 120.0
-    ) -> None:
+    def __init__(self, root: str = DEFAULT_ROOT, command: list[str] | None = None,
+                 timeout: float = 120.0) -> None:
         self.root = root
         # The CLI to run; `mkpy-runc` (or real runc for the verbs they share) works too.
         self.command = command or [sys.executable, "-m", "minikube_py.runtime.cli"]
@@ -37,9 +36,8 @@ class RuntimeClient:
         return done
 
     # -- verbs that fork: through the CLI --------------------------------
-    def create(
-        self, container_id: str, bundle: str, pid_file: str | None = None, console_socket: str | None = None
-    ) -> None:
+    def create(self, container_id: str, bundle: str, pid_file: str | None = None,
+               console_socket: str | None = None) -> None:
         args = ["create", "--bundle", bundle]
         if pid_file:
             args += ["--pid-file", pid_file]
@@ -56,16 +54,9 @@ class RuntimeClient:
     def delete(self, container_id: str, force: bool = False) -> None:
         self._run("delete", *(["--force"] if force else []), container_id)
 
-    def exec(
-        self,
-        container_id: str,
-        argv: list[str],
-        env: dict[str, str] | None = None,
-        cwd: str | None = None,
-        user: str | None = None,
-        tty: bool = False,
-        timeout: float | None = None,
-    ) -> subprocess.CompletedProcess:
+    def exec(self, container_id: str, argv: list[str], env: dict[str, str] | None = None,
+             cwd: str | None = None, user: str | None = None, tty: bool = False,
+             timeout: float | None = None) -> subprocess.CompletedProcess:
         """Run argv in the container; the CompletedProcess has its exit code, stdout and stderr."""
         args = ["exec"]
         for key, value in (env or {}).items():
@@ -76,9 +67,8 @@ class RuntimeClient:
             args += ["--user", str(user)]
         if tty:
             args.append("--tty")
-        return self._run(
-            *args, container_id, *argv, check=False, stdin=subprocess.DEVNULL, timeout=timeout or self.timeout
-        )
+        return self._run(*args, container_id, *argv, check=False, stdin=subprocess.DEVNULL,
+                         timeout=timeout or self.timeout)
 
     # -- reads: straight from the state directory ------------------------
     def state(self, container_id: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from minikube_py.runtime.state import DEFAULT_ROOT, StateDir, list_ids, now_rfc3
 
 
 def parse_signal(value: str | int) -> int:
-    """ "TERM", "SIGTERM", "15" or 15 -> 15."""
+    """"TERM", "SIGTERM", "15" or 15 -> 15."""
     text = str(value).strip().upper()
     if text.isdigit():
         number = int(text)
@@ -46,14 +46,8 @@ class Runtime:
         return StateDir(self.root, container_id)
 
     # ------------------------------------------------------------------ create
-    def create(
-        self,
-        container_id: str,
-        bundle: str,
-        pid_file: str | None = None,
-        console_socket: str | None = None,
-        attach: bool = False,
-    ) -> dict[str, Any]:
+    def create(self, container_id: str, bundle: str, pid_file: str | None = None,
+               console_socket: str | None = None, attach: bool = False) -> dict[str, Any]:
         """Build the container and leave its init blocked before execve; return the OCI state.
 
         attach=True gives the container this process's stdio (like `runc run`)
@@ -98,39 +92,19 @@ class Runtime:
                 console = _connect_console(console_socket)
             state_fd = os.open(st.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             record: dict[str, Any] = {
-                "id": container_id,
-                "bundle": bundle,
-                "annotations": annotations,
-                "created": now_rfc3339(),
-                "cgroup": cgroup,
-                "log_path": log_path,
+                "id": container_id, "bundle": bundle, "annotations": annotations,
+                "created": now_rfc3339(), "cgroup": cgroup, "log_path": log_path,
                 "rootfs": config["root"]["path"],
             }
-            hook_state = {
-                "ociVersion": spec.OCI_VERSION,
-                "id": container_id,
-                "status": "creating",
-                "bundle": bundle,
-                "annotations": annotations,
-            }
-            spawned = process.spawn(
-                container_id=container_id,
-                state_dir=st.path,
-                state_fd=state_fd,
-                config=config,
-                sys=sys,
-                log_path=log_path,
-                oom_file=resources.oom_events_file(cgroup),
-                console=console,
-                state=hook_state,
-            )
+            hook_state = {"ociVersion": spec.OCI_VERSION, "id": container_id, "status": "creating",
+                          "bundle": bundle, "annotations": annotations}
+            spawned = process.spawn(container_id=container_id, state_dir=st.path, state_fd=state_fd,
+                                    config=config, sys=sys, log_path=log_path,
+                                    oom_file=resources.oom_events_file(cgroup), console=console,
+                                    state=hook_state)
             pid = spawned.init_pid
-            record.update(
-                pid=pid,
-                pid_start_time=pid_start_time(pid),
-                monitor_pid=spawned.monitor_pid,
-                monitor_start_time=pid_start_time(spawned.monitor_pid),
-            )
+            record.update(pid=pid, pid_start_time=pid_start_time(pid), monitor_pid=spawned.monitor_pid,
+                          monitor_start_time=pid_start_time(spawned.monitor_pid))
             hook_state["pid"] = pid
 
             # The init waits for "go": first its cgroup and, for a user namespace, its id maps.
@@ -163,9 +137,8 @@ class Runtime:
             if state_fd >= 0:
                 os.close(state_fd)
 
-    def _undo_create(
-        self, st: StateDir, spawned: process.Spawned | None, cgroup: str, cgroup_made: list[str]
-    ) -> None:
+    def _undo_create(self, st: StateDir, spawned: process.Spawned | None, cgroup: str,
+                     cgroup_made: list[str]) -> None:
         """A failed create leaves nothing: no process, no cgroup, no state dir (mounts die with C)."""
         if spawned is not None:
             try:
@@ -191,12 +164,8 @@ class Runtime:
         if status != "created":
             raise ContainerError(f"cannot start container {container_id!r}: it is {status}, not created")
         tracer = Tracer(st.file("trace.jsonl"))
-        Syscalls(tracer).note(
-            "open",
-            why="start: opening the exec FIFO for reading releases the init",
-            path="exec.fifo",
-            flags="O_RDONLY",
-        )
+        Syscalls(tracer).note("open", why="start: opening the exec FIFO for reading releases the init",
+                              path="exec.fifo", flags="O_RDONLY")
         tracer.close()
         fifo = os.open(st.file("exec.fifo"), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
@@ -275,9 +244,8 @@ class Runtime:
         record = st.read()
         status = st.status(record)
         if status == "running" and not force:
-            raise ContainerError(
-                f"cannot delete container {container_id!r}: it is running (stop it first, or use --force)"
-            )
+            raise ContainerError(f"cannot delete container {container_id!r}: it is running"
+                                 " (stop it first, or use --force)")
         if status != "stopped":
             try:
                 self.kill(container_id, signal.SIGKILL)
@@ -286,11 +254,8 @@ class Runtime:
             process.wait_gone(record["pid"], record["pid_start_time"])
         try:
             # also kills what an exec left behind
-            resources.destroy(
-                record["cgroup"],
-                record.get("cgroup_created"),
-                prune=record["cgroup"] == f"{resources.DEFAULT_PARENT}/{container_id}",
-            )
+            resources.destroy(record["cgroup"], record.get("cgroup_created"),
+                              prune=record["cgroup"] == f"{resources.DEFAULT_PARENT}/{container_id}")
         except ContainerError as exc:
             raise ContainerError(f"delete {container_id!r}: {exc}") from None
         # The monitor writes exit.json into the state dir: let it finish before removing the dir.
@@ -301,16 +266,11 @@ class Runtime:
         _run_hooks("poststop", config, state, strict=False)
 
     # ------------------------------------------------------------------ run
-    def run(
-        self,
-        container_id: str,
-        bundle: str,
-        detach: bool = False,
-        pid_file: str | None = None,
-        console_socket: str | None = None,
-    ) -> int:
+    def run(self, container_id: str, bundle: str, detach: bool = False, pid_file: str | None = None,
+            console_socket: str | None = None) -> int:
         """create + start; unless detached, wait for the exit, delete, and return the exit code."""
-        self.create(container_id, bundle, pid_file=pid_file, console_socket=console_socket, attach=not detach)
+        self.create(container_id, bundle, pid_file=pid_file, console_socket=console_socket,
+                    attach=not detach)
         record = self._dir(container_id).read()
         try:
             self.start(container_id)

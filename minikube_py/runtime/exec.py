@@ -36,15 +36,9 @@ def _parse_user(user: str) -> dict[str, int]:
         raise ContainerError(f"--user {user!r}: give numeric UID[:GID]") from None
 
 
-def exec_process(
-    config: dict[str, Any],
-    argv: list[str],
-    env: list[str] | None = None,
-    cwd: str | None = None,
-    user: str | None = None,
-    tty: bool = False,
-    process: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+def exec_process(config: dict[str, Any], argv: list[str], env: list[str] | None = None,
+                 cwd: str | None = None, user: str | None = None, tty: bool = False,
+                 process: dict[str, Any] | None = None) -> dict[str, Any]:
     """The OCI process for an exec: the container's own, with these overrides."""
     proc = dict(config["process"])
     if process:
@@ -80,17 +74,9 @@ def namespace_fds(pid: int) -> list[tuple[str, int]]:
     return fds
 
 
-def exec_in(
-    root: str,
-    container_id: str,
-    argv: list[str],
-    env: list[str] | None = None,
-    cwd: str | None = None,
-    user: str | None = None,
-    tty: bool = False,
-    detach: bool = False,
-    process: dict[str, Any] | None = None,
-) -> int:
+def exec_in(root: str, container_id: str, argv: list[str], env: list[str] | None = None,
+            cwd: str | None = None, user: str | None = None, tty: bool = False, detach: bool = False,
+            process: dict[str, Any] | None = None) -> int:
     """Run argv in the container; return its exit code (0 at once when detached)."""
     st = StateDir(root, container_id)
     record = st.read()
@@ -133,26 +119,15 @@ def exec_in(
     return 128 - code if code < 0 else code
 
 
-def _join_and_run(
-    sys: Syscalls,
-    cgroup: str,
-    fds: list[tuple[str, int]],
-    proc: dict[str, Any],
-    config: dict[str, Any],
-    program: bytes | None,
-    tty: socket.socket | None,
-    detach: bool,
-) -> NoReturn:
+def _join_and_run(sys: Syscalls, cgroup: str, fds: list[tuple[str, int]], proc: dict[str, Any],
+                  config: dict[str, Any], program: bytes | None, tty: socket.socket | None,
+                  detach: bool) -> NoReturn:
     try:
         if resources.available():
             resources.join(cgroup, os.getpid())  # before setns(cgroup): the namespace is rooted there
         for kind, fd in fds:
-            sys.setns(
-                fd,
-                shim.NAMESPACE_FLAGS[kind],
-                path=f"/proc/<init>/ns/{kind}",
-                why=f"exec: enter the container's {kind} namespace",
-            )
+            sys.setns(fd, shim.NAMESPACE_FLAGS[kind], path=f"/proc/<init>/ns/{kind}",
+                      why=f"exec: enter the container's {kind} namespace")
             os.close(fd)
         child = os.fork()
         if child == 0:
@@ -168,13 +143,8 @@ def _join_and_run(
         os._exit(126)
 
 
-def _become(
-    sys: Syscalls,
-    proc: dict[str, Any],
-    config: dict[str, Any],
-    program: bytes | None,
-    tty: socket.socket | None,
-) -> NoReturn:
+def _become(sys: Syscalls, proc: dict[str, Any], config: dict[str, Any], program: bytes | None,
+            tty: socket.socket | None) -> NoReturn:
     """In the container's pid namespace: the init's restrictions, then execve (init.py, steps 9-15)."""
     try:
         sys.setsid()

@@ -29,14 +29,8 @@ def run(stage: str, config: dict[str, Any], state: dict[str, Any], strict: bool 
         argv = hook.get("args") or [hook["path"]]
         env = dict(e.split("=", 1) for e in hook.get("env") or [])
         try:
-            done = subprocess.run(
-                argv,
-                executable=hook["path"],
-                input=json.dumps(state).encode(),
-                env=env,
-                capture_output=True,
-                timeout=hook.get("timeout"),
-            )
+            done = subprocess.run(argv, executable=hook["path"], input=json.dumps(state).encode(),
+                                  env=env, capture_output=True, timeout=hook.get("timeout"))
             failed = done.returncode != 0
             why = f"exit status {done.returncode}: {done.stderr.decode(errors='replace').strip()}"
         except (OSError, subprocess.TimeoutExpired) as exc:

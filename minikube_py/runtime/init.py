@@ -23,12 +23,12 @@ from minikube_py.runtime.errors import ContainerError
 @dataclass
 class InitContext:
     config: dict[str, Any]
-    sock: socket.socket  # typed messages to and from the runtime (channel.py)
-    state_fd: int  # the state dir: exec.fifo is opened relative to it
-    sys: Any  # the syscall facade (traced)
+    sock: socket.socket                  # typed messages to and from the runtime (channel.py)
+    state_fd: int                        # the state dir: exec.fifo is opened relative to it
+    sys: Any                             # the syscall facade (traced)
     new_namespaces: set[str] = field(default_factory=set)  # OCI types this container made
     console: socket.socket | None = None  # --console-socket, when process.terminal is true
-    state: dict[str, Any] = field(default_factory=dict)  # OCI state, for the hooks
+    state: dict[str, Any] = field(default_factory=dict)    # OCI state, for the hooks
 
 
 def container_init(ctx: InitContext) -> NoReturn:
@@ -54,7 +54,8 @@ def container_init(ctx: InitContext) -> NoReturn:
         # 1. Limits the kernel applies to this process and everything it starts.
         security.set_rlimits(sys, process)
         if process.get("oomScoreAdj") is not None:
-            sys.write_file("/proc/self/oom_score_adj", str(process["oomScoreAdj"]), why="process.oomScoreAdj")
+            sys.write_file("/proc/self/oom_score_adj", str(process["oomScoreAdj"]),
+                           why="process.oomScoreAdj")
 
         # 2. Network: a new network namespace has only a down loopback; the pod's
         # interfaces come from CNI, which joins the namespace from outside.
@@ -67,7 +68,8 @@ def container_init(ctx: InitContext) -> NoReturn:
                 channel.send(ctx.sock, "hooks", stage="createRuntime")
                 channel.receive(ctx.sock, "go", timeout=None)
 
-        rootfs.prepare(sys, config, sync_hooks, lambda: hooks.run("createContainer", config, ctx.state))
+        rootfs.prepare(sys, config, sync_hooks,
+                       lambda: hooks.run("createContainer", config, ctx.state))
 
         # 4. The terminal, from the container's own /dev/pts.
         if process.get("terminal"):
@@ -113,10 +115,8 @@ def container_init(ctx: InitContext) -> NoReturn:
 
         # 13. Find the program now, so a typo fails `create`, not `start`.
         env = dict(e.split("=", 1) for e in process.get("env") or [])
-        path = find_executable(
-            process["args"][0],
-            env.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
-        )
+        path = find_executable(process["args"][0], env.get("PATH", "/usr/local/sbin:/usr/local/bin:"
+                                                                "/usr/sbin:/usr/bin:/sbin:/bin"))
 
         # 14. Tell the runtime we are ready; `create` returns. Then block until `start`
         # opens the exec FIFO for reading (runc's create/start split).
@@ -148,7 +148,7 @@ def container_init(ctx: InitContext) -> NoReturn:
 
 
 def _where(exc: BaseException) -> str:
-    """ " (at rootfs.py:120)" - the last line of the runtime's code the error went through."""
+    """" (at rootfs.py:120)" - the last line of the runtime's code the error went through."""
     tb, last = exc.__traceback__, None
     while tb is not None:
         if "minikube_py" in tb.tb_frame.f_code.co_filename:

@@ -53,18 +53,9 @@ def namespace_plan(config: dict[str, Any]) -> tuple[set[str], list[tuple[str, st
     return new, join
 
 
-def spawn(
-    *,
-    container_id: str,
-    state_dir: str,
-    state_fd: int,
-    config: dict[str, Any],
-    sys: Any,
-    log_path: str | None,
-    oom_file: str | None,
-    console: socket.socket | None,
-    state: dict[str, Any],
-) -> Spawned:
+def spawn(*, container_id: str, state_dir: str, state_fd: int, config: dict[str, Any], sys: Any,
+          log_path: str | None, oom_file: str | None, console: socket.socket | None,
+          state: dict[str, Any]) -> Spawned:
     """Start A (-> monitor), B and C; return once C exists (blocked, waiting for "go")."""
     if not os.access(MONITOR, os.X_OK):
         raise ContainerError(f"{MONITOR} is missing: build it with `python setup.py build_ext --inplace`")
@@ -74,23 +65,8 @@ def spawn(
     pid_r, pid_w = os.pipe()  # B -> monitor: the init's pid
     a = os.fork()
     if a == 0:
-        _process_a(
-            container_id,
-            state_dir,
-            state_fd,
-            config,
-            sys,
-            log_path,
-            oom_file,
-            console,
-            state,
-            new,
-            join,
-            parent_sock,
-            child_sock,
-            pid_r,
-            pid_w,
-        )
+        _process_a(container_id, state_dir, state_fd, config, sys, log_path, oom_file, console, state,
+                   new, join, parent_sock, child_sock, pid_r, pid_w)
     child_sock.close()
     os.close(pid_r)
     os.close(pid_w)
@@ -103,29 +79,15 @@ def spawn(
     return Spawned(init_pid=message["pid"], monitor_pid=a, sock=parent_sock)
 
 
-def _process_a(
-    container_id: str,
-    state_dir: str,
-    state_fd: int,
-    config: dict[str, Any],
-    sys: Any,
-    log_path: str | None,
-    oom_file: str | None,
-    console: socket.socket | None,
-    state: dict[str, Any],
-    new: set[str],
-    join: list[tuple[str, str]],
-    parent_sock: socket.socket,
-    child_sock: socket.socket,
-    pid_r: int,
-    pid_w: int,
-) -> None:
+def _process_a(container_id: str, state_dir: str, state_fd: int, config: dict[str, Any], sys: Any,
+               log_path: str | None, oom_file: str | None, console: socket.socket | None,
+               state: dict[str, Any], new: set[str], join: list[tuple[str, str]],
+               parent_sock: socket.socket, child_sock: socket.socket, pid_r: int, pid_w: int) -> None:
     try:
         parent_sock.close()
         sys.setsid(why="monitor: out of the caller's session, so its Ctrl-C or hang-up cannot reach us")
-        sys.prctl(
-            "child_subreaper", 1, why="monitor: orphans below us (the init, once B exits) become our children"
-        )
+        sys.prctl("child_subreaper", 1, why="monitor: orphans below us (the init, once B exits) become"
+                  " our children")
         pipes = log_path is not None
         if pipes:
             out_r, out_w = os.pipe()
@@ -160,25 +122,16 @@ def _process_a(
             os.dup2(null, fd)  # never hold the caller's pipes open
         for fd in keep:
             os.set_inheritable(fd, True)
-        sys.note(
-            "execve", why="process A becomes the C monitor (the subreaper flag survives execve)", path=MONITOR
-        )
+        sys.note("execve", why="process A becomes the C monitor (the subreaper flag survives execve)",
+                 path=MONITOR)
         os.execv(MONITOR, argv)
     finally:
         os._exit(127)
 
 
-def _process_b(
-    config: dict[str, Any],
-    sys: Any,
-    new: set[str],
-    join: list[tuple[str, str]],
-    child_sock: socket.socket,
-    pid_w: int,
-    state_fd: int,
-    console: socket.socket | None,
-    state: dict[str, Any],
-) -> None:
+def _process_b(config: dict[str, Any], sys: Any, new: set[str], join: list[tuple[str, str]],
+               child_sock: socket.socket, pid_w: int, state_fd: int, console: socket.socket | None,
+               state: dict[str, Any]) -> None:
     try:
         for kind, path in join:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -189,28 +142,17 @@ def _process_b(
             sys.unshare(shim.CLONE_NEWTIME, why="new time namespace for the init")
             # Offsets can only be set before the first process enters the namespace.
             for clock, offset in ((config.get("linux") or {}).get("timeOffsets") or {}).items():
-                sys.write_file(
-                    "/proc/self/timens_offsets",
-                    f"{clock} {offset.get('secs', 0)} {offset.get('nanosecs', 0)}",
-                    why=f"linux.timeOffsets.{clock}",
-                )
+                sys.write_file("/proc/self/timens_offsets",
+                               f"{clock} {offset.get('secs', 0)} {offset.get('nanosecs', 0)}",
+                               why=f"linux.timeOffsets.{clock}")
         flags = 0
         for kind in new - {"cgroup", "time"}:  # cgroup: unshared by the init once in its cgroup
             flags |= shim.NAMESPACE_FLAGS[kind]
         pid = sys.clone(flags, why="the container's init, in its new namespaces")
         if pid == 0:
             os.close(pid_w)
-            container_init(
-                InitContext(
-                    config=config,
-                    sock=child_sock,
-                    state_fd=state_fd,
-                    sys=sys,
-                    new_namespaces=new,
-                    console=console,
-                    state=state,
-                )
-            )
+            container_init(InitContext(config=config, sock=child_sock, state_fd=state_fd, sys=sys,
+                                       new_namespaces=new, console=console, state=state))
         os.write(pid_w, f"{pid}\n".encode())
         channel.send(child_sock, "pid", pid=pid)
         os._exit(0)

@@ -32,7 +32,7 @@ _driver: str | None = None
 
 
 def driver() -> str:
-    """ "v1" or "v2", detected once per process (it reads /proc/self/mountinfo)."""
+    """"v1" or "v2", detected once per process (it reads /proc/self/mountinfo)."""
     global _driver
     if _driver is None:
         from minikube_py.runtime import cgroups
@@ -55,12 +55,9 @@ def _open(path: str, sys: Any = None) -> Any:
 # Devices every container may use whatever its config says (runc's AllowedDevices): the
 # default nodes of rootfs.DEFAULT_DEVICES, /dev/console, the ptys, and mknod of anything.
 ALLOWED_DEVICES = [
-    {"allow": True, "type": "c", "access": "m"},
-    {"allow": True, "type": "b", "access": "m"},
-    *(
-        {"allow": True, "type": "c", "major": ma, "minor": mi, "access": "rwm"}
-        for ma, mi in ((1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2))
-    ),
+    {"allow": True, "type": "c", "access": "m"}, {"allow": True, "type": "b", "access": "m"},
+    *({"allow": True, "type": "c", "major": ma, "minor": mi, "access": "rwm"}
+      for ma, mi in ((1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2))),
     {"allow": True, "type": "c", "major": 136, "access": "rwm"},
 ]
 

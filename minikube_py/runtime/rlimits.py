@@ -62,6 +62,5 @@ def apply(rlimits: list[dict[str, Any]] | None, sys: Syscalls | None = None) -> 
         try:
             resource.setrlimit(number, (soft, hard))
         except (ValueError, OSError) as exc:
-            raise RlimitError(
-                f"process.rlimits: setrlimit({name}, soft={soft}, hard={hard}) failed: {exc}"
-            ) from exc
+            raise RlimitError(f"process.rlimits: setrlimit({name}, soft={soft}, hard={hard}) "
+                              f"failed: {exc}") from exc

@@ -23,58 +23,31 @@ from minikube_py.runtime.errors import ContainerError
 
 # mount(8) option -> (clears the flag?, flag); other options are passed to the filesystem as data.
 MOUNT_FLAGS: dict[str, tuple[bool, int]] = {
-    "async": (True, shim.MS_SYNCHRONOUS),
-    "atime": (True, shim.MS_NOATIME),
-    "bind": (False, shim.MS_BIND),
-    "defaults": (False, 0),
-    "dev": (True, shim.MS_NODEV),
-    "diratime": (True, shim.MS_NODIRATIME),
-    "dirsync": (False, shim.MS_DIRSYNC),
-    "exec": (True, shim.MS_NOEXEC),
-    "mand": (False, shim.MS_MANDLOCK),
-    "noatime": (False, shim.MS_NOATIME),
-    "nodev": (False, shim.MS_NODEV),
-    "nodiratime": (False, shim.MS_NODIRATIME),
-    "noexec": (False, shim.MS_NOEXEC),
-    "nomand": (True, shim.MS_MANDLOCK),
-    "norelatime": (True, shim.MS_RELATIME),
-    "nostrictatime": (True, shim.MS_STRICTATIME),
-    "nosuid": (False, shim.MS_NOSUID),
-    "rbind": (False, shim.MS_BIND | shim.MS_REC),
-    "relatime": (False, shim.MS_RELATIME),
-    "remount": (False, shim.MS_REMOUNT),
-    "ro": (False, shim.MS_RDONLY),
-    "rw": (True, shim.MS_RDONLY),
-    "strictatime": (False, shim.MS_STRICTATIME),
-    "suid": (True, shim.MS_NOSUID),
+    "async": (True, shim.MS_SYNCHRONOUS), "atime": (True, shim.MS_NOATIME),
+    "bind": (False, shim.MS_BIND), "defaults": (False, 0), "dev": (True, shim.MS_NODEV),
+    "diratime": (True, shim.MS_NODIRATIME), "dirsync": (False, shim.MS_DIRSYNC),
+    "exec": (True, shim.MS_NOEXEC), "mand": (False, shim.MS_MANDLOCK),
+    "noatime": (False, shim.MS_NOATIME), "nodev": (False, shim.MS_NODEV),
+    "nodiratime": (False, shim.MS_NODIRATIME), "noexec": (False, shim.MS_NOEXEC),
+    "nomand": (True, shim.MS_MANDLOCK), "norelatime": (True, shim.MS_RELATIME),
+    "nostrictatime": (True, shim.MS_STRICTATIME), "nosuid": (False, shim.MS_NOSUID),
+    "rbind": (False, shim.MS_BIND | shim.MS_REC), "relatime": (False, shim.MS_RELATIME),
+    "remount": (False, shim.MS_REMOUNT), "ro": (False, shim.MS_RDONLY), "rw": (True, shim.MS_RDONLY),
+    "strictatime": (False, shim.MS_STRICTATIME), "suid": (True, shim.MS_NOSUID),
     "sync": (False, shim.MS_SYNCHRONOUS),
 }
 PROPAGATION: dict[str, int] = {
-    "private": shim.MS_PRIVATE,
-    "rprivate": shim.MS_PRIVATE | shim.MS_REC,
-    "shared": shim.MS_SHARED,
-    "rshared": shim.MS_SHARED | shim.MS_REC,
-    "slave": shim.MS_SLAVE,
-    "rslave": shim.MS_SLAVE | shim.MS_REC,
-    "unbindable": shim.MS_UNBINDABLE,
-    "runbindable": shim.MS_UNBINDABLE | shim.MS_REC,
+    "private": shim.MS_PRIVATE, "rprivate": shim.MS_PRIVATE | shim.MS_REC,
+    "shared": shim.MS_SHARED, "rshared": shim.MS_SHARED | shim.MS_REC,
+    "slave": shim.MS_SLAVE, "rslave": shim.MS_SLAVE | shim.MS_REC,
+    "unbindable": shim.MS_UNBINDABLE, "runbindable": shim.MS_UNBINDABLE | shim.MS_REC,
 }
 
 # The devices every container gets (runtime-spec "Default Devices"): name -> (major, minor).
-DEFAULT_DEVICES = {
-    "null": (1, 3),
-    "zero": (1, 5),
-    "full": (1, 7),
-    "random": (1, 8),
-    "urandom": (1, 9),
-    "tty": (5, 0),
-}
-DEV_SYMLINKS = {
-    "fd": "/proc/self/fd",
-    "stdin": "/proc/self/fd/0",
-    "stdout": "/proc/self/fd/1",
-    "stderr": "/proc/self/fd/2",
-}
+DEFAULT_DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8),
+                   "urandom": (1, 9), "tty": (5, 0)}
+DEV_SYMLINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
+                "stderr": "/proc/self/fd/2"}
 
 
 def parse_options(options: list[str]) -> tuple[int, int, str]:
@@ -116,9 +89,8 @@ def inside(rootfs: str, path: str) -> str:
     return current
 
 
-def prepare(
-    sys: Any, config: dict[str, Any], sync_hooks: Callable[[], None], run_container_hooks: Callable[[], None]
-) -> None:
+def prepare(sys: Any, config: dict[str, Any], sync_hooks: Callable[[], None],
+            run_container_hooks: Callable[[], None]) -> None:
     """Everything up to and including pivot_root (steps 1-5 above)."""
     linux = config.get("linux") or {}
     rootfs = config["root"]["path"]
@@ -132,7 +104,8 @@ def prepare(
     overlay = (config.get("annotations") or {}).get("mkpy.io/overlay")
     if overlay:
         layers = json.loads(overlay)
-        data = f"lowerdir={':'.join(layers['lower'])},upperdir={layers['upper']},workdir={layers['work']}"
+        data = (f"lowerdir={':'.join(layers['lower'])},upperdir={layers['upper']},"
+                f"workdir={layers['work']}")
         sys.mount("overlay", rootfs, "overlay", 0, data, why="image layers + this container's upper dir")
     else:
         sys.mount(rootfs, rootfs, None, shim.MS_BIND | shim.MS_REC, why="pivot_root needs a mount point")
@@ -200,13 +173,8 @@ def mount_cgroup(sys: Any, dest: str, flags: int) -> None:
         sys.mkdir(os.path.join(dest, c))
         sys.mount("cgroup", os.path.join(dest, c), "cgroup", flags, c, why=f"cgroup v1 {c} hierarchy")
     if flags & shim.MS_RDONLY:
-        sys.mount(
-            None,
-            dest,
-            None,
-            shim.MS_REMOUNT | shim.MS_RDONLY | (flags & ~shim.MS_BIND),
-            why="read-only /sys/fs/cgroup",
-        )
+        sys.mount(None, dest, None, shim.MS_REMOUNT | shim.MS_RDONLY | (flags & ~shim.MS_BIND),
+                  why="read-only /sys/fs/cgroup")
 
 
 def _make_target(sys: Any, path: str, is_dir: bool) -> None:
@@ -220,26 +188,17 @@ def _make_target(sys: Any, path: str, is_dir: bool) -> None:
 
 
 def _has_new_userns(config: dict[str, Any]) -> bool:
-    return any(
-        ns["type"] == "user" and not ns.get("path")
-        for ns in (config.get("linux") or {}).get("namespaces") or []
-    )
+    return any(ns["type"] == "user" and not ns.get("path")
+               for ns in (config.get("linux") or {}).get("namespaces") or [])
 
 
 def make_devices(sys: Any, rootfs: str, devices: list[dict[str, Any]], user_ns: bool) -> None:
     dev = os.path.join(rootfs, "dev")
-    wanted = {
-        f"/dev/{name}": ("c", major, minor, 0o666, 0, 0) for name, (major, minor) in DEFAULT_DEVICES.items()
-    }
+    wanted = {f"/dev/{name}": ("c", major, minor, 0o666, 0, 0)
+              for name, (major, minor) in DEFAULT_DEVICES.items()}
     for d in devices:
-        wanted[d["path"]] = (
-            d.get("type", "c"),
-            d["major"],
-            d["minor"],
-            d.get("fileMode", 0o666),
-            d.get("uid", 0),
-            d.get("gid", 0),
-        )
+        wanted[d["path"]] = (d.get("type", "c"), d["major"], d["minor"], d.get("fileMode", 0o666),
+                             d.get("uid", 0), d.get("gid", 0))
     for path, (kind, major, minor, mode, uid, gid) in wanted.items():
         target = inside(rootfs, path)
         if user_ns:
@@ -280,13 +239,8 @@ def readonly_paths(sys: Any, paths: list[str]) -> None:
         if not os.path.exists(path):
             continue
         sys.mount(path, path, None, shim.MS_BIND | shim.MS_REC, why="readonlyPaths")
-        sys.mount(
-            None,
-            path,
-            None,
-            shim.MS_BIND | shim.MS_REMOUNT | shim.MS_RDONLY | shim.MS_REC,
-            why="readonlyPaths",
-        )
+        sys.mount(None, path, None, shim.MS_BIND | shim.MS_REMOUNT | shim.MS_RDONLY | shim.MS_REC,
+                  why="readonlyPaths")
 
 
 def masked_paths(sys: Any, paths: list[str]) -> None:

@@ -67,48 +67,25 @@ FILTER_FLAGS = {
 }
 
 # classic BPF opcodes (linux/bpf_common.h)
-LD_W_ABS = 0x20  # A = *(u32 *)(seccomp_data + k)
-ALU_AND_K = 0x54  # A &= k
-JMP_JA = 0x05  # pc += k
-JMP_JEQ_K = 0x15  # pc += (A == k) ? jt : jf
-JMP_JGT_K = 0x25  # pc += (A > k) ? jt : jf    (unsigned)
-JMP_JGE_K = 0x35  # pc += (A >= k) ? jt : jf   (unsigned)
-RET_K = 0x06  # return k
+LD_W_ABS = 0x20    # A = *(u32 *)(seccomp_data + k)
+ALU_AND_K = 0x54   # A &= k
+JMP_JA = 0x05      # pc += k
+JMP_JEQ_K = 0x15   # pc += (A == k) ? jt : jf
+JMP_JGT_K = 0x25   # pc += (A > k) ? jt : jf    (unsigned)
+JMP_JGE_K = 0x35   # pc += (A >= k) ? jt : jf   (unsigned)
+RET_K = 0x06       # return k
 BPF_MAXINSNS = 4096
 
 OFF_NR, OFF_ARCH, OFF_ARGS = 0, 4, 16
 
 ARCHITECTURES = {  # OCI names libseccomp knows; we compile x86_64 only
-    "SCMP_ARCH_X86",
-    "SCMP_ARCH_X86_64",
-    "SCMP_ARCH_X32",
-    "SCMP_ARCH_ARM",
-    "SCMP_ARCH_AARCH64",
-    "SCMP_ARCH_MIPS",
-    "SCMP_ARCH_MIPS64",
-    "SCMP_ARCH_MIPS64N32",
-    "SCMP_ARCH_MIPSEL",
-    "SCMP_ARCH_MIPSEL64",
-    "SCMP_ARCH_MIPSEL64N32",
-    "SCMP_ARCH_PPC",
-    "SCMP_ARCH_PPC64",
-    "SCMP_ARCH_PPC64LE",
-    "SCMP_ARCH_S390",
-    "SCMP_ARCH_S390X",
-    "SCMP_ARCH_PARISC",
-    "SCMP_ARCH_PARISC64",
-    "SCMP_ARCH_RISCV64",
-    "SCMP_ARCH_LOONGARCH64",
+    "SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64",
+    "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64",
+    "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64", "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390",
+    "SCMP_ARCH_S390X", "SCMP_ARCH_PARISC", "SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64", "SCMP_ARCH_LOONGARCH64",
 }
-OPERATORS = {
-    "SCMP_CMP_NE",
-    "SCMP_CMP_LT",
-    "SCMP_CMP_LE",
-    "SCMP_CMP_EQ",
-    "SCMP_CMP_GE",
-    "SCMP_CMP_GT",
-    "SCMP_CMP_MASKED_EQ",
-}
+OPERATORS = {"SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
+             "SCMP_CMP_MASKED_EQ"}
 
 # ---------------------------------------------------------------- the syscall table
 HEADERS = ("/usr/include/x86_64-linux-gnu/asm/unistd_64.h", "/usr/include/asm/unistd_64.h")
@@ -123,10 +100,8 @@ def syscall_table() -> dict[str, int]:
                 table = {m[1]: int(m[2]) for m in re.finditer(r"^#define __NR_(\w+)\s+(\d+)", f.read(), re.M)}
             if table:
                 return table
-    raise SeccompError(
-        f"no x86_64 syscall table: none of {', '.join(HEADERS)} exists "
-        "(install linux-libc-dev, which libc6-dev pulls in)"
-    )
+    raise SeccompError(f"no x86_64 syscall table: none of {', '.join(HEADERS)} exists "
+                       "(install linux-libc-dev, which libc6-dev pulls in)")
 
 
 # ---------------------------------------------------------------- a tiny assembler with labels
@@ -134,7 +109,7 @@ def syscall_table() -> dict[str, int]:
 class Insn:
     code: int
     k: int = 0
-    jt: int | str = 0  # a label name, resolved by assemble()
+    jt: int | str = 0      # a label name, resolved by assemble()
     jf: int | str = 0
     label: str | None = None  # this instruction carries this label
     comment: str = ""
@@ -194,21 +169,15 @@ def describe_action(ret: int) -> str:
     if action == RET_ERRNO:
         data = ret & 0xFFFF
         return f"ERRNO({_errno.errorcode.get(data, data)})"
-    return {
-        RET_ALLOW: "ALLOW",
-        RET_KILL_PROCESS: "KILL_PROCESS",
-        RET_KILL_THREAD: "KILL_THREAD",
-        RET_TRAP: "TRAP",
-        RET_LOG: "LOG",
-        RET_TRACE: f"TRACE({ret & 0xFFFF})",
-    }.get(action, hex(ret))
+    return {RET_ALLOW: "ALLOW", RET_KILL_PROCESS: "KILL_PROCESS", RET_KILL_THREAD: "KILL_THREAD",
+            RET_TRAP: "TRAP", RET_LOG: "LOG", RET_TRACE: f"TRACE({ret & 0xFFFF})"}.get(action, hex(ret))
 
 
 # ---------------------------------------------------------------- compiling a profile
 @dataclass
 class CompiledFilter:
-    program: bytes  # packed struct sock_filter array, for seccomp_set_filter
-    flags: int = 0  # SECCOMP_FILTER_FLAG_* from the profile's "flags"
+    program: bytes                 # packed struct sock_filter array, for seccomp_set_filter
+    flags: int = 0                 # SECCOMP_FILTER_FLAG_* from the profile's "flags"
     notes: list[str] = field(default_factory=list)  # what was skipped, and why
 
     @property
@@ -260,9 +229,8 @@ def compile_profile(seccomp: dict[str, Any], *, unknown: str = "error") -> Compi
     default_errno = seccomp.get("defaultErrnoRet")
     if default_errno is None:
         default_errno = _errno.EPERM
-    default = _action(
-        seccomp.get("defaultAction"), default_errno, _errno.EPERM, "linux.seccomp.defaultAction"
-    )
+    default = _action(seccomp.get("defaultAction"), default_errno, _errno.EPERM,
+                      "linux.seccomp.defaultAction")
 
     for i, arch in enumerate(seccomp.get("architectures") or []):
         if arch not in ARCHITECTURES:
@@ -293,14 +261,8 @@ def compile_profile(seccomp: dict[str, Any], *, unknown: str = "error") -> Compi
             op = arg.get("op")
             if op not in OPERATORS:
                 raise SeccompError(f"{af}.op: unknown operator {op!r}")
-            conditions.append(
-                (
-                    index,
-                    op,
-                    _u64(arg.get("value", 0), f"{af}.value"),
-                    _u64(arg.get("valueTwo", 0), f"{af}.valueTwo"),
-                )
-            )
+            conditions.append((index, op, _u64(arg.get("value", 0), f"{af}.value"),
+                               _u64(arg.get("valueTwo", 0), f"{af}.valueTwo")))
         # As in runc: the conditions of one entry must all hold (AND), unless two test the
         # same argument - libseccomp cannot AND those, so each becomes its own rule (OR).
         indexes = [c[0] for c in conditions]
@@ -332,9 +294,8 @@ def to_bpf(seccomp: dict[str, Any]) -> bytes:
 def load(seccomp: dict[str, Any], sys: Syscalls | None = None) -> CompiledFilter:
     """Compile and install the filter on the calling thread (needs no_new_privs or CAP_SYS_ADMIN)."""
     compiled = compile_profile(seccomp)
-    (sys or Syscalls()).seccomp_set_filter(
-        compiled.program, compiled.flags, why=f"seccomp filter: {compiled.instructions} BPF instructions"
-    )
+    (sys or Syscalls()).seccomp_set_filter(compiled.program, compiled.flags,
+                                           why=f"seccomp filter: {compiled.instructions} BPF instructions")
     return compiled
 
 
@@ -388,28 +349,15 @@ def _compare(index: int, op: str, value: int, value_two: int, fail: str) -> list
     out: list[Insn]
     if op == "SCMP_CMP_MASKED_EQ":
         # (arg & value) == valueTwo
-        return [
-            Insn(LD_W_ABS, hi_off),
-            Insn(ALU_AND_K, hi),
-            Insn(JMP_JEQ_K, value_two >> 32, jt=0, jf=fail),
-            Insn(LD_W_ABS, lo_off),
-            Insn(ALU_AND_K, lo),
-            Insn(JMP_JEQ_K, value_two & 0xFFFFFFFF, jt=0, jf=fail),
-        ]
+        return [Insn(LD_W_ABS, hi_off), Insn(ALU_AND_K, hi), Insn(JMP_JEQ_K, value_two >> 32, jt=0, jf=fail),
+                Insn(LD_W_ABS, lo_off), Insn(ALU_AND_K, lo),
+                Insn(JMP_JEQ_K, value_two & 0xFFFFFFFF, jt=0, jf=fail)]
     if op == "SCMP_CMP_EQ":
-        return [
-            Insn(LD_W_ABS, hi_off),
-            Insn(JMP_JEQ_K, hi, jt=0, jf=fail),
-            Insn(LD_W_ABS, lo_off),
-            Insn(JMP_JEQ_K, lo, jt=0, jf=fail),
-        ]
+        return [Insn(LD_W_ABS, hi_off), Insn(JMP_JEQ_K, hi, jt=0, jf=fail),
+                Insn(LD_W_ABS, lo_off), Insn(JMP_JEQ_K, lo, jt=0, jf=fail)]
     if op == "SCMP_CMP_NE":
-        out = [
-            Insn(LD_W_ABS, hi_off),
-            Insn(JMP_JEQ_K, hi, jt=0, jf=ok),
-            Insn(LD_W_ABS, lo_off),
-            Insn(JMP_JEQ_K, lo, jt=fail, jf=0),
-        ]
+        out = [Insn(LD_W_ABS, hi_off), Insn(JMP_JEQ_K, hi, jt=0, jf=ok),
+               Insn(LD_W_ABS, lo_off), Insn(JMP_JEQ_K, lo, jt=fail, jf=0)]
     else:
         # Unsigned 64-bit order: the high words decide unless equal, then the low words.
         # GT/GE hold when (hi > H) or (hi == H and lo >/>= L); LT/LE are their negations.
@@ -417,13 +365,8 @@ def _compare(index: int, op: str, value: int, value_two: int, fail: str) -> list
         low_jump = JMP_JGT_K if strict else JMP_JGE_K
         positive = op in ("SCMP_CMP_GT", "SCMP_CMP_GE")
         yes, no = (ok, fail) if positive else (fail, ok)
-        out = [
-            Insn(LD_W_ABS, hi_off),
-            Insn(JMP_JGT_K, hi, jt=yes, jf=0),
-            Insn(JMP_JEQ_K, hi, jt=0, jf=no),
-            Insn(LD_W_ABS, lo_off),
-            Insn(low_jump, lo, jt=yes, jf=no),
-        ]
+        out = [Insn(LD_W_ABS, hi_off), Insn(JMP_JGT_K, hi, jt=yes, jf=0), Insn(JMP_JEQ_K, hi, jt=0, jf=no),
+               Insn(LD_W_ABS, lo_off), Insn(low_jump, lo, jt=yes, jf=no)]
     # `ok` labels the first instruction after the comparison: a no-op jump keeps it simple.
     out.append(Insn(JMP_JA, 0, label=ok))
     return out
@@ -471,23 +414,15 @@ vfork vmsplice wait4 waitid write writev
 # Allowed only when the container keeps the capability (the kernel would refuse most of them
 # without it anyway; the filter also removes the attack surface of the code behind them).
 ALLOWED_WITH_CAPABILITY = {
-    "CAP_SYS_ADMIN": _words(
-        "bpf clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie mount "
-        "mount_setattr move_mount open_tree perf_event_open quotactl quotactl_fd "
-        "setdomainname sethostname setns syslog umount2 unshare"
-    ),
+    "CAP_SYS_ADMIN": _words("bpf clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie mount "
+                            "mount_setattr move_mount open_tree perf_event_open quotactl quotactl_fd "
+                            "setdomainname sethostname setns syslog umount2 unshare"),
     "CAP_SYS_BOOT": ["reboot"],
     "CAP_SYS_CHROOT": ["chroot"],
     "CAP_SYS_MODULE": ["delete_module", "init_module", "finit_module"],
     "CAP_SYS_PACCT": ["acct"],
-    "CAP_SYS_PTRACE": [
-        "kcmp",
-        "pidfd_getfd",
-        "process_madvise",
-        "process_vm_readv",
-        "process_vm_writev",
-        "ptrace",
-    ],
+    "CAP_SYS_PTRACE": ["kcmp", "pidfd_getfd", "process_madvise", "process_vm_readv", "process_vm_writev",
+                       "ptrace"],
     "CAP_SYS_RAWIO": ["iopl", "ioperm"],
     "CAP_SYS_TIME": ["settimeofday", "clock_settime"],
     "CAP_SYS_TTY_CONFIG": ["vhangup"],
@@ -518,29 +453,14 @@ DENIED_BY_DEFAULT = {
     "userfaultfd": "a favourite tool for kernel exploits",
     "perf_event_open": "leaks kernel information",
     "reboot": "would reboot the node",
-    "swapon": "node-wide",
-    "swapoff": "node-wide",
-    "acct": "node-wide",
+    "swapon": "node-wide", "swapoff": "node-wide", "acct": "node-wide",
     "settimeofday": "the clock is node-wide",
 }
 
 # Docker's default capability set: what a container has unless its config says otherwise.
-DEFAULT_CAPABILITIES = (
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-)
+DEFAULT_CAPABILITIES = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+                        "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+                        "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE")
 
 # clone(2) flags that make new namespaces; clone is allowed only without them (no CAP_SYS_ADMIN).
 CLONE_NAMESPACE_FLAGS = 0x7E020000  # NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
@@ -563,30 +483,15 @@ def default_profile(capabilities: Iterable[str] = DEFAULT_CAPABILITIES) -> dict[
     syscalls: list[dict[str, Any]] = [{"names": allowed, "action": "SCMP_ACT_ALLOW"}]
     # personality(2): only the harmless personas (Linux, 32-bit-uname, and "query").
     for persona in (0x0, 0x8, 0x20000, 0x20008, 0xFFFFFFFF):
-        syscalls.append(
-            {
-                "names": ["personality"],
-                "action": "SCMP_ACT_ALLOW",
-                "args": [{"index": 0, "value": persona, "op": "SCMP_CMP_EQ"}],
-            }
-        )
+        syscalls.append({"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+                         "args": [{"index": 0, "value": persona, "op": "SCMP_CMP_EQ"}]})
     if "CAP_SYS_ADMIN" not in caps:
-        syscalls.append(
-            {
-                "names": ["clone"],
-                "action": "SCMP_ACT_ALLOW",
-                "args": [
-                    {"index": 0, "value": CLONE_NAMESPACE_FLAGS, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}
-                ],
-            }
-        )
+        syscalls.append({"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+                         "args": [{"index": 0, "value": CLONE_NAMESPACE_FLAGS, "valueTwo": 0,
+                                   "op": "SCMP_CMP_MASKED_EQ"}]})
         # ENOSYS (not EPERM) so glibc falls back to clone(2), whose flags we can check.
         syscalls.append({"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": _errno.ENOSYS})
     else:
         syscalls.append({"names": ["clone"], "action": "SCMP_ACT_ALLOW"})
-    return {
-        "defaultAction": "SCMP_ACT_ERRNO",
-        "defaultErrnoRet": _errno.EPERM,
-        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-        "syscalls": syscalls,
-    }
+    return {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": _errno.EPERM,
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], "syscalls": syscalls}

@@ -55,9 +55,8 @@ def seccomp_program(config: dict[str, Any]) -> Any:
 
 def load_seccomp(sys: Any, compiled: Any) -> None:
     if compiled is not None:
-        sys.seccomp_set_filter(
-            compiled.program, compiled.flags, why=f"linux.seccomp: {compiled.instructions} BPF instructions"
-        )
+        sys.seccomp_set_filter(compiled.program, compiled.flags,
+                               why=f"linux.seccomp: {compiled.instructions} BPF instructions")
 
 
 def set_identity(sys: Any, process: dict[str, Any]) -> None:

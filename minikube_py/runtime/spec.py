@@ -17,14 +17,8 @@ OCI_VERSION = "1.0.2"
 
 # OCI namespace type -> the name of its file under /proc/PID/ns/.
 NAMESPACE_FILES = {
-    "pid": "pid",
-    "network": "net",
-    "mount": "mnt",
-    "ipc": "ipc",
-    "uts": "uts",
-    "user": "user",
-    "cgroup": "cgroup",
-    "time": "time",
+    "pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts",
+    "user": "user", "cgroup": "cgroup", "time": "time",
 }
 
 HOOK_STAGES = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
@@ -91,9 +85,8 @@ def validate(config: dict[str, Any]) -> None:
         seen.add(kind)
         if ns.get("path") and not os.path.exists(ns["path"]):
             raise _fail(f"linux.namespaces[{i}].path", f"{ns['path']} does not exist")
-    new_user = "user" in seen and not any(
-        ns.get("path") for ns in linux["namespaces"] if ns["type"] == "user"
-    )
+    new_user = "user" in seen and not any(ns.get("path") for ns in linux["namespaces"]
+                                          if ns["type"] == "user")
     if new_user and (not linux.get("uidMappings") or not linux.get("gidMappings")):
         raise _fail("linux.uidMappings", "a new user namespace needs uidMappings and gidMappings")
     for i, m in enumerate(config.get("mounts") or []):
@@ -121,7 +114,7 @@ def overlay_from_annotation(text: str) -> dict[str, Any]:
     except (TypeError, json.JSONDecodeError):
         raise _fail("annotations.mkpy.io/overlay", "must be a JSON object as a string") from None
     if not isinstance(value, dict) or not isinstance(value.get("lower"), list) or not value["lower"]:
-        raise _fail("annotations.mkpy.io/overlay", 'needs a non-empty "lower" list')
+        raise _fail("annotations.mkpy.io/overlay", "needs a non-empty \"lower\" list")
     for key in ("upper", "work"):
         if not isinstance(value.get(key), str):
             raise _fail(f"annotations.mkpy.io/overlay.{key}", "missing")
@@ -151,58 +144,25 @@ def default_spec(terminal: bool = True) -> dict[str, Any]:
         "hostname": "mkpy",
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc"},
-            {
-                "destination": "/dev",
-                "type": "tmpfs",
-                "source": "tmpfs",
-                "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
-            },
-            {
-                "destination": "/dev/pts",
-                "type": "devpts",
-                "source": "devpts",
-                "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
-            },
-            {
-                "destination": "/dev/shm",
-                "type": "tmpfs",
-                "source": "shm",
-                "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-            },
-            {
-                "destination": "/dev/mqueue",
-                "type": "mqueue",
-                "source": "mqueue",
-                "options": ["nosuid", "noexec", "nodev"],
-            },
-            {
-                "destination": "/sys",
-                "type": "sysfs",
-                "source": "sysfs",
-                "options": ["nosuid", "noexec", "nodev", "ro"],
-            },
-            {
-                "destination": "/sys/fs/cgroup",
-                "type": "cgroup",
-                "source": "cgroup",
-                "options": ["nosuid", "noexec", "nodev", "relatime", "ro"],
-            },
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+             "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
         ],
         "linux": {
             "resources": {"devices": [{"allow": False, "access": "rwm"}]},
             "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "cgroup")],
-            "maskedPaths": [
-                "/proc/acpi",
-                "/proc/asound",
-                "/proc/kcore",
-                "/proc/keys",
-                "/proc/latency_stats",
-                "/proc/timer_list",
-                "/proc/timer_stats",
-                "/proc/sched_debug",
-                "/sys/firmware",
-                "/proc/scsi",
-            ],
+            "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                            "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+                            "/proc/scsi"],
             "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
         },
     }

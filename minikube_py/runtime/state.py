@@ -47,7 +47,7 @@ def pid_start_time(pid: int) -> int | None:
     except (FileNotFoundError, ProcessLookupError):
         return None
     # The command name (field 2) may contain spaces and ')': split after the last ')'.
-    fields = data[data.rindex(b")") + 2 :].split()
+    fields = data[data.rindex(b")") + 2:].split()
     return int(fields[19])
 
 
@@ -60,7 +60,7 @@ def pid_is(pid: int, start_time: int | None) -> bool:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
-        return data[data.rindex(b")") + 2 : data.rindex(b")") + 3] != b"Z"
+        return data[data.rindex(b")") + 2:data.rindex(b")") + 3] != b"Z"
     except FileNotFoundError:
         return False
 

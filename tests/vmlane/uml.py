@@ -63,14 +63,8 @@ def run_in_vm(
         raise RuntimeError(reason)
     results = Path(results_dir or tempfile.mkdtemp(prefix="mkpy-vmlane-", dir="/var/tmp"))
     results.mkdir(parents=True, exist_ok=True)
-    job = {
-        "argv": argv,
-        "cwd": cwd,
-        "env": env or {},
-        "results": str(results),
-        "hostname": hostname,
-        "visible": [cwd],
-    }
+    job = {"argv": argv, "cwd": cwd, "env": env or {}, "results": str(results), "hostname": hostname,
+           "visible": [cwd]}
     job_path = results / "job.json"
     job_path.write_text(json.dumps(job))
     exit_file = results / "exitcode"

@@ -15,27 +15,17 @@ from minikube_py.network.dns.server import ClusterDNS
 DEFAULT_CLUSTER_DNS = "10.96.0.10"
 
 
-def kube_dns_objects(
-    server_ip: str, cluster_ip: str = DEFAULT_CLUSTER_DNS, port: int = 53
-) -> tuple[dict, dict]:
+def kube_dns_objects(server_ip: str, cluster_ip: str = DEFAULT_CLUSTER_DNS,
+                     port: int = 53) -> tuple[dict, dict]:
     """The kube-system/kube-dns Service and its Endpoints, pointing at this node's DNS server."""
     meta = {"name": "kube-dns", "namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}}
-    ports = [
-        {"name": "dns", "port": 53, "protocol": "UDP"},
-        {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
-    ]
-    svc = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": meta,
-        "spec": {"type": "ClusterIP", "clusterIP": cluster_ip, "ports": ports},
-    }
-    eps = {
-        "apiVersion": "v1",
-        "kind": "Endpoints",
-        "metadata": dict(meta),
-        "subsets": [{"addresses": [{"ip": server_ip}], "ports": [{**p, "port": port} for p in ports]}],
-    }
+    ports = [{"name": "dns", "port": 53, "protocol": "UDP"},
+             {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": meta,
+           "spec": {"type": "ClusterIP", "clusterIP": cluster_ip, "ports": ports}}
+    eps = {"apiVersion": "v1", "kind": "Endpoints", "metadata": dict(meta),
+           "subsets": [{"addresses": [{"ip": server_ip}],
+                        "ports": [{**p, "port": port} for p in ports]}]}
     return svc, eps
 
 

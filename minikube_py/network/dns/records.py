@@ -66,39 +66,24 @@ class ClusterRecords:
                 return Answer("NXDOMAIN")
             return Answer(cname=spec.get("externalName", "").rstrip(".") + ".")
         if len(prefix) == 2 and prefix[0].startswith("_") and prefix[1].startswith("_"):
-            port = next(
-                (
-                    p
-                    for p in spec.get("ports") or []
-                    if p.get("name") == prefix[0][1:] and p.get("protocol", "TCP").lower() == prefix[1][1:]
-                ),
-                None,
-            )
+            port = next((p for p in spec.get("ports") or [] if p.get("name") == prefix[0][1:]
+                         and p.get("protocol", "TCP").lower() == prefix[1][1:]), None)
             if port is None:
                 return Answer("NXDOMAIN")
             if qtype not in ("SRV", "ANY"):
                 return Answer()
             return Answer(srv=self._srv_targets(fqdn, port, headless, eps))
         if len(prefix) == 1 and headless:  # one endpoint of a headless service, by hostname
-            hits = [
-                a["ip"]
-                for a in _ready_addresses(eps)
-                if prefix[0] in (a.get("hostname"), a["ip"].replace(".", "-"))
-            ]
+            hits = [a["ip"] for a in _ready_addresses(eps)
+                    if prefix[0] in (a.get("hostname"), a["ip"].replace(".", "-"))]
             if not hits:
                 return Answer("NXDOMAIN")
             return Answer(a=hits) if qtype in ("A", "ANY") else Answer()
         if prefix:
             return Answer("NXDOMAIN")
         if qtype == "SRV":
-            return Answer(
-                srv=[
-                    s
-                    for p in spec.get("ports") or []
-                    if p.get("name")
-                    for s in self._srv_targets(fqdn, p, headless, eps)
-                ]
-            )
+            return Answer(srv=[s for p in spec.get("ports") or [] if p.get("name")
+                               for s in self._srv_targets(fqdn, p, headless, eps)])
         if qtype not in ("A", "ANY"):
             return Answer()
         if headless:
@@ -111,14 +96,8 @@ class ClusterRecords:
         out = []
         for a in _ready_addresses(eps):
             host = a.get("hostname") or a["ip"].replace(".", "-")
-            out.append(
-                (
-                    0,
-                    100,
-                    int(port.get("targetPort") if isinstance(port.get("targetPort"), int) else port["port"]),
-                    f"{host}.{fqdn}.",
-                )
-            )
+            out.append((0, 100, int(port.get("targetPort") if isinstance(port.get("targetPort"), int)
+                                    else port["port"]), f"{host}.{fqdn}."))
         return out
 
     def _pod(self, dashed: str, qtype: str) -> Answer:

@@ -33,16 +33,14 @@ def parse(text: str) -> tuple[list[str], list[str], list[str]]:
     return ns, search, opts
 
 
-def render(
-    pod: dict, cluster_dns: str = "10.96.0.10", domain: str = "cluster.local", host_resolv_conf: str = ""
-) -> str:
+def render(pod: dict, cluster_dns: str = "10.96.0.10", domain: str = "cluster.local",
+           host_resolv_conf: str = "") -> str:
     spec = pod.get("spec") or {}
     ns = (pod.get("metadata") or {}).get("namespace") or "default"
     policy = spec.get("dnsPolicy", "ClusterFirst")
     if policy not in ("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"):
-        raise DnsError(
-            f"spec.dnsPolicy {policy!r} is not ClusterFirst, ClusterFirstWithHostNet, Default or None"
-        )
+        raise DnsError(f"spec.dnsPolicy {policy!r} is not ClusterFirst, ClusterFirstWithHostNet,"
+                       " Default or None")
     if policy == "ClusterFirst" and spec.get("hostNetwork"):
         policy = "Default"
     host_ns, host_search, host_opts = parse(host_resolv_conf)

@@ -22,9 +22,8 @@ from minikube_py.network.proxy.source import ClusterObjects
 
 
 class ClusterResolver(BaseResolver):
-    def __init__(
-        self, records: ClusterRecords, upstreams: list[tuple[str, int]], timeout: float = 3.0
-    ) -> None:
+    def __init__(self, records: ClusterRecords, upstreams: list[tuple[str, int]],
+                 timeout: float = 3.0) -> None:
         self.records = records
         self.upstreams = upstreams
         self.timeout = timeout
@@ -58,16 +57,9 @@ class ClusterResolver(BaseResolver):
 class ClusterDNS:
     """Serve `objects` as cluster DNS on `listen` (ip, port) in the namespace at `netns`."""
 
-    def __init__(
-        self,
-        objects: ClusterObjects,
-        listen: tuple[str, int],
-        *,
-        netns: str | None = None,
-        upstreams: list[tuple[str, int]] | None = None,
-        domain: str = "cluster.local",
-        log: bool = False,
-    ) -> None:
+    def __init__(self, objects: ClusterObjects, listen: tuple[str, int], *, netns: str | None = None,
+                 upstreams: list[tuple[str, int]] | None = None, domain: str = "cluster.local",
+                 log: bool = False) -> None:
         self.records = ClusterRecords(objects, domain)
         self.resolver = ClusterResolver(self.records, upstreams if upstreams is not None else [])
         self.listen = listen
@@ -80,12 +72,8 @@ class ClusterDNS:
         for tcp in (False, True):
             ready = threading.Event()
             box: dict[str, object] = {}
-            t = threading.Thread(
-                target=self._serve,
-                args=(tcp, ready, box),
-                daemon=True,
-                name=f"mkpy-dns-{'tcp' if tcp else 'udp'}",
-            )
+            t = threading.Thread(target=self._serve, args=(tcp, ready, box), daemon=True,
+                                 name=f"mkpy-dns-{'tcp' if tcp else 'udp'}")
             t.start()
             ready.wait(10)
             if "error" in box:
@@ -98,9 +86,8 @@ class ClusterDNS:
         try:
             if self.netns:
                 enter_netns(self.netns)
-            server = DNSServer(
-                self.resolver, port=self.listen[1], address=self.listen[0], tcp=tcp, logger=self._logger
-            )
+            server = DNSServer(self.resolver, port=self.listen[1], address=self.listen[0], tcp=tcp,
+                               logger=self._logger)
             server.server.daemon_threads = True
             self._servers.append(server)
         except OSError as exc:

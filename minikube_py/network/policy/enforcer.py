@@ -22,9 +22,8 @@ def _saved_chains(text: str) -> set[str]:
 
 
 class PolicyEnforcer:
-    def __init__(
-        self, objects: ClusterObjects, netns: str | None = None, iptables: Iptables | None = None
-    ) -> None:
+    def __init__(self, objects: ClusterObjects, netns: str | None = None,
+                 iptables: Iptables | None = None) -> None:
         self.objects = objects
         self.netns = netns
         self._iptables = iptables
@@ -40,9 +39,8 @@ class PolicyEnforcer:
         return self._iptables
 
     def desired(self) -> dict[str, list[str]]:
-        return Renderer(
-            self.objects.list("Pod"), self.objects.list("Namespace"), self.objects.list("NetworkPolicy")
-        ).render()
+        return Renderer(self.objects.list("Pod"), self.objects.list("Namespace"),
+                        self.objects.list("NetworkPolicy")).render()
 
     def sync(self) -> str:
         with self._lock:
@@ -50,10 +48,8 @@ class PolicyEnforcer:
             saved = self._save()
             stale = sorted(c for c in _saved_chains(saved) if c.startswith(PREFIX) and c not in chains)
             chain, rule = JUMP
-            has_jump = any(
-                line.startswith(f"-A {chain} ") and rule.split("-j ")[1] in line
-                for line in saved.splitlines()
-            )
+            has_jump = any(line.startswith(f"-A {chain} ") and rule.split("-j ")[1] in line
+                           for line in saved.splitlines())
             lines = ["*filter"]
             lines += [f":{c} - [0:0]" for c in [*chains, *stale]]
             lines += [f"-A {c} {r}" for c, rules in chains.items() for r in rules]
@@ -69,20 +65,12 @@ class PolicyEnforcer:
         with self._lock:
             saved = self._save()
             ours = sorted(c for c in _saved_chains(saved) if c.startswith(PREFIX))
-            jumps = [
-                line
-                for line in saved.splitlines()
-                if line.startswith("-A FORWARD ") and line.rsplit("-j ", 1)[-1].strip() in ours
-            ]
+            jumps = [line for line in saved.splitlines() if line.startswith("-A FORWARD ")
+                     and line.rsplit("-j ", 1)[-1].strip() in ours]
             if not (ours or jumps):
                 return
-            lines = [
-                "*filter",
-                *[f":{c} - [0:0]" for c in ours],
-                *["-D" + j[2:] for j in jumps],
-                *[f"-X {c}" for c in ours],
-                "COMMIT",
-            ]
+            lines = ["*filter", *[f":{c} - [0:0]" for c in ours], *["-D" + j[2:] for j in jumps],
+                     *[f"-X {c}" for c in ours], "COMMIT"]
             self._restore("\n".join(lines) + "\n")
 
     def _save(self) -> str:

@@ -52,15 +52,10 @@ def pods_of(pods: list[dict]) -> list[PodInfo]:
         ip = status.get("podIP")
         if not ip or spec.get("hostNetwork"):
             continue  # not on the pod network: nothing to filter
-        named = {
-            cp["name"]: (cp.get("protocol", "TCP"), cp["containerPort"])
-            for c in spec.get("containers") or []
-            for cp in c.get("ports") or []
-            if cp.get("name")
-        }
-        out.append(
-            PodInfo(meta.get("namespace") or "default", meta["name"], ip, meta.get("labels") or {}, named)
-        )
+        named = {cp["name"]: (cp.get("protocol", "TCP"), cp["containerPort"])
+                 for c in spec.get("containers") or [] for cp in c.get("ports") or [] if cp.get("name")}
+        out.append(PodInfo(meta.get("namespace") or "default", meta["name"], ip,
+                           meta.get("labels") or {}, named))
     return sorted(out, key=lambda p: (p.namespace, p.name))
 
 
@@ -75,9 +70,8 @@ class Renderer:
     def __init__(self, pods: list[dict], namespaces: list[dict], policies: list[dict]) -> None:
         self.pods = pods_of(pods)
         self.ns_labels = {n["metadata"]["name"]: (n["metadata"].get("labels") or {}) for n in namespaces}
-        self.policies = sorted(
-            policies, key=lambda p: (p["metadata"].get("namespace") or "default", p["metadata"]["name"])
-        )
+        self.policies = sorted(policies, key=lambda p: (p["metadata"].get("namespace") or "default",
+                                                        p["metadata"]["name"]))
         self.chains: dict[str, list[str]] = {TOP: []}
 
     def _ns_labels(self, ns: str) -> dict:
@@ -93,17 +87,13 @@ class Renderer:
                 if not selecting:
                     continue
                 chain = f"{PREFIX}{direction[0]}-" + _hash(f"{pod.namespace}/{pod.name}")
-                top.append(
-                    f'-m comment --comment "{pod.namespace}/{pod.name} {direction.lower()}"'
-                    f" {flag} {pod.ip}/32 -j {chain}"
-                )
+                top.append(f'-m comment --comment "{pod.namespace}/{pod.name} {direction.lower()}"'
+                           f" {flag} {pod.ip}/32 -j {chain}")
                 rules = [f"-j MARK --set-xmark 0x0/{ALLOW_MARK}"]
                 for pol in selecting:
                     rules += self._allows(pol, pod, direction)
-                rules += [
-                    f"-m mark --mark {ALLOW_MARK}/{ALLOW_MARK} -j RETURN",
-                    '-m comment --comment "default deny" -j DROP',
-                ]
+                rules += [f"-m mark --mark {ALLOW_MARK}/{ALLOW_MARK} -j RETURN",
+                          '-m comment --comment "default deny" -j DROP']
                 self.chains[chain] = rules
         return self.chains
 

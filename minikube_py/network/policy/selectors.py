@@ -25,9 +25,8 @@ def matches(selector: dict | None, labels: dict | None, where: str = "selector")
         elif op == "DoesNotExist":
             ok = key not in labels
         else:
-            raise PolicyError(
-                f"{where}.matchExpressions[{i}].operator {op!r} is not In, NotIn, Exists or DoesNotExist"
-            )
+            raise PolicyError(f"{where}.matchExpressions[{i}].operator {op!r} is not In, NotIn, Exists"
+                              " or DoesNotExist")
         if not ok:
             return False
     return True

@@ -1,8 +1,8 @@
 """`mkpy proxy`: look at the service proxy's rules.
 
-mkpy proxy render svc.yaml ...        the iptables-restore text for these Services/Endpoints (no kernel)
-mkpy proxy show --netns PATH          the live KUBE-* nat and filter rules of a node namespace
-mkpy proxy walk --netns PATH IP PORT  the chains a new connection to IP:PORT walks through
+  mkpy proxy render svc.yaml ...        the iptables-restore text for these Services/Endpoints (no kernel)
+  mkpy proxy show --netns PATH          the live KUBE-* nat and filter rules of a node namespace
+  mkpy proxy walk --netns PATH IP PORT  the chains a new connection to IP:PORT walks through
 """
 
 from __future__ import annotations
@@ -23,13 +23,8 @@ def _netns_path(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value if value is None or "/" in value else f"/run/netns/{value}"
 
 
-NETNS = click.option(
-    "--netns",
-    default=None,
-    metavar="PATH|NAME",
-    callback=_netns_path,
-    help="node network namespace (/run/netns/NAME or NAME); default: this one",
-)
+NETNS = click.option("--netns", default=None, metavar="PATH|NAME", callback=_netns_path,
+                     help="node network namespace (/run/netns/NAME or NAME); default: this one")
 
 
 @click.group("proxy")
@@ -92,36 +87,18 @@ def walk(netns: str | None, ip: str, port: int, proto: str) -> None:
 @click.option("--socket", "socket_path", default=None, metavar="PATH", help="the API server's unix socket")
 @click.option("--kubeconfig", default=None, metavar="PATH", help="or a kubeconfig for the API server")
 @click.option("--cluster-cidr", default=None, help="pod network CIDR, e.g. 10.244.0.0/16")
-@click.option(
-    "--lb-pool", default=None, help="LoadBalancer addresses on the node's network, e.g. A-B or CIDR"
-)
-@click.option(
-    "--dns-listen",
-    default=None,
-    metavar="IP[:PORT]",
-    help="also serve cluster DNS here (in the node namespace) and publish kube-system/kube-dns",
-)
-@click.option(
-    "--dns-upstream",
-    multiple=True,
-    metavar="IP[:PORT]",
-    help="where other names go (repeatable; default: /etc/resolv.conf's non-loopback servers)",
-)
+@click.option("--lb-pool", default=None,
+              help="LoadBalancer addresses on the node's network, e.g. A-B or CIDR")
+@click.option("--dns-listen", default=None, metavar="IP[:PORT]",
+              help="also serve cluster DNS here (in the node namespace) and publish kube-system/kube-dns")
+@click.option("--dns-upstream", multiple=True, metavar="IP[:PORT]",
+              help="where other names go (repeatable; default: /etc/resolv.conf's non-loopback servers)")
 @click.option("--cluster-dns", default="10.96.0.10", help="ClusterIP of kube-dns")
 @click.option("--policies/--no-policies", default=True, help="enforce NetworkPolicies")
 @click.option("--node-name", default=None, help="this node's name: its endpoints are the local ones")
-def run(
-    netns: str | None,
-    socket_path: str | None,
-    kubeconfig: str | None,
-    cluster_cidr: str | None,
-    lb_pool: str | None,
-    dns_listen: str | None,
-    dns_upstream: tuple[str, ...],
-    cluster_dns: str,
-    policies: bool,
-    node_name: str | None,
-) -> None:
+def run(netns: str | None, socket_path: str | None, kubeconfig: str | None, cluster_cidr: str | None,
+        lb_pool: str | None, dns_listen: str | None, dns_upstream: tuple[str, ...], cluster_dns: str,
+        policies: bool, node_name: str | None) -> None:
     """Run the node's service proxy (and DNS, NetworkPolicy) from the API until Ctrl-C / SIGTERM."""
     import signal
     import threading
@@ -160,23 +137,16 @@ def run(
         started.append(follower)
         if not follower.wait_synced(30):
             raise click.ClickException(f"could not list from the API server: {follower.errors[-1:]}")
-        started.append(
-            ProxyLoop(
-                proxier, after_sync=lambda p: publish_status(client, objects, p.load_balancer_ips())
-            ).start()
-        )
+        started.append(ProxyLoop(proxier, after_sync=lambda p: publish_status(client, objects,
+                                                                             p.load_balancer_ips())).start())
         if policies:
             from minikube_py.network.policy import PolicyEnforcer
 
             enforcer = PolicyEnforcer(objects, netns, iptables=proxier.iptables)
-            started.append(
-                SyncLoop(
-                    objects, ("Pod", "Namespace", "NetworkPolicy"), enforcer.sync, name="mkpy-policy"
-                ).start()
-            )
-        click.echo(
-            f"proxying in {netns or 'this namespace'} (iptables-{proxier.iptables.backend}); Ctrl-C stops"
-        )
+            started.append(SyncLoop(objects, ("Pod", "Namespace", "NetworkPolicy"), enforcer.sync,
+                                    name="mkpy-policy").start())
+        click.echo(f"proxying in {netns or 'this namespace'} (iptables-{proxier.iptables.backend});"
+                   " Ctrl-C stops")
         while not stopping.wait(0.5):
             pass
     finally:

@@ -27,9 +27,8 @@ def in_netns(netns: str | None, argv: list[str]) -> list[str]:
     return ["nsenter", f"--net={netns}", "--", *argv] if netns else argv
 
 
-def _run(
-    netns: str | None, argv: list[str], stdin: str | None = None, check: bool = True
-) -> subprocess.CompletedProcess:
+def _run(netns: str | None, argv: list[str], stdin: str | None = None,
+         check: bool = True) -> subprocess.CompletedProcess:
     try:
         proc = subprocess.run(in_netns(netns, argv), input=stdin, capture_output=True, text=True, timeout=60)
     except FileNotFoundError as exc:
@@ -84,11 +83,8 @@ def _probe(netns: str | None) -> Iptables:
     forced = os.environ.get("MKPY_IPTABLES")  # the same switch the node network honours
     if forced and forced not in BACKENDS:
         raise ProxyError(f"MKPY_IPTABLES={forced!r} is not one of {', '.join(BACKENDS)}")
-    candidates = [
-        Iptables(b, netns)
-        for b in ((forced,) if forced else BACKENDS)
-        if shutil.which(f"iptables-{b}-restore")
-    ]
+    candidates = [Iptables(b, netns) for b in ((forced,) if forced else BACKENDS)
+                  if shutil.which(f"iptables-{b}-restore")]
     if not candidates:
         raise ProxyError("neither iptables-nft-restore nor iptables-legacy-restore is installed")
     # Rules already in the namespace decide: the proxier's own from an earlier run, or the node

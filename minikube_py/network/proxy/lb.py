@@ -42,9 +42,8 @@ class LoadBalancerPool:
         self._by_service: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
 
-    def assign(
-        self, service: tuple[str, str], requested: str | None = None, current: tuple[str, ...] = ()
-    ) -> str:
+    def assign(self, service: tuple[str, str], requested: str | None = None,
+               current: tuple[str, ...] = ()) -> str:
         """The service's IP: what it has, else what it asked for (spec.loadBalancerIP), else a free one."""
         with self._lock:
             if service in self._by_service:
@@ -56,10 +55,8 @@ class LoadBalancerPool:
                     self._by_service[service] = ip
                     return ip
             if requested:
-                raise ProxyError(
-                    f"Service {service[0]}/{service[1]}: spec.loadBalancerIP {requested}"
-                    f" is not free in the pool {self.spec}"
-                )
+                raise ProxyError(f"Service {service[0]}/{service[1]}: spec.loadBalancerIP {requested}"
+                                 f" is not free in the pool {self.spec}")
             for ip in self.addresses:
                 if ip not in taken:
                     self._by_service[service] = ip
@@ -99,11 +96,8 @@ class LoadBalancerAddresses:
         with IPRoute() as ipr:
             idx = ipr.link_lookup(ifname="lo")[0]
             ipr.link("set", index=idx, state="up")
-            have = {
-                a.get_attr("IFA_ADDRESS")
-                for a in ipr.get_addr(index=idx, family=2)
-                if a.get_attr("IFA_LABEL") == self.label
-            }
+            have = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=idx, family=2)
+                    if a.get_attr("IFA_LABEL") == self.label}
             for ip in have - ips:
                 ipr.addr("del", index=idx, address=ip, prefixlen=32)
             for ip in ips - have:

@@ -88,9 +88,8 @@ def service_ports(svc: dict) -> list[ServicePort]:
     spec = svc.get("spec") or {}
     kind = spec.get("type", "ClusterIP")
     if kind not in ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName"):
-        raise ProxyError(
-            f"{what}: spec.type {kind!r} is not ClusterIP, NodePort, LoadBalancer or ExternalName"
-        )
+        raise ProxyError(f"{what}: spec.type {kind!r} is not ClusterIP, NodePort, LoadBalancer"
+                         " or ExternalName")
     cluster_ip = spec.get("clusterIP")
     if kind == "ExternalName" or cluster_ip in (None, "", "None"):
         return []  # DNS-only services: nothing to proxy
@@ -98,7 +97,7 @@ def service_ports(svc: dict) -> list[ServicePort]:
     external_ips = tuple(_ip(ip, f"{what}: spec.externalIPs") for ip in spec.get("externalIPs") or [])
     affinity = None
     if spec.get("sessionAffinity", "None") == "ClientIP":
-        cfg = (spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}
+        cfg = ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {})
         affinity = int(cfg.get("timeoutSeconds", DEFAULT_AFFINITY_TIMEOUT))
     elif spec.get("sessionAffinity", "None") != "None":
         raise ProxyError(f"{what}: spec.sessionAffinity {spec['sessionAffinity']!r} is not None or ClientIP")
@@ -110,15 +109,11 @@ def service_ports(svc: dict) -> list[ServicePort]:
         try:
             ranges.append(str(ipaddress.IPv4Network(str(r).strip(), strict=False)))
         except ValueError:
-            raise ProxyError(
-                f"{what}: spec.loadBalancerSourceRanges[{i}] {r!r} is not an IPv4 CIDR"
-            ) from None
+            raise ProxyError(f"{what}: spec.loadBalancerSourceRanges[{i}] {r!r}"
+                             " is not an IPv4 CIDR") from None
     requested = spec.get("loadBalancerIP")
-    lb_status = [
-        i["ip"]
-        for i in ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-        if i.get("ip")
-    ]
+    lb_status = [i["ip"] for i in ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+                 if i.get("ip")]
     ports = spec.get("ports") or []
     if not ports:
         raise ProxyError(f"{what}: spec.ports is empty")
@@ -131,24 +126,15 @@ def service_ports(svc: dict) -> list[ServicePort]:
         node_port = None
         if kind in ("NodePort", "LoadBalancer") and p.get("nodePort") is not None:
             node_port = _port(p["nodePort"], f"{where}.nodePort", NODE_PORT_RANGE)
-        out.append(
-            ServicePort(
-                namespace=ns,
-                name=name,
-                port_name=str(p.get("name") or ""),
-                protocol=protocol,
-                cluster_ip=cluster_ip,
-                port=_port(p.get("port"), f"{where}.port"),
-                node_port=node_port,
-                kind=kind,
-                external_ips=external_ips,
-                affinity_timeout=affinity,
-                external_local=policy == "Local" and kind in ("NodePort", "LoadBalancer"),
-                source_ranges=tuple(ranges) if kind == "LoadBalancer" else (),
-                requested_lb_ip=_ip(requested, f"{what}: spec.loadBalancerIP") if requested else None,
-                lb_ips=tuple(_ip(ip, f"{what}: status.loadBalancer.ingress") for ip in lb_status),
-            )
-        )
+        out.append(ServicePort(
+            namespace=ns, name=name, port_name=str(p.get("name") or ""), protocol=protocol,
+            cluster_ip=cluster_ip, port=_port(p.get("port"), f"{where}.port"), node_port=node_port,
+            kind=kind, external_ips=external_ips, affinity_timeout=affinity,
+            external_local=policy == "Local" and kind in ("NodePort", "LoadBalancer"),
+            source_ranges=tuple(ranges) if kind == "LoadBalancer" else (),
+            requested_lb_ip=_ip(requested, f"{what}: spec.loadBalancerIP") if requested else None,
+            lb_ips=tuple(_ip(ip, f"{what}: status.loadBalancer.ingress") for ip in lb_status),
+        ))
     if len({(sp.port_name, sp.protocol) for sp in out}) != len(out):
         raise ProxyError(f"{what}: spec.ports has two ports with the same name and protocol")
     return out

@@ -52,15 +52,12 @@ def _saved_chains(save_text: str) -> set[str]:
 def _has_jump(save_text: str, chain: str, rule: str) -> bool:
     target = rule.rsplit("-j ", 1)[1]
     comment = rule.split('--comment "', 1)[1].split('"', 1)[0]
-    return any(
-        line.startswith(f"-A {chain} ") and f"-j {target}" in line and comment in line
-        for line in save_text.splitlines()
-    )
+    return any(line.startswith(f"-A {chain} ") and f"-j {target}" in line and comment in line
+               for line in save_text.splitlines())
 
 
-def restore_text(
-    desired: Chains, loaded: Chains | None, saved: dict[str, str] | None
-) -> tuple[str, list[str], list[str]]:
+def restore_text(desired: Chains, loaded: Chains | None,
+                 saved: dict[str, str] | None) -> tuple[str, list[str], list[str]]:
     """iptables-restore input turning `loaded` into `desired`.
 
     loaded=None means "unknown": write every desired chain, delete stale KUBE-SVC/SEP/EXT
@@ -73,22 +70,15 @@ def restore_text(
         if loaded is None:
             have_chains = _saved_chains((saved or {}).get(table, ""))
             changed = list(want)
-            stale = sorted(
-                c for c in have_chains if c.startswith(rules.SERVICE_CHAIN_PREFIXES) and c not in want
-            )
+            stale = sorted(c for c in have_chains
+                           if c.startswith(rules.SERVICE_CHAIN_PREFIXES) and c not in want)
         else:
             before = {c: r for (t, c), r in loaded.items() if t == table}
             changed = [c for c, r in want.items() if before.get(c) != r]
             stale = sorted(c for c in before if c not in want)
-        jumps = (
-            []
-            if loaded is not None
-            else [
-                f"-A {chain} {rule}"
-                for t, chain, rule in rules.JUMPS
-                if t == table and not _has_jump((saved or {}).get(table, ""), chain, rule)
-            ]
-        )
+        jumps = [] if loaded is not None else [
+            f"-A {chain} {rule}" for t, chain, rule in rules.JUMPS
+            if t == table and not _has_jump((saved or {}).get(table, ""), chain, rule)]
         if not (changed or stale or jumps):
             continue
         out.append(f"*{table}")
@@ -107,26 +97,17 @@ def restore_text(
 class Proxier:
     """kube-proxy (iptables mode) for one node namespace, fed by a ClusterObjects cache."""
 
-    def __init__(
-        self,
-        objects: ClusterObjects,
-        netns: str | None = None,
-        *,
-        cluster_cidr: str | None = None,
-        lb_pool: str | None = None,
-        lb_label: str = "mkpylb",
-        iptables: Iptables | None = None,
-        manage_lb_addresses: bool = True,
-        node_name: str | None = None,
-    ) -> None:
+    def __init__(self, objects: ClusterObjects, netns: str | None = None, *,
+                 cluster_cidr: str | None = None, lb_pool: str | None = None,
+                 lb_label: str = "mkpylb", iptables: Iptables | None = None,
+                 manage_lb_addresses: bool = True, node_name: str | None = None) -> None:
         self.objects = objects
         self.node_name = node_name  # which endpoints are local, for externalTrafficPolicy: Local
         self.netns = netns
         self.cluster_cidr = cluster_cidr
         self.pool = LoadBalancerPool(lb_pool) if lb_pool else None
-        self.lb_addresses = (
-            LoadBalancerAddresses(netns, lb_label) if lb_pool and manage_lb_addresses else None
-        )
+        self.lb_addresses = (LoadBalancerAddresses(netns, lb_label)
+                             if lb_pool and manage_lb_addresses else None)
         self._iptables = iptables
         self._parse_cache: dict = {}  # id(Service dict) -> (dict, its ServicePorts)
         self._eps_cache: dict = {}  # (id(Endpoints dict), ServicePort) -> (dict, endpoints)
@@ -187,14 +168,12 @@ class Proxier:
         self.errors = errors
         return out
 
-    def _assign_load_balancers(
-        self, ports: list[ServicePort], errors: list[str]
-    ) -> dict[tuple[str, str], str]:
+    def _assign_load_balancers(self, ports: list[ServicePort],
+                               errors: list[str]) -> dict[tuple[str, str], str]:
         if self.pool is None:
             return {}
         wanted = {sp.service_key: sp for sp in ports if sp.kind == "LoadBalancer"}
         self.pool.release_all_but(set(wanted))
-
         # Services that asked for an address (or already hold one) choose before the others.
         def asked_first(kv: tuple[tuple[str, str], ServicePort]) -> tuple[bool, tuple[str, str]]:
             return (not (kv[1].requested_lb_ip or kv[1].lb_ips), kv[0])
@@ -272,21 +251,12 @@ class Proxier:
             out = []
             for table in ("nat", "filter"):
                 saved = self.iptables.save(table)
-                ours = sorted(
-                    c
-                    for c in _saved_chains(saved)
-                    if c.startswith("KUBE-")
-                    and (
-                        c.startswith(rules.SERVICE_CHAIN_PREFIXES) or c in rules.NAT_BASE + rules.FILTER_BASE
-                    )
-                )
-                jumps = [
-                    line
-                    for line in saved.splitlines()
-                    if line.startswith("-A ")
-                    and not line.split()[1].startswith("KUBE-")
-                    and line.rsplit(" -j ", 1)[-1].split()[0] in ours
-                ]
+                ours = sorted(c for c in _saved_chains(saved) if c.startswith("KUBE-") and
+                              (c.startswith(rules.SERVICE_CHAIN_PREFIXES) or
+                               c in rules.NAT_BASE + rules.FILTER_BASE))
+                jumps = [line for line in saved.splitlines()
+                         if line.startswith("-A ") and not line.split()[1].startswith("KUBE-")
+                         and line.rsplit(" -j ", 1)[-1].split()[0] in ours]
                 if not (ours or jumps):
                     continue
                 out.append(f"*{table}")
@@ -311,13 +281,8 @@ class ProxyLoop(SyncLoop):
     ProxyLoop(proxier, after_sync=lambda p: lb.publish_status(client, objects, p.load_balancer_ips()))
     """
 
-    def __init__(
-        self,
-        proxier: Proxier,
-        min_interval: float = 0.05,
-        after_sync: Callable[[Proxier], object] | None = None,
-        full_every: float = 300.0,
-    ) -> None:
+    def __init__(self, proxier: Proxier, min_interval: float = 0.05,
+                 after_sync: Callable[[Proxier], object] | None = None, full_every: float = 300.0) -> None:
         self.proxier = proxier
         last_full = [time.monotonic()]
 
@@ -331,11 +296,5 @@ class ProxyLoop(SyncLoop):
             if after_sync is not None:
                 after_sync(proxier)
 
-        super().__init__(
-            proxier.objects,
-            ("Service", "Endpoints"),
-            work,
-            min_interval,
-            name="mkpy-proxy",
-            period=full_every,
-        )
+        super().__init__(proxier.objects, ("Service", "Endpoints"), work, min_interval, name="mkpy-proxy",
+                         period=full_every)

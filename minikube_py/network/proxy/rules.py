@@ -40,29 +40,15 @@ JUMPS = (
     ("nat", "PREROUTING", '-m comment --comment "kubernetes service portals" -j KUBE-SERVICES'),
     ("nat", "OUTPUT", '-m comment --comment "kubernetes service portals" -j KUBE-SERVICES'),
     ("nat", "POSTROUTING", '-m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING'),
-    (
-        "filter",
-        "INPUT",
-        '-m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible'
-        ' service portals" -j KUBE-EXTERNAL-SERVICES',
-    ),
-    (
-        "filter",
-        "FORWARD",
-        '-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
-    ),
-    (
-        "filter",
-        "FORWARD",
-        '-m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible'
-        ' service portals" -j KUBE-EXTERNAL-SERVICES',
-    ),
+    ("filter", "INPUT", '-m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible'
+                        ' service portals" -j KUBE-EXTERNAL-SERVICES'),
+    ("filter", "FORWARD", '-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals"'
+                          ' -j KUBE-SERVICES'),
+    ("filter", "FORWARD", '-m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible'
+                          ' service portals" -j KUBE-EXTERNAL-SERVICES'),
     ("filter", "FORWARD", '-m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD'),
-    (
-        "filter",
-        "OUTPUT",
-        '-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
-    ),
+    ("filter", "OUTPUT", '-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals"'
+                         ' -j KUBE-SERVICES'),
 )
 
 
@@ -128,11 +114,8 @@ def _balance(sp: ServicePort, seps: list[tuple[Endpoint, str]]) -> list[str]:
     rules = []
     if sp.affinity_timeout is not None:
         # A client seen recently (by source IP) goes back to the endpoint it used last.
-        rules += [
-            _comment(f"{sp} -> {ep}") + f" -m recent --name {chain} --rcheck"
-            f" --seconds {sp.affinity_timeout} --reap -j {chain}"
-            for ep, chain in seps
-        ]
+        rules += [_comment(f"{sp} -> {ep}") + f" -m recent --name {chain} --rcheck"
+                  f" --seconds {sp.affinity_timeout} --reap -j {chain}" for ep, chain in seps]
     n = len(seps)
     for i, (ep, chain) in enumerate(seps):
         pick = "" if i == n - 1 else f" -m statistic --mode random --probability {1.0 / (n - i):.10f}"
@@ -140,14 +123,11 @@ def _balance(sp: ServicePort, seps: list[tuple[Endpoint, str]]) -> list[str]:
     return rules
 
 
-def _service_fragment(
-    sp: ServicePort, endpoints: tuple[Endpoint, ...], cluster_cidr: str | None, node_name: str | None = None
-) -> Ruleset:
+def _service_fragment(sp: ServicePort, endpoints: tuple[Endpoint, ...],
+                      cluster_cidr: str | None, node_name: str | None = None) -> Ruleset:
     """The rules one service port contributes (to its own chains and to the shared ones)."""
-    frag = Ruleset(
-        nat={"KUBE-SERVICES": [], "KUBE-NODEPORTS": []},
-        filter={"KUBE-SERVICES": [], "KUBE-EXTERNAL-SERVICES": []},
-    )
+    frag = Ruleset(nat={"KUBE-SERVICES": [], "KUBE-NODEPORTS": []},
+                   filter={"KUBE-SERVICES": [], "KUBE-EXTERNAL-SERVICES": []})
     nat, flt = frag.nat, frag.filter
     ready = [ep for ep in endpoints if ep.ready]
     proto = _proto(sp)
@@ -160,52 +140,42 @@ def _service_fragment(
         for ip in external:
             flt["KUBE-EXTERNAL-SERVICES"].append(f"{why} {proto} -d {ip}/32 --dport {sp.port} {reject}")
         if sp.node_port:
-            flt["KUBE-EXTERNAL-SERVICES"].append(
-                f"{why} -m addrtype --dst-type LOCAL {proto} --dport {sp.node_port} {reject}"
-            )
+            flt["KUBE-EXTERNAL-SERVICES"].append(f"{why} -m addrtype --dst-type LOCAL {proto}"
+                                                 f" --dport {sp.node_port} {reject}")
         return frag
 
     svc, ext = svc_chain(sp), ext_chain(sp)
-    nat["KUBE-SERVICES"].append(
-        _comment(f"{sp} cluster IP") + f" {proto} -d {sp.cluster_ip}/32 --dport {sp.port} -j {svc}"
-    )
+    nat["KUBE-SERVICES"].append(_comment(f"{sp} cluster IP") +
+                                f" {proto} -d {sp.cluster_ip}/32 --dport {sp.port} -j {svc}")
     lb_target = fw_chain(sp) if sp.source_ranges and sp.lb_ips else ext
     for ip in sp.lb_ips:
-        nat["KUBE-SERVICES"].append(
-            _comment(f"{sp} loadbalancer IP") + f" {proto} -d {ip}/32 --dport {sp.port} -j {lb_target}"
-        )
+        nat["KUBE-SERVICES"].append(_comment(f"{sp} loadbalancer IP") +
+                                    f" {proto} -d {ip}/32 --dport {sp.port} -j {lb_target}")
     if lb_target != ext:
         # loadBalancerSourceRanges: allowed sources go on to KUBE-EXT and get DNATed; the others
         # stay addressed to the LB IP, and filter drops exactly those.
         nat[lb_target] = [_comment(f"{sp} loadbalancer IP") + f" -s {r} -j {ext}" for r in sp.source_ranges]
         why = _comment(f"{sp} traffic not accepted by {lb_target}")
-        flt["KUBE-EXTERNAL-SERVICES"] += [
-            f"{why} {proto} -d {ip}/32 --dport {sp.port} -j DROP" for ip in sp.lb_ips
-        ]
+        flt["KUBE-EXTERNAL-SERVICES"] += [f"{why} {proto} -d {ip}/32 --dport {sp.port} -j DROP"
+                                          for ip in sp.lb_ips]
     for ip in sp.external_ips:
-        nat["KUBE-SERVICES"].append(
-            _comment(f"{sp} external IP") + f" {proto} -d {ip}/32 --dport {sp.port} -j {ext}"
-        )
+        nat["KUBE-SERVICES"].append(_comment(f"{sp} external IP") +
+                                    f" {proto} -d {ip}/32 --dport {sp.port} -j {ext}")
     if sp.node_port:
         nat["KUBE-NODEPORTS"].append(_comment(str(sp)) + f" {proto} --dport {sp.node_port} -j {ext}")
     seps = [(ep, sep_chain(sp, ep)) for ep in ready]
     if (sp.node_port or external) and not sp.external_local:
         # Traffic from outside: masquerade, so the endpoint's reply comes back here to be un-DNATed.
-        nat[ext] = [
-            _comment(f"masquerade traffic for {sp} external destinations") + " -j KUBE-MARK-MASQ",
-            f"-j {svc}",
-        ]
+        nat[ext] = [_comment(f"masquerade traffic for {sp} external destinations") + " -j KUBE-MARK-MASQ",
+                    f"-j {svc}"]
     elif sp.node_port or external:
         # externalTrafficPolicy: Local: outside clients go only to endpoints on this node and are
         # NOT masqueraded, so the pod sees the client's real address (the reply still passes here:
         # the pod's default route is this node). Pods and the node itself take the cluster path.
         svl = svl_chain(sp)
         local = [(ep, chain) for ep, chain in seps if node_name is None or ep.node in (None, node_name)]
-        nat[ext] = (
-            [_comment(f"pod traffic for {sp} external destinations") + f" -s {cluster_cidr} -j {svc}"]
-            if cluster_cidr
-            else []
-        )
+        nat[ext] = ([_comment(f"pod traffic for {sp} external destinations") + f" -s {cluster_cidr} -j {svc}"]
+                    if cluster_cidr else [])
         nat[ext] += [
             _comment(f"masquerade LOCAL traffic for {sp} external destinations")
             + " -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ",
@@ -218,21 +188,17 @@ def _service_fragment(
         else:
             # Nothing to send outside clients to: no DNAT, and filter drops them on arrival.
             why = _comment(f"{sp} has no local endpoints")
-            flt["KUBE-EXTERNAL-SERVICES"] += [
-                f"{why} {proto} -d {ip}/32 --dport {sp.port} -j DROP" for ip in external
-            ]
+            flt["KUBE-EXTERNAL-SERVICES"] += [f"{why} {proto} -d {ip}/32 --dport {sp.port} -j DROP"
+                                              for ip in external]
             if sp.node_port:
-                flt["KUBE-EXTERNAL-SERVICES"].append(
-                    f"{why} -m addrtype --dst-type LOCAL {proto} --dport {sp.node_port} -j DROP"
-                )
+                flt["KUBE-EXTERNAL-SERVICES"].append(f"{why} -m addrtype --dst-type LOCAL {proto}"
+                                                     f" --dport {sp.node_port} -j DROP")
 
     rules = []
     if cluster_cidr:
         # ClusterIP traffic from outside the pod network (e.g. the node itself) is masqueraded too.
-        rules.append(
-            _comment(f"{sp} cluster IP") + f" {proto} -d {sp.cluster_ip}/32 --dport {sp.port}"
-            f" ! -s {cluster_cidr} -j KUBE-MARK-MASQ"
-        )
+        rules.append(_comment(f"{sp} cluster IP") + f" {proto} -d {sp.cluster_ip}/32 --dport {sp.port}"
+                     f" ! -s {cluster_cidr} -j KUBE-MARK-MASQ")
     nat[svc] = rules + _balance(sp, seps)
 
     for ep, chain in seps:
@@ -246,12 +212,8 @@ def _service_fragment(
     return frag
 
 
-def render(
-    ports: list[tuple[ServicePort, list[Endpoint]]],
-    cluster_cidr: str | None = None,
-    cache: dict | None = None,
-    node_name: str | None = None,
-) -> Ruleset:
+def render(ports: list[tuple[ServicePort, list[Endpoint]]], cluster_cidr: str | None = None,
+           cache: dict | None = None, node_name: str | None = None) -> Ruleset:
     """The full desired ruleset for these service ports (endpoints include unready ones; they are skipped).
 
     `cache` (a dict the caller keeps between calls) saves re-rendering service ports that did
@@ -295,6 +257,5 @@ def render(
         cache.update(new_cache)  # keep only what this sync used
     nat["KUBE-SERVICES"].append(
         _comment("kubernetes service nodeports; NOTE: this must be the last rule in this chain")
-        + " -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS"
-    )
+        + " -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS")
     return rs

@@ -99,13 +99,8 @@ class ClusterObjects:
 
 
 # Resource names the API client takes for each kind this cache holds.
-RESOURCES = {
-    "Service": "services",
-    "Endpoints": "endpoints",
-    "Pod": "pods",
-    "Namespace": "namespaces",
-    "NetworkPolicy": "networkpolicies",
-}
+RESOURCES = {"Service": "services", "Endpoints": "endpoints", "Pod": "pods", "Namespace": "namespaces",
+             "NetworkPolicy": "networkpolicies"}
 
 
 class Follower:
@@ -116,13 +111,8 @@ class Follower:
     On an error (e.g. 410 Expired) the kind is listed again and watched anew.
     """
 
-    def __init__(
-        self,
-        client: Any,
-        objects: ClusterObjects,
-        kinds: Iterable[str] = ("Service", "Endpoints"),
-        retry_seconds: float = 1.0,
-    ) -> None:
+    def __init__(self, client: Any, objects: ClusterObjects, kinds: Iterable[str] = ("Service", "Endpoints"),
+                 retry_seconds: float = 1.0) -> None:
         self.client = client
         self.objects = objects
         self.kinds = list(kinds)
@@ -186,16 +176,9 @@ class SyncLoop:
     change (or retry_seconds, if given) tries again.
     """
 
-    def __init__(
-        self,
-        objects: ClusterObjects,
-        kinds: Iterable[str],
-        work: Callable[[], object],
-        min_interval: float = 0.05,
-        name: str = "mkpy-sync",
-        retry_seconds: float | None = 5.0,
-        period: float | None = None,
-    ) -> None:
+    def __init__(self, objects: ClusterObjects, kinds: Iterable[str], work: Callable[[], object],
+                 min_interval: float = 0.05, name: str = "mkpy-sync",
+                 retry_seconds: float | None = 5.0, period: float | None = None) -> None:
         self.kinds = set(kinds)
         self.period = period  # also run at least this often, changes or not
         self.work = work

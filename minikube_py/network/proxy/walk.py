@@ -49,7 +49,8 @@ def walk(save_text: str, ip: str, port: int, proto: str = "tcp") -> list[str]:
     else:
         # Not a service address: maybe a NodePort on one of the node's own addresses (the last
         # rule of KUBE-SERVICES sends every local destination on to KUBE-NODEPORTS).
-        entry = next((r for r in chains.get("KUBE-NODEPORTS", []) if _matches(r, None, port, proto)), None)
+        entry = next((r for r in chains.get("KUBE-NODEPORTS", [])
+                      if _matches(r, None, port, proto)), None)
         if entry is None:
             return out
         last = (chains.get("KUBE-SERVICES") or ["?"])[-1]

@@ -31,26 +31,14 @@ from minikube_py.runtime.cgroups.v1 import CgroupV1
 from minikube_py.runtime.cgroups.v2 import MOUNTPOINT, CgroupV2
 
 __all__ = [
-    "STATS_KEYS",
-    "Cgroup",
-    "CgroupError",
-    "CgroupV1",
-    "CgroupV2",
-    "blkio_weight_to_io_weight",
-    "cpu_max",
-    "default_path",
-    "detect",
-    "normalize_path",
-    "open_cgroup",
-    "plan_v1",
-    "plan_v2",
-    "shares_to_weight",
+    "STATS_KEYS", "Cgroup", "CgroupError", "CgroupV1", "CgroupV2", "blkio_weight_to_io_weight", "cpu_max",
+    "default_path", "detect", "normalize_path", "open_cgroup", "plan_v1", "plan_v2", "shares_to_weight",
     "swap_to_v2",
 ]
 
 
 def detect(mountinfo: str = "/proc/self/mountinfo") -> str:
-    """ "v2" if cgroup2 is mounted at /sys/fs/cgroup itself, else "v1"."""
+    """"v2" if cgroup2 is mounted at /sys/fs/cgroup itself, else "v1"."""
     with open(mountinfo) as f:
         for line in f:
             fields = line.split()
@@ -76,4 +64,4 @@ def open_cgroup(path: str, driver: str | None = None, *, sys: Syscalls | None = 
         return CgroupV2(path, sys)
     if driver == "v1":
         return CgroupV1(path, sys)
-    raise CgroupError(f'driver: {driver!r} is not "v1" or "v2"')
+    raise CgroupError(f"driver: {driver!r} is not \"v1\" or \"v2\"")

@@ -19,14 +19,8 @@ from minikube_py.kernel.syscalls import Syscalls
 from minikube_py.runtime.cgroups.convert import Write
 from minikube_py.runtime.cgroups.errors import CgroupError
 
-STATS_KEYS = (
-    "memory_usage",
-    "memory_limit",
-    "cpu_usage_ns",
-    "pids_current",
-    "oom_kills",
-    "cpu_throttled_periods",
-)
+STATS_KEYS = ("memory_usage", "memory_limit", "cpu_usage_ns", "pids_current", "oom_kills",
+              "cpu_throttled_periods")
 
 
 def normalize_path(path: str) -> str:
@@ -34,10 +28,8 @@ def normalize_path(path: str) -> str:
     if not isinstance(path, str):
         raise CgroupError(f"cgroupsPath: must be a string, got {path!r}")
     if ":" in path:
-        raise CgroupError(
-            f"cgroupsPath: {path!r} looks like a systemd slice path; only cgroupfs "
-            'paths like "/mkpy/ID" are supported'
-        )
+        raise CgroupError(f"cgroupsPath: {path!r} looks like a systemd slice path; only cgroupfs "
+                          "paths like \"/mkpy/ID\" are supported")
     parts = [p for p in path.split("/") if p]
     if not parts:
         raise CgroupError(f"cgroupsPath: {path!r} names the root cgroup; a container needs its own")
@@ -160,25 +152,17 @@ class Cgroup(ABC):
             elif w.missing_ok:
                 self.sys.note("skip", why=f"{w.file} does not exist on this kernel", field=w.field)
             else:
-                raise CgroupError(
-                    f"{w.field}: this kernel has no {w.file} in {directory} "
-                    f"(is the {w.controller} controller available?)"
-                )
+                raise CgroupError(f"{w.field}: this kernel has no {w.file} in {directory} "
+                                  f"(is the {w.controller} controller available?)")
             return
         try:
             self.sys.write_file(target, w.value, why=w.field)
         except OSError as exc:
-            raise CgroupError(
-                f"{w.field}: writing {w.value!r} to {target} failed: {os.strerror(exc.errno or errno.EIO)}"
-            ) from exc
+            raise CgroupError(f"{w.field}: writing {w.value!r} to {target} failed: "
+                              f"{os.strerror(exc.errno or errno.EIO)}") from exc
 
-    def _mkdirs(
-        self,
-        root: str,
-        rel: str,
-        before_child: Callable[[str], None] | None = None,
-        after_create: Callable[[str], None] | None = None,
-    ) -> None:
+    def _mkdirs(self, root: str, rel: str, before_child: Callable[[str], None] | None = None,
+                after_create: Callable[[str], None] | None = None) -> None:
         """mkdir each missing level of root/rel, remembering what we made.
 
         before_child(parent) runs before each level (v2 enables controllers there);

@@ -41,11 +41,11 @@ _UNIFIED_KEY = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_.]+$")
 class Write:
     """One value for one cgroup file, and the OCI field it came from (for error messages)."""
 
-    controller: str  # v1: the hierarchy ("memory", "cpu", ...); v2: the controller to enable
-    file: str  # e.g. "memory.max"
+    controller: str            # v1: the hierarchy ("memory", "cpu", ...); v2: the controller to enable
+    file: str                  # e.g. "memory.max"
     value: str
-    field: str  # e.g. "linux.resources.memory.limit"
-    missing_ok: bool = False  # the kernel may lack this file; then skip silently
+    field: str                 # e.g. "linux.resources.memory.limit"
+    missing_ok: bool = False   # the kernel may lack this file; then skip silently
     fallback: Write | None = None  # if `file` does not exist, write this instead
 
 
@@ -120,9 +120,8 @@ def _section(resources: dict[str, Any], key: str, allowed: set[str]) -> dict[str
     return value
 
 
-def _int(
-    section: dict[str, Any], key: str, field: str, *, minimum: int | None = None, maximum: int | None = None
-) -> int | None:
+def _int(section: dict[str, Any], key: str, field: str, *, minimum: int | None = None,
+         maximum: int | None = None) -> int | None:
     value = section.get(key)
     if value is None:
         return None
@@ -152,7 +151,7 @@ def _cpu_list(section: dict[str, Any], key: str, field: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or not _CPU_LIST.match(value.replace(" ", "")):
-        raise CgroupError(f'{field}: {value!r} is not a list like "0-3,5"')
+        raise CgroupError(f"{field}: {value!r} is not a list like \"0-3,5\"")
     return value.replace(" ", "")
 
 
@@ -175,37 +174,12 @@ def _devices(entries: Any, field: str, value_key: str | None) -> list[tuple[str,
     return out
 
 
-_MEMORY_KEYS = {
-    "limit",
-    "reservation",
-    "swap",
-    "kernel",
-    "kernelTCP",
-    "swappiness",
-    "disableOOMKiller",
-    "useHierarchy",
-    "checkBeforeUpdate",
-}
-_CPU_KEYS = {
-    "shares",
-    "quota",
-    "burst",
-    "period",
-    "realtimeRuntime",
-    "realtimePeriod",
-    "cpus",
-    "mems",
-    "idle",
-}
-_BLKIO_KEYS = {
-    "weight",
-    "leafWeight",
-    "weightDevice",
-    "throttleReadBpsDevice",
-    "throttleWriteBpsDevice",
-    "throttleReadIOPSDevice",
-    "throttleWriteIOPSDevice",
-}
+_MEMORY_KEYS = {"limit", "reservation", "swap", "kernel", "kernelTCP", "swappiness", "disableOOMKiller",
+                "useHierarchy", "checkBeforeUpdate"}
+_CPU_KEYS = {"shares", "quota", "burst", "period", "realtimeRuntime", "realtimePeriod", "cpus", "mems",
+             "idle"}
+_BLKIO_KEYS = {"weight", "leafWeight", "weightDevice", "throttleReadBpsDevice", "throttleWriteBpsDevice",
+               "throttleReadIOPSDevice", "throttleWriteIOPSDevice"}
 _THROTTLES = {  # OCI field -> (v2 io.max key, v1 file)
     "throttleReadBpsDevice": ("rbps", "blkio.throttle.read_bps_device"),
     "throttleWriteBpsDevice": ("wbps", "blkio.throttle.write_bps_device"),
@@ -247,7 +221,7 @@ def _hugepages(resources: dict[str, Any], suffix: str) -> list[Write]:
         f = f"{PREFIX}.hugepageLimits[{i}]"
         size = entry.get("pageSize") if isinstance(entry, dict) else None
         if not isinstance(size, str) or not _PAGE_SIZE.match(size):
-            raise CgroupError(f'{f}.pageSize: {size!r} is not a size like "2MB"')
+            raise CgroupError(f"{f}.pageSize: {size!r} is not a size like \"2MB\"")
         limit = _int(entry, "limit", f"{f}.limit", minimum=0)
         if limit is None:
             raise CgroupError(f"{f}.limit: required")
@@ -258,9 +232,8 @@ def _hugepages(resources: dict[str, Any], suffix: str) -> list[Write]:
 def _blkio_weight(blkio: dict[str, Any], key: str) -> int | None:
     value = _int(blkio, key, f"{PREFIX}.blockIO.{key}")
     if value and not BLKIO_WEIGHT_MIN <= value <= BLKIO_WEIGHT_MAX:
-        raise CgroupError(
-            f"{PREFIX}.blockIO.{key}: {value} is outside {BLKIO_WEIGHT_MIN}..{BLKIO_WEIGHT_MAX}"
-        )
+        raise CgroupError(f"{PREFIX}.blockIO.{key}: {value} is outside "
+                          f"{BLKIO_WEIGHT_MIN}..{BLKIO_WEIGHT_MAX}")
     return value or None
 
 
@@ -282,9 +255,8 @@ def plan_v2(resources: dict[str, Any] | None) -> list[Write]:
     swap_max = swap_to_v2(swap, limit, f"{m}.swap")
     if swap_max is not None:
         # Kernels without swap accounting have no memory.swap.max; "no swap"/"unlimited" is then true anyway.
-        writes.append(
-            Write("memory", "memory.swap.max", swap_max, f"{m}.swap", missing_ok=swap_max in ("max", "0"))
-        )
+        writes.append(Write("memory", "memory.swap.max", swap_max, f"{m}.swap",
+                            missing_ok=swap_max in ("max", "0")))
     if limit:
         writes.append(Write("memory", "memory.max", _limit_text(limit), f"{m}.limit"))
     if reservation:
@@ -323,27 +295,15 @@ def plan_v2(resources: dict[str, Any] | None) -> list[Write]:
     weight = _blkio_weight(blkio, "weight")
     if weight:
         # BFQ keeps the old 10..1000 scale; the generic io.weight uses 1..10000.
-        writes.append(
-            Write(
-                "io",
-                "io.bfq.weight",
-                str(weight),
-                f"{b}.weight",
-                fallback=Write("io", "io.weight", str(blkio_weight_to_io_weight(weight)), f"{b}.weight"),
-            )
-        )
+        writes.append(Write("io", "io.bfq.weight", str(weight), f"{b}.weight",
+                            fallback=Write("io", "io.weight", str(blkio_weight_to_io_weight(weight)),
+                                           f"{b}.weight")))
     for dev, f, entry in _devices(blkio.get("weightDevice") or [], f"{b}.weightDevice", None):
         w = _int(entry, "weight", f"{f}.weight", minimum=BLKIO_WEIGHT_MIN, maximum=BLKIO_WEIGHT_MAX)
         if w:
-            writes.append(
-                Write(
-                    "io",
-                    "io.bfq.weight",
-                    f"{dev} {w}",
-                    f"{f}.weight",
-                    fallback=Write("io", "io.weight", f"{dev} {blkio_weight_to_io_weight(w)}", f"{f}.weight"),
-                )
-            )
+            writes.append(Write("io", "io.bfq.weight", f"{dev} {w}", f"{f}.weight",
+                                fallback=Write("io", "io.weight", f"{dev} {blkio_weight_to_io_weight(w)}",
+                                               f"{f}.weight")))
     for key, (io_key, _) in _THROTTLES.items():
         for dev, f, entry in _devices(blkio.get(key) or [], f"{b}.{key}", "rate"):
             rate = _int(entry, "rate", f"{f}.rate", minimum=0)
@@ -357,10 +317,9 @@ def plan_v2(resources: dict[str, Any] | None) -> list[Write]:
         raise CgroupError(f"{PREFIX}.unified: must be a map of file name -> value")
     for key, value in unified.items():
         f = f"{PREFIX}.unified[{key!r}]"
-        if not _UNIFIED_KEY.match(key) or (
-            key.startswith("cgroup.") and key not in ("cgroup.max.depth", "cgroup.max.descendants")
-        ):
-            raise CgroupError(f'{f}: not a resource file name (like "memory.high")')
+        if not _UNIFIED_KEY.match(key) or (key.startswith("cgroup.") and
+                                           key not in ("cgroup.max.depth", "cgroup.max.descendants")):
+            raise CgroupError(f"{f}: not a resource file name (like \"memory.high\")")
         if not isinstance(value, str):
             raise CgroupError(f"{f}: value must be a string, got {value!r}")
         writes.append(Write(key.split(".", 1)[0], key, value, f))
@@ -393,14 +352,10 @@ def plan_v1(resources: dict[str, Any] | None, current_memory_limit: int | None =
     # With unlimited memory, memory+swap becomes unlimited too (as runc does).
     if swap is None and limit == UNLIMITED:
         swap = UNLIMITED
-    swap_w = (
-        Write("memory", "memory.memsw.limit_in_bytes", str(swap), f"{m}.swap", missing_ok=swap == UNLIMITED)
-        if swap
-        else None
-    )
-    growing = limit is not None and (
-        limit == UNLIMITED or (current_memory_limit is not None and limit > current_memory_limit)
-    )
+    swap_w = (Write("memory", "memory.memsw.limit_in_bytes", str(swap), f"{m}.swap",
+                    missing_ok=swap == UNLIMITED) if swap else None)
+    growing = limit is not None and (limit == UNLIMITED or (current_memory_limit is not None and
+                                                            limit > current_memory_limit))
     writes += [w for w in ((swap_w, mem_w) if growing else (mem_w, swap_w)) if w]
     if reservation:
         writes.append(Write("memory", "memory.soft_limit_in_bytes", str(reservation), f"{m}.reservation"))
@@ -446,27 +401,15 @@ def plan_v1(resources: dict[str, Any] | None, current_memory_limit: int | None =
     for key, file in (("weight", "blkio.weight"), ("leafWeight", "blkio.leaf_weight")):
         weight = _blkio_weight(blkio, key)
         if weight:
-            writes.append(
-                Write(
-                    "blkio",
-                    file,
-                    str(weight),
-                    f"{b}.{key}",
-                    fallback=Write("blkio", file.replace("blkio.", "blkio.bfq."), str(weight), f"{b}.{key}"),
-                )
-            )
+            writes.append(Write("blkio", file, str(weight), f"{b}.{key}",
+                                fallback=Write("blkio", file.replace("blkio.", "blkio.bfq."), str(weight),
+                                               f"{b}.{key}")))
     for dev, f, entry in _devices(blkio.get("weightDevice") or [], f"{b}.weightDevice", None):
         w = _int(entry, "weight", f"{f}.weight", minimum=BLKIO_WEIGHT_MIN, maximum=BLKIO_WEIGHT_MAX)
         if w:
-            writes.append(
-                Write(
-                    "blkio",
-                    "blkio.weight_device",
-                    f"{dev} {w}",
-                    f"{f}.weight",
-                    fallback=Write("blkio", "blkio.bfq.weight_device", f"{dev} {w}", f"{f}.weight"),
-                )
-            )
+            writes.append(Write("blkio", "blkio.weight_device", f"{dev} {w}", f"{f}.weight",
+                                fallback=Write("blkio", "blkio.bfq.weight_device", f"{dev} {w}",
+                                               f"{f}.weight")))
     for key, (_, file) in _THROTTLES.items():
         for dev, f, entry in _devices(blkio.get(key) or [], f"{b}.{key}", "rate"):
             rate = _int(entry, "rate", f"{f}.rate", minimum=0)

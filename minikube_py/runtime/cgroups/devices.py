@@ -31,23 +31,23 @@ from typing import Any
 from minikube_py.kernel.syscalls import Syscalls
 from minikube_py.runtime.cgroups.errors import CgroupError
 
-SYS_BPF = 321  # x86_64
+SYS_BPF = 321                      # x86_64
 BPF_PROG_LOAD, BPF_PROG_ATTACH = 5, 8
 BPF_PROG_TYPE_CGROUP_DEVICE = 15
-BPF_CGROUP_DEVICE = 6  # attach type
+BPF_CGROUP_DEVICE = 6              # attach type
 DEV_BLOCK, DEV_CHAR = 1, 2
 ACC_MKNOD, ACC_READ, ACC_WRITE = 1, 2, 4
 _ACCESS = {"m": ACC_MKNOD, "r": ACC_READ, "w": ACC_WRITE}
 
 # eBPF opcodes (linux/bpf.h, bpf_common.h)
-LDX_MEM_W = 0x61  # dst = *(u32 *)(src + off)
-MOV64_IMM = 0xB7  # dst = imm
-MOV64_REG = 0xBF  # dst = src
-AND64_IMM = 0x57  # dst &= imm
-RSH64_IMM = 0x77  # dst >>= imm
-JEQ_IMM = 0x15  # if dst == imm: pc += off
-JNE_IMM = 0x55  # if dst != imm: pc += off
-EXIT = 0x95  # return r0
+LDX_MEM_W = 0x61   # dst = *(u32 *)(src + off)
+MOV64_IMM = 0xB7   # dst = imm
+MOV64_REG = 0xBF   # dst = src
+AND64_IMM = 0x57   # dst &= imm
+RSH64_IMM = 0x77   # dst >>= imm
+JEQ_IMM = 0x15     # if dst == imm: pc += off
+JNE_IMM = 0x55     # if dst != imm: pc += off
+EXIT = 0x95        # return r0
 
 
 def insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
@@ -58,17 +58,11 @@ def insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> b
 def compile_rules(rules: list[dict[str, Any]]) -> bytes:
     """OCI linux.resources.devices -> eBPF program bytes (see the module docstring)."""
     # r2 = access, r3 = type, r4 = major, r5 = minor
-    program = [
-        insn(LDX_MEM_W, 2, 1, 0),
-        insn(MOV64_REG, 3, 2),
-        insn(AND64_IMM, 3, imm=0xFFFF),
-        insn(RSH64_IMM, 2, imm=16),
-        insn(LDX_MEM_W, 4, 1, 4),
-        insn(LDX_MEM_W, 5, 1, 8),
-    ]
+    program = [insn(LDX_MEM_W, 2, 1, 0), insn(MOV64_REG, 3, 2), insn(AND64_IMM, 3, imm=0xFFFF),
+               insn(RSH64_IMM, 2, imm=16), insn(LDX_MEM_W, 4, 1, 4), insn(LDX_MEM_W, 5, 1, 8)]
     for i in reversed(range(len(rules))):
         program += _rule_block(rules[i], f"linux.resources.devices[{i}]")
-    program += [insn(MOV64_IMM, 0, imm=1), insn(EXIT)]  # nothing matched: allowed
+    program += [insn(MOV64_IMM, 0, imm=1), insn(EXIT)]   # nothing matched: allowed
     return b"".join(program)
 
 
@@ -83,7 +77,7 @@ def _rule_block(rule: dict[str, Any], field: str) -> list[bytes]:
             raise CgroupError(f"{field}.access: {letter!r} is not one of r, w, m")
         access |= _ACCESS[letter]
     kind = rule.get("type") or "a"
-    checks: list[tuple[int, int, int]] = []  # (opcode, register, immediate) -> jump out when true
+    checks: list[tuple[int, int, int]] = []   # (opcode, register, immediate) -> jump out when true
     if kind != "a":
         if kind not in ("b", "c"):
             raise CgroupError(f"{field}.type: {kind!r} is not one of a, b, c")
@@ -97,10 +91,10 @@ def _rule_block(rule: dict[str, Any], field: str) -> list[bytes]:
     block.append(insn(MOV64_REG, 6, 2))
     if allow:
         block.append(insn(AND64_IMM, 6, imm=~access & 7))
-        checks.insert(0, (JNE_IMM, 6, 0))  # asks for something the rule does not grant
+        checks.insert(0, (JNE_IMM, 6, 0))      # asks for something the rule does not grant
     else:
         block.append(insn(AND64_IMM, 6, imm=access))
-        checks.insert(0, (JEQ_IMM, 6, 0))  # asks for nothing the rule denies
+        checks.insert(0, (JEQ_IMM, 6, 0))      # asks for nothing the rule denies
     tail = [insn(MOV64_IMM, 0, imm=1 if allow else 0), insn(EXIT)]
     for n, (code, register, imm) in enumerate(checks):
         remaining = len(checks) - n - 1
@@ -112,12 +106,8 @@ def attach(directory: str, rules: list[dict[str, Any]], sys: Syscalls | None = N
     """Load the program for `rules` and attach it to the cgroup at `directory` (replacing an earlier one)."""
     program = compile_rules(rules)
     if sys is not None:
-        sys.note(
-            "bpf(BPF_PROG_LOAD, BPF_PROG_TYPE_CGROUP_DEVICE)",
-            why="cgroup v2 device rules",
-            rules=len(rules),
-            instructions=len(program) // 8,
-        )
+        sys.note("bpf(BPF_PROG_LOAD, BPF_PROG_TYPE_CGROUP_DEVICE)", why="cgroup v2 device rules",
+                 rules=len(rules), instructions=len(program) // 8)
     prog_fd = _load(program)
     try:
         dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
@@ -138,16 +128,8 @@ def _load(program: bytes) -> int:
     license_ = ctypes.create_string_buffer(b"Apache-2.0")
     log = ctypes.create_string_buffer(1 << 16)
     # union bpf_attr, BPF_PROG_LOAD part: prog_type, insn_cnt, insns, license, log_level, log_size, log_buf
-    attr = struct.pack(
-        "=IIQQIIQ",
-        BPF_PROG_TYPE_CGROUP_DEVICE,
-        len(program) // 8,
-        ctypes.addressof(code),
-        ctypes.addressof(license_),
-        1,
-        len(log),
-        ctypes.addressof(log),
-    )
+    attr = struct.pack("=IIQQIIQ", BPF_PROG_TYPE_CGROUP_DEVICE, len(program) // 8, ctypes.addressof(code),
+                       ctypes.addressof(license_), 1, len(log), ctypes.addressof(log))
     try:
         return _bpf(BPF_PROG_LOAD, attr, "load the device program")
     except CgroupError as exc:

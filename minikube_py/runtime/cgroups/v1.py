@@ -26,22 +26,8 @@ from minikube_py.runtime.cgroups.convert import plan_v1
 from minikube_py.runtime.cgroups.errors import CgroupError
 
 # Controllers we place a container in, when the host mounts them as v1.
-CONTROLLERS = (
-    "cpu",
-    "cpuacct",
-    "cpuset",
-    "memory",
-    "pids",
-    "blkio",
-    "devices",
-    "freezer",
-    "hugetlb",
-    "net_cls",
-    "net_prio",
-    "perf_event",
-    "rdma",
-    "misc",
-)
+CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices", "freezer", "hugetlb",
+               "net_cls", "net_prio", "perf_event", "rdma", "misc")
 # memory.limit_in_bytes reads back as a huge page-aligned number when there is no limit.
 UNLIMITED_THRESHOLD = 1 << 62
 
@@ -64,9 +50,8 @@ def v1_hierarchies(mountinfo: str = "/proc/self/mountinfo") -> dict[str, str]:
 class CgroupV1(Cgroup):
     version = "v1"
 
-    def __init__(
-        self, path: str, sys: Syscalls | None = None, hierarchies: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, path: str, sys: Syscalls | None = None,
+                 hierarchies: dict[str, str] | None = None) -> None:
         super().__init__(path, sys)
         self.hierarchies = dict(hierarchies) if hierarchies is not None else v1_hierarchies()
         if not self.hierarchies:
@@ -98,11 +83,8 @@ class CgroupV1(Cgroup):
         parent = os.path.dirname(path)
         for name in ("cpuset.cpus", "cpuset.mems"):
             if not read_text(os.path.join(path, name)).strip():
-                self.sys.write_file(
-                    os.path.join(path, name),
-                    read_text(os.path.join(parent, name)).strip(),
-                    why="a new v1 cpuset is empty; inherit the parent's",
-                )
+                self.sys.write_file(os.path.join(path, name), read_text(os.path.join(parent, name)).strip(),
+                                    why="a new v1 cpuset is empty; inherit the parent's")
 
     def apply(self, resources: dict[str, Any] | None) -> None:
         current = None
@@ -113,21 +95,18 @@ class CgroupV1(Cgroup):
         for w in writes:
             directory = self.dirs.get(w.controller)
             if directory is None:
-                raise CgroupError(
-                    f"{w.field}: the {w.controller} controller is not mounted as cgroup v1 here"
-                )
+                raise CgroupError(f"{w.field}: the {w.controller} controller is not mounted "
+                                  "as cgroup v1 here")
             self._write(directory, w)
 
     def add_process(self, pid: int) -> None:
         for _, directory in self._unique_dirs():
             try:
-                self.sys.write_file(
-                    os.path.join(directory, "cgroup.procs"), str(pid), why="move the process into its cgroup"
-                )
+                self.sys.write_file(os.path.join(directory, "cgroup.procs"), str(pid),
+                                    why="move the process into its cgroup")
             except OSError as exc:
-                raise CgroupError(
-                    f"cgroupsPath: cannot add pid {pid} to {directory}: {exc.strerror}"
-                ) from exc
+                raise CgroupError(f"cgroupsPath: cannot add pid {pid} to {directory}: "
+                                  f"{exc.strerror}") from exc
 
     def procs(self) -> list[int]:
         pids: set[int] = set()
@@ -154,8 +133,7 @@ class CgroupV1(Cgroup):
             "cpu_usage_ns": read_int(self._file("cpuacct", "cpuacct.usage"), 0),
             "pids_current": read_int(self._file("pids", "pids.current"), 0),
             # "oom_kill" appeared in Linux 4.13; before that, a hit limit (failcnt) is the best hint.
-            "oom_kills": oom["oom_kill"]
-            if "oom_kill" in oom
+            "oom_kills": oom["oom_kill"] if "oom_kill" in oom
             else int((read_int(self._file("memory", "memory.failcnt"), 0) or 0) > 0),
             "cpu_throttled_periods": read_keyed(self._file("cpu", "cpu.stat")).get("nr_throttled", 0),
         }

@@ -56,9 +56,8 @@ class CgroupV2(Cgroup):
             return
         target = os.path.join(parent, "cgroup.subtree_control")
         try:
-            self.sys.write_file(
-                target, " ".join("+" + c for c in missing), why="let child cgroups use these controllers"
-            )
+            self.sys.write_file(target, " ".join("+" + c for c in missing),
+                                why="let child cgroups use these controllers")
             return
         except OSError:
             pass
@@ -79,9 +78,8 @@ class CgroupV2(Cgroup):
 
     def add_process(self, pid: int) -> None:
         try:
-            self.sys.write_file(
-                os.path.join(self.dir, "cgroup.procs"), str(pid), why="move the process into its cgroup"
-            )
+            self.sys.write_file(os.path.join(self.dir, "cgroup.procs"), str(pid),
+                                why="move the process into its cgroup")
         except OSError as exc:
             raise CgroupError(f"cgroupsPath: cannot add pid {pid} to {self.dir}: {exc.strerror}") from exc
 
@@ -117,10 +115,8 @@ class CgroupV2(Cgroup):
             freeze = os.path.join(self.dir, "cgroup.freeze")
             self.sys.write_file(freeze, "1", why="stop forks while we kill")
             try:
-                self._poll(
-                    lambda: read_keyed(os.path.join(self.dir, "cgroup.events")).get("frozen") == 1,
-                    min(timeout, 1.0),
-                )
+                self._poll(lambda: read_keyed(os.path.join(self.dir, "cgroup.events")).get("frozen") == 1,
+                           min(timeout, 1.0))
                 self._signal_all(self._tree_procs())
             finally:
                 self.sys.write_file(freeze, "0", why="thaw so the killed processes can exit")

@@ -21,7 +21,7 @@ def test_memory_over_allocation_is_oom_killed_and_reported(cgroup):
     cgroup.apply({"memory": {"limit": 32 * MiB, "swap": 32 * MiB}})
 
     def hog(child):
-        block = bytearray(256 * MiB)  # untouched pages cost nothing yet
+        block = bytearray(256 * MiB)          # untouched pages cost nothing yet
         for i in range(0, len(block), 4096):  # touching them does
             block[i] = 1
         return "survived"
@@ -56,12 +56,12 @@ def test_pids_max_stops_a_fork_bomb(cgroup):
         for _ in range(40):
             try:
                 pid = os.fork()
-            except BlockingIOError:  # EAGAIN: pids.max reached
+            except BlockingIOError:     # EAGAIN: pids.max reached
                 refused += 1
                 continue
             if pid == 0:
                 os.close(w)
-                os.read(r, 1)  # park until the parent closes the pipe
+                os.read(r, 1)           # park until the parent closes the pipe
                 os._exit(0)
             made += 1
         child.say(f"forks {made} {refused}")
@@ -75,7 +75,7 @@ def test_pids_max_stops_a_fork_bomb(cgroup):
 
     child = Child(bomb).start(cgroup)
     _, made, refused = child.expect().split()
-    assert cgroup.stats()["pids_current"] == limit  # the child and its forks fill the cgroup
+    assert cgroup.stats()["pids_current"] == limit       # the child and its forks fill the cgroup
     child.tell()
     status, said = child.finish()
     assert os.waitstatus_to_exitcode(status) == 0, said
@@ -150,7 +150,7 @@ def test_kill_all_kills_the_whole_tree(cgroup):
 
 
 def test_destroy_refuses_while_processes_live_then_leaves_nothing(cgroup_factory):
-    cg = cgroup_factory("kubepods/burstable/pod-1234/c1")  # the kubelet's shape of path
+    cg = cgroup_factory("kubepods/burstable/pod-1234/c1")   # the kubelet's shape of path
     cg.create()
     cg.apply({"memory": {"limit": 64 * MiB}, "cpu": {"shares": 512}, "pids": {"limit": 10}})
     child = Child(lambda c: c.wait()).start(cg)
@@ -182,9 +182,8 @@ def test_a_value_the_kernel_rejects_names_the_field(cgroup):
 
 def test_detect_matches_the_mount():
     kind = detect()
-    is_cgroup2_root = any(
-        line.split()[4] == "/sys/fs/cgroup" and " - cgroup2 " in line for line in open("/proc/self/mountinfo")
-    )
+    is_cgroup2_root = any(line.split()[4] == "/sys/fs/cgroup" and " - cgroup2 " in line
+                          for line in open("/proc/self/mountinfo"))
     assert kind == ("v2" if is_cgroup2_root else "v1")
     assert open_cgroup("/mkpyt-cg-probe").version == kind
 
@@ -195,13 +194,9 @@ def test_v2_enables_controllers_converts_shares_and_writes_unified(cgroup_factor
     cg.create()
     parent = os.path.dirname(cg.dir)
     assert {"memory", "cpu", "pids"} <= set(open(f"{parent}/cgroup.subtree_control").read().split())
-    cg.apply(
-        {
-            "cpu": {"shares": 1024, "quota": 50000, "period": 100000},
-            "memory": {"limit": 64 * MiB, "swap": 64 * MiB},
-            "unified": {"memory.high": str(48 * MiB)},
-        }
-    )
+    cg.apply({"cpu": {"shares": 1024, "quota": 50000, "period": 100000},
+              "memory": {"limit": 64 * MiB, "swap": 64 * MiB},
+              "unified": {"memory.high": str(48 * MiB)}})
     assert open(f"{cg.dir}/cpu.weight").read().strip() == "100"
     assert open(f"{cg.dir}/cpu.max").read().strip() == "50000 100000"
     assert open(f"{cg.dir}/memory.high").read().strip() == str(48 * MiB)
@@ -211,15 +206,11 @@ def test_v2_enables_controllers_converts_shares_and_writes_unified(cgroup_factor
 
 def test_device_rules_allow_only_what_they_list(cgroup, tmp_path):
     # v1: devices.deny/devices.allow files; v2: an eBPF program attached to the cgroup
-    cgroup.apply(
-        {
-            "devices": [
-                {"allow": False, "access": "rwm"},
-                {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},  # /dev/null
-                {"allow": True, "type": "c", "major": 1, "minor": 9, "access": "r"},  # /dev/urandom
-            ]
-        }
-    )
+    cgroup.apply({"devices": [
+        {"allow": False, "access": "rwm"},
+        {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},   # /dev/null
+        {"allow": True, "type": "c", "major": 1, "minor": 9, "access": "r"},     # /dev/urandom
+    ]})
     node = str(tmp_path / "zero")
 
     def probe(child):
@@ -237,13 +228,8 @@ def test_device_rules_allow_only_what_they_list(cgroup, tmp_path):
             except OSError as exc:
                 return os.strerror(exc.errno)
 
-        return [
-            try_open("/dev/null", os.O_RDWR),
-            try_open("/dev/urandom", os.O_RDONLY),
-            try_open("/dev/urandom", os.O_WRONLY),
-            try_open("/dev/zero", os.O_RDONLY),
-            try_mknod(),
-        ]
+        return [try_open("/dev/null", os.O_RDWR), try_open("/dev/urandom", os.O_RDONLY),
+                try_open("/dev/urandom", os.O_WRONLY), try_open("/dev/zero", os.O_RDONLY), try_mknod()]
 
     status, said = Child(probe).start(cgroup).finish()
     assert os.waitstatus_to_exitcode(status) == 0, said

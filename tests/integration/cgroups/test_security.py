@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.vm]
 
 
 def outcome(fn) -> str:
-    """ "ok", or the errno name the call failed with."""
+    """"ok", or the errno name the call failed with."""
     try:
         fn()
         return "ok"
@@ -45,7 +45,7 @@ def run(body) -> str:
 def test_default_profile_denies_unshare_and_mount_but_ordinary_work_goes_on():
     def body(child):
         private_mounts()
-        prctl.set_no_new_privs(True)  # what lets an unprivileged process load a filter; the runtime sets it
+        prctl.set_no_new_privs(True)   # what lets an unprivileged process load a filter; the runtime sets it
         tracer = Tracer()
         seccomp.load(seccomp.default_profile(), Syscalls(tracer))
         target = tempfile.mkdtemp(prefix="mkpyt-cg-")
@@ -65,9 +65,8 @@ def test_default_profile_denies_unshare_and_mount_but_ordinary_work_goes_on():
         if pid == 0:
             os._exit(3)
         results["fork"] = str(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
-        results["exec"] = subprocess.run(
-            ["/bin/sh", "-c", "echo $((6*7))"], capture_output=True, text=True
-        ).stdout.strip()
+        results["exec"] = subprocess.run(["/bin/sh", "-c", "echo $((6*7))"], capture_output=True,
+                                         text=True).stdout.strip()
         a, b = socket.socketpair()
         a.send(b"x")
         results["socket"] = b.recv(1).decode()
@@ -75,46 +74,25 @@ def test_default_profile_denies_unshare_and_mount_but_ordinary_work_goes_on():
         return sorted(results.items())
 
     said = run(body)
-    assert said == str(
-        sorted(
-            {
-                "unshare": "EPERM",
-                "mount": "EPERM",
-                "setns": "EPERM",
-                "file": "ok",
-                "fork": "3",
-                "exec": "42",
-                "socket": "x",
-                "traced": "seccomp",
-            }.items()
-        )
-    )
+    assert said == str(sorted({"unshare": "EPERM", "mount": "EPERM", "setns": "EPERM", "file": "ok",
+                               "fork": "3", "exec": "42", "socket": "x", "traced": "seccomp"}.items()))
 
 
 def test_a_custom_profile_returns_the_errno_it_names():
-    profile = {
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "syscalls": [
-            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EROFS},
-            # only IPv6 sockets are refused: the argument check at work
-            {
-                "names": ["socket"],
-                "action": "SCMP_ACT_ERRNO",
-                "errnoRet": errno.EAFNOSUPPORT,
-                "args": [{"index": 0, "value": socket.AF_INET6, "op": "SCMP_CMP_EQ"}],
-            },
-        ],
-    }
+    profile = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EROFS},
+        # only IPv6 sockets are refused: the argument check at work
+        {"names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EAFNOSUPPORT,
+         "args": [{"index": 0, "value": socket.AF_INET6, "op": "SCMP_CMP_EQ"}]},
+    ]}
 
     def body(child):
         prctl.set_no_new_privs(True)
         seccomp.load(profile)
-        return [
-            outcome(lambda: os.mkdir("/tmp/mkpyt-cg-never")),
-            outcome(lambda: socket.socket(socket.AF_INET6, socket.SOCK_STREAM).close()),
-            outcome(lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).close()),
-            outcome(os.getpid),
-        ]
+        return [outcome(lambda: os.mkdir("/tmp/mkpyt-cg-never")),
+                outcome(lambda: socket.socket(socket.AF_INET6, socket.SOCK_STREAM).close()),
+                outcome(lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).close()),
+                outcome(os.getpid)]
 
     assert run(body) == str(["EROFS", "EAFNOSUPPORT", "ok", "ok"])
 
@@ -122,11 +100,8 @@ def test_a_custom_profile_returns_the_errno_it_names():
 def test_without_cap_sys_admin_mount_fails_and_with_it_succeeds():
     def body(child, keep_admin: bool):
         private_mounts()
-        keep = [
-            capabilities.to_name(c)
-            for c in capabilities.current()["permitted"]
-            if keep_admin or c != capabilities.to_number("CAP_SYS_ADMIN")
-        ]
+        keep = [capabilities.to_name(c) for c in capabilities.current()["permitted"]
+                if keep_admin or c != capabilities.to_number("CAP_SYS_ADMIN")]
         capabilities.apply(keep, keep, keep, [], [])
         have = capabilities.current()
         target = tempfile.mkdtemp(prefix="mkpyt-cg-")
@@ -149,9 +124,8 @@ def test_a_non_root_user_keeps_exactly_its_capabilities_across_setuid_and_exec()
             os.setuid(65534)
 
         caps = ["CAP_NET_BIND_SERVICE"]
-        capabilities.apply(
-            ["CAP_NET_BIND_SERVICE", "CAP_KILL"], caps, caps, caps, caps, switch_user=become_nobody
-        )
+        capabilities.apply(["CAP_NET_BIND_SERVICE", "CAP_KILL"], caps, caps, caps, caps,
+                           switch_user=become_nobody)
         # a program started now has the ambient capability in its effective set
         status = subprocess.run(["/bin/cat", "/proc/self/status"], capture_output=True, text=True).stdout
         fields = dict(line.split(":\t") for line in status.splitlines() if line.startswith(("Cap", "Uid")))
@@ -181,12 +155,8 @@ def test_kill_process_action_ends_the_process_with_sigsys():
 
     def body(child):
         prctl.set_no_new_privs(True)
-        seccomp.load(
-            {
-                "defaultAction": "SCMP_ACT_ALLOW",
-                "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_KILL_PROCESS"}],
-            }
-        )
+        seccomp.load({"defaultAction": "SCMP_ACT_ALLOW",
+                      "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_KILL_PROCESS"}]})
         child.say("loaded")
         os.getppid()
         return "survived"

@@ -102,9 +102,8 @@ def test_deployment_scheduled_rolled_out_rolled_back_scaled_and_collected(cluste
     assert conds["Available"]["status"] == "True"
     assert conds["Progressing"]["reason"] == "NewReplicaSetAvailable"
     wait_for(
-        lambda: any(
-            e["message"].startswith("Successfully assigned default/web-") for e in c.events("Scheduled")
-        ),
+        lambda: any(e["message"].startswith("Successfully assigned default/web-")
+                    for e in c.events("Scheduled")),
         what="Scheduled events (written in the background)",
     )
 

@@ -48,7 +48,7 @@ def test_recreate_never_runs_old_and_new_together(cluster):
 
     def done():
         images = {p["spec"]["containers"][0]["image"] for p in c.kubelet.pods()}
-        assert len(images) <= 1, images  # terminating old pods count too: they still run
+        assert len(images) <= 1, images   # terminating old pods count too: they still run
         return rollout_done(c) and images == {"busybox:1.37"}
 
     drive(c, done)

@@ -23,10 +23,7 @@ def layered_image(store, name: str, layers: int = 3, size: int = 64 * 1024, seed
         descs.append(desc)
         config["rootfs"]["diff_ids"].append(diff_id)
     cfg = canonical_json(config)
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG, "digest": store.blobs.put(cfg), "size": len(cfg)},
-        "layers": descs,
-    }
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, "digest": store.blobs.put(cfg), "size": len(cfg)},
+                "layers": descs}
     return store.add_image(canonical_json(manifest), [name])

@@ -50,24 +50,16 @@ def make_cert(d: str, name: str, ca: tuple | None = None) -> tuple[str, str, obj
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"mkpyt-img {name}")])
     now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca[0].subject if ca else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-    )
+    builder = (x509.CertificateBuilder().subject_name(subject)
+               .issuer_name(ca[0].subject if ca else subject).public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(hours=1))
+               .not_valid_after(now + datetime.timedelta(days=1)))
     if ca:
         import ipaddress
 
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("myregistry.com"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            False,
-        )
+        builder = builder.add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName("myregistry.com"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
     else:
         builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
     cert = builder.sign(ca[1] if ca else key, hashes.SHA256())
@@ -75,13 +67,8 @@ def make_cert(d: str, name: str, ca: tuple | None = None) -> tuple[str, str, obj
     with open(cert_path, "wb") as f:
         f.write(cert.public_bytes(serialization.Encoding.PEM))
     with open(key_path, "wb") as f:
-        f.write(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.TraditionalOpenSSL,
-                serialization.NoEncryption(),
-            )
-        )
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                  serialization.NoEncryption()))
     return cert_path, key_path, cert, key
 
 
@@ -120,7 +107,7 @@ class TokenServer:
 
     def check(self, header: str | None):
         if not header:
-            return None  # anonymous: a token with no rights
+            return None                                     # anonymous: a token with no rights
         user, _, password = base64.b64decode(header.split(" ", 1)[1]).decode().partition(":")
         return user if self.users.get(user) == password else False
 
@@ -130,21 +117,10 @@ class TokenServer:
             _type, name, actions = scope.split(":", 2)
             access.append({"type": "repository", "name": name, "actions": actions.split(",")})
         now = int(time.time())
-        header = {
-            "typ": "JWT",
-            "alg": "RS256",
-            "x5c": [base64.b64encode(self.cert.public_bytes(serialization.Encoding.DER)).decode()],
-        }
-        claims = {
-            "iss": self.issuer,
-            "sub": user or "",
-            "aud": self.service,
-            "exp": now + 600,
-            "nbf": now - 60,
-            "iat": now,
-            "jti": uuid.uuid4().hex,
-            "access": access,
-        }
+        header = {"typ": "JWT", "alg": "RS256",
+                  "x5c": [base64.b64encode(self.cert.public_bytes(serialization.Encoding.DER)).decode()]}
+        claims = {"iss": self.issuer, "sub": user or "", "aud": self.service, "exp": now + 600,
+                  "nbf": now - 60, "iat": now, "jti": uuid.uuid4().hex, "access": access}
         signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
         sig = self.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         return f"{signing_input}.{_b64url(sig)}"
@@ -155,9 +131,8 @@ class TokenServer:
 
 
 class Registry:
-    def __init__(
-        self, d: str, tls: bool = False, auth: str | None = None, users: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, d: str, tls: bool = False, auth: str | None = None,
+                 users: dict[str, str] | None = None) -> None:
         self.dir = d
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
@@ -166,21 +141,9 @@ class Registry:
         self.users = users or {"mkpyt": "s3cret"}
         self.ca = None
         self.token_server: TokenServer | None = None
-        lines = [
-            "version: 0.1",
-            "log:",
-            "  level: error",
-            "  accesslog:",
-            "    disabled: true",
-            "storage:",
-            "  filesystem:",
-            f"    rootdirectory: {self.data}",
-            "  delete:",
-            "    enabled: true",
-            "http:",
-            f"  addr: {self.host}",
-            "  secret: mkpyt-img",
-        ]
+        lines = ["version: 0.1", "log:", "  level: error", "  accesslog:", "    disabled: true",
+                 "storage:", "  filesystem:", f"    rootdirectory: {self.data}", "  delete:",
+                 "    enabled: true", "http:", f"  addr: {self.host}", "  secret: mkpyt-img"]
         if tls:
             self.ca, _, ca_cert, ca_key = make_cert(d, "ca")
             cert, key, _, _ = make_cert(d, "server", (ca_cert, ca_key))
@@ -195,14 +158,9 @@ class Registry:
             lines += ["auth:", "  htpasswd:", "    realm: mkpyt-realm", f"    path: {path}"]
         elif auth == "token":
             self.token_server = TokenServer(d, self.users, "mkpyt-registry", "mkpyt-issuer")
-            lines += [
-                "auth:",
-                "  token:",
-                f"    realm: {self.token_server.url}",
-                "    service: mkpyt-registry",
-                "    issuer: mkpyt-issuer",
-                f"    rootcertbundle: {self.token_server.cert_path}",
-            ]
+            lines += ["auth:", "  token:", f"    realm: {self.token_server.url}",
+                      "    service: mkpyt-registry", "    issuer: mkpyt-issuer",
+                      f"    rootcertbundle: {self.token_server.cert_path}"]
         self.config = os.path.join(d, "config.yml")
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -210,9 +168,8 @@ class Registry:
 
     def start(self) -> Registry:
         self.log = open(os.path.join(self.dir, "registry.log"), "wb")
-        self.proc = subprocess.Popen(
-            [REGISTRY, "serve", self.config], stdout=self.log, stderr=subprocess.STDOUT
-        )
+        self.proc = subprocess.Popen([REGISTRY, "serve", self.config], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -11,15 +11,8 @@ from minikube_py.image.buildrun import bundle_config
 
 
 class Container:
-    def __init__(
-        self,
-        store,
-        ref: str,
-        workdir: str,
-        cid: str,
-        argv: list[str] | None = None,
-        hostname: str = "mkpyt-img-pod",
-    ) -> None:
+    def __init__(self, store, ref: str, workdir: str, cid: str, argv: list[str] | None = None,
+                 hostname: str = "mkpyt-img-pod") -> None:
         from minikube_py.runtime.client import RuntimeClient
 
         self.store, self.cid = store, cid
@@ -31,16 +24,8 @@ class Container:
         self.bundle = os.path.join(workdir, "bundle-" + cid)
         os.makedirs(os.path.join(self.bundle, "rootfs"), exist_ok=True)
         self.log = os.path.join(workdir, cid + ".log")
-        config = bundle_config(
-            argv,
-            cfg.get("Env") or [],
-            cfg.get("WorkingDir") or "/",
-            0,
-            0,
-            overlay,
-            self.log,
-            hostname=hostname,
-        )
+        config = bundle_config(argv, cfg.get("Env") or [], cfg.get("WorkingDir") or "/", 0, 0, overlay,
+                               self.log, hostname=hostname)
         with open(os.path.join(self.bundle, "config.json"), "w") as f:
             json.dump(config, f)
         self.created = False
@@ -63,7 +48,7 @@ class Container:
     def output(self) -> str:
         with open(self.log) as f:
             lines = [line for line in f.read().splitlines() if line.count(" ") >= 3]
-        return "".join(line.split(" ", 3)[3] + "\n" for line in lines)  # drop "<time> stdout F "
+        return "".join(line.split(" ", 3)[3] + "\n" for line in lines)   # drop "<time> stdout F "
 
     def __exit__(self, *exc: object) -> None:
         if self.created:

@@ -25,20 +25,18 @@ def test_run_steps_through_the_runtime(store, tmp_path):
     (ctx / "Dockerfile").write_text(DOCKERFILE)
     lines: list[str] = []
     image = store.build(str(ctx), tags=["runtest:1"], build_args={"GREETING": "hello"}, out=lines.append)
-    assert " hello world from mkpy-build" in lines  # RUN output streamed from the container log
+    assert " hello world from mkpy-build" in lines           # RUN output streamed from the container log
     with tarfile.open(store.blobs.path(image.layers[1]["digest"])) as tar:
         members = {m.name: m for m in tar.getmembers()}
-    assert "etc/.wh.hosts" in members  # overlay whiteout -> OCI whiteout
+    assert "etc/.wh.hosts" in members                        # overlay whiteout -> OCI whiteout
     assert members["data"].uid == 33 and members["hello"].isfile()
     with Container(store, "runtest:1", str(tmp_path), "mkpyt-img-run") as c:
         assert c.wait()["exitCode"] == 0
         out = c.output()
     assert out.startswith("hello world from mkpy-build\n") and " 33 " in out and out.endswith("no-hosts\n")
     again: list[str] = []
-    assert (
-        store.build(str(ctx), tags=["runtest:1"], build_args={"GREETING": "hello"}, out=again.append).digest
-        == image.digest
-    )
+    assert store.build(str(ctx), tags=["runtest:1"], build_args={"GREETING": "hello"},
+                       out=again.append).digest == image.digest
     assert again.count(" ---> CACHED") == 5
     # a different build-arg value changes the ARG step's key, so every step after it runs again
     other: list[str] = []

@@ -10,13 +10,8 @@ pytestmark = pytest.mark.integration
 
 
 def mkpy(root: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "minikube_py.cli.main", "image", "--root", root, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
+    return subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "image", "--root", root, *args],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
 
 
 def test_ls_tag_rm_prune_import_export(store, seed_app, tmp_path):
@@ -41,9 +36,7 @@ def test_ls_tag_rm_prune_import_export(store, seed_app, tmp_path):
     assert "Deleted: sha256:" in done.stdout
     assert "Total reclaimed space" in mkpy(root, "prune").stdout
     assert [line.split()[0] for line in mkpy(root, "ls").stdout.splitlines()[1:]] == [
-        "busybox",
-        "registry.k8s.io/pause",
-    ]
+        "busybox", "registry.k8s.io/pause"]
 
 
 def test_errors_are_one_line_with_exit_status_1(store, tmp_path):
@@ -58,11 +51,6 @@ def test_errors_are_one_line_with_exit_status_1(store, tmp_path):
 
 
 def test_root_from_environment(store):
-    done = subprocess.run(
-        [sys.executable, "-m", "minikube_py.cli.main", "image", "ls"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MKPY_ROOT": store.root},
-        timeout=60,
-    )
+    done = subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "image", "ls"], capture_output=True,
+                          text=True, env={**os.environ, "MKPY_ROOT": store.root}, timeout=60)
     assert done.returncode == 0 and "busybox" in done.stdout

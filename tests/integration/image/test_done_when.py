@@ -16,12 +16,8 @@ pytestmark = pytest.mark.integration
 
 
 def mkpy(root: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "minikube_py.cli.main", "image", "--root", root, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "image", "--root", root, *args],
+                          capture_output=True, text=True, timeout=120)
 
 
 def ok(done: subprocess.CompletedProcess) -> str:
@@ -31,12 +27,8 @@ def ok(done: subprocess.CompletedProcess) -> str:
 
 def test_build_push_rm_pull_run(tmp_path, registry, seed_app, repo_root):
     root = str(tmp_path / "mkpyt-img-node")
-    subprocess.run(
-        [str(repo_root / "rootfs" / "build.sh"), "--root", root],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "MKPY_PYTHON": sys.executable},
-    )
+    subprocess.run([str(repo_root / "rootfs" / "build.sh"), "--root", root], check=True, capture_output=True,
+                   env={**os.environ, "MKPY_PYTHON": sys.executable})
     write_mirror(os.path.join(root, "certs.d"), "myregistry.com", registry.url)
 
     out = ok(mkpy(root, "build", "-t", "myregistry.com/myapp:v1.0", seed_app))

@@ -23,14 +23,14 @@ def test_push_pull_through_mirror_config_and_no_resend(store, other_store, regis
     write_mirror(store.hosts_dir, "myregistry.com", registry.url)
     image = layered_image(store, "myregistry.com/multi:v1", layers=3)
     first = store.push("myregistry.com/multi:v1", progress=False)
-    assert first.blobs_fetched == 5 and first.digest == image.digest  # 4 layers + config
+    assert first.blobs_fetched == 5 and first.digest == image.digest      # 4 layers + config
     again = store.push("myregistry.com/multi:v1", progress=False)
     assert again.blobs_fetched == 0 and again.blobs_skipped == 5 and again.bytes_transferred == 0
 
     pulled = other_store.pull("myregistry.com/multi:v1", progress=False)
     assert pulled.digest == image.digest and pulled.id == image.id
     assert pulled.stats.blobs_fetched == 5 and pulled.stats.endpoint == registry.url
-    for diff_id in pulled.diff_ids:  # unpacked during the pull
+    for diff_id in pulled.diff_ids:                     # unpacked during the pull
         assert os.path.isdir(other_store.layer_path(diff_id))
     second = other_store.pull("myregistry.com/multi:v1", progress=False)
     assert second.stats.bytes_transferred == 0 and second.stats.blobs_skipped == 5
@@ -68,7 +68,7 @@ def test_digest_mismatch_leaves_nothing_trusted(store, other_store, registry):
     image = layered_image(store, "myregistry.com/bad:v1", layers=2)
     store.push("myregistry.com/bad:v1", progress=False)
     victim = image.layers[-1]["digest"]
-    with open(registry.blob_path(victim), "r+b") as f:  # bit rot on the registry's disk
+    with open(registry.blob_path(victim), "r+b") as f:      # bit rot on the registry's disk
         f.seek(100)
         byte = f.read(1)
         f.seek(100)
@@ -144,12 +144,8 @@ class _CuttingProxy:
                 pass
 
             def do_GET(self) -> None:
-                req = urllib.request.Request(
-                    upstream + self.path,
-                    headers={
-                        k: v for k, v in self.headers.items() if k.lower() in ("accept", "authorization")
-                    },
-                )
+                req = urllib.request.Request(upstream + self.path, headers={
+                    k: v for k, v in self.headers.items() if k.lower() in ("accept", "authorization")})
                 with urllib.request.urlopen(req) as resp:
                     body = resp.read()
                     self.send_response(resp.status)
@@ -226,38 +222,18 @@ def test_index_in_the_registry_resolves_to_this_platform(store, other_store, reg
     amd = store.resolve("busybox")
     # Another platform's manifest: same layers, a config that says arm64.
     arm_cfg = canonical_json({**amd.image_config, "architecture": "arm64"})
-    arm = canonical_json(
-        {
-            **amd.manifest,
-            "config": {**amd.manifest["config"], "digest": sha256(arm_cfg), "size": len(arm_cfg)},
-        }
-    )
-    index = canonical_json(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_INDEX,
-            "manifests": [
-                {
-                    "mediaType": OCI_MANIFEST,
-                    "digest": sha256(arm),
-                    "size": len(arm),
-                    "platform": {"os": "linux", "architecture": "arm64"},
-                },
-                {
-                    "mediaType": OCI_MANIFEST,
-                    "digest": amd.digest,
-                    "size": len(store.blobs.read(amd.digest)),
-                    "platform": {"os": "linux", "architecture": "amd64"},
-                },
-            ],
-        }
-    )
+    arm = canonical_json({**amd.manifest, "config": {**amd.manifest["config"], "digest": sha256(arm_cfg),
+                                                     "size": len(arm_cfg)}})
+    index = canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": sha256(arm), "size": len(arm),
+         "platform": {"os": "linux", "architecture": "arm64"}},
+        {"mediaType": OCI_MANIFEST, "digest": amd.digest, "size": len(store.blobs.read(amd.digest)),
+         "platform": {"os": "linux", "architecture": "amd64"}}]})
     s = Session(Endpoint(registry.url), "multi", None, "pull,push")
     with s.request("POST", "/v2/multi/blobs/uploads/", {"Content-Length": "0"}, b"") as resp:
         location = s.url(resp.headers["Location"])
-    s.request(
-        "PUT", f"{location}&digest={sha256(arm_cfg)}", {"Content-Type": "application/octet-stream"}, arm_cfg
-    ).close()
+    s.request("PUT", f"{location}&digest={sha256(arm_cfg)}", {"Content-Type": "application/octet-stream"},
+              arm_cfg).close()
     s.request("PUT", f"/v2/multi/manifests/{sha256(arm)}", {"Content-Type": OCI_MANIFEST}, arm).close()
     s.request("PUT", "/v2/multi/manifests/v1", {"Content-Type": OCI_INDEX}, index).close()
 

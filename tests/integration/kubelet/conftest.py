@@ -40,18 +40,10 @@ class Node:
         os.makedirs(self.manifests)
         tag = uuid.uuid4().hex[:4]
         self.config = KubeletConfig(
-            root=os.path.join(base, "kubelet"),
-            runtime_root=os.path.join(base, "runtime"),
-            image_root=image_root,
-            log_root=os.path.join(base, "logs"),
-            pod_manifest_path=self.manifests,
-            node_name="node1",
-            netns_prefix=f"{PREFIX}{tag}-",
-            backoff_initial=1.0,
-            backoff_max=4.0,
-            sync_period=0.2,
-            memory_capacity=4 * 2**30,
-        )
+            root=os.path.join(base, "kubelet"), runtime_root=os.path.join(base, "runtime"),
+            image_root=image_root, log_root=os.path.join(base, "logs"), pod_manifest_path=self.manifests,
+            node_name="node1", netns_prefix=f"{PREFIX}{tag}-", backoff_initial=1.0, backoff_max=4.0,
+            sync_period=0.2, memory_capacity=4 * 2**30)
         for k, v in overrides.items():
             setattr(self.config, k, v)
         self.kubelet = None
@@ -76,32 +68,11 @@ class Node:
     # -- kubelet as `python -m minikube_py.cli.main kubelet ...` ---------------------
     def start_cli(self) -> subprocess.Popen:
         c = self.config
-        argv = [
-            sys.executable,
-            "-m",
-            "minikube_py.cli.main",
-            "kubelet",
-            "--root",
-            c.root,
-            "--runtime-root",
-            c.runtime_root,
-            "--image-root",
-            c.image_root,
-            "--log-root",
-            c.log_root,
-            "--pod-manifest-path",
-            c.pod_manifest_path,
-            "--node-name",
-            c.node_name,
-            "--netns-prefix",
-            c.netns_prefix,
-            "--backoff-initial",
-            str(c.backoff_initial),
-            "--backoff-max",
-            str(c.backoff_max),
-            "--sync-period",
-            str(c.sync_period),
-        ]
+        argv = [sys.executable, "-m", "minikube_py.cli.main", "kubelet", "--root", c.root,
+                "--runtime-root", c.runtime_root, "--image-root", c.image_root, "--log-root", c.log_root,
+                "--pod-manifest-path", c.pod_manifest_path, "--node-name", c.node_name,
+                "--netns-prefix", c.netns_prefix, "--backoff-initial", str(c.backoff_initial),
+                "--backoff-max", str(c.backoff_max), "--sync-period", str(c.sync_period)]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         return self.proc
 
@@ -146,10 +117,8 @@ class Node:
             if obj is not None and predicate(obj):
                 return obj
             time.sleep(0.1)
-        pytest.fail(
-            f"pod {name}: timed out waiting for {what or predicate}; last status:\n"
-            f"{json.dumps((obj or {}).get('status'), indent=1)}"
-        )
+        pytest.fail(f"pod {name}: timed out waiting for {what or predicate}; last status:\n"
+                    f"{json.dumps((obj or {}).get('status'), indent=1)}")
 
     def wait_gone(self, name: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -162,9 +131,8 @@ class Node:
     def log(self, name: str, container: str, attempt: int = 0) -> str:
         obj = self.status(name)
         m = obj["metadata"]
-        path = os.path.join(
-            self.config.log_root, f"{m['namespace']}_{m['name']}_{m['uid']}", container, f"{attempt}.log"
-        )
+        path = os.path.join(self.config.log_root, f"{m['namespace']}_{m['name']}_{m['uid']}", container,
+                            f"{attempt}.log")
         with open(path) as f:
             return "".join(line.split(" ", 3)[3] for line in f)
 
@@ -176,7 +144,7 @@ class Node:
         self.stop()
         from minikube_py.kubelet.kubelet import Kubelet
 
-        k = Kubelet(self.config)  # a fresh one re-adopts whatever is left, then drains it
+        k = Kubelet(self.config)      # a fresh one re-adopts whatever is left, then drains it
         k.relist()
         k.shutdown_pods()
         force_cleanup(self.config)
@@ -230,9 +198,5 @@ def busybox_pod(name: str, *containers: dict, **spec) -> dict:
         c.setdefault("image", "busybox:latest")
         c.setdefault("imagePullPolicy", "IfNotPresent")
     spec.setdefault("terminationGracePeriodSeconds", 2)
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "labels": {"app": name}},
-        "spec": {"containers": list(containers), **spec},
-    }
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": name}},
+            "spec": {"containers": list(containers), **spec}}

@@ -16,10 +16,8 @@ def waiting_reason(o):
 
 def test_unreachable_registry_err_image_pull_then_backoff(node):
     node.start()
-    node.apply(
-        "nopull",
-        busybox_pod("nopull", {"name": "c", "image": "127.0.0.1:9/nothing:v1", "imagePullPolicy": "Always"}),
-    )
+    node.apply("nopull", busybox_pod("nopull", {"name": "c", "image": "127.0.0.1:9/nothing:v1",
+                                                "imagePullPolicy": "Always"}))
     first = node.wait("nopull", lambda o: waiting_reason(o) == "ErrImagePull", what="ErrImagePull")
     assert first["status"]["phase"] == "Pending"
     node.wait("nopull", lambda o: waiting_reason(o) == "ImagePullBackOff", what="ImagePullBackOff")
@@ -39,25 +37,13 @@ def test_never_policy_missing_image(node):
 
 def test_post_start_and_pre_stop_hooks(node):
     node.start()
-    node.apply(
-        "hooks",
-        busybox_pod(
-            "hooks",
-            {
-                "name": "c",
-                "command": ["sh", "-c", "sleep 1000"],
-                "volumeMounts": [{"name": "out", "mountPath": "/out"}],
-                "lifecycle": {
-                    "postStart": {"exec": {"command": ["sh", "-c", "echo post-start > /out/trail"]}},
-                    "preStop": {"exec": {"command": ["sh", "-c", "echo pre-stop >> /out/trail"]}},
-                },
-            },
-            volumes=[
-                {"name": "out", "hostPath": {"path": f"{node.base}/hookout", "type": "DirectoryOrCreate"}}
-            ],
-            terminationGracePeriodSeconds=2,
-        ),
-    )
+    node.apply("hooks", busybox_pod("hooks", {
+        "name": "c", "command": ["sh", "-c", "sleep 1000"],
+        "volumeMounts": [{"name": "out", "mountPath": "/out"}],
+        "lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "echo post-start > /out/trail"]}},
+                      "preStop": {"exec": {"command": ["sh", "-c", "echo pre-stop >> /out/trail"]}}}},
+        volumes=[{"name": "out", "hostPath": {"path": f"{node.base}/hookout", "type": "DirectoryOrCreate"}}],
+        terminationGracePeriodSeconds=2))
     node.wait("hooks", running)
     deadline = time.monotonic() + 10
     trail = f"{node.base}/hookout/trail"

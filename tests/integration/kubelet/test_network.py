@@ -22,28 +22,17 @@ def node_network(node):
     try:
         yield nn
     finally:
-        node.cleanup()  # pods (and their CNI DELs) first, then the node's namespace
+        node.cleanup()          # pods (and their CNI DELs) first, then the node's namespace
         nn.destroy()
 
 
 def test_pods_get_ips_and_talk(node, node_network):
     node.start()
-    node.apply(
-        "server",
-        busybox_pod(
-            "server",
-            {
-                "name": "web",
-                "command": [
-                    "sh",
-                    "-c",
-                    "mkdir -p /www && echo hi from $(hostname) > /www/index.html && httpd -f -p 8080 -h /www",
-                ],
-                "ports": [{"name": "http", "containerPort": 8080}],
-                "readinessProbe": {"httpGet": {"port": "http", "path": "/index.html"}, "periodSeconds": 1},
-            },
-        ),
-    )
+    node.apply("server", busybox_pod("server", {
+        "name": "web", "command": ["sh", "-c", "mkdir -p /www && echo hi from $(hostname) > /www/index.html"
+                                   " && httpd -f -p 8080 -h /www"],
+        "ports": [{"name": "http", "containerPort": 8080}],
+        "readinessProbe": {"httpGet": {"port": "http", "path": "/index.html"}, "periodSeconds": 1}}))
     node.apply("client", busybox_pod("client", {"name": "c", "command": ["sleep", "1000"]}))
     server = node.wait("server", lambda o: cs(o)["ready"], what="server ready (HTTP probe)")
     ip = server["status"]["podIP"]

@@ -22,17 +22,9 @@ def pid_of(node, obj) -> int:
 @pytest.mark.vm
 def test_burstable_pod_cgroup_and_oom_score_adj(node):
     node.start()
-    node.apply(
-        "burst",
-        busybox_pod(
-            "burst",
-            {
-                "name": "c",
-                "command": ["sleep", "1000"],
-                "resources": {"requests": {"memory": "256Mi", "cpu": "250m"}, "limits": {"memory": "512Mi"}},
-            },
-        ),
-    )
+    node.apply("burst", busybox_pod("burst", {
+        "name": "c", "command": ["sleep", "1000"],
+        "resources": {"requests": {"memory": "256Mi", "cpu": "250m"}, "limits": {"memory": "512Mi"}}}))
     obj = node.wait("burst", running, what="running")
     assert obj["status"]["qosClass"] == "Burstable"
     pid = pid_of(node, obj)
@@ -49,32 +41,17 @@ def test_burstable_pod_cgroup_and_oom_score_adj(node):
     stats = open_cgroup(f"kubepods/burstable/pod{uid}/{cid}").stats()
     assert stats["memory_limit"] == 512 * 2**20
     # The pod-level cgroup carries the pod's pids limit (kubelet's podPidsLimit).
-    pids_max = [
-        p
-        for p in (
-            f"/sys/fs/cgroup/pids/kubepods/burstable/pod{uid}/pids.max",
-            f"/sys/fs/cgroup/kubepods/burstable/pod{uid}/pids.max",
-        )
-        if os.path.exists(p)
-    ]
+    pids_max = [p for p in (f"/sys/fs/cgroup/pids/kubepods/burstable/pod{uid}/pids.max",
+                            f"/sys/fs/cgroup/kubepods/burstable/pod{uid}/pids.max") if os.path.exists(p)]
     assert pids_max and open(pids_max[0]).read().strip() == "1024"
 
 
 @pytest.mark.vm
 def test_oom_killed(node):
     node.start()
-    node.apply(
-        "oom",
-        busybox_pod(
-            "oom",
-            {
-                "name": "hog",
-                "command": ["sh", "-c", "tail /dev/zero"],
-                "resources": {"limits": {"memory": "24Mi", "cpu": "500m"}},
-            },
-            restartPolicy="Never",
-        ),
-    )
+    node.apply("oom", busybox_pod("oom", {
+        "name": "hog", "command": ["sh", "-c", "tail /dev/zero"],
+        "resources": {"limits": {"memory": "24Mi", "cpu": "500m"}}}, restartPolicy="Never"))
     obj = node.wait("oom", lambda o: o["status"]["phase"] == "Failed", timeout=60, what="Failed")
     term = cs(obj)["state"]["terminated"]
     assert term["reason"] == "OOMKilled" and term["exitCode"] == 137
@@ -84,30 +61,15 @@ def test_oom_killed(node):
 def test_secret_lives_on_tmpfs_and_configmap_files(node):
     objects = DictObjects(
         secrets={("default", "creds"): {"data": {"password": base64.b64encode(b"hunter2").decode()}}},
-        configmaps={("default", "cfg"): {"data": {"greeting": "hello"}}},
-    )
+        configmaps={("default", "cfg"): {"data": {"greeting": "hello"}}})
     node.start(objects=objects)
-    node.apply(
-        "vol",
-        busybox_pod(
-            "vol",
-            {
-                "name": "c",
-                "command": [
-                    "sh",
-                    "-c",
-                    "cat /secret/password; echo; cat /cfg/greeting; echo;"
-                    " touch /secret/x 2>/dev/null || echo read-only; sleep 1000",
-                ],
-                "env": [{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}}],
-                "volumeMounts": [{"name": "s", "mountPath": "/secret"}, {"name": "c", "mountPath": "/cfg"}],
-            },
-            volumes=[
-                {"name": "s", "secret": {"secretName": "creds", "defaultMode": 0o400}},
-                {"name": "c", "configMap": {"name": "cfg"}},
-            ],
-        ),
-    )
+    node.apply("vol", busybox_pod("vol", {
+        "name": "c", "command": ["sh", "-c", "cat /secret/password; echo; cat /cfg/greeting; echo;"
+                                 " touch /secret/x 2>/dev/null || echo read-only; sleep 1000"],
+        "env": [{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}}],
+        "volumeMounts": [{"name": "s", "mountPath": "/secret"}, {"name": "c", "mountPath": "/cfg"}]},
+        volumes=[{"name": "s", "secret": {"secretName": "creds", "defaultMode": 0o400}},
+                 {"name": "c", "configMap": {"name": "cfg"}}]))
     obj = node.wait("vol", running, what="running")
     uid = obj["metadata"]["uid"]
     secret_dir = os.path.join(node.config.root, "pods", uid, "volumes", "kubernetes.io~secret", "s")
@@ -115,7 +77,7 @@ def test_secret_lives_on_tmpfs_and_configmap_files(node):
         mounts = {line.split()[4]: line.split(" - ")[1].split()[0] for line in f}
     assert mounts.get(secret_dir) == "tmpfs"
     cm_dir = os.path.join(node.config.root, "pods", uid, "volumes", "kubernetes.io~configmap", "c")
-    assert cm_dir not in mounts  # configMaps are plain files on disk
+    assert cm_dir not in mounts                                  # configMaps are plain files on disk
     assert os.stat(os.path.join(secret_dir, "..data", "password")).st_mode & 0o777 == 0o400
     import time
 
@@ -131,24 +93,11 @@ def test_secret_lives_on_tmpfs_and_configmap_files(node):
 
 def test_missing_configmap_is_create_container_config_error(node):
     node.start(objects=DictObjects())
-    node.apply(
-        "nocfg",
-        busybox_pod(
-            "nocfg",
-            {
-                "name": "c",
-                "command": ["sleep", "1000"],
-                "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "absent", "key": "k"}}}],
-            },
-        ),
-    )
-    obj = node.wait(
-        "nocfg",
-        lambda o: (
-            "waiting" in cs(o)["state"]
-            and cs(o)["state"]["waiting"]["reason"] == "CreateContainerConfigError"
-        ),
-    )
+    node.apply("nocfg", busybox_pod("nocfg", {
+        "name": "c", "command": ["sleep", "1000"],
+        "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "absent", "key": "k"}}}]}))
+    obj = node.wait("nocfg", lambda o: "waiting" in cs(o)["state"]
+                    and cs(o)["state"]["waiting"]["reason"] == "CreateContainerConfigError")
     assert cs(obj)["state"]["waiting"]["message"] == 'configmap "absent" not found'
     assert obj["status"]["phase"] == "Pending"
 
@@ -163,17 +112,9 @@ def test_http_endpoint_metrics_summary_logs(node):
     server = KubeletServer(k)
     port = server.start()
     try:
-        node.apply(
-            "busy",
-            busybox_pod(
-                "busy",
-                {
-                    "name": "c",
-                    "command": ["sh", "-c", "echo started; while true; do :; done"],
-                    "resources": {"limits": {"cpu": "200m", "memory": "64Mi"}},
-                },
-            ),
-        )
+        node.apply("busy", busybox_pod("busy", {
+            "name": "c", "command": ["sh", "-c", "echo started; while true; do :; done"],
+            "resources": {"limits": {"cpu": "200m", "memory": "64Mi"}}}))
         node.wait("busy", running)
 
         def get(path: str) -> str:
@@ -222,39 +163,25 @@ def test_exec_and_port_forward_over_websocket(node):
     server = KubeletServer(k)
     port = server.start()
     try:
-        node.apply(
-            "sh",
-            busybox_pod(
-                "sh",
-                {
-                    "name": "c",
-                    "command": [
-                        "sh",
-                        "-c",
-                        "mkdir /www; echo forwarded > /www/index.html; httpd -f -p 8080 -h /www",
-                    ],
-                },
-            ),
-        )
+        node.apply("sh", busybox_pod("sh", {"name": "c", "command": [
+            "sh", "-c", "mkdir /www; echo forwarded > /www/index.html; httpd -f -p 8080 -h /www"]}))
         node.wait("sh", running)
 
         async def talk():
             base = f"ws://127.0.0.1:{port}"
             out = {1: b"", 2: b"", 3: b""}
             async with aiohttp.ClientSession() as s:
-                url = (
-                    f"{base}/exec/default/sh-node1/c?command=sh&command=-c"
-                    "&command=cat;echo err>%262;exit%203&stdin=1&stdout=1&stderr=1"
-                )
+                url = (f"{base}/exec/default/sh-node1/c?command=sh&command=-c"
+                       "&command=cat;echo err>%262;exit%203&stdin=1&stdout=1&stderr=1")
                 async with s.ws_connect(url, protocols=("v4.channel.k8s.io",)) as ws:
                     await ws.send_bytes(b"\x00hello via stdin\n")
-                    await ws.send_bytes(b"\xff\x00")  # v5 close-stdin; v4 peers ignore it
+                    await ws.send_bytes(b"\xff\x00")             # v5 close-stdin; v4 peers ignore it
                     async for msg in ws:
                         out[msg.data[0]] += msg.data[1:]
                 fwd = b""
                 async with s.ws_connect(f"{base}/portForward/default/sh-node1?ports=8080") as ws:
-                    await ws.receive_bytes()  # the port prefix on channel 0 ...
-                    await ws.receive_bytes()  # ... and on channel 1
+                    await ws.receive_bytes()                      # the port prefix on channel 0 ...
+                    await ws.receive_bytes()                      # ... and on channel 1
                     await ws.send_bytes(b"\x00GET /index.html HTTP/1.0\r\n\r\n")
                     async for msg in ws:
                         if msg.data[0] == 0:
@@ -266,7 +193,7 @@ def test_exec_and_port_forward_over_websocket(node):
             out, fwd = asyncio.run(talk())
             if b"forwarded" in fwd or time.monotonic() > deadline:
                 break
-            time.sleep(0.2)  # httpd may not listen yet
+            time.sleep(0.2)                                        # httpd may not listen yet
         assert out[1] == b"hello via stdin\n" and out[2] == b"err\n"
         status = json.loads(out[3])
         assert status["status"] == "Failure" and status["details"]["causes"][0]["message"] == "3"

@@ -18,16 +18,8 @@ pytestmark = pytest.mark.integration
 @pytest.mark.vm
 def test_kill_9_and_readopt(node):
     node.start_cli()
-    node.apply(
-        "keep",
-        busybox_pod(
-            "keep",
-            {
-                "name": "c",
-                "command": ["sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"],
-            },
-        ),
-    )
+    node.apply("keep", busybox_pod("keep", {"name": "c", "command": [
+        "sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"]}))
     node.apply("drop", busybox_pod("drop", {"name": "c", "command": ["sleep", "1000"]}))
     keep = node.wait("keep", running, what="keep running")
     node.wait("drop", running, what="drop running")
@@ -39,13 +31,13 @@ def test_kill_9_and_readopt(node):
     from minikube_py.kubelet.cri import RuntimeService
 
     rt = RuntimeService(node.config.runtime_root)
-    assert rt.state(cid.split("://")[1])["status"] == "running"  # the monitor holds it, not the kubelet
-    node.remove("drop")  # deleted while the kubelet is down
+    assert rt.state(cid.split("://")[1])["status"] == "running"   # the monitor holds it, not the kubelet
+    node.remove("drop")                                            # deleted while the kubelet is down
     ticks_before = node.log("keep", "c").count("tick")
 
     node.start_cli()
     node.wait_gone("drop")
-    deadline = time.monotonic() + 3  # several sync periods of the new kubelet
+    deadline = time.monotonic() + 3          # several sync periods of the new kubelet
     while time.monotonic() < deadline:
         obj = node.status("keep")
         assert cs(obj)["containerID"] == cid and cs(obj)["restartCount"] == 0
@@ -53,20 +45,11 @@ def test_kill_9_and_readopt(node):
     assert cs(obj)["state"]["running"]["startedAt"] == started
     log = node.log("keep", "c")
     numbers = [int(line.split()[1]) for line in log.splitlines() if line.startswith("tick")]
-    assert len(numbers) > ticks_before and numbers == list(range(len(numbers)))  # one continuous log
+    assert len(numbers) > ticks_before and numbers == list(range(len(numbers)))   # one continuous log
 
     def mkpy(*args):
-        argv = [
-            sys.executable,
-            "-m",
-            "minikube_py.cli.main",
-            "kubelet",
-            "--root",
-            node.config.root,
-            "--log-root",
-            node.config.log_root,
-            *args,
-        ]
+        argv = [sys.executable, "-m", "minikube_py.cli.main", "kubelet", "--root", node.config.root,
+                "--log-root", node.config.log_root, *args]
         return subprocess.run(argv, capture_output=True, text=True, check=True)
 
     table = mkpy("pods").stdout.splitlines()
@@ -74,7 +57,7 @@ def test_kill_9_and_readopt(node):
     assert table[1].split()[:4] == ["keep-node1", "1/1", "Running", "0"]
     assert mkpy("logs", "keep-node1", "-c", "c").stdout.startswith("tick 0\ntick 1\n")
     infra = [s for s in rt.list() if s["annotations"].get("io.kubernetes.cri.container-type") == "sandbox"]
-    assert len(infra) == 1  # nothing duplicated
+    assert len(infra) == 1                                        # nothing duplicated
     node.remove("keep")
     node.wait_gone("keep")
     node.proc.terminate()
@@ -94,7 +77,7 @@ def test_orphaned_containers_are_removed(node):
     node.stop()
     shutil.rmtree(os.path.join(node.config.root, "pods", obj["metadata"]["uid"]))
     node.remove("lost")
-    assert len(k.runtime.list()) == 2  # the container and the infra, unowned
+    assert len(k.runtime.list()) == 2                       # the container and the infra, unowned
     k = node.start()
     deadline = time.monotonic() + 20
     while k.runtime.list() and time.monotonic() < deadline:

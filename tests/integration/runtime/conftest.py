@@ -95,9 +95,8 @@ class Runtime:
         (bundle / "config.json").write_text(json.dumps(config))
         return cid, bundle
 
-    def cli(
-        self, *args: str, check: bool = True, timeout: float = 60, **kwargs
-    ) -> subprocess.CompletedProcess:
+    def cli(self, *args: str, check: bool = True, timeout: float = 60,
+            **kwargs) -> subprocess.CompletedProcess:
         argv = [sys.executable, "-m", "minikube_py.runtime.cli", "--root", str(self.root), *args]
         kwargs.setdefault("stdin", subprocess.DEVNULL)
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kwargs)

@@ -33,15 +33,8 @@ def test_hostname_and_uts_namespace(rt):
 def test_masked_paths_hide_kernel_files(rt):
     # /proc/kcore is not on every kernel; /proc/keys is: mask both and look at what exists.
     masked = ["/proc/kcore", "/proc/keys", "/proc/acpi"]
-    cid = rt.run_detached(
-        [
-            "sh",
-            "-c",
-            "for f in /proc/kcore /proc/keys; do [ -e $f ] && stat -c '%n %t:%T'"
-            " $f; done; wc -c < /proc/keys",
-        ],
-        **{"linux.maskedPaths": masked},
-    )
+    cid = rt.run_detached(["sh", "-c", "for f in /proc/kcore /proc/keys; do [ -e $f ] && stat -c '%n %t:%T'"
+                           " $f; done; wc -c < /proc/keys"], **{"linux.maskedPaths": masked})
     lines = rt.output(cid).splitlines()
     # A masked file is /dev/null bound over it: character device 1:3, reads as empty.
     assert "/proc/keys 1:3" in lines
@@ -59,9 +52,8 @@ def test_proc_sys_is_read_only(rt):
 
 
 def test_root_readonly(rt):
-    cid = rt.run_detached(
-        ["sh", "-c", "touch /mkpyt-file; echo rc=$?; touch /tmp/x; echo tmp=$?"], **{"root.readonly": True}
-    )
+    cid = rt.run_detached(["sh", "-c", "touch /mkpyt-file; echo rc=$?; touch /tmp/x; echo tmp=$?"],
+                          **{"root.readonly": True})
     assert "rc=1" in rt.output(cid)
 
 
@@ -69,14 +61,9 @@ def test_root_readonly(rt):
 def test_mount_and_unshare_fail_inside(rt):
     """Capabilities (no CAP_SYS_ADMIN) and the default seccomp profile both stop them."""
     cid = rt.run_detached(
-        [
-            "sh",
-            "-c",
-            "mount -t tmpfs none /tmp; echo mount=$?; unshare -m true; echo unshare=$?;"
-            " grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status",
-        ],
-        **{"linux.seccomp": seccomp.default_profile()},
-    )
+        ["sh", "-c", "mount -t tmpfs none /tmp; echo mount=$?; unshare -m true; echo unshare=$?;"
+         " grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status"],
+        **{"linux.seccomp": seccomp.default_profile()})
     out = rt.output(cid)
     assert "mount=1" in out and "unshare=1" in out
     assert "CapEff:\t0000000020000420" in out  # CAP_KILL, CAP_NET_BIND_SERVICE, CAP_AUDIT_WRITE
@@ -86,10 +73,8 @@ def test_mount_and_unshare_fail_inside(rt):
 
 def test_seccomp_errno_rule_applies(rt):
     """A profile that refuses mkdir(at) with EPERM: the call fails although root may mkdir."""
-    profile = {
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}],
-    }
+    profile = {"defaultAction": "SCMP_ACT_ALLOW",
+               "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}
     cid = rt.run_detached(["sh", "-c", "mkdir /tmp/d; echo rc=$?"], **{"linux.seccomp": profile})
     assert "rc=1" in rt.output(cid)
     assert "Operation not permitted" in rt.log(cid)
@@ -105,21 +90,16 @@ def test_user_group_and_additional_gids(rt):
 def test_rlimits_umask_cwd_env_oom_score(rt):
     cid = rt.run_detached(
         ["sh", "-c", "ulimit -n; umask; pwd; echo $GREETING; cat /proc/self/oom_score_adj"],
-        **{
-            "process.rlimits": [{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 321}],
-            "process.user": {"uid": 0, "gid": 0, "umask": 0o027},
-            "process.cwd": "/tmp",
-            "process.env": ["PATH=/bin", "GREETING=mkpyt-hello"],
-            "process.oomScoreAdj": 123,
-        },
-    )
+        **{"process.rlimits": [{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 321}],
+           "process.user": {"uid": 0, "gid": 0, "umask": 0o027},
+           "process.cwd": "/tmp", "process.env": ["PATH=/bin", "GREETING=mkpyt-hello"],
+           "process.oomScoreAdj": 123})
     assert rt.output(cid).split("\n") == ["321", "0027", "/tmp", "mkpyt-hello", "123"]
 
 
 def test_sysctl_in_the_container_namespace(rt):
-    cid = rt.run_detached(
-        ["cat", "/proc/sys/net/ipv4/ip_forward"], **{"linux.sysctl": {"net.ipv4.ip_forward": "1"}}
-    )
+    cid = rt.run_detached(["cat", "/proc/sys/net/ipv4/ip_forward"],
+                          **{"linux.sysctl": {"net.ipv4.ip_forward": "1"}})
     assert rt.output(cid) == "1"
     with open("/proc/sys/net/ipv4/ip_forward") as f:
         host = f.read().strip()
@@ -178,13 +158,10 @@ def test_new_network_namespace_has_loopback_up(rt):
 def test_user_namespace_maps_root(rt):
     cid = rt.run_detached(
         ["sh", "-c", "id -u; cat /proc/self/uid_map"],
-        **{
-            "linux.namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "user")],
-            "linux.uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
-            "linux.gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
-            "mounts": [m for m in _default_mounts() if m["type"] not in ("sysfs", "cgroup")],
-        },
-    )
+        **{"linux.namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "user")],
+           "linux.uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+           "linux.gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+           "mounts": [m for m in _default_mounts() if m["type"] not in ("sysfs", "cgroup")]})
     out = rt.output(cid).split()
     assert out[0] == "0"
     assert out[1:4] == ["0", "100000", "65536"]
@@ -200,18 +177,10 @@ def test_bind_mount_read_only_with_propagation(rt, tmp_path):
     shared = tmp_path / "mkpyt-rt-data"
     shared.mkdir()
     (shared / "hello.txt").write_text("from the host\n")
-    mounts = [
-        *_default_mounts(),
-        {
-            "destination": "/data",
-            "type": "bind",
-            "source": str(shared),
-            "options": ["rbind", "ro", "rprivate"],
-        },
-    ]
-    cid = rt.run_detached(
-        ["sh", "-c", "cat /data/hello.txt; touch /data/new; echo rc=$?"], **{"mounts": mounts}
-    )
+    mounts = [*_default_mounts(), {"destination": "/data", "type": "bind", "source": str(shared),
+                                   "options": ["rbind", "ro", "rprivate"]}]
+    cid = rt.run_detached(["sh", "-c", "cat /data/hello.txt; touch /data/new; echo rc=$?"],
+                          **{"mounts": mounts})
     assert rt.output(cid).splitlines() == ["from the host", "rc=1"]
     assert not (shared / "new").exists()
 
@@ -228,14 +197,9 @@ def test_overlay_annotation_is_mounted_inside_the_container_only(rt, tmp_path):
     overlay = {"lower": [str(layer), str(rt.rootfs)], "upper": str(upper), "work": str(work)}
     target = tmp_path / "merged"
     target.mkdir()
-    cid = rt.run_detached(
-        ["sh", "-c", "cat /etc/motd; echo written > /etc/new; ls /bin/busybox"],
-        **{
-            "root.path": str(target),
-            "root.readonly": False,
-            "annotations": {"mkpy.io/overlay": json.dumps(overlay)},
-        },
-    )
+    cid = rt.run_detached(["sh", "-c", "cat /etc/motd; echo written > /etc/new; ls /bin/busybox"],
+                          **{"root.path": str(target), "root.readonly": False,
+                             "annotations": {"mkpy.io/overlay": json.dumps(overlay)}})
     assert rt.output(cid).splitlines() == ["from the top layer", "/bin/busybox"]
     assert (upper / "etc" / "new").read_text() == "written\n"  # writes land in the upper dir
     assert not (rt.rootfs / "etc" / "new").exists() and not (layer / "etc" / "new").exists()
@@ -246,10 +210,8 @@ def test_time_namespace_with_boottime_offset(rt):
     if not os.path.exists("/proc/self/ns/time"):
         pytest.skip("this kernel has no time namespaces")
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "time")]
-    cid = rt.run_detached(
-        ["cat", "/proc/uptime"],
-        **{"linux.namespaces": namespaces, "linux.timeOffsets": {"boottime": {"secs": 864000}}},
-    )
+    cid = rt.run_detached(["cat", "/proc/uptime"], **{"linux.namespaces": namespaces,
+                                                      "linux.timeOffsets": {"boottime": {"secs": 864000}}})
     with open("/proc/uptime") as f:
         host_uptime = float(f.read().split()[0])
     assert float(rt.output(cid).split()[0]) >= host_uptime + 864000 - 60
@@ -259,7 +221,6 @@ def test_config_devices_are_created(rt):
     device = {"path": "/dev/mkpyt-zero", "type": "c", "major": 1, "minor": 5, "fileMode": 0o640}
     allow = {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"}
     script = "stat -c '%t:%T %a' /dev/mkpyt-zero; head -c 3 /dev/mkpyt-zero | wc -c"
-    cid = rt.run_detached(
-        ["sh", "-c", script], **{"linux.devices": [device], "linux.resources": {"devices": [allow]}}
-    )
+    cid = rt.run_detached(["sh", "-c", script],
+                          **{"linux.devices": [device], "linux.resources": {"devices": [allow]}})
     assert rt.output(cid).split("\n") == ["1:5 640", "3"]

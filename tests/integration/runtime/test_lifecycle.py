@@ -19,11 +19,8 @@ CRI_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (stdout|stderr) 
 
 
 def _monitors(cid: str) -> list[int]:
-    return [
-        p.pid
-        for p in psutil.process_iter(["cmdline"])
-        if p.info["cmdline"] and "mkpy-monitor" in p.info["cmdline"][0] and cid in p.info["cmdline"]
-    ]
+    return [p.pid for p in psutil.process_iter(["cmdline"])
+            if p.info["cmdline"] and "mkpy-monitor" in p.info["cmdline"][0] and cid in p.info["cmdline"]]
 
 
 def _cgroup_dirs(cid: str) -> list[str]:
@@ -70,9 +67,8 @@ def test_start_twice_and_unknown_id_are_errors(rt):
 
 def test_logs_are_cri_format_with_partial_lines(rt, tmp_path):
     log = tmp_path / "pods" / "mkpyt-rt.log"  # the kubelet's annotation moves the log
-    cid = rt.run_detached(
-        ["sh", "-c", "echo line1; echo oops >&2; printf partial"], annotations={"mkpy.io/log-path": str(log)}
-    )
+    cid = rt.run_detached(["sh", "-c", "echo line1; echo oops >&2; printf partial"],
+                          annotations={"mkpy.io/log-path": str(log)})
     rt.exit_info(cid)
     lines = log.read_text().splitlines()
     parsed = [CRI_LINE.match(line).groups() for line in lines]
@@ -126,20 +122,10 @@ def test_run_returns_the_exit_code_and_cleans_up(rt):
 @pytest.mark.vm
 def test_killing_the_caller_does_not_kill_the_container(rt):
     cid, bundle = rt.bundle(["sleep", "1000"])
-    argv = [
-        sys.executable,
-        "-m",
-        "minikube_py.runtime.cli",
-        "--root",
-        str(rt.root),
-        "run",
-        "--bundle",
-        str(bundle),
-        cid,
-    ]
-    caller = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    argv = [sys.executable, "-m", "minikube_py.runtime.cli", "--root", str(rt.root), "run", "--bundle",
+            str(bundle), cid]
+    caller = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
     try:
         rt.wait_status(cid, "running")
     except (AssertionError, json.JSONDecodeError):
@@ -158,18 +144,9 @@ def test_killing_the_caller_does_not_kill_the_container(rt):
 def test_exec_joins_every_namespace_and_the_cgroup(rt):
     cid = rt.run_detached(["sleep", "1000"], hostname="mkpyt-rt-exec")
     init = rt.state(cid)["pid"]
-    done = rt.cli(
-        "exec",
-        "--env",
-        "X=mkpyt-x",
-        "--cwd",
-        "/tmp",
-        cid,
-        "sh",
-        "-c",
-        "echo $$ $(hostname) $X $(pwd); ls -l /proc/self/ns | awk '{print $NF}'",
-        check=False,
-    )
+    done = rt.cli("exec", "--env", "X=mkpyt-x", "--cwd", "/tmp", cid,
+                  "sh", "-c", "echo $$ $(hostname) $X $(pwd); ls -l /proc/self/ns | awk '{print $NF}'",
+                  check=False)
     assert done.returncode == 0, done.stderr
     first, *links = done.stdout.splitlines()
     pid, hostname, x, cwd = first.split()
@@ -206,19 +183,8 @@ def test_console_socket_receives_the_pty_master(rt, tmp_path):
     listener.listen(1)
     listener.settimeout(30)
     cid, bundle = rt.bundle(["sh", "-c", "tty; echo via-the-pty"], **{"process.terminal": True})
-    argv = [
-        sys.executable,
-        "-m",
-        "minikube_py.runtime.cli",
-        "--root",
-        str(rt.root),
-        "create",
-        "--bundle",
-        str(bundle),
-        "--console-socket",
-        path,
-        cid,
-    ]
+    argv = [sys.executable, "-m", "minikube_py.runtime.cli", "--root", str(rt.root), "create",
+            "--bundle", str(bundle), "--console-socket", path, cid]
     creator = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
     conn, _ = listener.accept()
     name, fds, _, _ = socket.recv_fds(conn, 1024, 1)
@@ -256,13 +222,8 @@ def test_list_ps_and_trace(rt):
     assert "pivot_root(new_root=., put_old=.)" in trace
     assert re.search(r"at minikube_py/runtime/rootfs\.py:\d+", trace)
     # every step of the init is in order: mounts before pivot_root, capabilities after it
-    assert (
-        trace.index("PR_SET_CHILD_SUBREAPER")
-        < trace.index("clone(")
-        < trace.index("pivot_root(")
-        < trace.index("sethostname(")
-        < trace.index("capset(")
-    )
+    assert (trace.index("PR_SET_CHILD_SUBREAPER") < trace.index("clone(") < trace.index("pivot_root(")
+            < trace.index("sethostname(") < trace.index("capset("))
 
 
 def _hook(out_dir, name):
@@ -284,34 +245,19 @@ def test_hooks_run_at_their_points_with_the_state(rt, tmp_path):
     assert json.loads((tmp_path / "poststop.json").read_text())["status"] == "stopped"
 
 
-@pytest.mark.parametrize(
-    "changes, field",
-    [
-        ({"process.args": ["/no/such/program"]}, "process.args[0]"),
-        ({"process.capabilities": {"bounding": ["CAP_BOGUS"]}}, "CAP_BOGUS"),
-        (
-            {"linux.namespaces": [{"type": "network", "path": "/nonexistent/mkpyt-rt-ns"}]},
-            "linux.namespaces[0].path",
-        ),
-        # these two fail after the cgroup exists (and the second inside the init): also on cgroup v2
-        pytest.param(
-            {"linux.resources": {"memory": {"limit": "lots"}}},
-            "linux.resources.memory.limit",
-            marks=pytest.mark.vm,
-        ),
-        pytest.param(
-            {
-                "mounts": [
-                    {"destination": "/x", "type": "bind", "source": "/nonexistent-mkpyt", "options": ["bind"]}
-                ]
-            },
-            "/nonexistent-mkpyt",
-            marks=pytest.mark.vm,
-        ),
-        ({"hooks": {"createRuntime": [{"path": "/bin/false"}]}}, "hooks.createRuntime[0]"),
-        ({"process.args": None}, "process.args"),
-    ],
-)
+@pytest.mark.parametrize("changes, field", [
+    ({"process.args": ["/no/such/program"]}, "process.args[0]"),
+    ({"process.capabilities": {"bounding": ["CAP_BOGUS"]}}, "CAP_BOGUS"),
+    ({"linux.namespaces": [{"type": "network", "path": "/nonexistent/mkpyt-rt-ns"}]},
+     "linux.namespaces[0].path"),
+    # these two fail after the cgroup exists (and the second inside the init): also on cgroup v2
+    pytest.param({"linux.resources": {"memory": {"limit": "lots"}}}, "linux.resources.memory.limit",
+                 marks=pytest.mark.vm),
+    pytest.param({"mounts": [{"destination": "/x", "type": "bind", "source": "/nonexistent-mkpyt",
+                              "options": ["bind"]}]}, "/nonexistent-mkpyt", marks=pytest.mark.vm),
+    ({"hooks": {"createRuntime": [{"path": "/bin/false"}]}}, "hooks.createRuntime[0]"),
+    ({"process.args": None}, "process.args"),
+])
 def test_failed_create_names_the_field_and_leaves_nothing(rt, changes, field):
     cid, bundle = rt.bundle(["true"], **changes)
     done = rt.cli("create", "--bundle", str(bundle), cid, check=False)
@@ -332,11 +278,8 @@ def test_spec_writes_a_default_config(tmp_path, rt):
 
 
 def test_mkpy_runtime_group_is_registered(rt):
-    done = subprocess.run(
-        [sys.executable, "-m", "minikube_py", "runtime", "--root", str(rt.root), "list", "-q"],
-        capture_output=True,
-        text=True,
-    )
+    done = subprocess.run([sys.executable, "-m", "minikube_py", "runtime", "--root", str(rt.root), "list",
+                           "-q"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
 

@@ -18,7 +18,8 @@ def _stats(cid: str) -> dict:
 @pytest.mark.vm
 def test_memory_over_allocation_is_oom_killed_and_reported(rt):
     # `tail` keeps the "last line" of /dev/zero, which never ends: memory grows until the limit.
-    cid = rt.run_detached(["tail", "/dev/zero"], **{"linux.resources": {"memory": {"limit": 16 << 20}}})
+    cid = rt.run_detached(["tail", "/dev/zero"],
+                          **{"linux.resources": {"memory": {"limit": 16 << 20}}})
     info = rt.exit_info(cid, timeout=60)
     assert info["oomKilled"] is True
     assert info["signal"] == 9 and info["exitCode"] == 137
@@ -34,9 +35,8 @@ def test_fork_storm_stops_at_pids_max(rt):
     cid = rt.run_detached(["sleep", "1000"], **{"linux.resources": {"pids": {"limit": 12}}})
     # An endless fork loop, exec'd into the container: it ends when fork() fails with EAGAIN
     # (busybox sh gives up on a failed fork), leaving the cgroup full.
-    storm = rt.cli(
-        "exec", cid, "sh", "-c", "while :; do sleep 1000 >/dev/null 2>&1 & done", check=False, timeout=120
-    )
+    storm = rt.cli("exec", cid, "sh", "-c", "while :; do sleep 1000 >/dev/null 2>&1 & done",
+                   check=False, timeout=120)
     assert storm.returncode != 0
     assert "can't fork" in storm.stderr
     # The limit counted the storm's shell and exec's helper too; both have exited now.
@@ -47,10 +47,8 @@ def test_fork_storm_stops_at_pids_max(rt):
 @pytest.mark.vm
 def test_cpu_max_throttles(rt):
     """A busy loop under a 10% quota: the kernel throttles it, and it gets at most ~its quota."""
-    cid = rt.run_detached(
-        ["sh", "-c", "while :; do :; done"],
-        **{"linux.resources": {"cpu": {"quota": 10000, "period": 100000}}},
-    )
+    cid = rt.run_detached(["sh", "-c", "while :; do :; done"],
+                          **{"linux.resources": {"cpu": {"quota": 10000, "period": 100000}}})
     deadline = time.monotonic() + 60  # a bound for a broken kernel, not the measurement
     while _stats(cid)["cpu_throttled_periods"] < 3:
         assert time.monotonic() < deadline, "never throttled"

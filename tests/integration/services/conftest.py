@@ -61,9 +61,8 @@ class Node:
         return ns_path(self.pods[i])
 
 
-def http_get(
-    netns: str, ip: str, port: int, count: int = 1, timeout: float = 5.0, path: str = "/"
-) -> list[str]:
+def http_get(netns: str, ip: str, port: int, count: int = 1, timeout: float = 5.0,
+             path: str = "/") -> list[str]:
     """`count` fresh HTTP/1.0 requests from inside `netns`; the bodies (stripped) in order.
 
     Each request is a new TCP connection, so a new conntrack entry and a new random pick.
@@ -100,12 +99,8 @@ def wait_listening(netns: str, port: int) -> None:
 
 def build_node(tmp: str) -> Node:
     tag = uuid.uuid4().hex[:6]
-    n = Node(
-        node=f"{PREFIX}-n{tag}",
-        ext=f"{PREFIX}-x{tag}",
-        pods=[f"{PREFIX}-p{i}{tag}" for i in (1, 2, 3)],
-        tmp=tmp,
-    )
+    n = Node(node=f"{PREFIX}-n{tag}", ext=f"{PREFIX}-x{tag}", pods=[f"{PREFIX}-p{i}{tag}" for i in (1, 2, 3)],
+             tmp=tmp)
     try:
         _wire(n)
     except BaseException:
@@ -128,32 +123,15 @@ def _wire(n: Node) -> None:
         f"route add default via {EXT_IP}",
     ]
     for i, pod in enumerate(n.pods):
-        node_cmds += [
-            f"link add veth{i + 1} type veth peer name eth0 netns {pod}",
-            f"link set veth{i + 1} master mkpy0",
-            f"link set veth{i + 1} up",
-        ]
+        node_cmds += [f"link add veth{i + 1} type veth peer name eth0 netns {pod}",
+                      f"link set veth{i + 1} master mkpy0", f"link set veth{i + 1} up"]
     sh("ip", "-n", n.node, "-batch", "-", input="\n".join(node_cmds) + "\n")
-    sh(
-        "ip",
-        "-n",
-        n.ext,
-        "-batch",
-        "-",
-        input=f"link set lo up\naddr add {EXT_IP}/24 dev up0\nlink set up0 up\n",
-    )
+    sh("ip", "-n", n.ext, "-batch", "-",
+       input=f"link set lo up\naddr add {EXT_IP}/24 dev up0\nlink set up0 up\n")
     for i, pod in enumerate(n.pods):
-        sh(
-            "ip",
-            "-n",
-            pod,
-            "-batch",
-            "-",
-            input=(
-                f"link set lo up\naddr add {POD_IPS[i]}/24 dev eth0\nlink set eth0 up\n"
-                f"route add default via {NODE_BRIDGE_IP}\n"
-            ),
-        )
+        sh("ip", "-n", pod, "-batch", "-", input=(
+            f"link set lo up\naddr add {POD_IPS[i]}/24 dev eth0\nlink set eth0 up\n"
+            f"route add default via {NODE_BRIDGE_IP}\n"))
     sh("ip", "netns", "exec", n.node, "sysctl", "-qw", "net.ipv4.ip_forward=1")
     # What the CNI bridge plugin's "hairpinMode": true does: a pod may reach itself via its service.
     assert len(set_hairpin(n.node_ns, "mkpy0")) == 3
@@ -167,13 +145,9 @@ def _wire(n: Node) -> None:
         with open(os.path.join(www, "cgi-bin", "ip"), "w") as f:
             f.write('#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n%s\\n" "$REMOTE_ADDR"\n')
         os.chmod(os.path.join(www, "cgi-bin", "ip"), 0o755)
-        n.servers.append(
-            subprocess.Popen(
-                ["ip", "netns", "exec", pod, "/bin/busybox", "httpd", "-f", "-p", "3000", "-h", www],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
+        n.servers.append(subprocess.Popen(["ip", "netns", "exec", pod, "/bin/busybox", "httpd", "-f",
+                                           "-p", "3000", "-h", www], stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL))
     for i in range(3):
         wait_listening(n.pod_ns(i), 3000)
 

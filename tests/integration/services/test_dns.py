@@ -49,9 +49,8 @@ def start_upstream(netns: str) -> tuple[DNSServer, int]:
 
 
 def query(netns: str, name: str, qtype: str = "A", server: str = DNS_IP) -> DNSRecord:
-    return run_in_netns(
-        netns, lambda: DNSRecord.parse(DNSRecord.question(name, qtype).send(server, 53, timeout=5))
-    )
+    return run_in_netns(netns, lambda: DNSRecord.parse(
+        DNSRecord.question(name, qtype).send(server, 53, timeout=5)))
 
 
 @pytest.fixture(scope="module")
@@ -61,40 +60,20 @@ def cluster(node):
     svc, eps = kube_dns_objects(NODE_BRIDGE_IP, DNS_IP)
     objects.apply("Service", svc)
     objects.apply("Endpoints", eps)
-    objects.apply(
-        "Service",
-        {
-            "metadata": {"name": "myapp-service", "namespace": "default"},
-            "spec": {"clusterIP": "10.96.0.50", "ports": [{"name": "http", "port": 80}]},
-        },
-    )
-    objects.apply(
-        "Service",
-        {
-            "metadata": {"name": "db", "namespace": "default"},
-            "spec": {"clusterIP": "None", "ports": [{"name": "pg", "port": 5432}]},
-        },
-    )
-    objects.apply(
-        "Endpoints",
-        {
-            "metadata": {"name": "db", "namespace": "default"},
-            "subsets": [
-                {
-                    "addresses": [{"ip": POD_IPS[0]}, {"ip": POD_IPS[1]}],
-                    "notReadyAddresses": [{"ip": POD_IPS[2]}],
-                    "ports": [{"name": "pg", "port": 5432}],
-                }
-            ],
-        },
-    )
+    objects.apply("Service", {"metadata": {"name": "myapp-service", "namespace": "default"},
+                              "spec": {"clusterIP": "10.96.0.50", "ports": [{"name": "http", "port": 80}]}})
+    objects.apply("Service", {"metadata": {"name": "db", "namespace": "default"},
+                              "spec": {"clusterIP": "None", "ports": [{"name": "pg", "port": 5432}]}})
+    objects.apply("Endpoints", {"metadata": {"name": "db", "namespace": "default"},
+                                "subsets": [{"addresses": [{"ip": POD_IPS[0]}, {"ip": POD_IPS[1]}],
+                                             "notReadyAddresses": [{"ip": POD_IPS[2]}],
+                                             "ports": [{"name": "pg", "port": 5432}]}]})
     upstream, port = start_upstream(node.node_ns)
     proxier = Proxier(objects, node.node_ns, cluster_cidr=CLUSTER_CIDR)
     dns = None
     try:
-        dns = ClusterDNS(
-            objects, (NODE_BRIDGE_IP, 53), netns=node.node_ns, upstreams=[("127.0.0.1", port)]
-        ).start()
+        dns = ClusterDNS(objects, (NODE_BRIDGE_IP, 53), netns=node.node_ns,
+                         upstreams=[("127.0.0.1", port)]).start()
         proxier.sync()
         yield objects
     finally:
@@ -110,22 +89,10 @@ def test_nslookup_in_a_pod_returns_the_cluster_ip(node, cluster, tmp_path):
     resolv.write_text(render({"metadata": {"namespace": "default"}, "spec": {}}, cluster_dns=DNS_IP))
     # The pod's own /etc/resolv.conf, in a private mount namespace (as the kubelet bind-mounts it).
     out = subprocess.run(
-        [
-            "ip",
-            "netns",
-            "exec",
-            node.pods[0],
-            "unshare",
-            "-m",
-            "sh",
-            "-c",
-            f"mount --bind {resolv} /etc/resolv.conf && {{ /bin/busybox nslookup myapp-service;"
-            " getent ahostsv4 db.default; }",
-        ],  # glibc completes <svc>.<ns> through the search list too
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+        ["ip", "netns", "exec", node.pods[0], "unshare", "-m", "sh", "-c",
+         f"mount --bind {resolv} /etc/resolv.conf && {{ /bin/busybox nslookup myapp-service;"
+         " getent ahostsv4 db.default; }"],  # glibc completes <svc>.<ns> through the search list too
+        capture_output=True, text=True, timeout=30)
     assert "10.96.0.50" in out.stdout, out.stdout + out.stderr
     assert "myapp-service.default.svc.cluster.local" in out.stdout
     assert "db.default.svc.cluster.local" in out.stdout and POD_IPS[0] in out.stdout
@@ -137,8 +104,7 @@ def test_headless_srv_nxdomain_and_forwarding(node, cluster):
     assert sorted(str(rr.rdata) for rr in headless.rr) == sorted(POD_IPS[:2])
     srv = query(pod, "_http._tcp.myapp-service.default.svc.cluster.local", "SRV")
     assert [(rr.rdata.port, str(rr.rdata.target)) for rr in srv.rr] == [
-        (80, "myapp-service.default.svc.cluster.local.")
-    ]
+        (80, "myapp-service.default.svc.cluster.local.")]
     assert query(pod, "nothere.default.svc.cluster.local").header.rcode == 3  # NXDOMAIN
     assert [str(rr.rdata) for rr in query(pod, "example.org").rr] == ["93.184.216.34"]
 
@@ -156,12 +122,6 @@ def test_answers_change_at_once(node, cluster):
 
 
 def test_tcp_queries_work_too(node, cluster):
-    reply = run_in_netns(
-        node.pod_ns(2),
-        lambda: DNSRecord.parse(
-            DNSRecord.question("myapp-service.default.svc.cluster.local").send(
-                DNS_IP, 53, tcp=True, timeout=5
-            )
-        ),
-    )
+    reply = run_in_netns(node.pod_ns(2), lambda: DNSRecord.parse(
+        DNSRecord.question("myapp-service.default.svc.cluster.local").send(DNS_IP, 53, tcp=True, timeout=5)))
     assert [str(rr.rdata) for rr in reply.rr] == ["10.96.0.50"]

@@ -30,12 +30,8 @@ def reach(netns: str, ip: str, port: int = 3000, timeout: float = 5.0) -> str:
 
 
 def policy(name, spec):
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": spec,
-    }
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": name, "namespace": "default"}, "spec": spec}
 
 
 @pytest.fixture
@@ -44,14 +40,10 @@ def enforcer(node):
     objects.apply("Namespace", {"metadata": {"name": "default"}})
     for i in range(3):
         meta = {"name": f"pod-{i + 1}", "namespace": "default", "labels": LABELS[i]}
-        objects.apply(
-            "Pod",
-            {
-                "metadata": meta,
-                "spec": {"containers": [{"name": "c", "ports": [{"name": "http", "containerPort": 3000}]}]},
-                "status": {"podIP": POD_IPS[i]},
-            },
-        )
+        objects.apply("Pod", {"metadata": meta,
+                              "spec": {"containers": [{"name": "c", "ports": [{"name": "http",
+                                                                               "containerPort": 3000}]}]},
+                              "status": {"podIP": POD_IPS[i]}})
     enf = PolicyEnforcer(objects, node.node_ns)
     try:
         yield objects, enf
@@ -66,29 +58,16 @@ def test_deny_all_ingress_blocks_and_allow_admits_exactly_its_peers_and_ports(no
     assert reach(node.pod_ns(1), web) == "ok"
     assert reach(node.pod_ns(1), web, 3001) == "refused"  # no policy: allowed, nobody listens
 
-    objects.apply(
-        "NetworkPolicy",
-        policy("deny", {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"]}),
-    )
+    objects.apply("NetworkPolicy", policy("deny", {"podSelector": {"matchLabels": {"app": "web"}},
+                                                   "policyTypes": ["Ingress"]}))
     enf.sync()
     assert reach(node.pod_ns(1), web, timeout=0.7) == "blocked"
     assert reach(node.pod_ns(0), POD_IPS[1]) == "ok"  # web's own egress is not restricted
 
-    objects.apply(
-        "NetworkPolicy",
-        policy(
-            "allow-client",
-            {
-                "podSelector": {"matchLabels": {"app": "web"}},
-                "ingress": [
-                    {
-                        "from": [{"podSelector": {"matchLabels": {"app": "client"}}}],
-                        "ports": [{"port": "http"}],
-                    }
-                ],
-            },
-        ),
-    )
+    objects.apply("NetworkPolicy", policy("allow-client", {
+        "podSelector": {"matchLabels": {"app": "web"}},
+        "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "client"}}}],
+                     "ports": [{"port": "http"}]}]}))
     enf.sync()
     assert reach(node.pod_ns(1), web) == "ok"
     assert reach(node.pod_ns(1), web, 3001, timeout=0.7) == "blocked"  # only the named port 3000 is allowed
@@ -97,62 +76,27 @@ def test_deny_all_ingress_blocks_and_allow_admits_exactly_its_peers_and_ports(no
 
 def test_ip_block_with_except_and_namespace_selector(node, enforcer):
     objects, enf = enforcer
-    objects.apply(
-        "NetworkPolicy",
-        policy(
-            "cidr",
-            {
-                "podSelector": {"matchLabels": {"app": "web"}},
-                "ingress": [
-                    {"from": [{"ipBlock": {"cidr": "10.244.0.0/24", "except": [f"{POD_IPS[2]}/32"]}}]}
-                ],
-            },
-        ),
-    )
+    objects.apply("NetworkPolicy", policy("cidr", {
+        "podSelector": {"matchLabels": {"app": "web"}},
+        "ingress": [{"from": [{"ipBlock": {"cidr": "10.244.0.0/24", "except": [f"{POD_IPS[2]}/32"]}}]}]}))
     enf.sync()
     assert reach(node.pod_ns(1), POD_IPS[0]) == "ok"
     assert reach(node.pod_ns(2), POD_IPS[0], timeout=0.7) == "blocked"
 
-    objects.apply(
-        "NetworkPolicy",
-        policy(
-            "ns",
-            {
-                "podSelector": {"matchLabels": {"app": "web"}},
-                "ingress": [
-                    {
-                        "from": [
-                            {
-                                "namespaceSelector": {
-                                    "matchLabels": {"kubernetes.io/metadata.name": "default"}
-                                },
-                                "podSelector": {"matchLabels": {"app": "other"}},
-                            }
-                        ]
-                    }
-                ],
-            },
-        ),
-    )
+    objects.apply("NetworkPolicy", policy("ns", {
+        "podSelector": {"matchLabels": {"app": "web"}},
+        "ingress": [{"from": [{
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "default"}},
+            "podSelector": {"matchLabels": {"app": "other"}}}]}]}))
     enf.sync()
     assert reach(node.pod_ns(2), POD_IPS[0]) == "ok"  # admitted by the second policy (policies add up)
 
 
 def test_egress_policy_limits_where_a_pod_may_connect(node, enforcer):
     objects, enf = enforcer
-    objects.apply(
-        "NetworkPolicy",
-        policy(
-            "egress",
-            {
-                "podSelector": {"matchLabels": {"app": "other"}},
-                "policyTypes": ["Egress"],
-                "egress": [
-                    {"to": [{"podSelector": {"matchLabels": {"app": "web"}}}], "ports": [{"port": 3000}]}
-                ],
-            },
-        ),
-    )
+    objects.apply("NetworkPolicy", policy("egress", {
+        "podSelector": {"matchLabels": {"app": "other"}}, "policyTypes": ["Egress"],
+        "egress": [{"to": [{"podSelector": {"matchLabels": {"app": "web"}}}], "ports": [{"port": 3000}]}]}))
     enf.sync()
     assert reach(node.pod_ns(2), POD_IPS[0]) == "ok"
     assert reach(node.pod_ns(2), POD_IPS[1], timeout=0.7) == "blocked"

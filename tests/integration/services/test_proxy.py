@@ -20,10 +20,8 @@ def service(name="myapp-service", cluster_ip=CIP, type_="LoadBalancer", node_por
     port = {"name": "http", "port": 80, "targetPort": 3000, "protocol": "TCP"}
     if node_port:
         port["nodePort"] = node_port
-    return {
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {"type": type_, "clusterIP": cluster_ip, "ports": [port]},
-    }
+    return {"metadata": {"name": name, "namespace": "default"},
+            "spec": {"type": type_, "clusterIP": cluster_ip, "ports": [port]}}
 
 
 def endpoints(ready, not_ready=(), name="myapp-service"):
@@ -135,20 +133,12 @@ def test_mkpy_proxy_walk_prints_the_live_path(node, proxy):
     objects.apply("Service", service())
     objects.apply("Endpoints", endpoints(POD_IPS[:2]))
     proxier.sync()
-    out = subprocess.run(
-        [sys.executable, "-m", "minikube_py.cli.main", "proxy", "walk", "--netns", node.node_ns, CIP, "80"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "proxy", "walk", "--netns",
+                          node.node_ns, CIP, "80"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("DNAT --to-destination") == 2 and "KUBE-SVC-" in out.stdout
-    show = subprocess.run(
-        [sys.executable, "-m", "minikube_py.cli.main", "proxy", "show", "--netns", node.node_ns],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    show = subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "proxy", "show", "--netns",
+                           node.node_ns], capture_output=True, text=True, timeout=60)
     assert show.returncode == 0, show.stderr
     assert f"-d {CIP}/32" in show.stdout and "-A KUBE-FORWARD" in show.stdout
 
@@ -173,12 +163,10 @@ def udp_echo_servers(node):
 
     socks = []
     for i in range(3):
-
         def make():
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.bind(("0.0.0.0", 5353))
             return s
-
         s = run_in_netns(node.pod_ns(i), make)
         socks.append(s)
 
@@ -191,7 +179,6 @@ def udp_echo_servers(node):
                     s.sendto(name.encode(), addr)
                 except OSError:
                     return
-
         threading.Thread(target=serve, daemon=True).start()
 
     def stop():
@@ -201,7 +188,6 @@ def udp_echo_servers(node):
             except OSError:
                 pass
             s.close()
-
     return stop
 
 
@@ -214,12 +200,9 @@ def test_removed_udp_endpoint_conntrack_is_flushed(node, proxy):
     svc = service("udp", "10.96.0.54", type_="ClusterIP", node_port=None)
     svc["spec"]["ports"] = [{"name": "dns", "port": 53, "protocol": "UDP"}]
     objects.apply("Service", svc)
-    eps = {
-        "metadata": {"name": "udp", "namespace": "default"},
-        "subsets": [
-            {"addresses": [{"ip": POD_IPS[1]}], "ports": [{"name": "dns", "port": 5353, "protocol": "UDP"}]}
-        ],
-    }
+    eps = {"metadata": {"name": "udp", "namespace": "default"},
+           "subsets": [{"addresses": [{"ip": POD_IPS[1]}], "ports": [{"name": "dns", "port": 5353,
+                                                                     "protocol": "UDP"}]}]}
     objects.apply("Endpoints", eps)
     proxier.sync()
     stop = udp_echo_servers(node)

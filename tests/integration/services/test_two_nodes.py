@@ -39,15 +39,8 @@ def cluster(tmp_path):
     try:
         lan.ensure()
         for i in range(2):
-            nodes.append(
-                NodeNetwork(
-                    f"mkpyt-svc-{uid}-n{i}",
-                    f"10.246.{i}.0/24",
-                    tmp_path / f"node{i}",
-                    cluster_cidr=CLUSTER,
-                    uplink=lan.uplink(f"n{i}", i + 2),
-                ).ensure()
-            )
+            nodes.append(NodeNetwork(f"mkpyt-svc-{uid}-n{i}", f"10.246.{i}.0/24", tmp_path / f"node{i}",
+                                     cluster_cidr=CLUSTER, uplink=lan.uplink(f"n{i}", i + 2)).ensure())
         connect_host_gw(nodes)
         ips = []
         for i, node in enumerate(nodes):
@@ -60,35 +53,15 @@ def cluster(tmp_path):
             www = tmp_path / f"www{i}"
             www.mkdir()
             (www / "index.html").write_text(f"pod-on-n{i}\n")
-            servers.append(
-                subprocess.Popen(
-                    ["nsenter", f"--net={pod}", "/bin/busybox", "httpd", "-f", "-p", "3000", "-h", str(www)]
-                )
-            )
+            servers.append(subprocess.Popen(["nsenter", f"--net={pod}", "/bin/busybox", "httpd", "-f", "-p",
+                                             "3000", "-h", str(www)]))
             wait_listening(pod, 3000)
-        objects.apply(
-            "Service",
-            {
-                "metadata": {"name": "web", "namespace": "default"},
-                "spec": {
-                    "type": "NodePort",
-                    "clusterIP": CIP,
-                    "ports": [{"name": "http", "port": 80, "nodePort": 30555}],
-                },
-            },
-        )
-        objects.apply(
-            "Endpoints",
-            {
-                "metadata": {"name": "web", "namespace": "default"},
-                "subsets": [
-                    {
-                        "addresses": [{"ip": ip, "nodeName": f"n{i}"} for i, ip in enumerate(ips)],
-                        "ports": [{"name": "http", "port": 3000}],
-                    }
-                ],
-            },
-        )
+        objects.apply("Service", {"metadata": {"name": "web", "namespace": "default"},
+                                  "spec": {"type": "NodePort", "clusterIP": CIP,
+                                           "ports": [{"name": "http", "port": 80, "nodePort": 30555}]}})
+        objects.apply("Endpoints", {"metadata": {"name": "web", "namespace": "default"}, "subsets": [{
+            "addresses": [{"ip": ip, "nodeName": f"n{i}"} for i, ip in enumerate(ips)],
+            "ports": [{"name": "http", "port": 3000}]}]})
         for i, node in enumerate(nodes):
             proxiers.append(Proxier(objects, node.netns_path, cluster_cidr=CLUSTER, node_name=f"n{i}"))
             proxiers[-1].sync()

@@ -14,14 +14,8 @@ import pytest
 from minikube_py.kernel.fake import FakeSyscalls
 
 V2_FILES = {
-    "memory": [
-        "memory.max",
-        "memory.low",
-        "memory.high",
-        "memory.swap.max",
-        "memory.current",
-        "memory.events",
-    ],
+    "memory": ["memory.max", "memory.low", "memory.high", "memory.swap.max", "memory.current",
+               "memory.events"],
     "cpu": ["cpu.max", "cpu.weight", "cpu.max.burst", "cpu.idle"],
     "cpuset": ["cpuset.cpus", "cpuset.mems"],
     "pids": ["pids.max", "pids.current"],
@@ -29,14 +23,8 @@ V2_FILES = {
     "hugetlb": ["hugetlb.2MB.max"],
 }
 V1_FILES = {
-    "memory": [
-        "memory.limit_in_bytes",
-        "memory.memsw.limit_in_bytes",
-        "memory.soft_limit_in_bytes",
-        "memory.swappiness",
-        "memory.oom_control",
-        "memory.usage_in_bytes",
-    ],
+    "memory": ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.soft_limit_in_bytes",
+               "memory.swappiness", "memory.oom_control", "memory.usage_in_bytes"],
     "cpu": ["cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.stat"],
     "cpuacct": ["cpuacct.usage"],
     "cpuset": ["cpuset.cpus", "cpuset.mems"],
@@ -80,12 +68,8 @@ class FakeCgroupfs(FakeSyscalls):
 
 
 def populate_v2(path: str, controllers: list[str]) -> None:
-    files = {
-        "cgroup.controllers": " ".join(controllers),
-        "cgroup.subtree_control": "",
-        "cgroup.procs": "",
-        "cpu.stat": "usage_usec 0\nnr_throttled 0\n",
-    }
+    files = {"cgroup.controllers": " ".join(controllers), "cgroup.subtree_control": "", "cgroup.procs": "",
+             "cpu.stat": "usage_usec 0\nnr_throttled 0\n"}
     for c in controllers:
         files.update(dict.fromkeys(V2_FILES.get(c, []), ""))
     for name, text in files.items():

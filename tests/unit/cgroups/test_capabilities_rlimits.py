@@ -29,11 +29,8 @@ def test_short_and_lowercase_names_work():
 
 
 def test_unknown_capability_is_an_error_naming_it_and_its_place():
-    with pytest.raises(
-        CapabilityError,
-        match=r"^process.capabilities.bounding\[1\]: unknown capability "
-        r"'CAP_SYS_ADMN'",
-    ):
+    with pytest.raises(CapabilityError, match=r"^process.capabilities.bounding\[1\]: unknown capability "
+                                              r"'CAP_SYS_ADMN'"):
         capabilities.parse({"bounding": ["CAP_KILL", "CAP_SYS_ADMN"]})
     with pytest.raises(CapabilityError, match=r"^process.capabilities.boundng: unknown capability set"):
         capabilities.parse({"boundng": []})
@@ -41,13 +38,8 @@ def test_unknown_capability_is_an_error_naming_it_and_its_place():
 
 def test_parse_fills_all_five_sets():
     sets = capabilities.parse({"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"]})
-    assert sets == {
-        "bounding": {5},
-        "effective": {5},
-        "permitted": set(),
-        "inheritable": set(),
-        "ambient": set(),
-    }
+    assert sets == {"bounding": {5}, "effective": {5}, "permitted": set(), "inheritable": set(),
+                    "ambient": set()}
 
 
 def test_ambient_must_be_permitted_and_inheritable_checked_before_any_change():
@@ -65,30 +57,19 @@ def test_current_reads_the_five_sets():
 
 
 def test_rlimits_parse():
-    got = rlimits.parse(
-        [
-            {"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 4096},
-            {"type": "RLIMIT_CORE", "soft": 2**64 - 1, "hard": 2**64 - 1},
-        ]
-    )
-    assert got == [
-        ("RLIMIT_NOFILE", resource.RLIMIT_NOFILE, 1024, 4096),
-        ("RLIMIT_CORE", resource.RLIMIT_CORE, resource.RLIM_INFINITY, resource.RLIM_INFINITY),
-    ]
+    got = rlimits.parse([{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 4096},
+                         {"type": "RLIMIT_CORE", "soft": 2**64 - 1, "hard": 2**64 - 1}])
+    assert got == [("RLIMIT_NOFILE", resource.RLIMIT_NOFILE, 1024, 4096),
+                   ("RLIMIT_CORE", resource.RLIMIT_CORE, resource.RLIM_INFINITY, resource.RLIM_INFINITY)]
 
 
-@pytest.mark.parametrize(
-    ("entries", "message"),
-    [
-        ([{"type": "RLIMIT_NOFILES", "soft": 1, "hard": 1}], r"^process.rlimits\[0\].type: unknown rlimit"),
-        ([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}], r"^process.rlimits\[0\].soft: 10 is above"),
-        ([{"type": "RLIMIT_NOFILE", "soft": -1, "hard": 5}], r"^process.rlimits\[0\].soft: -1 is not"),
-        (
-            [{"type": "RLIMIT_NPROC", "soft": 1, "hard": 1}, {"type": "RLIMIT_NPROC", "soft": 1, "hard": 1}],
-            r"^process.rlimits\[1\].type: RLIMIT_NPROC is given twice",
-        ),
-    ],
-)
+@pytest.mark.parametrize(("entries", "message"), [
+    ([{"type": "RLIMIT_NOFILES", "soft": 1, "hard": 1}], r"^process.rlimits\[0\].type: unknown rlimit"),
+    ([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}], r"^process.rlimits\[0\].soft: 10 is above"),
+    ([{"type": "RLIMIT_NOFILE", "soft": -1, "hard": 5}], r"^process.rlimits\[0\].soft: -1 is not"),
+    ([{"type": "RLIMIT_NPROC", "soft": 1, "hard": 1}, {"type": "RLIMIT_NPROC", "soft": 1, "hard": 1}],
+     r"^process.rlimits\[1\].type: RLIMIT_NPROC is given twice"),
+])
 def test_bad_rlimits_name_the_entry(entries, message):
     with pytest.raises(RlimitError, match=message):
         rlimits.parse(entries)

@@ -16,27 +16,16 @@ def test_v2_create_enables_controllers_in_each_parent_on_the_way_down(v2fs):
     cg.create()
     r = v2fs.root
     assert [c.args[0] for c in v2fs.calls if c.name == "mkdir"] == [
-        f"{r}/kubepods",
-        f"{r}/kubepods/burstable",
-        f"{r}/kubepods/burstable/pod1",
-        f"{r}/kubepods/burstable/pod1/c1",
-    ]
+        f"{r}/kubepods", f"{r}/kubepods/burstable", f"{r}/kubepods/burstable/pod1",
+        f"{r}/kubepods/burstable/pod1/c1"]
     subtree = [p for p, _ in written(v2fs) if p.endswith("cgroup.subtree_control")]
-    assert subtree == [
-        f"{r}/cgroup.subtree_control",
-        f"{r}/kubepods/cgroup.subtree_control",
-        f"{r}/kubepods/burstable/cgroup.subtree_control",
-        f"{r}/kubepods/burstable/pod1/cgroup.subtree_control",
-    ]
+    assert subtree == [f"{r}/cgroup.subtree_control", f"{r}/kubepods/cgroup.subtree_control",
+                       f"{r}/kubepods/burstable/cgroup.subtree_control",
+                       f"{r}/kubepods/burstable/pod1/cgroup.subtree_control"]
     assert ("+cpu +cpuset +io +memory +pids") in dict(written(v2fs)).values()
     # the leaf got the controllers' files, so limits can be written there
     assert os.path.exists(cg.dir + "/memory.max") and open(cg.dir + "/cgroup.controllers").read().split() == [
-        "cpu",
-        "cpuset",
-        "io",
-        "memory",
-        "pids",
-    ]
+        "cpu", "cpuset", "io", "memory", "pids"]
     v2fs.calls.clear()
     cg.create()  # idempotent: nothing new to make or enable
     assert not [c for c in v2fs.calls if c.name in ("mkdir", "write")]
@@ -46,18 +35,13 @@ def test_v2_apply_writes_each_file_through_the_facade(v2fs):
     cg = CgroupV2("/mkpy/c1", v2fs, mountpoint=v2fs.root)
     cg.create()
     v2fs.calls.clear()
-    cg.apply(
-        {
-            "memory": {"limit": 1 << 26},
-            "cpu": {"shares": 512, "quota": 25000, "period": 100000},
-            "blockIO": {"weight": 100},
-        }
-    )
+    cg.apply({"memory": {"limit": 1 << 26}, "cpu": {"shares": 512, "quota": 25000, "period": 100000},
+              "blockIO": {"weight": 100}})
     assert written(v2fs) == [
         (f"{cg.dir}/memory.max", str(1 << 26)),
-        (f"{cg.dir}/cpu.weight", "59"),  # 10**((9*9 + 125*9)/612 - 7/34) = 58.2, rounded up
+        (f"{cg.dir}/cpu.weight", "59"),   # 10**((9*9 + 125*9)/612 - 7/34) = 58.2, rounded up
         (f"{cg.dir}/cpu.max", "25000 100000"),
-        (f"{cg.dir}/io.weight", "910"),  # no io.bfq.weight here: fell back to io.weight
+        (f"{cg.dir}/io.weight", "910"),     # no io.bfq.weight here: fell back to io.weight
     ]
     assert open(f"{cg.dir}/cpu.max").read() == "25000 100000"
 
@@ -74,18 +58,15 @@ def test_v2_invalid_resources_write_nothing(v2fs):
 def test_v2_a_file_the_kernel_lacks_is_an_error_naming_the_field(v2fs):
     cg = CgroupV2("/mkpy/c1", v2fs, mountpoint=v2fs.root)
     cg.create()
-    with pytest.raises(
-        CgroupError,
-        match=r"^linux.resources.hugepageLimits\[0\]: this kernel has no "
-        r"hugetlb.1GB.max",
-    ):
+    with pytest.raises(CgroupError, match=r"^linux.resources.hugepageLimits\[0\]: this kernel has no "
+                                          r"hugetlb.1GB.max"):
         cg.apply({"hugepageLimits": [{"pageSize": "1GB", "limit": 0}]})
 
 
 def test_v2_swap_file_missing_is_fine_when_asking_for_no_swap(v2fs):
     cg = CgroupV2("/mkpy/c1", v2fs, mountpoint=v2fs.root)
     cg.create()
-    os.unlink(f"{cg.dir}/memory.swap.max")  # a kernel without swap accounting
+    os.unlink(f"{cg.dir}/memory.swap.max")   # a kernel without swap accounting
     cg.apply({"memory": {"limit": 1000, "swap": 1000}})
     assert ("note:skip") in v2fs.names()
     with pytest.raises(CgroupError, match=r"^linux\.resources\.memory\.swap"):
@@ -95,23 +76,13 @@ def test_v2_swap_file_missing_is_fine_when_asking_for_no_swap(v2fs):
 def test_v2_stats_and_oom(v2fs):
     cg = CgroupV2("/mkpy/c1", v2fs, mountpoint=v2fs.root)
     cg.create()
-    for name, text in {
-        "memory.current": "4096\n",
-        "memory.max": "max\n",
-        "pids.current": "3\n",
-        "memory.events": "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n",
-        "cpu.stat": "usage_usec 1500\nuser_usec 1000\nnr_periods 9\nnr_throttled 7\n",
-    }.items():
+    for name, text in {"memory.current": "4096\n", "memory.max": "max\n", "pids.current": "3\n",
+                       "memory.events": "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n",
+                       "cpu.stat": "usage_usec 1500\nuser_usec 1000\nnr_periods 9\nnr_throttled 7\n"}.items():
         with open(f"{cg.dir}/{name}", "w") as f:
             f.write(text)
-    assert cg.stats() == {
-        "memory_usage": 4096,
-        "memory_limit": None,
-        "cpu_usage_ns": 1_500_000,
-        "pids_current": 3,
-        "oom_kills": 1,
-        "cpu_throttled_periods": 7,
-    }
+    assert cg.stats() == {"memory_usage": 4096, "memory_limit": None, "cpu_usage_ns": 1_500_000,
+                          "pids_current": 3, "oom_kills": 1, "cpu_throttled_periods": 7}
     assert cg.oom_killed()
 
 
@@ -127,7 +98,7 @@ def test_v2_destroy_removes_only_what_it_created(v2fs):
 
 def test_v2_destroy_prune_removes_empty_parents_another_process_made(v2fs):
     CgroupV2("mkpy/c1", v2fs, mountpoint=v2fs.root).create()
-    fresh = CgroupV2("mkpy/c1", v2fs, mountpoint=v2fs.root)  # e.g. `delete` in a new process
+    fresh = CgroupV2("mkpy/c1", v2fs, mountpoint=v2fs.root)   # e.g. `delete` in a new process
     fresh.destroy(prune=True)
     removed = [c.args[0] for c in v2fs.calls if c.name == "rmdir"]
     assert removed == [f"{v2fs.root}/mkpy/c1", f"{v2fs.root}/mkpy"]
@@ -185,11 +156,9 @@ def test_v1_hierarchies_from_mountinfo_share_co_mounted_points(tmp_path):
     from minikube_py.runtime.cgroups.v1 import v1_hierarchies
 
     (tmp_path / "mi").write_text(HYBRID)
-    assert v1_hierarchies(str(tmp_path / "mi")) == {
-        "memory": "/sys/fs/cgroup/memory",
-        "cpu": "/sys/fs/cgroup/cpu,cpuacct",
-        "cpuacct": "/sys/fs/cgroup/cpu,cpuacct",
-    }
+    assert v1_hierarchies(str(tmp_path / "mi")) == {"memory": "/sys/fs/cgroup/memory",
+                                                    "cpu": "/sys/fs/cgroup/cpu,cpuacct",
+                                                    "cpuacct": "/sys/fs/cgroup/cpu,cpuacct"}
 
 
 def test_the_facade_records_rmdir_for_the_trace(tmp_path):
@@ -201,8 +170,7 @@ def test_the_facade_records_rmdir_for_the_trace(tmp_path):
     Syscalls(tracer).rmdir(str(tmp_path / "gone"), why="remove the cgroup")
     assert not (tmp_path / "gone").exists()
     assert [(e.call, e.args["path"], e.why) for e in tracer.entries] == [
-        ("rmdir", str(tmp_path / "gone"), "remove the cgroup")
-    ]
+        ("rmdir", str(tmp_path / "gone"), "remove the cgroup")]
 
 
 def test_v2_kill_all_without_cgroup_kill_freezes_signals_and_thaws(v2fs):

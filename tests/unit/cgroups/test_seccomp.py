@@ -59,9 +59,9 @@ def test_program_starts_with_the_architecture_check():
     program = compile_profile({"defaultAction": "SCMP_ACT_ALLOW"}).program
     assert len(program) % 8 == 0
     first = struct.unpack_from("=HBBI", program, 0)
-    assert first == (0x20, 0, 0, 4)  # ld [4]: seccomp_data.arch
+    assert first == (0x20, 0, 0, 4)   # ld [4]: seccomp_data.arch
     assert run_bpf(program, NR["read"], arch=AUDIT_ARCH_I386) == RET_KILL_PROCESS
-    assert run_bpf(program, 0x40000000 | NR["read"]) == RET_KILL_PROCESS  # x32 ABI
+    assert run_bpf(program, 0x40000000 | NR["read"]) == RET_KILL_PROCESS   # x32 ABI
     assert run_bpf(program, NR["read"]) == RET_ALLOW
 
 
@@ -76,9 +76,9 @@ def test_default_profile_allows_ordinary_calls_and_denies_the_dangerous_ones():
 def test_default_profile_clone_is_allowed_only_without_namespace_flags():
     p = default_profile()
     sigchld = 17
-    assert verdict(p, "clone", (sigchld | 0x01200000,)) == RET_ALLOW  # what fork() passes
-    assert verdict(p, "clone", (sigchld | 0x00020000,)) == RET_ERRNO | errno.EPERM  # CLONE_NEWNS
-    assert verdict(p, "clone", (0x10000000,)) == RET_ERRNO | errno.EPERM  # CLONE_NEWUSER
+    assert verdict(p, "clone", (sigchld | 0x01200000,)) == RET_ALLOW      # what fork() passes
+    assert verdict(p, "clone", (sigchld | 0x00020000,)) == RET_ERRNO | errno.EPERM   # CLONE_NEWNS
+    assert verdict(p, "clone", (0x10000000,)) == RET_ERRNO | errno.EPERM   # CLONE_NEWUSER
     # clone3 passes flags in memory the filter cannot read: ENOSYS makes libc use clone()
     assert verdict(p, "clone3") == RET_ERRNO | errno.ENOSYS
 
@@ -98,30 +98,22 @@ def test_syscalls_newer_than_the_table_get_enosys_unless_the_default_allows():
 
 
 def test_errno_actions_and_their_numbers():
-    p = {
-        "defaultAction": "SCMP_ACT_ERRNO",
-        "defaultErrnoRet": errno.EACCES,
-        "syscalls": [
-            {"names": ["getpid"], "action": "SCMP_ACT_ALLOW"},
-            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EROFS},
-            {"names": ["rmdir"], "action": "SCMP_ACT_ERRNO"},
-        ],
-    }
+    p = {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": errno.EACCES,
+         "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ALLOW"},
+                      {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EROFS},
+                      {"names": ["rmdir"], "action": "SCMP_ACT_ERRNO"}]}
     assert verdict(p, "getpid") == RET_ALLOW
     assert verdict(p, "mkdirat") == RET_ERRNO | errno.EROFS
-    assert verdict(p, "rmdir") == RET_ERRNO | errno.EPERM  # no errnoRet: EPERM (as runc)
-    assert verdict(p, "read") == RET_ERRNO | errno.EACCES  # defaultErrnoRet is for the default
+    assert verdict(p, "rmdir") == RET_ERRNO | errno.EPERM       # no errnoRet: EPERM (as runc)
+    assert verdict(p, "read") == RET_ERRNO | errno.EACCES       # defaultErrnoRet is for the default
     no_default = {"defaultAction": "SCMP_ACT_ERRNO"}
     assert verdict(no_default, "read") == RET_ERRNO | errno.EPERM
 
 
 OPS = {
-    "SCMP_CMP_EQ": lambda a, v, v2: a == v,
-    "SCMP_CMP_NE": lambda a, v, v2: a != v,
-    "SCMP_CMP_LT": lambda a, v, v2: a < v,
-    "SCMP_CMP_LE": lambda a, v, v2: a <= v,
-    "SCMP_CMP_GT": lambda a, v, v2: a > v,
-    "SCMP_CMP_GE": lambda a, v, v2: a >= v,
+    "SCMP_CMP_EQ": lambda a, v, v2: a == v, "SCMP_CMP_NE": lambda a, v, v2: a != v,
+    "SCMP_CMP_LT": lambda a, v, v2: a < v, "SCMP_CMP_LE": lambda a, v, v2: a <= v,
+    "SCMP_CMP_GT": lambda a, v, v2: a > v, "SCMP_CMP_GE": lambda a, v, v2: a >= v,
     "SCMP_CMP_MASKED_EQ": lambda a, v, v2: a & v == v2,
 }
 
@@ -133,17 +125,9 @@ def test_64_bit_argument_comparisons_match_python(op):
     values = edges + [rng.getrandbits(64) for _ in range(6)]
     for value in values:
         v2 = value & 0xF0F0F0F0F0F0F0F0
-        p = {
-            "defaultAction": "SCMP_ACT_ALLOW",
-            "syscalls": [
-                {
-                    "names": ["kill"],
-                    "action": "SCMP_ACT_ERRNO",
-                    "errnoRet": 99,
-                    "args": [{"index": 2, "value": value, "valueTwo": v2, "op": op}],
-                }
-            ],
-        }
+        p = {"defaultAction": "SCMP_ACT_ALLOW",
+             "syscalls": [{"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 99,
+                           "args": [{"index": 2, "value": value, "valueTwo": v2, "op": op}]}]}
         program = compile_profile(p).program
         for arg in [*values, value - 1 if value else 0, (value + 1) % (1 << 64), value ^ (1 << 40)]:
             expected = RET_ERRNO | 99 if OPS[op](arg, value, v2) else RET_ALLOW
@@ -160,75 +144,48 @@ def arg(index, value, op="SCMP_CMP_EQ"):
 
 
 def test_conditions_of_one_rule_are_and_but_same_index_is_or():
-    both = prof(
-        {"names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": 97, "args": [arg(0, 10), arg(1, 2)]}
-    )
+    both = prof({"names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": 97,
+                 "args": [arg(0, 10), arg(1, 2)]})
     assert verdict(both, "socket", (10, 2)) == RET_ERRNO | 97
     assert verdict(both, "socket", (10, 1)) == RET_ALLOW
-    either = prof(
-        {"names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": 97, "args": [arg(0, 10), arg(0, 17)]}
-    )
+    either = prof({"names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": 97,
+                   "args": [arg(0, 10), arg(0, 17)]})
     assert verdict(either, "socket", (17,)) == RET_ERRNO | 97
     assert verdict(either, "socket", (10,)) == RET_ERRNO | 97
     assert verdict(either, "socket", (2,)) == RET_ALLOW
 
 
-@pytest.mark.parametrize(
-    ("profile", "message"),
-    [
-        (
-            prof({"names": ["read", "mkdri"], "action": "SCMP_ACT_ERRNO"}),
-            r"^linux.seccomp.syscalls\[0\].names\[1\]: unknown syscall 'mkdri'",
-        ),
-        ({"defaultAction": "SCMP_ACT_DENY"}, r"^linux.seccomp.defaultAction: unknown action 'SCMP_ACT_DENY'"),
-        (prof(architectures=["SCMP_ARCH_Z80"]), r"^linux.seccomp.architectures\[0\]: unknown architecture"),
-        (
-            prof({"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [arg(6, 1)]}),
-            r"^linux.seccomp.syscalls\[0\].args\[0\].index",
-        ),
-        (
-            prof({"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [arg(0, 1, "SCMP_CMP_XX")]}),
-            r"^linux.seccomp.syscalls\[0\].args\[0\].op: unknown operator",
-        ),
-        (
-            prof({"names": ["read"], "action": "SCMP_ACT_ERRNO", "errnoRet": -1}),
-            r"^linux.seccomp.syscalls\[0\].action: errnoRet -1",
-        ),
-        (prof(flags=["SECCOMP_FILTER_FLAG_FAST"]), r"^linux.seccomp.flags\[0\]"),
-        (
-            prof(
-                {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
-                {"names": ["read"], "action": "SCMP_ACT_KILL"},
-            ),
-            r"^linux.seccomp.syscalls\[1\].names\[0\]: 'read' already has another unconditional action",
-        ),
-    ],
-)
+@pytest.mark.parametrize(("profile", "message"), [
+    (prof({"names": ["read", "mkdri"], "action": "SCMP_ACT_ERRNO"}),
+     r"^linux.seccomp.syscalls\[0\].names\[1\]: unknown syscall 'mkdri'"),
+    ({"defaultAction": "SCMP_ACT_DENY"}, r"^linux.seccomp.defaultAction: unknown action 'SCMP_ACT_DENY'"),
+    (prof(architectures=["SCMP_ARCH_Z80"]), r"^linux.seccomp.architectures\[0\]: unknown architecture"),
+    (prof({"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [arg(6, 1)]}),
+     r"^linux.seccomp.syscalls\[0\].args\[0\].index"),
+    (prof({"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [arg(0, 1, "SCMP_CMP_XX")]}),
+     r"^linux.seccomp.syscalls\[0\].args\[0\].op: unknown operator"),
+    (prof({"names": ["read"], "action": "SCMP_ACT_ERRNO", "errnoRet": -1}),
+     r"^linux.seccomp.syscalls\[0\].action: errnoRet -1"),
+    (prof(flags=["SECCOMP_FILTER_FLAG_FAST"]), r"^linux.seccomp.flags\[0\]"),
+    (prof({"names": ["read"], "action": "SCMP_ACT_ALLOW"}, {"names": ["read"], "action": "SCMP_ACT_KILL"}),
+     r"^linux.seccomp.syscalls\[1\].names\[0\]: 'read' already has another unconditional action"),
+])
 def test_bad_profiles_are_errors_naming_the_field(profile, message):
     with pytest.raises(SeccompError, match=message):
         compile_profile(profile)
 
 
 def test_unknown_names_can_be_skipped_like_runc_with_a_note():
-    compiled = compile_profile(
-        {
-            "defaultAction": "SCMP_ACT_ALLOW",
-            "syscalls": [{"names": ["mkdri", "mkdir"], "action": "SCMP_ACT_ERRNO"}],
-        },
-        unknown="skip",
-    )
+    compiled = compile_profile({"defaultAction": "SCMP_ACT_ALLOW",
+                                "syscalls": [{"names": ["mkdri", "mkdir"], "action": "SCMP_ACT_ERRNO"}]},
+                               unknown="skip")
     assert any("'mkdri'" in n for n in compiled.notes)
     assert run_bpf(compiled.program, NR["mkdir"]) == RET_ERRNO | errno.EPERM
 
 
 def test_flags_and_the_listing_a_student_reads():
-    compiled = compile_profile(
-        {
-            "defaultAction": "SCMP_ACT_ALLOW",
-            "flags": ["SECCOMP_FILTER_FLAG_LOG"],
-            "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_ERRNO"}],
-        }
-    )
+    compiled = compile_profile({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_LOG"],
+                                "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_ERRNO"}]})
     assert compiled.flags == 2
     listing = seccomp.disassemble(compiled.program)
     assert "ld  arch" in listing and "; mount" in listing and "ret ERRNO(EPERM)" in listing

@@ -13,8 +13,7 @@ def test_two_builds_give_the_same_digest(tmp_path, busybox_layout):
     with open(os.path.join(busybox_layout, "index.json")) as f:
         assert json.load(f)["manifests"][0]["digest"] == digest
     assert sorted(os.listdir(again / "blobs" / "sha256")) == sorted(
-        os.listdir(os.path.join(busybox_layout, "blobs", "sha256"))
-    )
+        os.listdir(os.path.join(busybox_layout, "blobs", "sha256")))
 
 
 def test_rootfs_has_applets_and_etc(store):

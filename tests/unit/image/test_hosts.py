@@ -19,11 +19,9 @@ def test_server_mapping_like_containerd(tmp_path):
 def test_mirrors_first_with_capabilities_and_relative_ca(tmp_path):
     d = tmp_path / "docker.io"
     d.mkdir()
-    (d / "hosts.toml").write_text(
-        'server = "https://registry-1.docker.io"\n'
-        '[host."https://mirror.local:5443"]\n'
-        '  capabilities = ["pull", "resolve"]\n  ca = "ca.pem"\n'
-    )
+    (d / "hosts.toml").write_text('server = "https://registry-1.docker.io"\n'
+                                  '[host."https://mirror.local:5443"]\n'
+                                  '  capabilities = ["pull", "resolve"]\n  ca = "ca.pem"\n')
     pull = endpoints(str(tmp_path), "docker.io", "pull")
     assert [e.url for e in pull] == ["https://mirror.local:5443", "https://registry-1.docker.io"]
     assert pull[0].ca == str(d / "ca.pem")

@@ -9,9 +9,8 @@ from minikube_py.image import ImageError
 from minikube_py.image.blobs import BlobStore
 from minikube_py.image.layers import OPAQUE_XATTR, unpack, write_layer, write_tar
 
-needs_root = pytest.mark.skipif(
-    os.geteuid() != 0, reason="overlay whiteouts need CAP_MKNOD and trusted.* xattrs"
-)
+needs_root = pytest.mark.skipif(os.geteuid() != 0,
+                                reason="overlay whiteouts need CAP_MKNOD and trusted.* xattrs")
 
 
 def _tar(entries: list[tuple[str, str, bytes | str]]) -> io.BytesIO:
@@ -70,15 +69,8 @@ def test_entries_sorted_and_normalised(tmp_path):
 
 @needs_root
 def test_oci_whiteouts_become_overlay_whiteouts_and_back(tmp_path):
-    layer = _tar(
-        [
-            ("etc/", "d", b""),
-            ("etc/.wh.hosts", "f", b""),
-            ("var/", "d", b""),
-            ("var/.wh..wh..opq", "f", b""),
-            ("var/new", "f", b"n"),
-        ]
-    )
+    layer = _tar([("etc/", "d", b""), ("etc/.wh.hosts", "f", b""), ("var/", "d", b""),
+                  ("var/.wh..wh..opq", "f", b""), ("var/new", "f", b"n")])
     dest = tmp_path / "layer"
     dest.mkdir()
     diff_id = unpack(layer, str(dest))
@@ -110,13 +102,10 @@ def test_dotdot_names_are_confined_to_the_layer(tmp_path):
     assert (dest / "evil").read_bytes() == b"x" and not (tmp_path / "evil").exists()
 
 
-@pytest.mark.parametrize(
-    "entries",
-    [
-        [("link", "l", "/tmp"), ("link/evil", "f", b"x")],
-        [("hard", "h", "../../etc/passwd")],
-    ],
-)
+@pytest.mark.parametrize("entries", [
+    [("link", "l", "/tmp"), ("link/evil", "f", b"x")],
+    [("hard", "h", "../../etc/passwd")],
+])
 def test_members_cannot_escape_the_layer(tmp_path, entries):
     dest = tmp_path / "layer"
     dest.mkdir()
@@ -128,16 +117,7 @@ def test_members_cannot_escape_the_layer(tmp_path, entries):
 def test_hard_links_and_symlinks_unpack(tmp_path):
     dest = tmp_path / "layer"
     dest.mkdir()
-    unpack(
-        _tar(
-            [
-                ("bin/", "d", b""),
-                ("bin/busybox", "f", b"#!"),
-                ("bin/sh", "l", "/bin/busybox"),
-                ("bin/ash", "h", "bin/busybox"),
-            ]
-        ),
-        str(dest),
-    )
+    unpack(_tar([("bin/", "d", b""), ("bin/busybox", "f", b"#!"), ("bin/sh", "l", "/bin/busybox"),
+                 ("bin/ash", "h", "bin/busybox")]), str(dest))
     assert os.readlink(dest / "bin" / "sh") == "/bin/busybox"
     assert os.stat(dest / "bin" / "ash").st_ino == os.stat(dest / "bin" / "busybox").st_ino

@@ -18,12 +18,9 @@ def _child(store, tmp_path, name: str, content: str):
     config = json.loads(json.dumps(base.image_config))
     config["rootfs"]["diff_ids"].append(diff_id)
     cfg = canonical_json(config)
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG, "digest": store.blobs.put(cfg), "size": len(cfg)},
-        "layers": [*base.layers, desc],
-    }
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, "digest": store.blobs.put(cfg), "size": len(cfg)},
+                "layers": [*base.layers, desc]}
     return store.add_image(canonical_json(manifest), [name])
 
 
@@ -33,10 +30,8 @@ def test_tags_resolve_by_name_digest_and_id(store):
     assert store.resolve(f"busybox@{image.digest}").digest == image.digest
     assert store.resolve(image.id[7:19]).digest == image.digest
     store.tag("busybox", "myregistry.com/bb:v1")
-    assert store.resolve("myregistry.com/bb:v1").tags == [
-        "docker.io/library/busybox:latest",
-        "myregistry.com/bb:v1",
-    ]
+    assert store.resolve("myregistry.com/bb:v1").tags == ["docker.io/library/busybox:latest",
+                                                         "myregistry.com/bb:v1"]
     with pytest.raises(ImageError) as err:
         store.resolve("nothere:1")
     assert err.value.reason == "NotFound"
@@ -46,11 +41,11 @@ def test_prepare_rootfs_is_the_overlay_annotation(store, tmp_path):
     child = _child(store, tmp_path, "child:1", "c")
     ov = store.prepare_rootfs("child:1", "mkpyt-img-c1")
     assert len(ov["lower"]) == 2
-    assert ov["lower"][0] == store.layer_path(child.diff_ids[1])  # top first
+    assert ov["lower"][0] == store.layer_path(child.diff_ids[1])    # top first
     assert ov["lower"][1] == store.layer_path(child.diff_ids[0])
     assert open(os.path.join(ov["lower"][0], "file")).read() == "c"
     assert os.path.isdir(ov["upper"]) and os.path.isdir(ov["work"])
-    assert store.prepare_rootfs("child:1", "mkpyt-img-c1") == ov  # idempotent
+    assert store.prepare_rootfs("child:1", "mkpyt-img-c1") == ov          # idempotent
     with pytest.raises(ImageError, match="snapshot key"):
         store.prepare_rootfs("child:1", "../escape")
     store.release_rootfs("mkpyt-img-c1")
@@ -75,7 +70,7 @@ def test_rm_and_prune_free_exactly_what_nothing_uses(store, tmp_path):
     assert os.path.exists(store.layer_path(b.diff_ids[1]))
     store.remove("b:1")
     store.remove("busybox")
-    assert store.blobs.has(shared)  # the pause image still uses busybox's layer
+    assert store.blobs.has(shared)                          # the pause image still uses busybox's layer
     store.remove("registry.k8s.io/pause:3.9")
     assert list(store.blobs) == [] and os.listdir(store.layers_dir) == []
 
@@ -85,7 +80,7 @@ def test_untag_keeps_image_with_other_tags_and_prune_removes_dangling(store, tmp
     assert store.remove("other:1") == ["Untagged: docker.io/library/other:1"]
     assert store.exists("busybox")
     c = _child(store, tmp_path, "c:1", "c")
-    with store._index() as index:  # make c dangling, as a re-tagged build leaves its old image
+    with store._index() as index:          # make c dangling, as a re-tagged build leaves its old image
         index["refs"].pop("docker.io/library/c:1")
     deleted, freed = store.prune()
     assert deleted == [f"Deleted: {c.digest}"] and freed > 0

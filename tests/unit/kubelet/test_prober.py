@@ -11,7 +11,7 @@ class Clock:
 
 class FakeExec:
     def __init__(self):
-        self.results = {}  # argv[0] -> result
+        self.results = {}          # argv[0] -> result
         self.calls = []
 
     def exec(self, cid, argv, timeout):
@@ -28,12 +28,8 @@ class FakeExec:
 
 
 def make(container):
-    pod = podspec.parse_pod(
-        {
-            "metadata": {"name": "p", "uid": "u"},
-            "spec": {"containers": [dict(name="c", image="i", **container)]},
-        }
-    )
+    pod = podspec.parse_pod({"metadata": {"name": "p", "uid": "u"},
+                             "spec": {"containers": [dict(name="c", image="i", **container)]}})
     clock, ex = Clock(), FakeExec()
     m = ProbeManager(ex, clock)
     m.add_pod(pod)
@@ -41,20 +37,12 @@ def make(container):
 
 
 def test_liveness_failure_threshold_then_hold():
-    m, clock, ex = make(
-        {
-            "livenessProbe": {
-                "exec": {"command": ["live"]},
-                "periodSeconds": 5,
-                "failureThreshold": 3,
-                "initialDelaySeconds": 10,
-            }
-        }
-    )
+    m, clock, ex = make({"livenessProbe": {"exec": {"command": ["live"]}, "periodSeconds": 5,
+                                           "failureThreshold": 3, "initialDelaySeconds": 10}})
     info = ContainerInfo("id1", True, started_at=clock.t)
     ex.results["live"] = FAILURE
     m.step("u", {"c": info})
-    assert ex.calls == []  # initial delay
+    assert ex.calls == []                              # initial delay
     events = []
     for _ in range(3):
         clock.t += 10
@@ -64,27 +52,20 @@ def test_liveness_failure_threshold_then_hold():
     n = len(ex.calls)
     clock.t += 10
     m.step("u", {"c": info})
-    assert len(ex.calls) == n  # on hold until a new container id
+    assert len(ex.calls) == n                          # on hold until a new container id
     new = ContainerInfo("id2", True, started_at=clock.t)
     assert m.must_restart("u", "c", new) == ""
 
 
 def test_readiness_flips_with_success_threshold():
-    m, clock, ex = make(
-        {
-            "readinessProbe": {
-                "httpGet": {"port": 8080, "path": "/ready"},
-                "periodSeconds": 1,
-                "successThreshold": 2,
-                "failureThreshold": 1,
-            }
-        }
-    )
+    m, clock, ex = make({"readinessProbe": {"httpGet": {"port": 8080, "path": "/ready"},
+                                            "periodSeconds": 1, "successThreshold": 2,
+                                            "failureThreshold": 1}})
     info = ContainerInfo("id", True, started_at=clock.t)
-    assert not m.ready("u", "c", info)  # readiness starts as failure
+    assert not m.ready("u", "c", info)                 # readiness starts as failure
     m.step("u", {"c": info}, pod_ip="10.0.0.7")
     assert ex.calls[0] == ("http", "10.0.0.7", 8080, "/ready")
-    assert not m.ready("u", "c", info)  # one success < successThreshold 2
+    assert not m.ready("u", "c", info)                 # one success < successThreshold 2
     clock.t += 1
     m.step("u", {"c": info})
     assert m.ready("u", "c", info)
@@ -92,17 +73,14 @@ def test_readiness_flips_with_success_threshold():
     clock.t += 1
     m.step("u", {"c": info})
     assert not m.ready("u", "c", info)
-    assert m.must_restart("u", "c", info) == ""  # readiness never restarts
+    assert m.must_restart("u", "c", info) == ""        # readiness never restarts
 
 
 def test_startup_holds_liveness_and_readiness():
-    m, clock, ex = make(
-        {
-            "startupProbe": {"exec": {"command": ["start"]}, "periodSeconds": 1, "failureThreshold": 30},
-            "livenessProbe": {"exec": {"command": ["live"]}, "periodSeconds": 1},
-            "readinessProbe": {"tcpSocket": {"port": 80}, "periodSeconds": 1},
-        }
-    )
+    m, clock, ex = make({"startupProbe": {"exec": {"command": ["start"]}, "periodSeconds": 1,
+                                          "failureThreshold": 30},
+                         "livenessProbe": {"exec": {"command": ["live"]}, "periodSeconds": 1},
+                         "readinessProbe": {"tcpSocket": {"port": 80}, "periodSeconds": 1}})
     info = ContainerInfo("id", True, started_at=clock.t)
     ex.results["start"] = FAILURE
     for _ in range(3):
@@ -121,9 +99,8 @@ def test_startup_holds_liveness_and_readiness():
 
 
 def test_named_port_and_no_probes():
-    m, clock, ex = make(
-        {"ports": [{"name": "web", "containerPort": 3000}], "livenessProbe": {"tcpSocket": {"port": "web"}}}
-    )
+    m, clock, ex = make({"ports": [{"name": "web", "containerPort": 3000}],
+                         "livenessProbe": {"tcpSocket": {"port": "web"}}})
     info = ContainerInfo("id", True, started_at=clock.t)
     m.step("u", {"c": info}, pod_ip="10.0.0.2")
     assert ex.calls == [("tcp", "10.0.0.2", 3000)]

@@ -6,23 +6,11 @@ from minikube_py.kubelet import podspec, quantity
 from minikube_py.kubelet.podspec import PodSpecError
 
 
-@pytest.mark.parametrize(
-    "text,expected",
-    [
-        ("100m", Fraction(1, 10)),
-        ("1", 1),
-        ("128Mi", 128 * 2**20),
-        ("1G", 10**9),
-        ("1e3", 1000),
-        ("1.5Gi", 3 * 2**29),
-        ("0.5", Fraction(1, 2)),
-        ("2k", 2000),
-        ("1E2", 100),
-        (".5", Fraction(1, 2)),
-        (3, 3),
-        ("500n", Fraction(5, 10**7)),
-    ],
-)
+@pytest.mark.parametrize("text,expected", [
+    ("100m", Fraction(1, 10)), ("1", 1), ("128Mi", 128 * 2**20), ("1G", 10**9), ("1e3", 1000),
+    ("1.5Gi", 3 * 2**29), ("0.5", Fraction(1, 2)), ("2k", 2000), ("1E2", 100), (".5", Fraction(1, 2)),
+    (3, 3), ("500n", Fraction(5, 10**7)),
+])
 def test_parse(text, expected):
     assert quantity.parse(text) == expected
 
@@ -63,17 +51,13 @@ def test_load_and_default():
     assert pod["spec"]["restartPolicy"] == "Always"
     assert pod["spec"]["terminationGracePeriodSeconds"] == 30
     assert c["imagePullPolicy"] == "Always"
-    assert c["resources"]["requests"] == {"cpu": "500m", "memory": "64Mi"}  # requests default to limits
+    assert c["resources"]["requests"] == {"cpu": "500m", "memory": "64Mi"}   # requests default to limits
     assert c["ports"][0]["protocol"] == "TCP"
     probe = c["livenessProbe"]
-    assert (
-        probe["timeoutSeconds"],
-        probe["periodSeconds"],
-        probe["successThreshold"],
-        probe["failureThreshold"],
-    ) == (1, 10, 1, 3)
+    assert (probe["timeoutSeconds"], probe["periodSeconds"], probe["successThreshold"],
+            probe["failureThreshold"]) == (1, 10, 1, 3)
     assert probe["httpGet"]["path"] == "/" and probe["httpGet"]["scheme"] == "HTTP"
-    assert "namespace" not in raw["metadata"]  # the input is not modified
+    assert "namespace" not in raw["metadata"]     # the input is not modified
 
 
 def test_load_json_and_list():
@@ -81,17 +65,11 @@ def test_load_json_and_list():
     assert [p["metadata"]["name"] for p in pods] == ["a", "b"]
 
 
-@pytest.mark.parametrize(
-    "image,policy",
-    [
-        ("busybox", "Always"),
-        ("busybox:latest", "Always"),
-        ("busybox:1.36", "IfNotPresent"),
-        ("localhost:5000/busybox", "Always"),
-        ("localhost:5000/busybox:v1", "IfNotPresent"),
-        ("busybox@sha256:" + "a" * 64, "IfNotPresent"),
-    ],
-)
+@pytest.mark.parametrize("image,policy", [
+    ("busybox", "Always"), ("busybox:latest", "Always"), ("busybox:1.36", "IfNotPresent"),
+    ("localhost:5000/busybox", "Always"), ("localhost:5000/busybox:v1", "IfNotPresent"),
+    ("busybox@sha256:" + "a" * 64, "IfNotPresent"),
+])
 def test_pull_policy_default(image, policy):
     assert podspec.default_image_pull_policy(image) == policy
 
@@ -103,25 +81,13 @@ def _errors(pod):
 
 
 def test_errors_name_field_paths():
-    errs, text = _errors(
-        {
-            "metadata": {"name": "Bad_Name"},
-            "spec": {
-                "restartPolicy": "Sometimes",
-                "containers": [
-                    {"name": "a", "image": ""},
-                    {
-                        "name": "a",
-                        "image": "x",
-                        "ports": [{"containerPort": 70000}],
+    errs, text = _errors({"metadata": {"name": "Bad_Name"}, "spec": {
+        "restartPolicy": "Sometimes",
+        "containers": [{"name": "a", "image": ""},
+                       {"name": "a", "image": "x", "ports": [{"containerPort": 70000}],
                         "resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1", "memory": "1Q"}},
                         "volumeMounts": [{"name": "nope", "mountPath": "/x"}],
-                        "env": [{"name": "1BAD", "value": "x"}],
-                    },
-                ],
-            },
-        }
-    )
+                        "env": [{"name": "1BAD", "value": "x"}]}]}})
     assert errs["spec.containers[0].image"] == "Required value"
     assert errs["spec.containers[1].name"] == 'Duplicate value: "a"'
     assert "spec.restartPolicy" in errs and "Unsupported value" in errs["spec.restartPolicy"]
@@ -137,21 +103,9 @@ def test_errors_name_field_paths():
 def test_missing_containers_and_probe_handler():
     errs, _ = _errors({"metadata": {"name": "p"}, "spec": {}})
     assert errs["spec.containers"] == "Required value"
-    errs, _ = _errors(
-        {
-            "metadata": {"name": "p"},
-            "spec": {
-                "containers": [
-                    {
-                        "name": "c",
-                        "image": "i",
-                        "livenessProbe": {"periodSeconds": 0, "successThreshold": 2},
-                        "readinessProbe": {"tcpSocket": {"port": "web"}},
-                    }
-                ]
-            },
-        }
-    )
+    errs, _ = _errors({"metadata": {"name": "p"}, "spec": {"containers": [
+        {"name": "c", "image": "i", "livenessProbe": {"periodSeconds": 0, "successThreshold": 2},
+         "readinessProbe": {"tcpSocket": {"port": "web"}}}]}})
     assert "spec.containers[0].livenessProbe: must specify a handler type" in errs
     assert "spec.containers[0].livenessProbe.periodSeconds" in errs
     assert "spec.containers[0].livenessProbe.successThreshold" in errs
@@ -159,20 +113,11 @@ def test_missing_containers_and_probe_handler():
 
 
 def test_volume_validation():
-    errs, _ = _errors(
-        {
-            "metadata": {"name": "p"},
-            "spec": {
-                "volumes": [
-                    {"name": "v", "hostPath": {"path": "/x", "type": "Dir"}},
-                    {"name": "v", "emptyDir": {}},
-                    {"name": "w"},
-                    {"name": "s", "secret": {"secretName": "s", "items": [{"key": "k", "path": "../x"}]}},
-                ],
-                "containers": [{"name": "c", "image": "i"}],
-            },
-        }
-    )
+    errs, _ = _errors({"metadata": {"name": "p"}, "spec": {
+        "volumes": [{"name": "v", "hostPath": {"path": "/x", "type": "Dir"}},
+                    {"name": "v", "emptyDir": {}}, {"name": "w"},
+                    {"name": "s", "secret": {"secretName": "s", "items": [{"key": "k", "path": "../x"}]}}],
+        "containers": [{"name": "c", "image": "i"}]}})
     assert "spec.volumes[0].hostPath.type" in errs
     assert errs["spec.volumes[1].name"] == 'Duplicate value: "v"'
     assert "spec.volumes[2]: must specify a volume type" in errs

@@ -3,16 +3,10 @@ from minikube_py.kubelet.status import EXITED, RUNNING, EventRecorder, Instance,
 
 
 def pod(restart="Always", init=0, apps=("a",)):
-    return podspec.parse_pod(
-        {
-            "metadata": {"name": "p", "uid": "u", "namespace": "ns"},
-            "spec": {
-                "restartPolicy": restart,
-                "initContainers": [{"name": f"init{i}", "image": "i"} for i in range(init)],
-                "containers": [{"name": n, "image": "busybox"} for n in apps],
-            },
-        }
-    )
+    return podspec.parse_pod({"metadata": {"name": "p", "uid": "u", "namespace": "ns"}, "spec": {
+        "restartPolicy": restart,
+        "initContainers": [{"name": f"init{i}", "image": "i"} for i in range(init)],
+        "containers": [{"name": n, "image": "busybox"} for n in apps]}})
 
 
 def run(name, attempt=0, t=10.0):
@@ -20,17 +14,8 @@ def run(name, attempt=0, t=10.0):
 
 
 def ex(name, code, attempt=0, oom=False):
-    return Instance(
-        name,
-        f"{name}-{attempt}",
-        attempt,
-        "busybox",
-        state=EXITED,
-        started_at=1,
-        finished_at=2,
-        exit_code=code,
-        oom_killed=oom,
-    )
+    return Instance(name, f"{name}-{attempt}", attempt, "busybox", state=EXITED, started_at=1, finished_at=2,
+                    exit_code=code, oom_killed=oom)
 
 
 def conds(st):
@@ -41,12 +26,8 @@ def test_creating_pod_is_pending():
     st = status.pod_status(pod(), PodRuntimeView(host_ips=["192.168.9.1"]), now=5)
     assert st["phase"] == "Pending"
     assert st["containerStatuses"][0]["state"] == {"waiting": {"reason": "ContainerCreating"}}
-    assert conds(st) == {
-        "PodScheduled": "True",
-        "Initialized": "True",
-        "ContainersReady": "False",
-        "Ready": "False",
-    }
+    assert conds(st) == {"PodScheduled": "True", "Initialized": "True", "ContainersReady": "False",
+                         "Ready": "False"}
     assert st["hostIP"] == "192.168.9.1" and st["qosClass"] == "BestEffort"
 
 
@@ -62,17 +43,15 @@ def test_running_ready_pod():
 
 
 def test_crashloop_waiting_with_last_state():
-    view = PodRuntimeView(
-        instances={"a": [ex("a", 1, attempt=3), ex("a", 1, attempt=2)]},
-        waiting={"a": ("CrashLoopBackOff", "back-off 40s restarting failed container=a")},
-    )
+    view = PodRuntimeView(instances={"a": [ex("a", 1, attempt=3), ex("a", 1, attempt=2)]},
+                          waiting={"a": ("CrashLoopBackOff", "back-off 40s restarting failed container=a")})
     st = status.pod_status(pod(), view)
     cs = st["containerStatuses"][0]
     assert cs["state"]["waiting"]["reason"] == "CrashLoopBackOff"
     assert cs["lastState"]["terminated"]["exitCode"] == 1
     assert cs["lastState"]["terminated"]["reason"] == "Error"
     assert cs["restartCount"] == 3
-    assert st["phase"] == "Running"  # restartPolicy Always: restarting
+    assert st["phase"] == "Running"            # restartPolicy Always: restarting
     assert conds(st)["ContainersReady"] == "False"
 
 
@@ -84,9 +63,8 @@ def test_terminal_phases_and_reasons():
     st = status.pod_status(pod("Never"), PodRuntimeView(instances={"a": [ex("a", 137, oom=True)]}))
     assert st["phase"] == "Failed"
     assert st["containerStatuses"][0]["state"]["terminated"]["reason"] == "OOMKilled"
-    st = status.pod_status(
-        pod("OnFailure", apps=("a", "b")), PodRuntimeView(instances={"a": [ex("a", 0)], "b": [ex("b", 2)]})
-    )
+    st = status.pod_status(pod("OnFailure", apps=("a", "b")),
+                           PodRuntimeView(instances={"a": [ex("a", 0)], "b": [ex("b", 2)]}))
     assert st["phase"] == "Running"
 
 
@@ -97,9 +75,8 @@ def test_init_containers():
     assert st["containerStatuses"][0]["state"]["waiting"]["reason"] == "PodInitializing"
     assert conds(st)["Initialized"] == "False"
     assert "init0 init1" in st["conditions"][1]["message"]
-    st = status.pod_status(
-        p, PodRuntimeView(instances={"init0": [ex("init0", 0)], "init1": [ex("init1", 0)], "a": [run("a")]})
-    )
+    st = status.pod_status(p, PodRuntimeView(instances={"init0": [ex("init0", 0)], "init1": [ex("init1", 0)],
+                                                        "a": [run("a")]}))
     assert conds(st)["Initialized"] == "True" and st["phase"] == "Running"
     assert [s["ready"] for s in st["initContainerStatuses"]] == [True, True]
     failed = status.pod_status(pod("Never", init=1), PodRuntimeView(instances={"init0": [ex("init0", 1)]}))
@@ -134,34 +111,22 @@ def test_events_fold_repeats():
 
 
 def test_sidecar_counts_as_initialized_once_started():
-    p = podspec.parse_pod(
-        {
-            "metadata": {"name": "p", "uid": "u"},
-            "spec": {
-                "initContainers": [{"name": "side", "image": "i", "restartPolicy": "Always"}],
-                "containers": [{"name": "a", "image": "i"}],
-            },
-        }
-    )
+    p = podspec.parse_pod({"metadata": {"name": "p", "uid": "u"}, "spec": {
+        "initContainers": [{"name": "side", "image": "i", "restartPolicy": "Always"}],
+        "containers": [{"name": "a", "image": "i"}]}})
     view = PodRuntimeView(instances={"side": [run("side")]}, started=lambda n, i: False)
     st = status.pod_status(p, view)
     assert st["phase"] == "Pending" and conds(st)["Initialized"] == "False"
     view = PodRuntimeView(instances={"side": [run("side")], "a": [run("a")]})
     st = status.pod_status(p, view)
     assert st["phase"] == "Running" and conds(st)["Initialized"] == "True"
-    assert st["initContainerStatuses"][0]["ready"] is True  # a sidecar's readiness, not "completed"
+    assert st["initContainerStatuses"][0]["ready"] is True        # a sidecar's readiness, not "completed"
 
 
 def test_restart_policy_only_always_on_init_containers():
     import pytest
 
     with pytest.raises(podspec.PodSpecError, match=r"spec.initContainers\[0\].restartPolicy"):
-        podspec.parse_pod(
-            {
-                "metadata": {"name": "p"},
-                "spec": {
-                    "initContainers": [{"name": "s", "image": "i", "restartPolicy": "OnFailure"}],
-                    "containers": [{"name": "a", "image": "i"}],
-                },
-            }
-        )
+        podspec.parse_pod({"metadata": {"name": "p"}, "spec": {
+            "initContainers": [{"name": "s", "image": "i", "restartPolicy": "OnFailure"}],
+            "containers": [{"name": "a", "image": "i"}]}})

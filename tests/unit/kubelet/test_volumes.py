@@ -16,43 +16,25 @@ def pod(vols, mounts=()):
     return podspec.parse_pod({"metadata": meta, "spec": {"volumes": vols, "containers": containers}})
 
 
-OBJS = DictObjects(
-    configmaps={("ns", "cfg"): {"data": {"app.conf": "x=1", "other": "y"}, "binaryData": {"bin": "AAE="}}},
-    secrets={("ns", "sec"): {"data": {"password": base64.b64encode(b"s3cret").decode()}}},
-)
+OBJS = DictObjects(configmaps={("ns", "cfg"): {"data": {"app.conf": "x=1", "other": "y"},
+                                               "binaryData": {"bin": "AAE="}}},
+                   secrets={("ns", "sec"): {"data": {"password": base64.b64encode(b"s3cret").decode()}}})
 
 
 def test_plan_and_mounts(tmp_path):
-    p = pod(
-        [
-            {"name": "scratch", "emptyDir": {}},
-            {"name": "mem", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
-            {
-                "name": "cfg",
-                "configMap": {
-                    "name": "cfg",
-                    "items": [{"key": "app.conf", "path": "conf/app.conf", "mode": 0o600}],
-                },
-            },
-            {"name": "sec", "secret": {"secretName": "sec", "defaultMode": 0o400}},
-            {
-                "name": "info",
-                "downwardAPI": {
-                    "items": [
-                        {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
-                        {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}},
-                    ]
-                },
-            },
-            {"name": "host", "hostPath": {"path": str(tmp_path / "h"), "type": "DirectoryOrCreate"}},
-        ],
-        [
-            {"name": "scratch", "mountPath": "/scratch"},
-            {"name": "cfg", "mountPath": "/etc/app"},
-            {"name": "host", "mountPath": "/h", "readOnly": True},
-            {"name": "scratch", "mountPath": "/sub", "subPath": "x"},
-        ],
-    )
+    p = pod([{"name": "scratch", "emptyDir": {}},
+             {"name": "mem", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
+             {"name": "cfg", "configMap": {"name": "cfg", "items": [
+                 {"key": "app.conf", "path": "conf/app.conf", "mode": 0o600}]}},
+             {"name": "sec", "secret": {"secretName": "sec", "defaultMode": 0o400}},
+             {"name": "info", "downwardAPI": {"items": [{"path": "labels",
+                                                          "fieldRef": {"fieldPath": "metadata.labels"}},
+                                                         {"path": "name",
+                                                          "fieldRef": {"fieldPath": "metadata.name"}}]}},
+             {"name": "host", "hostPath": {"path": str(tmp_path / "h"), "type": "DirectoryOrCreate"}}],
+            [{"name": "scratch", "mountPath": "/scratch"}, {"name": "cfg", "mountPath": "/etc/app"},
+             {"name": "host", "mountPath": "/h", "readOnly": True},
+             {"name": "scratch", "mountPath": "/sub", "subPath": "x"}])
     plans = volumes.plan_volumes(p, str(tmp_path / "pods"), OBJS)
     assert plans["scratch"].host_path == str(tmp_path / "pods/u/volumes/kubernetes.io~empty-dir/scratch")
     assert not plans["scratch"].tmpfs
@@ -61,7 +43,7 @@ def test_plan_and_mounts(tmp_path):
     assert plans["cfg"].files == {"conf/app.conf": (b"x=1", 0o600)} and not plans["cfg"].tmpfs
     assert plans["info"].files["labels"][0] == b'a="b"'
     mounts = volumes.container_mounts(p["spec"]["containers"][0], plans)
-    assert [m["options"][-1] for m in mounts] == ["rw", "ro", "ro", "rw"]  # configMap always ro
+    assert [m["options"][-1] for m in mounts] == ["rw", "ro", "ro", "rw"]   # configMap always ro
     assert mounts[3]["source"].endswith("scratch/x")
 
     fake = FakeSyscalls()
@@ -87,43 +69,22 @@ def test_plan_and_mounts(tmp_path):
 def test_missing_objects_are_failed_mounts(tmp_path):
     with pytest.raises(VolumeError, match=r'MountVolume\.SetUp failed for volume "v" : configmap "nope"'):
         volumes.plan_volumes(pod([{"name": "v", "configMap": {"name": "nope"}}]), str(tmp_path), OBJS)
-    plans = volumes.plan_volumes(
-        pod([{"name": "v", "configMap": {"name": "nope", "optional": True}}]), str(tmp_path), OBJS
-    )
+    plans = volumes.plan_volumes(pod([{"name": "v", "configMap": {"name": "nope", "optional": True}}]),
+                                 str(tmp_path), OBJS)
     assert plans["v"].files == {}
     with pytest.raises(VolumeError, match="non-existent configmap key: missing"):
-        volumes.plan_volumes(
-            pod([{"name": "v", "configMap": {"name": "cfg", "items": [{"key": "missing", "path": "m"}]}}]),
-            str(tmp_path),
-            OBJS,
-        )
+        volumes.plan_volumes(pod([{"name": "v", "configMap": {"name": "cfg", "items": [
+            {"key": "missing", "path": "m"}]}}]), str(tmp_path), OBJS)
     with pytest.raises(VolumeError, match='secret "gone" not found'):
         volumes.plan_volumes(pod([{"name": "v", "secret": {"secretName": "gone"}}]), str(tmp_path), OBJS)
 
 
 def test_projected(tmp_path):
-    plans = volumes.plan_volumes(
-        pod(
-            [
-                {
-                    "name": "all",
-                    "projected": {
-                        "sources": [
-                            {"configMap": {"name": "cfg", "items": [{"key": "other", "path": "o"}]}},
-                            {"secret": {"name": "sec"}},
-                            {
-                                "downwardAPI": {
-                                    "items": [{"path": "ns", "fieldRef": {"fieldPath": "metadata.namespace"}}]
-                                }
-                            },
-                        ]
-                    },
-                }
-            ]
-        ),
-        str(tmp_path),
-        OBJS,
-    )
+    plans = volumes.plan_volumes(pod([{"name": "all", "projected": {"sources": [
+        {"configMap": {"name": "cfg", "items": [{"key": "other", "path": "o"}]}},
+        {"secret": {"name": "sec"}},
+        {"downwardAPI": {"items": [{"path": "ns", "fieldRef": {"fieldPath": "metadata.namespace"}}]}}]}}]),
+        str(tmp_path), OBJS)
     assert plans["all"].tmpfs
     assert {k: v[0] for k, v in plans["all"].files.items()} == {"o": b"y", "password": b"s3cret", "ns": b"ns"}
 

@@ -37,24 +37,21 @@ def test_default_spec_is_valid():
     spec.validate(spec.default_spec())
 
 
-@pytest.mark.parametrize(
-    "changes, field",
-    [
-        ({"process.args": []}, "process.args"),
-        ({"process.cwd": "relative"}, "process.cwd"),
-        ({"process.env": ["NOEQUALS"]}, "process.env[0]"),
-        ({"process.user": {"uid": -1}}, "process.user.uid"),
-        ({"process.oomScoreAdj": 5000}, "process.oomScoreAdj"),
-        ({"linux.namespaces": [{"type": "bogus"}]}, "linux.namespaces[0].type"),
-        ({"linux.namespaces": [{"type": "pid"}, {"type": "pid"}]}, "linux.namespaces[1].type"),
-        ({"linux.namespaces": [{"type": "user"}]}, "linux.uidMappings"),
-        ({"mounts": [{"destination": "relative"}]}, "mounts[0].destination"),
-        ({"hooks": {"prestart": [{"path": "rel"}]}}, "hooks.prestart[0].path"),
-        ({"hooks": {"whenever": []}}, "hooks.whenever"),
-        ({"annotations": {"mkpy.io/overlay": '{"lower": []}'}}, "annotations.mkpy.io/overlay"),
-        ({"linux.sysctl": {"kernel.x": 1}}, "linux.sysctl.kernel.x"),
-    ],
-)
+@pytest.mark.parametrize("changes, field", [
+    ({"process.args": []}, "process.args"),
+    ({"process.cwd": "relative"}, "process.cwd"),
+    ({"process.env": ["NOEQUALS"]}, "process.env[0]"),
+    ({"process.user": {"uid": -1}}, "process.user.uid"),
+    ({"process.oomScoreAdj": 5000}, "process.oomScoreAdj"),
+    ({"linux.namespaces": [{"type": "bogus"}]}, "linux.namespaces[0].type"),
+    ({"linux.namespaces": [{"type": "pid"}, {"type": "pid"}]}, "linux.namespaces[1].type"),
+    ({"linux.namespaces": [{"type": "user"}]}, "linux.uidMappings"),
+    ({"mounts": [{"destination": "relative"}]}, "mounts[0].destination"),
+    ({"hooks": {"prestart": [{"path": "rel"}]}}, "hooks.prestart[0].path"),
+    ({"hooks": {"whenever": []}}, "hooks.whenever"),
+    ({"annotations": {"mkpy.io/overlay": "{\"lower\": []}"}}, "annotations.mkpy.io/overlay"),
+    ({"linux.sysctl": {"kernel.x": 1}}, "linux.sysctl.kernel.x"),
+])
 def test_bad_config_names_the_field(changes, field):
     with pytest.raises(ContainerError, match=re.escape(f"config.json: {field}:")):
         spec.validate(_config(**changes))
@@ -81,8 +78,8 @@ def test_mount_options_split_into_flags_propagation_and_data():
 def test_inside_keeps_symlinks_in_the_rootfs(tmp_path):
     root = tmp_path / "root"
     (root / "etc").mkdir(parents=True)
-    (root / "evil").symlink_to("/etc")  # absolute: must mean the rootfs's /etc
-    (root / "up").symlink_to("../../../..")  # climbing out must stop at the rootfs
+    (root / "evil").symlink_to("/etc")          # absolute: must mean the rootfs's /etc
+    (root / "up").symlink_to("../../../..")      # climbing out must stop at the rootfs
     assert rootfs.inside(str(root), "/evil/passwd") == str(root / "etc" / "passwd")
     assert rootfs.inside(str(root), "/up/etc") == str(root / "etc")
 
@@ -90,23 +87,13 @@ def test_inside_keeps_symlinks_in_the_rootfs(tmp_path):
 def test_prepare_order_slave_root_mounts_hooks_then_pivot(tmp_path):
     root = tmp_path / "root"
     (root / "proc").mkdir(parents=True)
-    config = _config(
-        **{
-            "root.path": str(root),
-            "mounts": [
-                {"destination": "/proc", "type": "proc", "source": "proc"},
-                {"destination": "/data", "type": "bind", "source": str(tmp_path), "options": ["rbind", "ro"]},
-            ],
-        }
-    )
+    config = _config(**{"root.path": str(root), "mounts": [
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/data", "type": "bind", "source": str(tmp_path), "options": ["rbind", "ro"]}]})
     fake = FakeSyscalls()
     order = []
-    rootfs.prepare(
-        fake,
-        config,
-        lambda: order.append("createRuntime"),
-        lambda: order.append(("createContainer", len(fake.calls))),
-    )
+    rootfs.prepare(fake, config, lambda: order.append("createRuntime"),
+                   lambda: order.append(("createContainer", len(fake.calls))))
     names = fake.names()
     first = fake.calls[0]
     assert first.name == "mount" and first.args[1] == "/" and first.args[3] == shim.MS_SLAVE | shim.MS_REC
@@ -123,9 +110,8 @@ def test_prepare_mounts_the_overlay_annotation_on_root(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
     overlay = {"lower": ["/l1", "/l2"], "upper": "/u", "work": "/w"}
-    config = _config(
-        **{"root.path": str(root), "mounts": [], "annotations": {"mkpy.io/overlay": json.dumps(overlay)}}
-    )
+    config = _config(**{"root.path": str(root), "mounts": [],
+                        "annotations": {"mkpy.io/overlay": json.dumps(overlay)}})
     fake = FakeSyscalls()
     rootfs.prepare(fake, config, lambda: None, lambda: None)
     mount = fake.calls[2]
@@ -153,12 +139,8 @@ def test_parse_signal():
 
 
 def test_namespace_plan_joins_user_first_and_mount_last():
-    namespaces = [
-        {"type": "mount", "path": "/m"},
-        {"type": "pid"},
-        {"type": "network", "path": "/n"},
-        {"type": "user", "path": "/u"},
-    ]
+    namespaces = [{"type": "mount", "path": "/m"}, {"type": "pid"}, {"type": "network", "path": "/n"},
+                  {"type": "user", "path": "/u"}]
     config = _config(**{"linux.namespaces": namespaces})
     new, join = namespace_plan(config)
     assert new == {"pid"}
@@ -187,18 +169,8 @@ def test_pid_start_time_detects_reuse():
 def _state_dir(tmp_path, pid, start, fifo):
     st = StateDir(str(tmp_path), "mkpyt-rt-unit")
     os.makedirs(st.path)
-    st.write(
-        {
-            "id": st.id,
-            "pid": pid,
-            "pid_start_time": start,
-            "bundle": "/b",
-            "annotations": {"a": "b"},
-            "created": "t",
-            "cgroup": "/x",
-            "log_path": "/l",
-        }
-    )
+    st.write({"id": st.id, "pid": pid, "pid_start_time": start, "bundle": "/b", "annotations": {"a": "b"},
+              "created": "t", "cgroup": "/x", "log_path": "/l"})
     if fifo:
         os.mkfifo(st.file("exec.fifo"))
     return st
@@ -210,14 +182,8 @@ def test_status_from_pid_and_fifo(tmp_path):
     assert _state_dir(tmp_path / "b", me, pid_start_time(me), fifo=False).status() == "running"
     stopped = _state_dir(tmp_path / "c", me, pid_start_time(me) + 1, fifo=False)
     assert stopped.oci_state() | {"created": "t"} == {
-        "ociVersion": spec.OCI_VERSION,
-        "id": "mkpyt-rt-unit",
-        "status": "stopped",
-        "pid": 0,
-        "bundle": "/b",
-        "annotations": {"a": "b"},
-        "created": "t",
-    }
+        "ociVersion": spec.OCI_VERSION, "id": "mkpyt-rt-unit", "status": "stopped", "pid": 0,
+        "bundle": "/b", "annotations": {"a": "b"}, "created": "t"}
 
 
 def test_bad_ids_are_refused(tmp_path):

@@ -66,11 +66,8 @@ class FakeIptables:
                 elif op == "-X":
                     if table[chain]:
                         raise RestoreError(f"{line}: chain not empty")
-                    if any(
-                        " -j " in f" {r}" and r.rsplit("-j ", 1)[1].split()[0] == chain
-                        for rs in table.values()
-                        for r in rs
-                    ):
+                    if any(" -j " in f" {r}" and r.rsplit("-j ", 1)[1].split()[0] == chain
+                           for rs in table.values() for r in rs):
                         raise RestoreError(f"{line}: chain still referenced")
                     del table[chain]
                 else:

@@ -37,8 +37,7 @@ def test_headless_service_answers_ready_pod_ips(objects):
 def test_srv_records_name_the_port(objects):
     r = ClusterRecords(objects)
     assert r.lookup("_http._tcp.myapp-service.default.svc.cluster.local", "SRV").srv == [
-        (0, 100, 80, "myapp-service.default.svc.cluster.local.")
-    ]
+        (0, 100, 80, "myapp-service.default.svc.cluster.local.")]
     assert r.lookup("_nope._tcp.myapp-service.default.svc.cluster.local", "SRV").rcode == "NXDOMAIN"
 
 
@@ -70,26 +69,15 @@ def test_cluster_first_resolv_conf():
     assert render(pod, host_resolv_conf="nameserver 1.1.1.1\nsearch lan\n") == (
         "nameserver 10.96.0.10\n"
         "search shop.svc.cluster.local svc.cluster.local cluster.local lan\n"
-        "options ndots:5\n"
-    )
+        "options ndots:5\n")
 
 
 def test_default_and_none_policies():
     host = "nameserver 192.168.1.1\nsearch lan\n"
-    assert (
-        render({"spec": {"dnsPolicy": "Default"}}, host_resolv_conf=host)
-        == "nameserver 192.168.1.1\nsearch lan\n"
-    )
-    none = {
-        "spec": {
-            "dnsPolicy": "None",
-            "dnsConfig": {
-                "nameservers": ["9.9.9.9"],
-                "searches": ["a.b"],
-                "options": [{"name": "ndots", "value": "2"}],
-            },
-        }
-    }
+    assert render({"spec": {"dnsPolicy": "Default"}}, host_resolv_conf=host) == \
+        "nameserver 192.168.1.1\nsearch lan\n"
+    none = {"spec": {"dnsPolicy": "None", "dnsConfig": {"nameservers": ["9.9.9.9"], "searches": ["a.b"],
+                                                        "options": [{"name": "ndots", "value": "2"}]}}}
     assert render(none, host_resolv_conf=host) == "nameserver 9.9.9.9\nsearch a.b\noptions ndots:2\n"
     with pytest.raises(DnsError, match=r"spec\.dnsConfig\.nameservers"):
         render({"spec": {"dnsPolicy": "None"}})

@@ -25,10 +25,8 @@ class FakeClient:
 
     def list(self, resource):
         assert resource == "services"
-        return {
-            "items": [{"metadata": {"name": "a", "namespace": "default"}}],
-            "metadata": {"resourceVersion": "7"},
-        }
+        return {"items": [{"metadata": {"name": "a", "namespace": "default"}}],
+                "metadata": {"resourceVersion": "7"}}
 
     def watch(self, resource, resource_version=None):
         self.watched_from.append(resource_version)

@@ -16,9 +16,8 @@ def test_jump_is_inserted_once_first_and_stale_chains_go():
     ipt.tables["filter"]["FORWARD"].append('-m comment --comment "kubernetes forwarding rules" -j ACCEPT')
     objects.apply("Pod", pod("a", "10.244.0.11", {"app": "a"}))
     objects.apply("Pod", pod("b", "10.244.0.12", {"app": "b"}))
-    objects.apply(
-        "NetworkPolicy", {"metadata": {"name": "deny", "namespace": "default"}, "spec": {"podSelector": {}}}
-    )
+    objects.apply("NetworkPolicy", {"metadata": {"name": "deny", "namespace": "default"},
+                                    "spec": {"podSelector": {}}})
     enf = PolicyEnforcer(objects, None, iptables=ipt)
     enf.sync()
     enf.sync()

@@ -10,18 +10,12 @@ from minikube_py.network.policy.selectors import matches
 
 
 def pod(name, ip, labels, ns="default"):
-    return {
-        "metadata": {"name": name, "namespace": ns, "labels": labels},
-        "status": {"podIP": ip},
-        "spec": {"containers": [{"name": "c", "ports": [{"name": "http", "containerPort": 3000}]}]},
-    }
+    return {"metadata": {"name": name, "namespace": ns, "labels": labels}, "status": {"podIP": ip},
+            "spec": {"containers": [{"name": "c", "ports": [{"name": "http", "containerPort": 3000}]}]}}
 
 
-PODS = [
-    pod("web", "10.244.0.11", {"app": "web"}),
-    pod("cli", "10.244.0.12", {"app": "client"}),
-    pod("x", "10.244.1.5", {"app": "client"}, ns="other"),
-]
+PODS = [pod("web", "10.244.0.11", {"app": "web"}), pod("cli", "10.244.0.12", {"app": "client"}),
+        pod("x", "10.244.1.5", {"app": "client"}, ns="other")]
 
 
 def policy(spec, name="p"):
@@ -34,15 +28,9 @@ def test_unselected_pods_get_no_chain():
 
 
 def test_selected_pod_gets_default_deny_plus_allows():
-    spec = {
-        "podSelector": {"matchLabels": {"app": "web"}},
-        "ingress": [
-            {
-                "from": [{"podSelector": {"matchLabels": {"app": "client"}}}],
-                "ports": [{"port": "http"}, {"port": 8000, "endPort": 8080, "protocol": "UDP"}],
-            }
-        ],
-    }
+    spec = {"podSelector": {"matchLabels": {"app": "web"}},
+            "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "client"}}}],
+                         "ports": [{"port": "http"}, {"port": 8000, "endPort": 8080, "protocol": "UDP"}]}]}
     chains = Renderer(PODS, [], [policy(spec)]).render()
     (name,) = [c for c in chains if c != TOP]
     assert chains[TOP][-1].endswith(f"-d 10.244.0.11/32 -j {name}")
@@ -55,18 +43,9 @@ def test_selected_pod_gets_default_deny_plus_allows():
 
 
 def test_namespace_selector_and_ip_block_except():
-    spec = {
-        "podSelector": {},
-        "policyTypes": ["Ingress"],
-        "ingress": [
-            {
-                "from": [
-                    {"namespaceSelector": {"matchLabels": {"team": "a"}}},
-                    {"ipBlock": {"cidr": "192.168.0.0/16", "except": ["192.168.5.0/24"]}},
-                ]
-            }
-        ],
-    }
+    spec = {"podSelector": {}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "a"}}},
+                                  {"ipBlock": {"cidr": "192.168.0.0/16", "except": ["192.168.5.0/24"]}}]}]}
     ns = [{"metadata": {"name": "other", "labels": {"team": "a"}}}]
     chains = Renderer(PODS, ns, [policy(spec)]).render()
     text = "\n".join(f"{c} {r}" for c, rs in chains.items() for r in rs)
@@ -75,22 +54,15 @@ def test_namespace_selector_and_ip_block_except():
     assert blocks and chains[blocks[0]][0] == "-s 192.168.5.0/24 -j RETURN"
 
 
-@pytest.mark.parametrize(
-    "spec, field",
-    [
-        ({}, "spec.podSelector"),
-        ({"podSelector": {}, "policyTypes": ["Sideways"]}, "spec.policyTypes"),
-        (
-            {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "nope"}}]}]},
-            "spec.ingress[0].from[0].ipBlock.cidr",
-        ),
-        ({"podSelector": {}, "ingress": [{"from": [{}]}]}, "spec.ingress[0].from[0]"),
-        (
-            {"podSelector": {"matchExpressions": [{"key": "a", "operator": "Near"}]}},
-            "podSelector.matchExpressions[0]",
-        ),
-    ],
-)
+@pytest.mark.parametrize("spec, field", [
+    ({}, "spec.podSelector"),
+    ({"podSelector": {}, "policyTypes": ["Sideways"]}, "spec.policyTypes"),
+    ({"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "nope"}}]}]},
+     "spec.ingress[0].from[0].ipBlock.cidr"),
+    ({"podSelector": {}, "ingress": [{"from": [{}]}]}, "spec.ingress[0].from[0]"),
+    ({"podSelector": {"matchExpressions": [{"key": "a", "operator": "Near"}]}},
+     "podSelector.matchExpressions[0]"),
+])
 def test_bad_policies_name_the_field(spec, field):
     with pytest.raises(PolicyError, match=re.escape(field)):
         Renderer(PODS, [], [policy(spec)]).render()
@@ -101,6 +73,5 @@ def test_selectors():
     assert matches({"matchExpressions": [{"key": "a", "operator": "In", "values": ["1", "2"]}]}, {"a": "2"})
     assert not matches({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]}, {"a": "1"})
     assert matches({"matchExpressions": [{"key": "b", "operator": "DoesNotExist"}]}, {"a": "1"})
-    assert not matches(
-        {"matchLabels": {"a": "1"}, "matchExpressions": [{"key": "b", "operator": "Exists"}]}, {"a": "1"}
-    )
+    assert not matches({"matchLabels": {"a": "1"}, "matchExpressions": [{"key": "b", "operator": "Exists"}]},
+                       {"a": "1"})

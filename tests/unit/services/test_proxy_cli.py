@@ -11,14 +11,8 @@ from .objects import endpoints, service
 
 def test_render_prints_restore_text_and_walk_follows_it(tmp_path):
     f = tmp_path / "app.yaml"
-    f.write_text(
-        yaml.safe_dump_all(
-            [
-                service("myapp-service", "10.96.0.50"),
-                endpoints("myapp-service", ["10.244.0.11", "10.244.0.12"]),
-            ]
-        )
-    )
+    f.write_text(yaml.safe_dump_all([service("myapp-service", "10.96.0.50"),
+                                     endpoints("myapp-service", ["10.244.0.11", "10.244.0.12"])]))
     result = CliRunner().invoke(cli, ["proxy", "render", str(f)])
     assert result.exit_code == 0, result.output
     text = result.output
@@ -47,7 +41,6 @@ def test_walk_follows_a_node_port():
     nat = render([(sp, endpoints_for(endpoints("np", ["10.244.0.11"]), sp))]).text().split("COMMIT")[0]
     path = walk(nat, "192.168.77.2", 30080)
     assert "KUBE-NODEPORTS" in path[0] and path[1].startswith("KUBE-NODEPORTS:")
-    assert any("KUBE-EXT-" in line for line in path) and any(
-        "DNAT --to-destination 10.244.0.11:3000" in line for line in path
-    )
+    assert any("KUBE-EXT-" in line for line in path) and any("DNAT --to-destination 10.244.0.11:3000" in line
+                                                              for line in path)
     assert walk(nat, "192.168.77.2", 30081) == []

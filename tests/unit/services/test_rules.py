@@ -25,9 +25,8 @@ def test_chain_names_match_kube_proxy():
 
 
 def test_three_endpoints_get_probabilities_one_third_one_half_then_unconditional():
-    rs = render(
-        ports_of((service("web", "10.96.0.20"), endpoints("web", ["10.244.0.4", "10.244.0.2", "10.244.0.3"])))
-    )
+    rs = render(ports_of((service("web", "10.96.0.20"), endpoints("web", ["10.244.0.4", "10.244.0.2",
+                                                                            "10.244.0.3"]))))
     sp = service_ports(service("web", "10.96.0.20"))[0]
     svc = rs.nat[svc_chain(sp)]
     jumps = [r for r in svc if "KUBE-SEP-" in r]
@@ -42,10 +41,8 @@ def test_three_endpoints_get_probabilities_one_third_one_half_then_unconditional
         assert rs.nat[chain][-1].endswith(f"-j DNAT --to-destination {ip}:3000")
         assert f"-s {ip}/32 -j KUBE-MARK-MASQ" in rs.nat[chain][0]  # hairpin
     entry = [r for r in rs.nat["KUBE-SERVICES"] if svc_chain(sp) in r]
-    assert entry == [
-        '-m comment --comment "default/web:http cluster IP" -p tcp -m tcp -d 10.96.0.20/32'
-        f" --dport 80 -j {svc_chain(sp)}"
-    ]
+    assert entry == ['-m comment --comment "default/web:http cluster IP" -p tcp -m tcp -d 10.96.0.20/32'
+                     f' --dport 80 -j {svc_chain(sp)}']
     assert rs.nat["KUBE-SERVICES"][-1].endswith("-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS")
 
 
@@ -56,19 +53,12 @@ def test_unready_endpoints_get_no_chain_and_no_traffic():
     sp = service_ports(service("web", "10.96.0.20"))[0]
     assert [r for r in rs.nat[svc_chain(sp)] if "KUBE-SEP" in r] == [
         '-m comment --comment "default/web:http -> 10.244.0.2:3000"'
-        f" -j {sep_chain(sp, Endpoint('10.244.0.2', 3000))}"
-    ]
+        f' -j {sep_chain(sp, Endpoint("10.244.0.2", 3000))}']
 
 
 def test_service_without_ready_endpoints_is_rejected_in_filter():
-    rs = render(
-        ports_of(
-            (
-                service("web", "10.96.0.20", type_="NodePort", node_port=30080),
-                endpoints("web", [], ["10.244.0.9"]),
-            )
-        )
-    )
+    rs = render(ports_of((service("web", "10.96.0.20", type_="NodePort", node_port=30080),
+                          endpoints("web", [], ["10.244.0.9"]))))
     assert not [c for c in rs.nat if c.startswith(("KUBE-SVC", "KUBE-SEP", "KUBE-EXT"))]
     assert any("-d 10.96.0.20/32 --dport 80 -j REJECT" in r for r in rs.filter["KUBE-SERVICES"])
     assert any("--dport 30080 -j REJECT" in r for r in rs.filter["KUBE-EXTERNAL-SERVICES"])
@@ -79,10 +69,9 @@ def test_nodeport_and_load_balancer_go_through_ext_chain_that_masquerades():
     svc["status"] = {"loadBalancer": {"ingress": [{"ip": "192.168.77.200"}]}}
     rs = render(ports_of((svc, endpoints("web", ["10.244.0.2"]))))
     sp = service_ports(svc)[0]
-    ext = "KUBE-EXT-" + svc_chain(sp)[len("KUBE-SVC-") :]
+    ext = "KUBE-EXT-" + svc_chain(sp)[len("KUBE-SVC-"):]
     assert rs.nat["KUBE-NODEPORTS"] == [
-        f'-m comment --comment "default/web:http" -p tcp -m tcp --dport 30080 -j {ext}'
-    ]
+        f'-m comment --comment "default/web:http" -p tcp -m tcp --dport 30080 -j {ext}']
     assert any("-d 192.168.77.200/32 --dport 80" in r and r.endswith(ext) for r in rs.nat["KUBE-SERVICES"])
     assert rs.nat[ext][0].endswith("-j KUBE-MARK-MASQ") and rs.nat[ext][1] == f"-j {svc_chain(sp)}"
 
@@ -95,10 +84,8 @@ def test_masquerade_plumbing_uses_mark_0x4000():
 
 
 def test_cluster_cidr_masquerades_off_cluster_sources_only():
-    rs = render(
-        ports_of((service("web", "10.96.0.20"), endpoints("web", ["10.244.0.2"]))),
-        cluster_cidr="10.244.0.0/16",
-    )
+    rs = render(ports_of((service("web", "10.96.0.20"), endpoints("web", ["10.244.0.2"]))),
+                cluster_cidr="10.244.0.0/16")
     sp = service_ports(service("web", "10.96.0.20"))[0]
     assert "! -s 10.244.0.0/16 -j KUBE-MARK-MASQ" in rs.nat[svc_chain(sp)][0]
 
@@ -130,20 +117,15 @@ def test_headless_and_external_name_services_are_not_proxied():
     assert service_ports(service("x", "", type_="ExternalName")) == []
 
 
-@pytest.mark.parametrize(
-    "mutate, field",
-    [
-        (lambda s: s["spec"].update(clusterIP="10.96.0.300"), "spec.clusterIP"),
-        (lambda s: s["spec"]["ports"][0].update(port=70000), "spec.ports[0].port"),
-        (lambda s: s["spec"]["ports"][0].update(protocol="ICMP"), "spec.ports[0].protocol"),
-        (
-            lambda s: s["spec"].update(type="NodePort", ports=[{"port": 80, "nodePort": 80}]),
-            "spec.ports[0].nodePort",
-        ),
-        (lambda s: s["spec"].update(sessionAffinity="Cookie"), "spec.sessionAffinity"),
-        (lambda s: s["spec"].update(ports=[]), "spec.ports"),
-    ],
-)
+@pytest.mark.parametrize("mutate, field", [
+    (lambda s: s["spec"].update(clusterIP="10.96.0.300"), "spec.clusterIP"),
+    (lambda s: s["spec"]["ports"][0].update(port=70000), "spec.ports[0].port"),
+    (lambda s: s["spec"]["ports"][0].update(protocol="ICMP"), "spec.ports[0].protocol"),
+    (lambda s: s["spec"].update(type="NodePort", ports=[{"port": 80, "nodePort": 80}]),
+     "spec.ports[0].nodePort"),
+    (lambda s: s["spec"].update(sessionAffinity="Cookie"), "spec.sessionAffinity"),
+    (lambda s: s["spec"].update(ports=[]), "spec.ports"),
+])
 def test_bad_services_name_the_field(mutate, field):
     svc = service("web", "10.96.0.20")
     mutate(svc)
@@ -168,20 +150,13 @@ def test_external_traffic_policy_local_balances_over_local_endpoints_without_mas
 
     on_n3 = render([(sp, endpoints_for(eps, sp))], cluster_cidr="10.244.0.0/16", node_name="n3")
     assert svl not in on_n3.nat and not on_n3.nat[ext][-1].startswith("-j KUBE-SVL")
-    assert any(
-        "has no local endpoints" in r and "--dport 30080 -j DROP" in r
-        for r in on_n3.filter["KUBE-EXTERNAL-SERVICES"]
-    )
+    assert any("has no local endpoints" in r and "--dport 30080 -j DROP" in r
+               for r in on_n3.filter["KUBE-EXTERNAL-SERVICES"])
 
 
 def test_load_balancer_source_ranges_put_a_fw_chain_in_front():
-    svc = service(
-        "web",
-        "10.96.0.20",
-        type_="LoadBalancer",
-        node_port=30080,
-        loadBalancerSourceRanges=["192.168.0.0/16", "10.1.2.3/32"],
-    )
+    svc = service("web", "10.96.0.20", type_="LoadBalancer", node_port=30080,
+                  loadBalancerSourceRanges=["192.168.0.0/16", "10.1.2.3/32"])
     svc["status"] = {"loadBalancer": {"ingress": [{"ip": "192.168.77.200"}]}}
     rs = render(ports_of((svc, endpoints("web", ["10.244.0.2"]))))
     sp = service_ports(svc)[0]

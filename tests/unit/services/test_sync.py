@@ -15,14 +15,8 @@ from .objects import endpoints, service
 def world(monkeypatch):
     objects = ClusterObjects()
     ipt = FakeIptables()
-    proxier = Proxier(
-        objects,
-        None,
-        iptables=ipt,
-        cluster_cidr="10.244.0.0/16",
-        lb_pool="192.168.77.200-192.168.77.201",
-        manage_lb_addresses=False,
-    )
+    proxier = Proxier(objects, None, iptables=ipt, cluster_cidr="10.244.0.0/16",
+                      lb_pool="192.168.77.200-192.168.77.201", manage_lb_addresses=False)
     conntrack = []
     monkeypatch.setattr(proxier, "_conntrack", lambda *a: conntrack.append(" ".join(a)) or [" ".join(a)])
     return objects, ipt, proxier, conntrack
@@ -30,10 +24,8 @@ def world(monkeypatch):
 
 def add(objects, i, ips, **kw):
     objects.apply("Service", service(f"s{i}", f"10.96.1.{i}", **kw))
-    objects.apply(
-        "Endpoints",
-        endpoints(f"s{i}", ips, **{k: v for k, v in kw.items() if k in ("protocol", "port_name")}),
-    )
+    objects.apply("Endpoints", endpoints(f"s{i}", ips, **{k: v for k, v in kw.items()
+                                                         if k in ("protocol", "port_name")}))
 
 
 def kernel_equals_desired(ipt, proxier):
@@ -65,10 +57,8 @@ def test_a_change_rewrites_only_that_services_chains(world):
     assert not result.full
     sp3 = service_ports(service("s3", "10.96.1.3"))[0]
     # the service chain and the new endpoint's chain; nothing of s1, s2, s4, s5; KUBE-SERVICES unchanged
-    assert set(result.written) == {
-        f"nat/{svc_chain(sp3)}",
-        *(f"nat/{c.split()[-1]}" for c in ipt.tables["nat"][svc_chain(sp3)] if "10.244.0.4" in c),
-    }
+    assert set(result.written) == {f"nat/{svc_chain(sp3)}", *(f"nat/{c.split()[-1]}" for c in
+                                   ipt.tables["nat"][svc_chain(sp3)] if "10.244.0.4" in c)}
     assert "KUBE-SERVICES" not in result.restore_text
     kernel_equals_desired(ipt, proxier)
 
@@ -139,16 +129,12 @@ def test_removed_udp_endpoint_flushes_its_conntrack_entries(world):
 def test_load_balancer_gets_a_pool_address_and_keeps_it(world):
     objects, ipt, proxier, _ = world
     objects.apply("Service", service("a", "10.96.1.1", type_="LoadBalancer", node_port=30001))
-    objects.apply(
-        "Service",
-        service("b", "10.96.1.2", type_="LoadBalancer", node_port=30002, loadBalancerIP="192.168.77.200"),
-    )
+    objects.apply("Service", service("b", "10.96.1.2", type_="LoadBalancer", node_port=30002,
+                                     loadBalancerIP="192.168.77.200"))
     objects.apply("Endpoints", endpoints("a", ["10.244.0.2"]))
     proxier.sync()
-    assert proxier.load_balancer_ips() == {
-        ("default", "a"): "192.168.77.201",
-        ("default", "b"): "192.168.77.200",
-    }
+    assert proxier.load_balancer_ips() == {("default", "a"): "192.168.77.201",
+                                           ("default", "b"): "192.168.77.200"}
     assert "-d 192.168.77.201/32 --dport 80" in ipt.save("nat")
     objects.apply("Service", service("c", "10.96.1.3", type_="LoadBalancer", node_port=30003))
     proxier.sync()
@@ -157,10 +143,7 @@ def test_load_balancer_gets_a_pool_address_and_keeps_it(world):
 
 def test_pool_parsing():
     assert parse_pool("192.168.77.200-192.168.77.202") == [
-        "192.168.77.200",
-        "192.168.77.201",
-        "192.168.77.202",
-    ]
+        "192.168.77.200", "192.168.77.201", "192.168.77.202"]
     assert parse_pool("10.0.0.0/30") == ["10.0.0.1", "10.0.0.2"]
     with pytest.raises(ProxyError, match="pool"):
         LoadBalancerPool("10.0.0.5-10.0.0.1")
