@@ -6,7 +6,7 @@
     nodeInfo) or, when it exists, refresh its status;
   * heartbeat: renew the Lease kube-node-lease/<node> every 10 s (what the node lifecycle
     controller watches), and re-post the Node's Ready condition every 60 s;
-  * pods: list + watch pods with fieldSelector spec.nodeName=<node> into a local cache;
+  * pods: an Informer (list, then watch) of the pods with fieldSelector spec.nodeName=<node>;
   * status: PATCH pods/<name>/status; events: POST events; a terminated pod that the API asked
     to delete (deletionTimestamp) is finally deleted with grace 0, as kubelet does;
   * static pods get a *mirror pod* (annotation kubernetes.io/config.mirror) so `kubectl get
@@ -148,29 +148,32 @@ class NodeAPI:
         self.client = client
         self.node_name = node_name
         self.addresses = addresses
-        self._pods: dict[str, dict] = {}       # uid -> pod, kept by the watch
-        self._lock = threading.Lock()
+        from minikube_py.api.informer import Informer
+
+        self.informer = Informer(client, "pods", field_selector=f"spec.nodeName={node_name}")
         self._stop = threading.Event()
-        self._watch = None
         self._threads: list[threading.Thread] = []
-        self.synced = threading.Event()
         self.kubelet_port = 0          # set before start() when the kubelet serves HTTP
         self._node_uid = ""
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
         self.register_node()
-        for target, name in ((self._heartbeat_loop, "lease"), (self._watch_loop, "pod-watch")):
-            t = threading.Thread(target=target, name=name, daemon=True)
-            t.start()
-            self._threads.append(t)
+        self.informer.start()
+        t = threading.Thread(target=self._heartbeat_loop, name="lease", daemon=True)
+        t.start()
+        self._threads.append(t)
 
     def stop(self) -> None:
         self._stop.set()
-        if self._watch is not None:
-            self._watch.stop()
+        self.informer.stop()
         for t in self._threads:
             t.join(timeout=5)
+
+    def has_synced(self) -> bool:
+        """True once the first list of this node's pods has arrived (before that, a pod missing
+        from the cache is unknown, not deleted)."""
+        return self.informer.wait_synced(0)
 
     # -- the Node and its Lease ---------------------------------------------------------
     def register_node(self) -> dict:
@@ -214,36 +217,6 @@ class NodeAPI:
             self._stop.wait(LEASE_RENEW)
 
     # -- pods bound to this node ---------------------------------------------------------
-    def _watch_loop(self) -> None:
-        selector = f"spec.nodeName={self.node_name}"
-        while not self._stop.is_set():
-            try:
-                listing = self.client.list("pods", None, field_selector=selector)
-                with self._lock:
-                    self._pods = {p["metadata"]["uid"]: self._prepare(p) for p in listing.get("items") or []
-                                  if not self._is_mirror(p)}
-                self.synced.set()
-                rv = (listing.get("metadata") or {}).get("resourceVersion")
-                self._watch = self.client.watch("pods", None, resource_version=rv, field_selector=selector)
-                for ev in self._watch:
-                    if self._stop.is_set():
-                        return
-                    obj = ev.get("object") or {}
-                    uid = (obj.get("metadata") or {}).get("uid")
-                    kind = ev.get("type")
-                    if not uid or kind not in ("ADDED", "MODIFIED", "DELETED") or self._is_mirror(obj):
-                        continue                  # a mirror pod is our own report, not work to do
-                    with self._lock:
-                        if ev["type"] == "DELETED":
-                            self._pods.pop(uid, None)
-                        else:
-                            self._pods[uid] = self._prepare(obj)
-            except Exception:
-                if self._stop.is_set():
-                    return
-                log.warning("pod watch failed; listing again", exc_info=True)
-                self._stop.wait(1.0)
-
     @staticmethod
     def _is_mirror(pod: dict) -> bool:
         return "kubernetes.io/config.mirror" in ((pod.get("metadata") or {}).get("annotations") or {})
@@ -256,8 +229,9 @@ class NodeAPI:
         return pod
 
     def pods_for_node(self) -> dict[str, dict]:
-        with self._lock:
-            return dict(self._pods)
+        # Mirror pods are our own report of static pods, not work to do.
+        return {p["metadata"]["uid"]: self._prepare(p) for p in self.informer.list()
+                if not self._is_mirror(p)}
 
     # -- what the kubelet reports ----------------------------------------------------------
     def update_pod_status(self, pod: dict, status: dict) -> None:

@@ -359,7 +359,7 @@ class Kubelet:
             self._reported_errors = dict(self.static.errors)
         if self.api is not None:
             pods.update(self.api.pods_for_node())
-            complete = self.api.synced.is_set()
+            complete = self.api.has_synced()
         return pods, complete
 
     # ------------------------------------------------------------------ PLEG: relist

@@ -172,15 +172,16 @@ def force_cleanup(cfg) -> None:
         points = [line.split()[4] for line in f]
     for p in sorted((p for p in points if p.startswith(cfg.root)), key=len, reverse=True):
         subprocess.run(["umount", "-l", p], check=False)
-    from minikube_py.runtime.cgroups import open_cgroup
+    # The QoS tiers go only if empty: rmdir each one itself, never what is below it (other
+    # kubelets on this machine may have pods there).
+    import glob
 
     for tier in ("kubepods/besteffort", "kubepods/burstable", "kubepods"):
-        cg = open_cgroup(tier)
-        try:
-            if cg.exists():
-                cg.destroy(prune=True)
-        except Exception:  # noqa: BLE001 - a child still in use; the leak check will say which
-            pass
+        for path in glob.glob(f"/sys/fs/cgroup/{tier}") + glob.glob(f"/sys/fs/cgroup/*/{tier}"):
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
 
 
 @pytest.fixture
