@@ -162,11 +162,16 @@ class _WsClient(_ClientSide):
 
     async def incoming(self) -> AsyncIterator[tuple[int, bytes]]:
         async for msg in self.ws:
-            if msg.type == aiohttp.WSMsgType.BINARY and msg.data:
-                if msg.data[0] == CLOSE and len(msg.data) > 1:
-                    yield msg.data[1], b""  # v5: the client closed this channel (stdin EOF)
-                elif len(msg.data) > 1:
-                    yield msg.data[0], msg.data[1:]
+            if msg.type == aiohttp.WSMsgType.BINARY:
+                data = msg.data
+            elif msg.type == aiohttp.WSMsgType.TEXT:  # the Python client sends str as text frames
+                data = msg.data.encode()
+            else:
+                continue
+            if data[:1] == bytes([CLOSE]) and len(data) > 1:
+                yield data[1], b""  # v5: the client closed this channel (stdin EOF)
+            elif len(data) > 1:
+                yield data[0], data[1:]
 
     async def finish(self) -> None:
         await self.ws.close()

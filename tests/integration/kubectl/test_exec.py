@@ -90,7 +90,7 @@ def test_python_client_stream_exec(cluster):
     )
     resp.write_stdin("abc\n")
     resp.run_forever(timeout=20)
-    assert "got-abc" in resp.read_stdout()
+    assert "got-abc" in resp.read_stdout(timeout=10)
     assert resp.returncode == 4
     resp.close()
 
