@@ -152,6 +152,13 @@ async def handle_core(request: web.Request) -> web.StreamResponse:
 async def handle_group(request: web.Request) -> web.StreamResponse:
     group, version_ = request.match_info["group"], request.match_info["version"]
     segs = [s for s in request.match_info["tail"].split("/") if s]
+    if group == "metrics.k8s.io":
+        from . import metrics
+
+        res, ns, name, _sub = parse_resource_path(group, version_, segs)
+        if request.method != "GET":
+            raise ApiError("MethodNotAllowed", f"{res.group_resource} can only be read", code=405)
+        return _json(await metrics.serve(request.app[REGISTRY], res, ns, name, request.query))
     return await _with_warnings(handle_resource(request, group, version_, segs))
 
 

@@ -294,17 +294,26 @@ class Session:
     answered with SYN_REPLY (Kubernetes' servers accept every stream) and queued for `accept()`.
     """
 
-    def __init__(self, write: Callable[[bytes], None]) -> None:
+    HIGH_WATER = 4 << 20  # bytes waiting to be sent before a writer should pause
+
+    def __init__(self, write: Callable[[bytes], None], buffered: Callable[[], int] = lambda: 0) -> None:
         self._write = write
+        self._buffered = buffered
         self.codec = HeaderCodec()
         self.reader = FrameReader(self.codec)
         self.streams: dict[int, Stream] = {}
         self._accepted: asyncio.Queue[Stream | None] = asyncio.Queue()
         self.closed = False
+        self.lost = asyncio.Event()  # set once the connection is gone
 
     def send(self, frame: Frame) -> None:
         if not self.closed:
             self._write(encode(frame, self.codec))
+
+    async def drain(self) -> None:
+        """Wait while much is still unsent: a fast pod must not fill our memory for a slow client."""
+        while not self.closed and self._buffered() > self.HIGH_WATER:
+            await asyncio.sleep(0.005)  # the transport offers no awaitable "writable" for us
 
     async def accept(self) -> Stream | None:
         """The next stream the peer opened, or None once the connection is gone."""
@@ -352,6 +361,7 @@ class Session:
         if self.closed:
             return
         self.closed = True
+        self.lost.set()
         for s in self.streams.values():
             s.reset = True
             s._remote_fin()

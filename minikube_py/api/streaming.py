@@ -128,7 +128,7 @@ async def _upgrade_to_spdy(
     await resp.prepare(request)
     transport = request.transport
     assert transport is not None
-    session = spdy.Session(transport.write)
+    session = spdy.Session(transport.write, transport.get_write_buffer_size)
     request.protocol.set_parser(_RawFeeder(session, transport))  # type: ignore[arg-type]
     return session, resp
 
@@ -149,6 +149,9 @@ class _ClientSide:
 
     async def finish(self) -> None: ...
 
+    async def gone(self) -> None:
+        """Return once the client has hung up."""
+
 
 class _WsClient(_ClientSide):
     def __init__(self, ws: web.WebSocketResponse) -> None:
@@ -159,18 +162,22 @@ class _WsClient(_ClientSide):
 
     async def incoming(self) -> AsyncIterator[tuple[int, bytes]]:
         async for msg in self.ws:
-            if msg.type == aiohttp.WSMsgType.BINARY and msg.data:
-                if msg.data[0] == CLOSE and len(msg.data) > 1:
-                    yield msg.data[1], b""  # v5: the client closed this channel (stdin EOF)
-                elif len(msg.data) > 1:
-                    yield msg.data[0], msg.data[1:]
-            elif msg.type == aiohttp.WSMsgType.TEXT and msg.data:  # some clients send text frames
+            if msg.type == aiohttp.WSMsgType.BINARY:
+                data = msg.data
+            elif msg.type == aiohttp.WSMsgType.TEXT:  # the Python client sends str as text frames
                 data = msg.data.encode()
-                if len(data) > 1:
-                    yield data[0] - ord("0") if data[0] >= ord("0") else data[0], data[1:]
+            else:
+                continue
+            if data[:1] == bytes([CLOSE]) and len(data) > 1:
+                yield data[1], b""  # v5: the client closed this channel (stdin EOF)
+            elif len(data) > 1:
+                yield data[0], data[1:]
 
     async def finish(self) -> None:
         await self.ws.close()
+
+    async def gone(self) -> None:
+        return  # `incoming` ends only when the WebSocket is closed
 
 
 class _SpdyClient(_ClientSide):
@@ -186,6 +193,7 @@ class _SpdyClient(_ClientSide):
             status = json.loads(data or b"{}")
             data = b"" if status.get("status") == "Success" else str(status.get("message", "")).encode()
         stream.write(data)
+        await self.session.drain()
 
     async def incoming(self) -> AsyncIterator[tuple[int, bytes]]:
         queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
@@ -206,6 +214,9 @@ class _SpdyClient(_ClientSide):
                 yield item
         finally:
             done.cancel()
+
+    async def gone(self) -> None:
+        await self.session.lost.wait()
 
     async def finish(self) -> None:
         for channel in (STDOUT, STDERR, ERROR):
@@ -255,6 +266,9 @@ async def _bridge_exec(
                     await upstream.send_bytes(bytes([RESIZE]) + one)
             elif channel in (STDIN, RESIZE):
                 await upstream.send_bytes(bytes([channel]) + data)
+        # The client hung up (kubectl killed, laptop closed): end the command too.
+        await client.gone()
+        await upstream.close()
 
     uploader = asyncio.ensure_future(up())
     try:
@@ -352,6 +366,7 @@ async def _forward_one(base: str, path: str, port: str, data: spdy.Stream, error
                         payload = payload[2:]
                     if payload:
                         (data if channel == 0 else error).write(payload)
+                        await data.session.drain()
             finally:
                 uploader.cancel()
     except ApiError as e:
@@ -385,6 +400,40 @@ async def _serve_portforward(session: spdy.Session, base: str, path: str) -> Non
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def _portforward_channels(
+    request: web.Request, ws: web.WebSocketResponse, base: str, path: str, ports: list[str]
+) -> web.WebSocketResponse:
+    """Channel-style port-forward: port i uses channels 2i (data) and 2i+1 (error), each starting
+    with the port number — which is exactly what each kubelet WebSocket sends on its 0 and 1."""
+    async with contextlib.AsyncExitStack() as stack:
+        upstreams = [
+            await stack.enter_async_context(_kubelet_ws(base, path, [("ports", p)], CHANNEL_PROTOCOLS))
+            for p in ports
+        ]
+        await ws.prepare(request)
+        SESSIONS[("portforward", "websocket-channels")] += 1
+
+        async def down(i: int, upstream: aiohttp.ClientWebSocketResponse) -> None:
+            async for msg in upstream:
+                if msg.type == aiohttp.WSMsgType.BINARY and msg.data and msg.data[0] in (0, 1):
+                    await ws.send_bytes(bytes([2 * i + msg.data[0]]) + msg.data[1:])
+
+        async def up() -> None:
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.BINARY and len(msg.data) > 1 and msg.data[0] % 2 == 0:
+                    i = msg.data[0] // 2
+                    if i < len(upstreams):
+                        await upstreams[i].send_bytes(b"\x00" + msg.data[1:])
+
+        uploader = asyncio.ensure_future(up())
+        try:
+            await asyncio.gather(*(down(i, u) for i, u in enumerate(upstreams)))
+        finally:
+            uploader.cancel()
+            await ws.close()
+    return ws
+
+
 async def handle_portforward(
     request: web.Request, registry: Registry, ns: str, name: str
 ) -> web.StreamResponse:
@@ -392,18 +441,33 @@ async def handle_portforward(
     _pod, _node, base = await pod_and_kubelet(registry, ns, name)
     path = f"/portForward/{ns}/{name}"
     if kind == "websocket":
-        # kubectl >= 1.31: SPDY frames tunnelled in WebSocket binary messages.
-        ws = web.WebSocketResponse(protocols=(TUNNEL_PROTOCOL,), heartbeat=None, max_msg_size=0)
+        # kubectl >= 1.31: SPDY frames tunnelled in WebSocket binary messages. The Python client:
+        # the channel protocol, two channels per port.
+        ws = web.WebSocketResponse(
+            protocols=(TUNNEL_PROTOCOL, *CHANNEL_PROTOCOLS), heartbeat=None, max_msg_size=0
+        )
         if not ws.can_prepare(request).ok:
-            # Not a protocol we tunnel: failing the upgrade makes kubectl fall back to plain SPDY.
+            # Not a protocol we speak: failing the upgrade makes kubectl fall back to plain SPDY.
             raise bad_request(f"port-forward over WebSocket needs the {TUNNEL_PROTOCOL} subprotocol")
+        if ws.can_prepare(request).protocol != TUNNEL_PROTOCOL:
+            ports = [p for v in request.query.getall("ports", []) for p in v.split(",") if p]
+            if not ports or not all(p.isdigit() for p in ports):
+                raise bad_request("ports: one or more port numbers are required")
+            return await _portforward_channels(request, ws, base, path, ports)
         await ws.prepare(request)
         SESSIONS[("portforward", "websocket")] += 1
         out: asyncio.Queue[bytes | None] = asyncio.Queue()
-        session = spdy.Session(out.put_nowait)
+        queued = [0]  # bytes in `out`
+
+        def put(chunk: bytes) -> None:
+            queued[0] += len(chunk)
+            out.put_nowait(chunk)
+
+        session = spdy.Session(put, lambda: queued[0])
 
         async def writer() -> None:
             while (chunk := await out.get()) is not None:
+                queued[0] -= len(chunk)
                 await ws.send_bytes(chunk)
 
         async def reader() -> None:

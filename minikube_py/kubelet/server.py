@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 import time
 from typing import Any
 
 from aiohttp import web
 
-from minikube_py.kubelet import ociconfig, qos
+from minikube_py.kubelet import ociconfig, qos, streaming
 
 
 def _cgroup_stats(path: str) -> dict[str, Any]:
@@ -152,6 +153,16 @@ def make_app(kubelet: Any) -> web.Application:
         if attempt < 0 or not os.path.exists(path):
             raise web.HTTPBadRequest(
                 text=f'previous terminated container "{container}" in pod "{name}" not found')
+        if request.query.get("follow") == "true" and attempt == int(st.get("restartCount", 0)):
+
+            def running() -> bool:  # follow until this attempt of the container stops
+                now = _find(kubelet, ns, name)
+                cur = next((s for s in (now.status.get("containerStatuses") or []) if s["name"] == container),
+                           None) if now else None
+                return bool(cur and "running" in cur.get("state", {})
+                            and cur.get("restartCount", 0) == st.get("restartCount", 0))
+
+            return await streaming.serve_log_file(request, path, running)
 
         def read() -> str:
             with open(path) as f:
@@ -174,12 +185,12 @@ def make_app(kubelet: Any) -> web.Application:
         argv = request.query.getall("command", [])
         if not argv:
             raise web.HTTPBadRequest(text="you must specify at least 1 command")
-        ws = web.WebSocketResponse(protocols=CHANNEL_PROTOCOLS)
-        await ws.prepare(request)
-        want_stdin = request.query.get("stdin") in ("1", "true")
-        proc = kubelet.runtime.exec_stream(st["containerID"].split("://")[-1], argv, want_stdin)
-        await _pump_exec(ws, proc, want_stdin)
-        return ws
+        # The runtime's exec joins the container (namespaces, cgroup) and runs argv there; with
+        # ?tty=true it runs on our pseudo-terminal, so resizes reach it (kubelet/streaming.py).
+        cid = st["containerID"].split("://")[-1]
+        runtime_cli = [sys.executable, "-m", "minikube_py.runtime.cli", "--root", kubelet.runtime.root]
+        prefix = [*runtime_cli, "exec", cid]
+        return await streaming.serve_exec(request, argv, prefix=prefix)
 
     async def port_forward(request: web.Request) -> web.StreamResponse:
         ns, name = request.match_info["ns"], request.match_info["pod"]
@@ -204,45 +215,6 @@ def make_app(kubelet: Any) -> web.Application:
 
 
 CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io")
-
-
-async def _pump_exec(ws: web.WebSocketResponse, proc, want_stdin: bool) -> None:
-    """Copy the process's stdout/stderr to channels 1/2 and channel 0 to its stdin; end with the
-    Status on channel 3 (Success, or Failure with the exit code, as kubelet reports it)."""
-    loop = asyncio.get_running_loop()
-
-    async def copy(stream, channel: int) -> None:
-        while True:
-            chunk = await loop.run_in_executor(None, stream.read1, 32768)
-            if not chunk:
-                return
-            await ws.send_bytes(bytes([channel]) + chunk)
-
-    async def feed() -> None:
-        async for msg in ws:
-            if msg.type != web.WSMsgType.BINARY or not msg.data:
-                continue
-            if msg.data[0] == 0 and proc.stdin:
-                await loop.run_in_executor(None, proc.stdin.write, msg.data[1:])
-                await loop.run_in_executor(None, proc.stdin.flush)
-            elif msg.data[0] == 255 and proc.stdin:      # v5: "close stdin"
-                proc.stdin.close()
-
-    feeder = asyncio.ensure_future(feed()) if want_stdin else None
-    await asyncio.gather(copy(proc.stdout, 1), copy(proc.stderr, 2))
-    code = await loop.run_in_executor(None, proc.wait)
-    if feeder:
-        feeder.cancel()
-    if code == 0:
-        status = {"metadata": {}, "status": "Success"}
-    else:
-        status = {"metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
-                  "message": f"command terminated with non-zero exit code: exit status {code}",
-                  "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
-    import json
-
-    await ws.send_bytes(b"\x03" + json.dumps(status).encode())
-    await ws.close()
 
 
 async def _pump_port(ws: web.WebSocketResponse, kubelet: Any, rec: Any, port: int) -> None:

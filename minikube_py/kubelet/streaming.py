@@ -25,6 +25,7 @@ import fcntl
 import json
 import os
 import pty
+import signal
 import socket
 import struct
 import subprocess
@@ -104,9 +105,26 @@ class _Exec:
         elif self.proc.stdin:
             self.proc.stdin.close()
 
+    def kill(self) -> None:
+        """Kill the command and everything under it: with a runtime-exec prefix the process in the
+        container is a grandchild of ours, in a session of its own (so not our process group)."""
+        if self.proc.poll() is not None:
+            return
+        import psutil
+
+        try:
+            tree = [*psutil.Process(self.proc.pid).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            tree = []
+        for p in [*reversed(tree)]:  # the deepest first: nobody is left to restart anything
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.send_signal(signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
     def close(self) -> None:
         if self.proc.poll() is None:
-            self.proc.kill()
+            self.kill()
             self.proc.wait()
         if self.tty:
             with contextlib.suppress(OSError):
@@ -157,6 +175,8 @@ async def serve_exec(
             elif channel == RESIZE and tty:
                 size = json.loads(data)
                 set_window_size(ex.master, int(size.get("Width", 0)), int(size.get("Height", 0)))
+        # The other side hung up before the command ended: nobody will read it, stop it.
+        await loop.run_in_executor(None, ex.kill)
 
     feeder = asyncio.ensure_future(feed())
     try:
@@ -231,25 +251,28 @@ async def serve_log_file(
     resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
     resp.enable_chunked_encoding()
     await resp.prepare(request)
-    with open(path, "rb") as f:
-        lines = f.readlines()
-        if lines and not lines[-1].endswith(b"\n"):  # a line still being written: later
-            f.seek(-len(lines.pop()), os.SEEK_CUR)
-        text = "".join(_cri_text(x.decode(errors="replace")) for x in lines)
-        if tail is not None:
-            text = "".join(text.splitlines(keepends=True)[-tail:] if tail else [])
-        await resp.write(text.encode())
-        partial = b""
-        while follow and running():
-            chunk = f.read()
-            if not chunk:
-                await asyncio.sleep(0.1)  # a file has no "wait for more"; inotify would be next
-                continue
-            partial += chunk
-            *whole, partial = partial.split(b"\n")
-            if whole:
-                await resp.write(
-                    "".join(_cri_text(x.decode(errors="replace") + "\n") for x in whole).encode()
-                )
-    await resp.write_eof()
+    try:
+        with open(path, "rb") as f:
+            lines = f.readlines()
+            if lines and not lines[-1].endswith(b"\n"):  # a line still being written: later
+                f.seek(-len(lines.pop()), os.SEEK_CUR)
+            text = "".join(_cri_text(x.decode(errors="replace")) for x in lines)
+            if tail is not None:
+                text = "".join(text.splitlines(keepends=True)[-tail:] if tail else [])
+            await resp.write(text.encode())
+            partial = b""
+            while follow and running():
+                chunk = f.read()
+                if not chunk:
+                    await asyncio.sleep(0.1)  # a file has no "wait for more"; inotify would be next
+                    continue
+                partial += chunk
+                *whole, partial = partial.split(b"\n")
+                if whole:
+                    await resp.write(
+                        "".join(_cri_text(x.decode(errors="replace") + "\n") for x in whole).encode()
+                    )
+        await resp.write_eof()
+    except ConnectionResetError:  # the client left (kubectl logs -f ended with Ctrl-C)
+        pass
     return resp

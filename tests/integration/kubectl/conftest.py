@@ -15,6 +15,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from aiohttp import web
@@ -57,8 +58,8 @@ class StandInKubelet:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="mkpyt-kc-kubelet", daemon=True)
         self.runner: web.AppRunner | None = None
-        self.logs: dict[str, str] = {}  # container -> log file (plain text lines)
-        self.summary: dict = {}
+        self.logs: dict[tuple[str, bool], str] = {}  # (container, previous?) -> CRI-format log file
+        self.summary: Callable[[], dict] = dict  # what /stats/summary answers, set by a test
 
     def app(self) -> web.Application:
         async def exec_(request: web.Request) -> web.StreamResponse:
@@ -73,10 +74,14 @@ class StandInKubelet:
             )
 
         async def logs(request: web.Request) -> web.StreamResponse:
-            return await kstreaming.serve_log_file(request, self.logs[request.match_info["container"]])
+            container = request.match_info["container"]
+            path = self.logs.get((container, request.query.get("previous") == "true"))
+            if path is None:
+                raise web.HTTPBadRequest(text=f'previous terminated container "{container}" not found')
+            return await kstreaming.serve_log_file(request, path)
 
         async def stats(request: web.Request) -> web.Response:
-            return web.json_response(self.summary)
+            return web.json_response(self.summary())
 
         app = web.Application()
         app.router.add_route("*", "/exec/{ns}/{pod}/{container}", exec_)

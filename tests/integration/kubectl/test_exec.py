@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
-import pty
-import select
-import signal
-import struct
-import termios
+import subprocess
 import time
 
 import pytest
@@ -17,6 +11,7 @@ import pytest
 from minikube_py.api import streaming
 
 from .conftest import NEWEST, POD
+from .tty import tty_session
 
 
 @pytest.fixture(params=["1.20", "newest"])
@@ -55,67 +50,13 @@ def test_exec_stdin(cluster, kubectl):
     assert out.stdout == "HELLO\nWORLD\ndone\n"
 
 
-def _read_until(fd: int, needle: bytes, seen: bytearray, timeout: float = 20) -> bytes:
-    deadline = time.monotonic() + timeout
-    while needle not in seen:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            raise AssertionError(f"no {needle!r} in {bytes(seen)[-500:]!r}")
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:  # EIO: kubectl has exited
-            chunk = b""
-        if not chunk:
-            raise AssertionError(f"kubectl ended before {needle!r}: {bytes(seen)[-500:]!r}")
-        seen += chunk
-    return bytes(seen)
-
-
-def _winsize(rows: int, cols: int) -> bytes:
-    return struct.pack("HHHH", rows, cols, 0, 0)
-
-
 def test_exec_tty_typing_resize_exit(cluster, kubectl):
     """`kubectl exec -it POD -- sh` on a real terminal: what we type runs, a window resize reaches
     the remote terminal (`stty size`), and the shell's exit code comes back."""
     binary, _ = kubectl
-    argv = [binary, "--kubeconfig", cluster.kubeconfig, "exec", "-it", POD, "--", "sh"]
-    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"} | {"TERM": "xterm"}
-    size = _winsize(24, 80)
-    pid, master = pty.fork()
-    if pid == 0:  # the child: kubectl on a terminal 24x80 that is its controlling tty
-        try:
-            fcntl.ioctl(0, termios.TIOCSWINSZ, size)
-            os.execve(binary, argv, env)
-        finally:
-            os._exit(127)
-    seen = bytearray()
-    try:
-        os.write(master, b"stty size; echo MA''RK1\n")
-        out = _read_until(master, b"MARK1", seen)
-        assert b"24 80" in out
-        # The kernel sends SIGWINCH to kubectl; it sends a resize to the remote terminal.
-        fcntl.ioctl(master, termios.TIOCSWINSZ, _winsize(40, 100))
-        deadline = time.monotonic() + 20
-        while True:  # the resize travels asynchronously: ask until it has arrived
-            os.write(master, b"stty size; echo MA''RK2\n")
-            out = _read_until(master, b"MARK2", seen)
-            if b"40 100" in out or time.monotonic() > deadline:
-                break
-            del seen[:]
-        assert b"40 100" in out
-        os.write(master, b"exit 5\n")
-        with contextlib.suppress(AssertionError):
-            _read_until(master, b"\0never", seen, timeout=20)  # read to EOF
-        _, status = os.waitpid(pid, 0)
-        pid = 0
-    finally:
-        if pid:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        os.close(master)
+    seen, code = tty_session([binary, "--kubeconfig", cluster.kubeconfig, "exec", "-it", POD, "--", "sh"])
     assert b"command terminated with exit code 5" in seen
-    assert os.waitstatus_to_exitcode(status) == 5
+    assert code == 5
 
 
 def test_python_client_stream_exec(cluster):
@@ -149,6 +90,92 @@ def test_python_client_stream_exec(cluster):
     )
     resp.write_stdin("abc\n")
     resp.run_forever(timeout=20)
-    assert "got-abc" in resp.read_stdout()
+    assert "got-abc" in resp.read_stdout(timeout=10)
     assert resp.returncode == 4
     resp.close()
+
+
+def test_exec_into_an_unscheduled_pod_is_a_clear_error(cluster, kubectl):
+    binary, _ = kubectl
+    c = cluster.api.client
+    if not c.list("pods", "default", field_selector="metadata.name=mkpyt-kc-pending")["items"]:
+        c.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "mkpyt-kc-pending"},
+                "spec": {"containers": [{"name": "app", "image": "busybox:latest"}]},
+            }
+        )
+    out = cluster.kubectl(binary, "exec", "mkpyt-kc-pending", "--", "true", check=False)
+    assert out.returncode != 0
+    assert "pod mkpyt-kc-pending does not have a host assigned" in out.stderr
+
+
+@pytest.mark.parametrize("minor", range(27, 34))
+def test_every_bundled_kubectl_execs(cluster, minor):
+    """1.27-1.29 speak SPDY for exec, 1.30+ WebSocket (falling back to SPDY only on an upgrade failure)."""
+    binary = f"/usr/lib/google-cloud-sdk/bin/kubectl.1.{minor}"
+    if not os.path.exists(binary):
+        pytest.skip(f"{binary} is not installed")
+    transport = "spdy" if minor < 30 else "websocket"
+    before = _sessions(transport)
+    out = cluster.kubectl(binary, "exec", POD, "--", "sh", "-c", "echo hi; exit 2", check=False)
+    assert (out.returncode, out.stdout) == (2, "hi\n")
+    assert "command terminated with exit code 2" in out.stderr
+    assert _sessions(transport) == before + 1
+
+
+def test_kubectl_cp_both_ways(cluster, kubectl, tmp_path):
+    """`kubectl cp` is exec of `tar` with stdin/stdout streaming whole files."""
+    binary, _ = kubectl
+    src = tmp_path / "up.txt"
+    src.write_bytes(b"to the pod\n" * 1000)
+    cluster.kubectl(binary, "cp", str(src), f"{POD}:copied-{tmp_path.name}.txt")
+    back = tmp_path / "down.txt"
+    cluster.kubectl(binary, "cp", f"{POD}:copied-{tmp_path.name}.txt", str(back))
+    assert back.read_bytes() == src.read_bytes()
+
+
+def wait_for(cond, what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def _sleepers(tag: str) -> list:
+    import psutil
+
+    return [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", tag]]
+
+
+def test_killing_kubectl_ends_the_command(cluster, kubectl):
+    """A hung-up client ends the exec: the API server closes the kubelet's WebSocket and the
+    kubelet kills the command's process group."""
+    binary, transport = kubectl
+    tag = "31.4159" if transport == "spdy" else "27.1828"
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--kubeconfig",
+            cluster.kubeconfig,
+            "exec",
+            POD,
+            "--",
+            "sh",
+            "-c",
+            f"echo up; exec sleep {tag}",
+        ],
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert proc.stdout.readline() == b"up\n"
+        wait_for(lambda: _sleepers(tag), "the command to start")  # `up` comes just before exec
+        assert len(_sleepers(tag)) == 1
+    finally:
+        proc.kill()
+        proc.wait()
+    wait_for(lambda: not _sleepers(tag), "the command to end with its kubectl")

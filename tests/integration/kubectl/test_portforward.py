@@ -65,3 +65,23 @@ def test_port_forward_http(cluster, pod_server, which, request):
         proc.wait(10)
     used = {k[1] for k, v in streaming.SESSIONS.items() if k[0] == "portforward" and v > before.get(k, 0)}
     assert used == ({"spdy"} if which == "1.20" else {"websocket"})
+
+
+def test_python_client_port_forward(cluster, pod_server):
+    """The official client's `portforward(...)`: WebSocket channels 0/1 for the one port."""
+    from kubernetes import client as k8s
+    from kubernetes import config as kconfig
+    from kubernetes.stream import portforward
+
+    v1 = k8s.CoreV1Api(kconfig.new_client_from_config(config_file=cluster.kubeconfig))
+    before = streaming.SESSIONS[("portforward", "websocket-channels")]
+    pf = portforward(v1.connect_get_namespaced_pod_portforward, POD, "default", ports=str(pod_server))
+    sock = pf.socket(pod_server)
+    sock.sendall(b"GET /py HTTP/1.0\r\n\r\n")
+    got = b""
+    while chunk := sock.recv(4096):
+        got += chunk
+    sock.close()
+    assert got.startswith(b"HTTP/1.0 200") and got.endswith(b"hello from the pod, you asked for /py\n")
+    assert pf.error(pod_server) is None
+    assert streaming.SESSIONS[("portforward", "websocket-channels")] == before + 1
