@@ -54,6 +54,9 @@ def top_nodes(kube: Kube, name: str | None, selector: str | None) -> None:
         if not name
         else [kube.client.request("GET", f"{METRICS}/nodes/{name}")]
     )
+    if not items:
+        # kubectl's answer when the metrics API is there but no kubelet has reported yet.
+        raise KubeError("metrics not available yet")
     nodes = {n["metadata"]["name"]: n for n in kube.client.list("nodes").get("items") or []}
     rows = [["NAME", "CPU(cores)", "CPU%", "MEMORY(bytes)", "MEMORY%"]]
     for m in sorted(items, key=lambda m: m["metadata"]["name"]):

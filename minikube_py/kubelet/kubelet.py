@@ -623,7 +623,12 @@ class Kubelet:
                 last = self._latest(uid, c["name"])
                 info = last and ContainerInfo(last.container_id, last.state == RUNNING,
                                               last.started_at or 0.0)
-                if not self.probes.started(uid, c["name"], info) and not self._any_app_started(uid):
+                # Without a startup probe, a sidecar that has run once has started, even if
+                # it already exited (a relist can miss a short run): its restarts then happen
+                # beside the rest, and the next init container must not wait for them.
+                ran_once = not c.get("startupProbe") and last is not None and last.started_at is not None
+                if (not ran_once and not self.probes.started(uid, c["name"], info)
+                        and not self._any_app_started(uid)):
                     return      # the next init container waits until this sidecar has started
                 continue
             if last is None:

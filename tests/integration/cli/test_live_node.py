@@ -197,7 +197,4 @@ def test_verbs_on_a_live_node(node):
         proc.wait(10)
     out = mkpy(env, "delete", "deployment", "ticker").stdout
     assert out == 'deployment.apps "ticker" deleted\n'
-    if not followed:
-        # Seen on the kubelet branch as merged: its /containerLogs answers once and ignores
-        # follow=true (minikube_py/kubelet/server.py `logs`); the stand-in kubelet tests follow.
-        pytest.xfail("the node's kubelet does not stream /containerLogs?follow=true yet")
+    assert followed, "logs -f on a live node stopped following the container's output"
