@@ -81,6 +81,7 @@ def serve(
         encryption_key_file=encryption_key_file or None,
         tls_cert=tls_cert,
         tls_key=tls_key,
+        ca_file=ca,
         **(
             {"advertise": (advertise_address.rpartition(":")[0], int(advertise_address.rpartition(":")[2]))}
             if advertise_address
