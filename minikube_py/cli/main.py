@@ -20,7 +20,7 @@ COMMANDS: dict[str, str] = {
     "version": "minikube_py.cli.main:version",
     "demo": "minikube_py.cli.demo:demo",
     "node": "minikube_py.network.cli:node",
-    "token": "minikube_py.cluster.cli:token",
+    "token": "minikube_py.multinode.cli:token",
     "apiserver": "minikube_py.api.cli:apiserver",
     "controller-manager": "minikube_py.controllers.cli:controller_manager",
     "scheduler": "minikube_py.controllers.cli:scheduler",

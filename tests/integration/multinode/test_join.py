@@ -12,8 +12,8 @@ from minikube_py.api import auth
 from minikube_py.api.client import Client
 from minikube_py.api.errors import ApiError
 from minikube_py.api.server import ApiServer
-from minikube_py.cluster import join as joining
-from minikube_py.cluster import tokens
+from minikube_py.multinode import join as joining
+from minikube_py.multinode import tokens
 
 pytestmark = pytest.mark.integration
 
