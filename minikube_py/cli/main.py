@@ -26,6 +26,11 @@ COMMANDS: dict[str, str] = {
     "scheduler": "minikube_py.controllers.cli:scheduler",
     "image": "minikube_py.image.cli:image",
     "runtime": "minikube_py.runtime.cli:runtime",
+    "kubelet": "minikube_py.kubelet.cli:kubelet",
+    "proxy": "minikube_py.network.proxy.cli:proxy",
+    "up": "minikube_py.cluster.cli:up",
+    "down": "minikube_py.cluster.cli:down",
+    "status": "minikube_py.cluster.cli:status",
 }
 
 
