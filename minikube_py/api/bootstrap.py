@@ -6,7 +6,7 @@
                             kube-public/cluster-info discovery, without the JWS signature).
   POST /mkpy/join           with a bootstrap token: {"nodeName": N} -> a fresh per-node
                             token bound to system:node:N. Joining again replaces the old one.
-The client half is minikube_py/cluster/join.py.
+The client half is minikube_py/multinode/join.py.
 """
 
 from __future__ import annotations

@@ -43,9 +43,7 @@ def token() -> None:
 @click.option("--description", default="")
 @click.option("--print-join-command", is_flag=True, help="print the whole `mkpy node join ...` line")
 @click.option("--ca-file", default=os.path.join(auth.DEFAULT_PKI_DIR, "ca.crt"), show_default=True)
-def token_create(
-    kubeconfig: str, ttl: int, description: str, print_join_command: bool, ca_file: str
-) -> None:
+def token_create(kubeconfig: str, ttl: int, description: str, print_join_command: bool, ca_file: str) -> None:
     """Create a token and print it as <id>.<secret>."""
     from minikube_py.api.errors import ApiError
 
@@ -108,3 +106,78 @@ token.add_command(ca_hash)
 
 def default_node_name() -> str:
     return socket.gethostname().lower()
+
+
+# ---------------------------------------------------------------- node commands that need the API
+# They join the network layer's `mkpy node` group (up/down/exec stay there); main.py's COMMANDS
+# points "node" here so the group is loaded with them.
+from minikube_py.network.cli import node  # noqa: E402
+
+
+def _drain_error(e: Exception) -> click.ClickException:
+    return click.ClickException(str(e))
+
+
+@node.command("cordon")
+@kubeconfig_option
+@click.argument("name")
+def cordon(kubeconfig: str, name: str) -> None:
+    """Mark NAME unschedulable: no new pods go there."""
+    from .drain import DrainError, set_unschedulable
+
+    try:
+        changed = set_unschedulable(admin_client(kubeconfig), name, True)
+    except DrainError as e:
+        raise _drain_error(e) from None
+    click.echo(f"node/{name} {'cordoned' if changed else 'already cordoned'}")
+
+
+@node.command("uncordon")
+@kubeconfig_option
+@click.argument("name")
+def uncordon(kubeconfig: str, name: str) -> None:
+    """Mark NAME schedulable again."""
+    from .drain import DrainError, set_unschedulable
+
+    try:
+        changed = set_unschedulable(admin_client(kubeconfig), name, False)
+    except DrainError as e:
+        raise _drain_error(e) from None
+    click.echo(f"node/{name} {'uncordoned' if changed else 'already uncordoned'}")
+
+
+@node.command("drain")
+@kubeconfig_option
+@click.argument("name")
+@click.option("--ignore-daemonsets", is_flag=True, help="skip DaemonSet pods instead of failing")
+@click.option("--force", is_flag=True, help="also delete pods no controller will re-create")
+@click.option("--delete-emptydir-data", is_flag=True, help="also evict pods with emptyDir volumes")
+@click.option("--timeout", default=0.0, show_default=True, help="seconds to wait for the pods; 0 = forever")
+@click.option("--grace-period", default=-1, show_default=True, help="seconds per pod; -1 = the pod's own")
+def drain_cmd(
+    kubeconfig: str,
+    name: str,
+    ignore_daemonsets: bool,
+    force: bool,
+    delete_emptydir_data: bool,
+    timeout: float,
+    grace_period: int,
+) -> None:
+    """Cordon NAME, then evict its pods (their controllers re-create them elsewhere)."""
+    from minikube_py.api.errors import ApiError
+
+    from .drain import DrainError, drain
+
+    try:
+        drain(
+            admin_client(kubeconfig),
+            name,
+            ignore_daemonsets=ignore_daemonsets,
+            force=force,
+            delete_emptydir_data=delete_emptydir_data,
+            timeout=timeout,
+            grace_period=grace_period if grace_period >= 0 else None,
+            say=click.echo,
+        )
+    except (DrainError, ApiError) as e:
+        raise _drain_error(e) from None

@@ -1,16 +1,16 @@
 """Cordon, uncordon, drain: take a node out of service gently (kubectl's drain, step by step).
 
-  cordon    node.spec.unschedulable = true: the scheduler places no new pod there.
-  drain     cordon, then ask each pod to leave through POST pods/NAME/eviction (the API
-            may refuse with 429 while a PodDisruptionBudget forbids it; we retry), then
-            wait until they are gone. Their controllers re-create them on other nodes.
-  Which pods are not evicted, as kubectl decides:
-    mirror pods   (annotation kubernetes.io/config.mirror) the kubelet's static pods: the
-                  API copy cannot be evicted; skipped with a message.
-    DaemonSet     its controller would put it straight back: an error unless
-                  --ignore-daemonsets, then skipped with a message.
-    unmanaged     no controller re-creates it: an error unless --force, then deleted.
-    emptyDir      its data dies with it: an error unless --delete-emptydir-data.
+cordon    node.spec.unschedulable = true: the scheduler places no new pod there.
+drain     cordon, then ask each pod to leave through POST pods/NAME/eviction (the API
+          may refuse with 429 while a PodDisruptionBudget forbids it; we retry), then
+          wait until they are gone. Their controllers re-create them on other nodes.
+Which pods are not evicted, as kubectl decides:
+  mirror pods   (annotation kubernetes.io/config.mirror) the kubelet's static pods: the
+                API copy cannot be evicted; skipped with a message.
+  DaemonSet     its controller would put it straight back: an error unless
+                --ignore-daemonsets, then skipped with a message.
+  unmanaged     no controller re-creates it: an error unless --force, then deleted.
+  emptyDir      its data dies with it: an error unless --delete-emptydir-data.
 """
 
 from __future__ import annotations
@@ -77,7 +77,10 @@ def plan(pods: list[dict], *, ignore_daemonsets: bool, force: bool, delete_empty
         if owner is None and not force:
             p.errors.append(f"{ref}: not managed by a controller (use --force)")
             continue
-        if any("emptyDir" in v for v in (pod.get("spec") or {}).get("volumes") or []) and not delete_emptydir_data:
+        if (
+            any("emptyDir" in v for v in (pod.get("spec") or {}).get("volumes") or [])
+            and not delete_emptydir_data
+        ):
             p.errors.append(f"{ref}: uses emptyDir local storage (use --delete-emptydir-data)")
             continue
         p.evict.append(pod)
@@ -112,7 +115,9 @@ def drain(
     if set_unschedulable(client, node, True):
         say(f"node/{node} cordoned")
     pods = client.list("pods", None, field_selector=f"spec.nodeName={node}")["items"]
-    p = plan(pods, ignore_daemonsets=ignore_daemonsets, force=force, delete_emptydir_data=delete_emptydir_data)
+    p = plan(
+        pods, ignore_daemonsets=ignore_daemonsets, force=force, delete_emptydir_data=delete_emptydir_data
+    )
     for msg in p.skipped:
         say(f"Warning: {msg}")
     if p.errors:
