@@ -77,3 +77,43 @@ def join(
     ca_pem = discover_ca(server, ca_cert_hash)
     token = exchange_token(server, ca_pem, bootstrap_token, node_name)
     return auth.write_node_kubeconfig(kubeconfig, server, token, ca_pem, node_name)
+
+
+def node_ip_towards(server: str) -> str:
+    """The local address the kernel would use to reach `server`: our LAN IP on that network.
+
+    (connect() on a UDP socket sends nothing; it only picks the route and the source address.)"""
+    import socket
+    import urllib.parse
+
+    url = urllib.parse.urlsplit(server)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect((url.hostname or "127.0.0.1", url.port or 6443))
+        return s.getsockname()[0]
+
+
+def claim_pod_cidr(kubeconfig: str, node_name: str, timeout: float = 60.0) -> str:
+    """Make our Node object (if it is not there yet) and wait for the node-IPAM controller to give
+    it a pod CIDR: the node network must be built with it before the kubelet starts."""
+    import time
+
+    c = Client.from_kubeconfig(kubeconfig, timeout=10)
+    try:
+        try:
+            c.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node_name}})
+        except ApiError as e:
+            if e.code != 409:
+                raise JoinError(f"register node {node_name}: {e.reason}: {e.message}") from None
+        deadline = time.monotonic() + timeout
+        while True:
+            cidr = (c.get("nodes", node_name).get("spec") or {}).get("podCIDR")
+            if cidr:
+                return cidr
+            if time.monotonic() > deadline:
+                raise JoinError(
+                    f"node {node_name} got no spec.podCIDR in {timeout:.0f} s: is the control plane's "
+                    "controller-manager running with the nodeipam controller?"
+                )
+            time.sleep(0.3)
+    finally:
+        c.close()
