@@ -23,6 +23,14 @@ MKPY = [sys.executable, "-m", "minikube_py"]
 
 
 def run(*args: str, timeout: float = 180) -> str:
+    t0 = time.monotonic()
+    try:
+        return _run(*args, timeout=timeout)
+    finally:
+        print(f"mkpy {args[0]} {args[1]}: {time.monotonic() - t0:.1f}s")
+
+
+def _run(*args: str, timeout: float = 180) -> str:
     res = subprocess.run([*MKPY, *args], capture_output=True, text=True, timeout=timeout)
     assert res.returncode == 0, f"mkpy {' '.join(args)} -> {res.returncode}\n{res.stdout}\n{res.stderr}"
     return res.stdout
@@ -38,6 +46,14 @@ def paths(base, name: str) -> list[str]:
 
 
 def wait_for(what, check, timeout=90.0):
+    t0 = time.monotonic()
+    try:
+        return _wait_for(what, check, timeout)
+    finally:
+        print(f"{what}: {time.monotonic() - t0:.1f}s")
+
+
+def _wait_for(what, check, timeout):
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -68,7 +84,8 @@ def two_nodes(tmp_path):
         run(
             "up", *paths(base, "cp"), "--kubeconfig", kc, "--api-port", str(port),
             "--advertise-address", "127.0.0.2", "--lb-pool", "192.168.77.200-192.168.77.205",
-            "--node-monitor-grace-period", "4", "--pod-eviction-timeout", "2",
+            # kubelets renew their lease every 10 s: a shorter grace period would flap
+            "--node-monitor-grace-period", "15", "--pod-eviction-timeout", "2",
         )  # fmt: skip
         line = run("token", "create", "--kubeconfig", kc, "--print-join-command")
         words = line.split()
