@@ -22,12 +22,14 @@ fi
 #   docker-registry skopeo umoci                     a real registry and image tools for interop tests
 #   etcd-server etcd-client                          the multi-machine store
 #   runc crun containernetworking-plugins hyperfine  baselines for tests and benchmarks
+#   vagrant                                          `vagrant validate` of the lab cluster's Vagrantfile
 APT_PACKAGES=(
   python3 python3-venv python3-dev gcc libc6-dev libcap-dev
   iproute2 iptables conntrack kmod util-linux
   busybox-static user-mode-linux uml-utilities
   docker-registry skopeo umoci etcd-server etcd-client
   runc crun containernetworking-plugins hyperfine
+  vagrant
 )
 
 missing=()
