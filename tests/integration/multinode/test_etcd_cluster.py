@@ -90,3 +90,35 @@ def test_one_member_lost_reads_and_writes_go_on_and_a_restart_keeps_everything(e
         assert api2.client.get("configmaps", "after")["data"] == {"v": "2"}
     finally:
         api2.stop()
+
+
+def test_mkpy_up_on_etcd_survives_down_and_up(etcd3, tmp_path):
+    """`mkpy up --store etcd://...`: after `mkpy down` (which wipes the state root) a new `mkpy up`
+    finds the objects again, because they live in etcd."""
+    import os
+    import subprocess
+    import sys
+
+    from minikube_py.api.client import Client
+    from minikube_py.api.testing import free_port
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    mkpy = [sys.executable, "-m", "minikube_py"]
+    kc = str(tmp_path / "admin.kubeconfig")
+    args = [
+        "up", "--store", etcd3.url, "--state-root", f"{tmp_path}/state", "--run-root", f"{tmp_path}/run",
+        "--log-dir", f"{tmp_path}/log", "--kubeconfig", kc, "--node-name", "mkpyt-mn-etcd",
+        "--node-netns", "mkpyt-mn-etcd", "--netns-prefix", "mkpyt-mn-etcd-", "--api-port", str(free_port()),
+        "--kubelet-port", str(free_port()), "--lb-pool", "192.168.77.230-192.168.77.235",
+    ]  # fmt: skip
+    down = [*mkpy, "down", "--run-root", f"{tmp_path}/run"]
+    try:
+        subprocess.run([*mkpy, *args], check=True, capture_output=True, timeout=180)
+        Client.from_kubeconfig(kc).create(cm("kept", "in-etcd"))
+        subprocess.run(down, check=True, capture_output=True, timeout=180)
+        assert not os.path.exists(f"{tmp_path}/state")
+        subprocess.run([*mkpy, *args], check=True, capture_output=True, timeout=180)
+        assert Client.from_kubeconfig(kc).get("configmaps", "kept")["data"] == {"v": "in-etcd"}
+    finally:
+        subprocess.run(down, capture_output=True, timeout=180)
