@@ -44,17 +44,29 @@ def token() -> None:
 @click.option("--print-join-command", is_flag=True, help="print the whole `mkpy node join ...` line")
 @click.option("--ca-file", default="", help="the cluster CA (default: the one in the kubeconfig)")
 @click.option("--server", default="", help="the URL workers dial (default: the kubeconfig's server)")
+@click.argument("given", required=False, default="")
 def token_create(
-    kubeconfig: str, ttl: int, description: str, print_join_command: bool, ca_file: str, server: str
+    kubeconfig: str,
+    ttl: int,
+    description: str,
+    print_join_command: bool,
+    ca_file: str,
+    server: str,
+    given: str,
 ) -> None:
-    """Create a token and print it as <id>.<secret>."""
+    """Create a token (GIVEN, else a random one) and print it as <id>.<secret>."""
     from minikube_py.api.errors import ApiError
 
     from .tokens import create_token
 
+    if given:
+        try:
+            auth.split_token(given)
+        except auth.TokenError as e:
+            raise click.BadParameter(str(e), param_hint="GIVEN") from None
     c = admin_client(kubeconfig)
     try:
-        t = create_token(c, ttl, description)
+        t = create_token(c, ttl, description, given)
     except ApiError as e:
         raise click.ClickException(f"{e.reason}: {e.message}") from None
     if not print_join_command:
