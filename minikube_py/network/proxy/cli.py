@@ -164,6 +164,13 @@ def _ensure_kube_dns(client: object, svc: dict, eps: dict) -> None:
     from minikube_py.api.errors import ApiError
 
     for obj in (svc, eps):
+        kind = "services" if obj["kind"] == "Service" else "endpoints"
+        try:  # another node's proxy may have published it (a second create would clash on the IP)
+            client.get(kind, obj["metadata"]["name"], "kube-system")  # type: ignore[attr-defined]
+            continue
+        except ApiError as exc:
+            if exc.code != 404:
+                raise
         try:
             client.create(obj)  # type: ignore[attr-defined]
         except ApiError as exc:
