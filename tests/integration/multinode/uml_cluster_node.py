@@ -211,6 +211,8 @@ def control_plane(results: str, pki: str, token: str) -> dict:
     )
     out["back_after"] = round(time.monotonic() - t, 1)
     set_phase(c, "done")
+    # w1 must see "done" before this VM (and the API with it) goes away
+    until("w1's goodbye", lambda: c.get("configmaps", "mkpyt-mn-bye-w1"), 60)
     return out
 
 
@@ -238,6 +240,8 @@ def worker(role: str, token: str, ca_hash: str) -> dict:
     want = "stop-w2" if role == "w2" else "done"
     until(want, lambda: phase_of(c) in (want, "done"), 400)
     log(f"leaving at {want}")  # w2: the VM powers off, like a machine losing power
+    if role != "w2":
+        c.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"mkpyt-mn-bye-{role}"}})
     return r
 
 
