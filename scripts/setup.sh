@@ -23,6 +23,7 @@ fi
 #   etcd-server etcd-client                          the multi-machine store
 #   runc crun containernetworking-plugins hyperfine  baselines for tests and benchmarks
 #   curl                                             tests/integration/up calls Services from the node netns
+#   vagrant                                          `vagrant validate` of the lab cluster's Vagrantfile
 APT_PACKAGES=(
   python3 python3-venv python3-dev gcc libc6-dev libcap-dev
   iproute2 iptables conntrack kmod util-linux
@@ -30,6 +31,7 @@ APT_PACKAGES=(
   docker-registry skopeo umoci etcd-server etcd-client
   runc crun containernetworking-plugins hyperfine
   curl
+  vagrant
 )
 
 missing=()

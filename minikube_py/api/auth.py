@@ -149,3 +149,140 @@ def write_kubeconfig(
     }
     _write_private(path, yaml.safe_dump(cfg, sort_keys=False).encode())
     return path
+
+
+# ---------------------------------------------------------------- loopback, the CA hash
+# Only these listen addresses may serve plain HTTP; every other address (127.0.0.2 too,
+# which tests use as "another machine") gets TLS and mandatory authentication.
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    return host.strip("[]") in LOOPBACK
+
+
+def ca_cert_hash(ca_pem: bytes) -> str:
+    """kubeadm's --discovery-token-ca-cert-hash: sha256 of the CA's SubjectPublicKeyInfo (DER).
+
+    Pinning the public key (not the whole certificate) lets a joining node trust a CA it
+    downloaded over an unverified connection: a man in the middle cannot forge that key."""
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    cert = x509.load_pem_x509_certificate(ca_pem)
+    spki = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return "sha256:" + hashlib.sha256(spki).hexdigest()
+
+
+# ---------------------------------------------------------------- bootstrap tokens
+# The format and the Secret are kubeadm's: `abcdef.0123456789abcdef`, stored in kube-system as
+# Secret `bootstrap-token-<id>` of type bootstrap.kubernetes.io/token.
+BOOTSTRAP_TYPE = "bootstrap.kubernetes.io/token"
+BOOTSTRAP_PREFIX = "bootstrap-token-"
+BOOTSTRAP_GROUP = "system:bootstrappers"
+NODE_CREDENTIAL_TYPE = "mkpy.io/node-credential"
+NODE_CREDENTIAL_PREFIX = "node-credential-"
+NODES_GROUP = "system:nodes"
+_TOKEN_RE = r"^([a-z0-9]{6})\.([a-z0-9]{16})$"
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+class TokenError(ValueError):
+    """A token that is malformed (named in the message)."""
+
+
+def new_token() -> str:
+    pick = secrets.choice
+    return "".join(pick(_ALPHABET) for _ in range(6)) + "." + "".join(pick(_ALPHABET) for _ in range(16))
+
+
+def split_token(token: str) -> tuple[str, str]:
+    import re
+
+    m = re.match(_TOKEN_RE, token or "")
+    if not m:
+        raise TokenError(f"token {token!r}: want <6 chars [a-z0-9]>.<16 chars [a-z0-9]>")
+    return m.group(1), m.group(2)
+
+
+def _b64s(s: str) -> str:
+    return base64.b64encode(s.encode()).decode()
+
+
+def bootstrap_token_secret(token: str, ttl_seconds: int = 86400, description: str = "") -> dict:
+    """The Secret that makes `token` valid for joining until now + ttl (0 = forever)."""
+    token_id, token_secret = split_token(token)
+    data = {
+        "token-id": token_id,
+        "token-secret": token_secret,
+        "usage-bootstrap-authentication": "true",
+        "auth-extra-groups": "system:bootstrappers:mkpy:default-node-token",
+    }
+    if description:
+        data["description"] = description
+    if ttl_seconds:
+        until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl_seconds)
+        data["expiration"] = until.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": BOOTSTRAP_PREFIX + token_id, "namespace": "kube-system"},
+        "type": BOOTSTRAP_TYPE,
+        "data": {k: _b64s(v) for k, v in data.items()},
+    }
+
+
+def node_credential_secret(node_name: str) -> tuple[str, dict]:
+    """A fresh per-node token and the Secret that binds it to `system:node:<name>`.
+
+    Only a hash of the secret half is stored: whoever reads the store cannot act as the node."""
+    import hashlib
+
+    token = new_token()
+    token_id, token_secret = split_token(token)
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": NODE_CREDENTIAL_PREFIX + token_id,
+            "namespace": "kube-system",
+            "labels": {"mkpy.io/node": node_name},
+        },
+        "type": NODE_CREDENTIAL_TYPE,
+        "data": {
+            "node-name": _b64s(node_name),
+            "token-sha256": _b64s(hashlib.sha256(token_secret.encode()).hexdigest()),
+        },
+    }
+    return token, secret
+
+
+def secret_field(secret: dict, key: str) -> str:
+    raw = (secret.get("data") or {}).get(key)
+    return base64.b64decode(raw).decode() if raw else ""
+
+
+def write_node_kubeconfig(path: str, server: str, token: str, ca_pem: bytes, node_name: str) -> str:
+    """The kubeconfig a joined node's agents (kubelet, proxy) use: CA + the node's own token."""
+    cfg = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "mkpy",
+                "cluster": {
+                    "server": server,
+                    "certificate-authority-data": base64.b64encode(ca_pem).decode(),
+                },
+            }
+        ],
+        "users": [{"name": f"system:node:{node_name}", "user": {"token": token}}],
+        "contexts": [{"name": "mkpy", "context": {"cluster": "mkpy", "user": f"system:node:{node_name}"}}],
+        "current-context": "mkpy",
+    }
+    _write_private(path, yaml.safe_dump(cfg, sort_keys=False).encode())
+    return path

@@ -70,7 +70,11 @@ def serve(
     token = auth.ensure_token_file(token_file)
     tls_cert = tls_key = ca = None
     if listen and not no_tls:
-        ca, tls_cert, tls_key = auth.ensure_serving_cert(pki_dir)
+        # The serving certificate must name every address clients dial: the advertised one too.
+        hosts = tuple(h for h in (advertise_address.rpartition(":")[0], listen.rpartition(":")[0]) if h)
+        ca, tls_cert, tls_key = auth.ensure_serving_cert(
+            pki_dir, hosts=tuple(h for h in hosts if h not in ("0.0.0.0", "::"))
+        )
     if encryption_key_file and not os.path.exists(encryption_key_file):
         write_key_file(encryption_key_file)
     server = ApiServer(
@@ -81,6 +85,7 @@ def serve(
         encryption_key_file=encryption_key_file or None,
         tls_cert=tls_cert,
         tls_key=tls_key,
+        ca_file=ca,
         **(
             {"advertise": (advertise_address.rpartition(":")[0], int(advertise_address.rpartition(":")[2]))}
             if advertise_address
@@ -92,6 +97,8 @@ def serve(
         await server.start()
         if listen and kubeconfig:
             host = listen.rpartition(":")[0] or "127.0.0.1"
+            if host in ("0.0.0.0", "::"):  # every address: the admin on this machine uses loopback
+                host = "127.0.0.1"
             scheme = "http" if no_tls else "https"
             auth.write_kubeconfig(kubeconfig, f"{scheme}://{host}:{server.port}", token, ca)
         click.echo(

@@ -1,7 +1,8 @@
 """The HTTP front of the API server (aiohttp): auth, URL -> resource + verb, JSON in and out.
 
 A request's path, step by step (docs/control-plane.md tells the same story):
-  1. `auth_middleware`: a bearer token is required on TCP; the unix socket (node agents) is trusted.
+  1. `auth_middleware`: who is asking (authn.py); off loopback only HTTPS with a valid token;
+     the unix socket (root on this machine) is trusted.
   2. `handle_resource` parses /api/v1/namespaces/NS/pods/NAME/SUB into (Resource, ns, name, sub)
      and picks the verb from the method (GET + ?watch=true is a watch).
   3. The `Registry` does the verb against storage; errors are `ApiError` -> a Status body.
@@ -11,7 +12,6 @@ A request's path, step by step (docs/control-plane.md tells the same story):
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import os
@@ -21,7 +21,8 @@ from typing import Any
 
 from aiohttp import web
 
-from . import discovery, tables
+from . import auth, bootstrap, discovery, tables
+from .authn import LOCAL_ROOT, PUBLIC_PATHS, Authenticator, User, authorize
 from .errors import ApiError, bad_request
 from .objects.fields import WARNINGS
 from .registry import Registry
@@ -43,7 +44,8 @@ KUBE_VERSION = {
 }
 
 REGISTRY = web.AppKey("registry", Registry)
-TOKENS = web.AppKey("tokens", frozenset)
+AUTHN = web.AppKey("authn", Authenticator)
+USER = web.RequestKey("user", User)
 SETTINGS = web.AppKey("settings", dict)
 
 
@@ -63,15 +65,36 @@ def _is_unix(request: web.Request) -> bool:
     return isinstance(sock, (str, bytes))
 
 
+def _local_host(request: web.Request) -> str:
+    sock = request.transport.get_extra_info("sockname") if request.transport else None
+    return str(sock[0]) if isinstance(sock, tuple) else ""
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler):
-    """Bearer token on TCP; the unix socket is only reachable by root on the node, so it is trusted."""
-    tokens: frozenset = request.app[TOKENS]
-    if tokens and not _is_unix(request) and request.path not in ("/healthz", "/livez", "/readyz"):
-        header = request.headers.get("Authorization", "")
-        given = header[7:].strip() if header.startswith("Bearer ") else ""
-        if not given or not any(hmac.compare_digest(given, t) for t in tokens):
+    """Who is asking, and may they (authn.py). The unix socket (root on this machine) is trusted.
+
+    On loopback (127.0.0.1, ::1) a token is required when the server has any; off loopback
+    the connection must be TLS and every request but the public ones must carry a valid token."""
+    if _is_unix(request):
+        request[USER] = LOCAL_ROOT
+        return await handler(request)
+    authenticator: Authenticator = request.app[AUTHN]
+    off_loopback = not auth.is_loopback(_local_host(request))
+    if off_loopback and not request.secure:
+        return _error(ApiError("Forbidden", "plain HTTP is refused off loopback: use https://"))
+    header = request.headers.get("Authorization", "")
+    given = header[7:].strip() if header.startswith("Bearer ") else ""
+    user = await authenticator.authenticate(given)
+    if user is not None:
+        request[USER] = user
+    if request.path in PUBLIC_PATHS:
+        return await handler(request)
+    if user is None:
+        if off_loopback or authenticator.static:
             return _error(ApiError("Unauthorized", "Unauthorized"))
+        return await handler(request)  # a token-less loopback lab server
+    authorize(user, request.method, request.path)
     return await handler(request)
 
 
@@ -380,10 +403,12 @@ async def _watch(
 
 
 # ---------------------------------------------------------------- the app
-def make_app(registry: Registry, tokens: list[str] | None = None, **settings: Any) -> web.Application:
+def make_app(
+    registry: Registry, tokens: list[str] | None = None, ca_pem: bytes | None = None, **settings: Any
+) -> web.Application:
     app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=16 * 1024 * 1024)
     app[REGISTRY] = registry
-    app[TOKENS] = frozenset(tokens or [])
+    app[AUTHN] = Authenticator(registry, tokens)
     app[SETTINGS] = settings
     r = app.router
     r.add_get("/version", version)
@@ -400,6 +425,7 @@ def make_app(registry: Registry, tokens: list[str] | None = None, **settings: An
     from . import openapi
 
     openapi.add_routes(app)
+    bootstrap.add_routes(app, ca_pem)
     return app
 
 
@@ -416,6 +442,7 @@ class ApiServer:
         encryption_key_file: str | None = None,
         tls_cert: str | None = None,
         tls_key: str | None = None,
+        ca_file: str | None = None,
         compact_keep: int = 10000,
         compact_interval: float = 60.0,
         **settings: Any,
@@ -435,6 +462,12 @@ class ApiServer:
         self.socket_path = socket_path
         self.tokens = tokens or []
         self.tls = (tls_cert, tls_key) if tls_cert and tls_key else None
+        if listen and not self.tls and not auth.is_loopback(listen.rpartition(":")[0] or "127.0.0.1"):
+            raise ValueError(f"listen: {listen} is off loopback, so it needs TLS (tls_cert and tls_key)")
+        self.ca_pem: bytes | None = None
+        if ca_file:
+            with open(ca_file, "rb") as f:
+                self.ca_pem = f.read()
         self.compact_keep = compact_keep
         self.compact_interval = compact_interval
         self.event_ttl = int(settings.pop("event_ttl", 3600))
@@ -448,7 +481,7 @@ class ApiServer:
     async def start(self) -> None:
         await self.backend.start()
         await self.registry.ensure_system_objects(self.advertise)
-        app = make_app(self.registry, self.tokens, **self.settings)
+        app = make_app(self.registry, self.tokens, self.ca_pem, **self.settings)
         self.runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await self.runner.setup()
         if self.listen:

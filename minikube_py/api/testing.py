@@ -28,7 +28,7 @@ def free_port() -> int:
 
 
 class ThreadedApiServer:
-    """ApiServer on 127.0.0.1:<free port> (+ optional unix socket), its event loop in a thread."""
+    """ApiServer on 127.0.0.1 (or `host`):<free port> (+ optional unix socket), its event loop in a thread."""
 
     def __init__(
         self,
@@ -37,11 +37,13 @@ class ThreadedApiServer:
         token: str = "mkpyt-api-token",
         socket_path: str | None = None,
         port: int = 0,
+        host: str = "127.0.0.1",
         **kwargs: Any,
     ) -> None:
         self.token = token
+        self.host = host  # 127.0.0.2 stands in for "another machine's address" (off loopback)
         self.server = ApiServer(
-            store_url, listen=f"127.0.0.1:{port}", socket_path=socket_path, tokens=[token], **kwargs
+            store_url, listen=f"{host}:{port}", socket_path=socket_path, tokens=[token], **kwargs
         )
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, name="mkpyt-api-server", daemon=True)
@@ -80,7 +82,7 @@ class ThreadedApiServer:
     @property
     def url(self) -> str:
         scheme = "https" if self.server.tls else "http"
-        return f"{scheme}://127.0.0.1:{self.server.port}"
+        return f"{scheme}://{self.host}:{self.server.port}"
 
     @property
     def client(self) -> Client:

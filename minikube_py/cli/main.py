@@ -19,7 +19,8 @@ COMMANDS: dict[str, str] = {
     "seccomp": "minikube_py.cli.security:seccomp",
     "version": "minikube_py.cli.main:version",
     "demo": "minikube_py.cli.demo:demo",
-    "node": "minikube_py.network.cli:node",
+    "node": "minikube_py.multinode.cli:node",  # network.cli:node + join/cordon/drain
+    "token": "minikube_py.multinode.cli:token",
     "apiserver": "minikube_py.api.cli:apiserver",
     "controller-manager": "minikube_py.controllers.cli:controller_manager",
     "scheduler": "minikube_py.controllers.cli:scheduler",

@@ -82,6 +82,43 @@ def cluster_options(f):
     return f
 
 
+def multinode_options(f):
+    """What `mkpy up` needs to be the control plane of several machines (docs/multi-node.md)."""
+    d = ClusterConfig.__dataclass_fields__
+    opts = [
+        click.option(
+            "--advertise-address",
+            default="",
+            envvar="MKPY_ADVERTISE_ADDRESS",
+            help="this machine's LAN IP: the API then listens on every address (TLS + tokens)",
+        ),
+        click.option("--node-ip", default="", help="this node's LAN IP (default: --advertise-address)"),
+        click.option(
+            "--store",
+            default="",
+            envvar="MKPY_STORE",
+            help="etcd://HOST:PORT[,HOST:PORT...] (default: SQLite under the state root)",
+        ),
+        click.option(
+            "--node-monitor-grace-period",
+            type=float,
+            default=d["node_monitor_grace_period"].default,
+            show_default=True,
+            help="seconds without a heartbeat before a node is NotReady",
+        ),
+        click.option(
+            "--pod-eviction-timeout",
+            type=float,
+            default=d["pod_eviction_timeout"].default,
+            show_default=True,
+            help="seconds a NotReady node keeps its pods",
+        ),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
 def _root() -> None:
     if os.geteuid() != 0:
         raise click.ClickException("a cluster makes namespaces, mounts and cgroups: run it as root (sudo)")
@@ -89,14 +126,15 @@ def _root() -> None:
 
 @click.command("up")
 @cluster_options
+@multinode_options
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="seconds to wait for Ready")
 def up(timeout: float, **kwargs) -> None:
     """Start a single-node cluster: API server, controllers, scheduler, kubelet, proxy and DNS."""
     from minikube_py.cluster import lifecycle
 
     _root()
-    cfg = ClusterConfig(**kwargs)
     try:
+        cfg = ClusterConfig(**kwargs)
         lifecycle.up(cfg, timeout=timeout, say=click.echo)
     except ClusterError as exc:
         click.echo(lifecycle.log_tails(cfg), err=True)

@@ -30,11 +30,27 @@ class ClusterConfig:
     kubelet_port: int = 10250
     pod_cidr: str = "10.244.0.0/24"
     cluster_cidr: str = "10.244.0.0/16"
-    service_cidr: str = "10.96.0.0/12"         # the API server's default ClusterIP range
+    service_cidr: str = "10.96.0.0/12"  # the API server's default ClusterIP range
     cluster_dns: str = "10.96.0.10"
     lb_pool: str = "192.168.77.200-192.168.77.250"
+    # -- several machines (docs/multi-node.md) ------------------------------------
+    role: str = "control-plane"  # or "worker": only kubelet + proxy, against `server`
+    server: str = ""  # worker: https://<control plane>:6443
+    advertise_address: str = ""  # control plane: the LAN IP other nodes reach the API at
+    node_ip: str = ""  # this node's LAN IP (its InternalIP; host-gw routes point at it)
+    store: str = ""  # "" = SQLite under the state root; or etcd://h1:2379[,h2:2379...]
+    node_monitor_grace_period: float = 40.0  # silent this long -> NotReady
+    pod_eviction_timeout: float = 300.0  # NotReady this long -> its pods are evicted
 
     def __post_init__(self) -> None:
+        if self.role not in ("control-plane", "worker"):
+            raise ClusterError(f"role: {self.role!r} is neither control-plane nor worker")
+        if self.role == "worker" and not self.server.startswith("https://"):
+            raise ClusterError(f"server: a worker needs https://<control plane>:<port>, not {self.server!r}")
+        if self.store and not self.store.startswith(("etcd://", "sqlite://")):
+            raise ClusterError(f"store: {self.store!r} is neither etcd://HOST:PORT[,...] nor sqlite:///PATH")
+        if not self.node_ip:
+            self.node_ip = self.advertise_address
         if not self.node_name:
             self.node_name = socket.gethostname().lower()
         for f in ("state_root", "run_root", "log_dir", "kubeconfig"):
@@ -59,7 +75,18 @@ class ClusterConfig:
 
     @property
     def api_url(self) -> str:
-        return f"https://127.0.0.1:{self.api_port}"
+        if self.role == "worker":
+            return self.server
+        return f"https://{self.advertise_address or '127.0.0.1'}:{self.api_port}"
+
+    @property
+    def node_kubeconfig(self) -> str:
+        """A worker's credential from `mkpy node join` (system:node:<name>)."""
+        return os.path.join(self.state_root, "node.kubeconfig")
+
+    @property
+    def store_url(self) -> str:
+        return self.store or f"sqlite://{self.apiserver_dir}/state.db"
 
     @property
     def apiserver_dir(self) -> str:
@@ -102,6 +129,7 @@ class ClusterConfig:
             self.pod_cidr,
             os.path.join(self.kubelet_root, "network"),
             host_network=self.host_network,
+            cluster_cidr=self.cluster_cidr,
         )
 
     # -- saved form --------------------------------------------------------------

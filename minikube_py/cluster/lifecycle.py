@@ -82,6 +82,10 @@ def up(cfg: ClusterConfig, timeout: float = 120.0, say: Say = print) -> float:
                 "(`mkpy down` cleans up)"
             )
         try:
+            if client is None and cfg.role == "worker":
+                # A worker's API is the control plane's, reached with the node's own credential.
+                client = Client.from_kubeconfig(cfg.node_kubeconfig, timeout=5)
+                stage = f"node {cfg.node_name} to be Ready"
             if client is None and os.path.exists(cfg.api_socket) and os.path.exists(cfg.kubeconfig):
                 # Through the kubeconfig, as kubectl will: TLS + token on 127.0.0.1:<port>.
                 Client.from_kubeconfig(cfg.kubeconfig, timeout=5).version()
@@ -111,6 +115,11 @@ def log_tails(cfg: ClusterConfig, lines: int = 8) -> str:
 
 
 def usage_hint(cfg: ClusterConfig) -> str:
+    if cfg.role == "worker":
+        return (
+            f"\nJoined {cfg.server} as node {cfg.node_name}. On the control plane: kubectl get nodes\n"
+            f"Logs: {cfg.log_dir}/<component>.log   Leave: mkpy down"
+        )
     return (
         f"\nUse it with kubectl:\n    export KUBECONFIG={cfg.kubeconfig}\n    kubectl get nodes\n"
         f"Logs: {cfg.log_dir}/<component>.log   Stop and clean up: mkpy down"
@@ -171,7 +180,7 @@ def _drain(cfg: ClusterConfig, say: Say) -> None:
     if not os.path.isdir(os.path.join(cfg.kubelet_root, "pods")):
         return
     argv = next(a for n, a in component_argvs(cfg) if n == "kubelet")
-    drop = {"--api-socket", "--port", "--cluster-dns"}
+    drop = {"--api-socket", "--kubeconfig", "--port", "--cluster-dns"}
     drained = [a for i, a in enumerate(argv) if a not in drop and argv[i - 1] not in drop] + ["--drain"]
     say("terminating the pods (mkpy kubelet --drain)")
     res = subprocess.run(drained, capture_output=True, text=True, timeout=300)
@@ -227,7 +236,12 @@ def status(run_root: str, say: Say = print) -> bool:
     try:
         from minikube_py.api.client import Client
 
-        node = Client.from_socket(cfg.api_socket, timeout=5).get("nodes", cfg.node_name)
+        c = (
+            Client.from_kubeconfig(cfg.node_kubeconfig, timeout=5)
+            if cfg.role == "worker"
+            else Client.from_socket(cfg.api_socket, timeout=5)
+        )
+        node = c.get("nodes", cfg.node_name)
         ready = node_ready(node)
         say(
             f"node {cfg.node_name}: {'Ready' if ready else 'NotReady'}; API {cfg.api_url}; "

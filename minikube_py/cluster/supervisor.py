@@ -40,7 +40,9 @@ def component_argvs(cfg: ClusterConfig) -> list[tuple[str, list[str]]]:
     """Each component's command line, in start order."""
     mkpy = [sys.executable, "-m", "minikube_py"]
     api = cfg.apiserver_dir
-    sock = ["--socket", cfg.api_socket]
+    # A worker has no API server of its own: its agents use the credential `node join` got.
+    worker = cfg.role == "worker"
+    sock = ["--kubeconfig", cfg.node_kubeconfig] if worker else ["--socket", cfg.api_socket]
     kubelet = [
         *mkpy,
         "kubelet",
@@ -58,15 +60,18 @@ def component_argvs(cfg: ClusterConfig) -> list[tuple[str, list[str]]]:
         cfg.netns_prefix,
         "--pod-cidr",
         cfg.pod_cidr,
+        "--cluster-cidr",
+        cfg.cluster_cidr,
         "--cluster-dns",
         cfg.cluster_dns,
-        "--api-socket",
-        cfg.api_socket,
+        *(["--kubeconfig", cfg.node_kubeconfig] if worker else ["--api-socket", cfg.api_socket]),
         "--port",
         str(cfg.kubelet_port),
         "--verbose",
     ]
     kubelet += ["--node-host-network"] if cfg.host_network else ["--node-netns", cfg.node_netns]
+    if cfg.node_ip:
+        kubelet += ["--node-ip", cfg.node_ip]
     proxy = [
         *mkpy,
         "proxy",
@@ -85,35 +90,58 @@ def component_argvs(cfg: ClusterConfig) -> list[tuple[str, list[str]]]:
     ]
     if cfg.node_netns_path:
         proxy += ["--netns", cfg.node_netns_path]
+    apiserver = [
+        *mkpy,
+        "apiserver",
+        "serve",
+        # With an advertise address the API is for other machines: it listens there (TLS; off
+        # loopback the server refuses plain HTTP and anonymous requests), and so does kubectl.
+        "--listen",
+        f"{cfg.advertise_address or '127.0.0.1'}:{cfg.api_port}",
+        "--socket",
+        cfg.api_socket,
+        "--store",
+        cfg.store_url,
+        "--token-file",
+        f"{api}/token",
+        "--kubeconfig",
+        cfg.kubeconfig,
+        "--pki-dir",
+        f"{api}/pki",
+        "--encryption-key-file",
+        f"{api}/encryption.key",
+        "--ready-file",
+        os.path.join(cfg.run_root, "apiserver.ready"),
+    ]
+    if cfg.advertise_address:
+        apiserver += ["--advertise-address", f"{cfg.advertise_address}:{cfg.api_port}"]
+    controller_manager = [
+        *mkpy,
+        "controller-manager",
+        *sock,
+        "--cluster-cidr",
+        cfg.cluster_cidr,
+        "--node-monitor-grace-period",
+        str(cfg.node_monitor_grace_period),
+        "--pod-eviction-timeout",
+        str(cfg.pod_eviction_timeout),
+    ]
+    node_agents = [("kubelet", kubelet), ("proxy", proxy)]
+    if cfg.host_network and cfg.node_ip:
+        # host-gw: route every other node's pod CIDR via its InternalIP (one L2 segment)
+        node_agents.append(
+            (
+                "routes",
+                [*mkpy, "node", "routes", *sock, "--node-name", cfg.node_name, "--pod-cidr", cfg.pod_cidr],
+            )
+        )
+    if worker:
+        return node_agents
     return [
-        (
-            "apiserver",
-            [
-                *mkpy,
-                "apiserver",
-                "serve",
-                "--listen",
-                f"127.0.0.1:{cfg.api_port}",
-                "--socket",
-                cfg.api_socket,
-                "--store",
-                f"sqlite://{api}/state.db",
-                "--token-file",
-                f"{api}/token",
-                "--kubeconfig",
-                cfg.kubeconfig,
-                "--pki-dir",
-                f"{api}/pki",
-                "--encryption-key-file",
-                f"{api}/encryption.key",
-                "--ready-file",
-                os.path.join(cfg.run_root, "apiserver.ready"),
-            ],
-        ),
-        ("controller-manager", [*mkpy, "controller-manager", *sock]),
+        ("apiserver", apiserver),
+        ("controller-manager", controller_manager),
         ("scheduler", [*mkpy, "scheduler", *sock]),
-        ("kubelet", kubelet),
-        ("proxy", proxy),
+        *node_agents,
     ]
 
 
@@ -128,6 +156,24 @@ def route_services(cfg: ClusterConfig, net) -> None:
 
     with open_iproute(cfg.node_netns_path) as ipr:
         ipr.route("replace", dst=cfg.service_cidr, oif=ipr.link_lookup(ifname=net.bridge)[0])
+
+
+def register_node(cfg: ClusterConfig) -> None:
+    """The control plane's Node, made before its kubelet starts, carrying the pod CIDR the node
+    network was built with: so the node-IPAM controller hands other nodes other /24s."""
+    from minikube_py.api.client import Client
+    from minikube_py.api.errors import ApiError
+
+    c = Client.from_socket(cfg.api_socket, timeout=10)
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": cfg.node_name}}
+    node["spec"] = {"podCIDR": cfg.pod_cidr, "podCIDRs": [cfg.pod_cidr]}
+    try:
+        c.create(node)
+    except ApiError as e:
+        if e.code != 409:
+            raise
+    finally:
+        c.close()
 
 
 def _child_setup() -> None:
@@ -197,9 +243,12 @@ class Supervisor:
             log.info("node network ready: %s", cfg.node_netns_path or "host namespace")
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(cfg.run_root, "apiserver.ready"))
-            api, *rest = self.components
-            self.start(api)
-            self._wait_api(api)
+            rest = self.components
+            if rest[0].name == "apiserver":  # a worker has none: its API is on another machine
+                api, *rest = rest
+                self.start(api)
+                self._wait_api(api)
+                register_node(cfg)
             for c in rest:
                 self.start(c)
             self._watch()

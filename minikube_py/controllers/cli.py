@@ -48,7 +48,7 @@ def _options(f):
     "--controllers",
     default="all",
     show_default=True,
-    help="comma list of deployment,replicaset,endpoints,namespace,garbagecollector,nodelifecycle",
+    help="comma list of deployment,replicaset,endpoints,namespace,garbagecollector,nodelifecycle,nodeipam",
 )
 @click.option(
     "--node-monitor-grace-period", default=40.0, show_default=True, help="seconds without a heartbeat"
@@ -59,6 +59,10 @@ def _options(f):
     show_default=True,
     help="seconds a pod stays on an unreachable node (without its own toleration)",
 )
+@click.option("--cluster-cidr", default="10.244.0.0/16", show_default=True, help="pod network of all nodes")
+@click.option(
+    "--node-cidr-mask-size", default=24, show_default=True, help="prefix length of each node's slice"
+)
 def controller_manager(
     kubeconfig: str | None,
     socket_path: str | None,
@@ -66,6 +70,8 @@ def controller_manager(
     controllers: str,
     node_monitor_grace_period: float,
     pod_eviction_timeout: float,
+    cluster_cidr: str,
+    node_cidr_mask_size: int,
 ) -> None:
     """Run the reconcile loops (Deployment, ReplicaSet, Endpoints, Namespace, GC, node lifecycle)."""
     from .manager import ALL, ControllerManager
@@ -80,9 +86,11 @@ def controller_manager(
             controllers=names,
             node_grace_period=node_monitor_grace_period,
             pod_eviction_timeout=pod_eviction_timeout,
+            cluster_cidr=cluster_cidr,
+            node_cidr_mask=node_cidr_mask_size,
         )
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--controllers") from None
+        raise click.BadParameter(str(exc), param_hint="--controllers/--cluster-cidr") from None
     client = _client(kubeconfig, socket_path)
     _run_until_signal(lambda: cm.start(client), cm.stop)
 

@@ -22,12 +22,21 @@ from .events import EventRecorder
 from .framework import Controller
 from .garbagecollector import GarbageCollector
 from .namespace import NamespaceController
+from .nodeipam import NodeIpamController
 from .nodelifecycle import NodeLifecycleController
 from .replicaset import ReplicaSetController
 
 log = logging.getLogger(__name__)
 
-ALL = ("deployment", "replicaset", "endpoints", "namespace", "garbagecollector", "nodelifecycle")
+ALL = (
+    "deployment",
+    "replicaset",
+    "endpoints",
+    "namespace",
+    "garbagecollector",
+    "nodelifecycle",
+    "nodeipam",
+)
 
 
 class ControllerManager:
@@ -40,6 +49,8 @@ class ControllerManager:
         node_monitor_period: float = 5.0,
         clock: Callable[[], float] = time.time,
         host: str = "",
+        cluster_cidr: str = "10.244.0.0/16",
+        node_cidr_mask: int = 24,
     ) -> None:
         unknown = set(controllers) - set(ALL)
         if unknown:
@@ -50,6 +61,14 @@ class ControllerManager:
             "eviction_timeout": pod_eviction_timeout,
             "monitor_period": node_monitor_period,
         }
+        import ipaddress
+
+        try:  # fail at start, naming the setting, not later inside a worker
+            if not ipaddress.ip_network(cluster_cidr).prefixlen <= node_cidr_mask <= 32:
+                raise ValueError(f"node_cidr_mask /{node_cidr_mask} does not fit in {cluster_cidr}")
+        except ValueError as e:
+            raise ValueError(f"cluster_cidr: {e}") from None
+        self.ipam_options = {"cluster_cidr": cluster_cidr, "node_cidr_mask": node_cidr_mask}
         self.clock, self.host = clock, host
         self.controllers: list[Controller] = []
         self.informers: InformerFactory | None = None
@@ -67,6 +86,7 @@ class ControllerManager:
             "namespace": (NamespaceController, {}),
             "garbagecollector": (GarbageCollector, {}),
             "nodelifecycle": (NodeLifecycleController, self.node_options),
+            "nodeipam": (NodeIpamController, self.ipam_options),
         }
         self.controllers = [
             cls(client, self.informers, recorder, clock=self.clock, **opts)

@@ -31,6 +31,10 @@ DEFAULT_ROOT = "/var/lib/mkpy/kubelet"
 @click.option("--node-host-network", is_flag=True,
               help="the node network is the host's own namespace (a lab VM; `mkpy up --host-network`)")
 @click.option("--pod-cidr", default="10.244.0.0/24", show_default=True)
+@click.option("--cluster-cidr", default=None,
+              help="all nodes' pod network: traffic to it is not masqueraded (default: --pod-cidr)")
+@click.option("--node-ip", default=None,
+              help="this node's LAN address (its InternalIP; other nodes route to it)")
 @click.option("--cluster-dns", multiple=True, help="cluster DNS server for pods' resolv.conf")
 @click.option("--backoff-initial", type=float, default=10.0, show_default=True)
 @click.option("--backoff-max", type=float, default=300.0, show_default=True)
@@ -44,7 +48,8 @@ DEFAULT_ROOT = "/var/lib/mkpy/kubelet"
 @click.pass_context
 def kubelet(ctx: click.Context, root: str, pod_manifest_path: str | None, runtime_root: str | None,
             image_root: str | None, log_root: str, node_name: str | None, netns_dir: str, netns_prefix: str,
-            node_netns: str | None, node_host_network: bool, pod_cidr: str, cluster_dns: tuple[str, ...],
+            node_netns: str | None, node_host_network: bool, pod_cidr: str, cluster_cidr: str | None,
+            node_ip: str | None, cluster_dns: tuple[str, ...],
             backoff_initial: float,
             backoff_max: float, sync_period: float, api_socket: str | None, kubeconfig: str | None,
             port: int | None, drain: bool, verbose: bool) -> None:
@@ -67,7 +72,9 @@ def kubelet(ctx: click.Context, root: str, pod_manifest_path: str | None, runtim
         from minikube_py.network import NodeNetwork
 
         cfg.node_network = NodeNetwork(node_netns or "host", pod_cidr, os.path.join(root, "network"),
-                                       host_network=node_host_network).ensure()
+                                       host_network=node_host_network, cluster_cidr=cluster_cidr).ensure()
+    if node_ip:
+        cfg.host_ips = [node_ip]
     api = objects = None
     if api_socket or kubeconfig:
         from minikube_py.api.client import Client

@@ -9,6 +9,11 @@ protobuf names (range_end, mod_revision, ...).
   transaction  POST /v3/kv/txn          {"compare": [...], "success": [...], "failure": [...]}
   watch        POST /v3/watch           {"create_request": {...}} -> one JSON object per line
   compaction   POST /v3/kv/compaction   {"revision", "physical"}
+
+Several members: `etcd://h1:2379,h2:2379,h3:2379`. Requests go to one member until it cannot
+be reached, then to the next (any member forwards writes to the leader, so which one we ask
+does not matter). Only a refused or unreachable connection moves on: then nothing was sent,
+so a write is never applied twice. A watch opens on whichever member answers.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from typing import Any
 import aiohttp
 
 from .base import KV, Backend, Compacted, Event, KeyExists, KeyNotFound, RevisionMismatch, StoreError
+
+# A member on a machine that is off does not refuse, it stays silent: give up on it quickly.
+CONNECT_TIMEOUT = 3.0
 
 
 def _b64(s: str | bytes) -> str:
@@ -51,9 +59,14 @@ class EtcdError(StoreError):
 
 class EtcdBackend(Backend):
     def __init__(self, url: str) -> None:
-        # etcd://host:port[,host:port] -> http://host:port (the first endpoint)
-        endpoint = url.removeprefix("etcd://").removeprefix("http://").split(",")[0].rstrip("/")
-        self.base = f"http://{endpoint}"
+        # etcd://host:port[,host:port...] -> every member's http://host:port
+        hosts = [
+            h.strip().removeprefix("http://").rstrip("/") for h in url.removeprefix("etcd://").split(",")
+        ]
+        if not all(hosts):
+            raise ValueError(f"store: {url!r} has an empty etcd endpoint")
+        self.endpoints = [f"http://{h}" for h in hosts]
+        self._current = 0  # the member that answered last
         self._session: aiohttp.ClientSession | None = None
         self._streams: set[aiohttp.ClientResponse] = set()
         self._closing = False
@@ -74,11 +87,30 @@ class EtcdBackend(Backend):
         for resp in list(self._streams):
             resp.close()
 
-    async def _call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    @property
+    def base(self) -> str:
+        return self.endpoints[self._current]
+
+    async def _post(self, path: str, body: dict[str, Any], timeout: aiohttp.ClientTimeout):
+        """POST to the current member, failing over to the next one that accepts a connection."""
         await self.start()
         assert self._session is not None
-        async with self._session.post(
-            self.base + path, json=body, timeout=aiohttp.ClientTimeout(total=30)
+        n = len(self.endpoints)
+        errors = []
+        for i in range(n):
+            idx = (self._current + i) % n
+            try:
+                resp = await self._session.post(self.endpoints[idx] + path, json=body, timeout=timeout)
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as e:
+                errors.append(f"{self.endpoints[idx]}: {e}")
+                continue
+            self._current = idx
+            return resp
+        raise EtcdError(f"etcd {path}: no member answered ({'; '.join(errors)})")
+
+    async def _call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        async with await self._post(
+            path, body, aiohttp.ClientTimeout(total=30, sock_connect=CONNECT_TIMEOUT)
         ) as r:
             data = await r.json(content_type=None)
         if r.status != 200 or "error" in data:
@@ -191,8 +223,6 @@ class EtcdBackend(Backend):
         after_revision: int,  # type: ignore[override]
         progress_interval: float | None = None,
     ) -> AsyncIterator[Event]:
-        await self.start()
-        assert self._session is not None
         req = {
             "create_request": {
                 "key": _b64(prefix),
@@ -202,8 +232,8 @@ class EtcdBackend(Backend):
                 "progress_notify": progress_interval is not None,
             }
         }
-        async with self._session.post(
-            self.base + "/v3/watch", json=req, timeout=aiohttp.ClientTimeout(total=None, sock_read=None)
+        async with await self._post(
+            "/v3/watch", req, aiohttp.ClientTimeout(total=None, sock_read=None, sock_connect=CONNECT_TIMEOUT)
         ) as resp:
             self._streams.add(resp)
             try:

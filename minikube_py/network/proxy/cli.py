@@ -164,11 +164,9 @@ def _ensure_kube_dns(client: object, svc: dict, eps: dict) -> None:
     from minikube_py.api.errors import ApiError
 
     for obj in (svc, eps):
-        meta = obj["metadata"]
-        try:
-            # Look first: creating an existing kube-dns again fails on its fixed clusterIP
-            # (422 "already allocated") before the API server gets to say 409 AlreadyExists.
-            client.get(obj, meta["name"], meta.get("namespace"))  # type: ignore[attr-defined]
+        kind = "services" if obj["kind"] == "Service" else "endpoints"
+        try:  # another node's proxy may have published it (a second create would clash on the IP)
+            client.get(kind, obj["metadata"]["name"], "kube-system")  # type: ignore[attr-defined]
             continue
         except ApiError as exc:
             if exc.code != 404:

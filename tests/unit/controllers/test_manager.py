@@ -31,6 +31,7 @@ def test_manager_builds_every_loop_on_shared_informers_and_stops_cleanly():
             "namespace-controller",
             "garbage-collector",
             "node-lifecycle-controller",
+            "node-ipam-controller",
         ]
         assert len(ALL) == len(cm.controllers)
         # one informer per resource, however many loops read it

@@ -1,0 +1,116 @@
+"""A cluster of real kernels: three user-mode-linux VMs joined by `uml_switch` — a control plane
+(`mkpy up`) and two workers (`mkpy node join`), each with its own kernel, cgroup v2 and iptables.
+
+Slow (three kernels on the host's cores): it runs only with MKPY_UML_CLUSTER=1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from vmlane import uml
+
+from minikube_py.api import auth
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(os.environ.get("MKPY_UML_CLUSTER") != "1", reason="slow: set MKPY_UML_CLUSTER=1"),
+    pytest.mark.skipif(
+        bool(uml.available()) or not shutil.which("uml_switch"), reason="needs root, UML, uml_switch"
+    ),
+    pytest.mark.skipif(os.environ.get("MKPY_IN_VM") == "1", reason="boots VMs from the host"),
+]
+
+HERE = Path(__file__).resolve().parent
+MACS = {"cp": "fe:fd:c0:a8:3c:0a", "w1": "fe:fd:c0:a8:3c:0b", "w2": "fe:fd:c0:a8:3c:0c"}
+
+
+@pytest.mark.timeout(1200)
+def test_three_kernels_one_cluster(tmp_path, repo_root):
+    t0 = time.monotonic()
+    # The host makes the PKI (with the cp's LAN address), so it knows the CA hash up front.
+    pki = tmp_path / "pki"
+    auth.ensure_serving_cert(str(pki), hosts=("192.168.60.10",))
+    token = auth.new_token()
+    sock = str(tmp_path / "switch.ctl")
+    switch = subprocess.Popen(
+        ["uml_switch", "-unix", sock],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    runs: dict[str, uml.VmResult] = {}
+    out: dict[str, dict] = {}
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(sock) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert os.path.exists(sock), "uml_switch did not create its socket"
+
+        def boot(role: str) -> None:
+            results = tmp_path / f"vm-{role}"
+            # A VM sees only its results dir of the host's /tmp: the CA goes there.
+            shutil.copytree(pki, results / "pki")
+            runs[role] = uml.run_in_vm(
+                [
+                    sys.executable,
+                    str(HERE / "uml_cluster_node.py"),
+                    role,
+                    str(results),
+                    str(results / "pki"),
+                    token,
+                ],
+                cwd=str(repo_root),
+                env={"PYTHONPATH": str(repo_root), "PYTHONDONTWRITEBYTECODE": "1"},
+                mem="1024M",
+                timeout=900,
+                results_dir=str(results),
+                hostname=role,
+                kernel_args=[f"eth0=daemon,{MACS[role]},unix,{sock}"],
+                echo=bool(os.environ.get("MKPY_UML_ECHO")),  # the consoles, interleaved, for debugging
+            )
+
+        threads = [threading.Thread(target=boot, args=(r,)) for r in ("cp", "w1", "w2")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for role in ("cp", "w1", "w2"):
+            run = runs.get(role)
+            assert run is not None, f"VM {role} did not boot"
+            path = run.results_dir / f"{role}.json"
+            assert path.exists(), f"VM {role} wrote no result; console:\n{run.output[-4000:]}"
+            out[role] = json.loads(path.read_text())
+            assert "error" not in out[role], (
+                f"VM {role}:\n{out[role]['error']}\n{json.dumps(out[role].get('logs'))[:6000]}"
+            )
+    finally:
+        switch.kill()
+        switch.wait()
+        for r in runs.values():
+            uml.cleanup(r)
+    print(f"uml cluster: {time.monotonic() - t0:.0f} s wall; {json.dumps(out['cp'])[:2000]}")
+    cp = out["cp"]
+    # cp keeps the first /24; the workers get the next two, in the order they joined
+    assert cp["cidrs"]["cp"] == "10.244.0.0/24"
+    assert sorted([cp["cidrs"]["w1"], cp["cidrs"]["w2"]]) == ["10.244.1.0/24", "10.244.2.0/24"]
+    assert sorted(cp["spread"]) == ["w1", "w2"]  # cp is cordoned: both workers run pods
+    pods = {p for names in cp["spread"].values() for p in names}
+    for node in ("cp", "w1", "w2"):
+        probe = cp["cp"] if node == "cp" else cp[node]
+        answered = {a for a in probe["http"] if not a.startswith("error")}
+        # the Service answers from every node, with pods of both workers (traffic crosses nodes)
+        assert answered and answered <= pods, (node, probe["http"])
+        assert {n for n, names in cp["spread"].items() if answered & set(names)} == {"w1", "w2"}, node
+        assert probe["dns"] == probe["dns_local"] and len(probe["dns"]) == 1, (node, probe)
+        assert not probe["dns"][0].startswith("error"), (node, probe["dns"])
+    assert list(cp["after"]) == ["w1"] and len(cp["after"]["w1"]) == 6

@@ -1,0 +1,284 @@
+"""The job each user-mode-linux VM runs in test_uml_cluster.py (not a test module itself).
+
+    python uml_cluster_node.py cp|w1|w2 RESULTS_DIR PKI_DIR TOKEN
+
+Each VM is a machine of the cluster (host network, its eth0 on the uml_switch LAN):
+  cp  192.168.60.10  `mkpy up --advertise-address` with the PKI the host made (so the host knew
+                     the CA hash in advance), the join token, a Deployment of 6 and its Service
+  w1  .11, w2 .12    `mkpy node join` (retried until cp answers)
+They coordinate through the API: cp writes the phase into ConfigMap mkpyt-mn-phase, workers
+answer in ConfigMaps mkpyt-mn-result-<role>. Each VM writes <role>.json into RESULTS_DIR.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+import urllib.request
+
+IPS = {"cp": "192.168.60.10", "w1": "192.168.60.11", "w2": "192.168.60.12"}
+SERVER = f"https://{IPS['cp']}:6443"
+MKPY = [sys.executable, "-m", "minikube_py"]
+STATE = "/var/lib/mkpy"
+DEADLINE = 420.0
+T0 = time.monotonic()
+
+
+def log(msg: str) -> None:
+    print(f"[{time.monotonic() - T0:6.1f}s] {msg}", flush=True)
+
+
+def mkpy(*args: str, timeout: float = 400) -> str:
+    res = subprocess.run([*MKPY, *args], capture_output=True, text=True, timeout=timeout)
+    if res.returncode != 0:
+        raise RuntimeError(f"mkpy {' '.join(args)}: {res.returncode}\n{res.stdout}\n{res.stderr}")
+    return res.stdout
+
+
+def until(what: str, fn, timeout: float = 300.0, every: float = 1.0):
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        try:
+            got = fn()
+            if got:
+                return got
+        except Exception as e:  # noqa: BLE001 - not yet
+            last = e
+        time.sleep(every)
+    raise TimeoutError(f"{what} (last error: {last})")
+
+
+def lan(role: str) -> None:
+    from minikube_py.network.netns import open_iproute
+
+    with open_iproute(None) as ipr:
+        idx = ipr.link_lookup(ifname="eth0")[0]
+        ipr.addr("add", index=idx, address=IPS[role], prefixlen=24)
+        ipr.link("set", index=idx, state="up")
+        lo = ipr.link_lookup(ifname="lo")[0]
+        ipr.link("set", index=lo, state="up")
+        # A real machine has a default route; ours has only the LAN. Service IPs need some route
+        # (a packet is routed before nat OUTPUT rewrites its destination to a pod).
+        ipr.route("add", dst="10.96.0.0/12", oif=idx)
+
+
+def http_names(url: str, tries: int = 30) -> list[str]:
+    """GET the Service many times: each answer is the serving pod's name."""
+    names = []
+    for _ in range(tries):
+        try:
+            with urllib.request.urlopen(url, timeout=3) as r:
+                names.append(r.read().decode().strip())
+        except OSError as e:
+            names.append(f"error: {e}")
+    return names
+
+
+def dns_a(name: str, server: str = "10.96.0.10") -> list[str]:
+    import socket
+
+    import dnslib
+
+    q = dnslib.DNSRecord.question(name)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(3)
+            s.sendto(q.pack(), (server, 53))
+            reply = dnslib.DNSRecord.parse(s.recv(4096))
+    except OSError as e:
+        return [f"error: {server}: {e}"]
+    return [str(r.rdata) for r in reply.rr if r.rtype == dnslib.QTYPE.A]
+
+
+def probe(client, svc_ip: str, gateway: str) -> dict:
+    return {
+        "http": http_names(f"http://{svc_ip}/"),
+        "dns": dns_a("web.default.svc.cluster.local"),
+        # the node's own DNS server (the proxy's, on the bridge address) answers for the cluster
+        "dns_local": dns_a("web.default.svc.cluster.local", gateway),
+    }
+
+
+WEB = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "web", "namespace": "default"},
+    "spec": {
+        "replicas": 6,
+        "selector": {"matchLabels": {"app": "web"}},
+        "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {
+                "terminationGracePeriodSeconds": 1,
+                "containers": [
+                    {
+                        "name": "httpd",
+                        "image": "busybox:latest",
+                        "imagePullPolicy": "IfNotPresent",
+                        "command": [
+                            "sh",
+                            "-c",
+                            "mkdir -p /www && hostname > /www/index.html && httpd -f -p 8080 -h /www",
+                        ],
+                        "ports": [{"containerPort": 8080}],
+                    }
+                ],
+            },
+        },
+    },
+}
+SVC = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {"name": "web", "namespace": "default"},
+    "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
+}
+
+
+def running_by_node(c) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for p in c.list("pods", "default", label_selector="app=web")["items"]:
+        ready = any(x["type"] == "Ready" and x["status"] == "True" for x in p["status"].get("conditions", []))
+        if not p["metadata"].get("deletionTimestamp") and p["status"].get("phase") == "Running" and ready:
+            out.setdefault(p["spec"]["nodeName"], []).append(p["metadata"]["name"])
+    return out
+
+
+def ready_nodes(c) -> set[str]:
+    return {
+        n["metadata"]["name"]
+        for n in c.list("nodes")["items"]
+        if any(x["type"] == "Ready" and x["status"] == "True" for x in n["status"].get("conditions", []))
+    }
+
+
+def set_phase(c, phase: str) -> None:
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "mkpyt-mn-phase"},
+        "data": {"phase": phase},
+    }
+    try:
+        c.create(body)
+    except Exception:  # noqa: BLE001 - exists: update it
+        c.patch("configmaps", "mkpyt-mn-phase", {"data": {"phase": phase}}, "default")
+    log(f"phase {phase}")
+
+
+def control_plane(results: str, pki: str, token: str) -> dict:
+    from minikube_py.api.client import Client
+
+    shutil.copytree(pki, f"{STATE}/apiserver/pki")
+    log("mkpy up")
+    mkpy("up", "--host-network", "--advertise-address", IPS["cp"], "--node-name", "cp",
+         "--node-monitor-grace-period", "15", "--pod-eviction-timeout", "2", "--timeout", "300")  # fmt: skip
+    mkpy("token", "create", token, "--ttl", "0")
+    c = Client.from_kubeconfig("/etc/mkpy/admin.kubeconfig")
+    mkpy("node", "cordon", "cp")  # the Deployment goes to the workers
+    until("w1 and w2 Ready", lambda: ready_nodes(c) >= {"w1", "w2"})
+    log("workers Ready")
+    out: dict = {"cidrs": {n["metadata"]["name"]: n["spec"].get("podCIDR") for n in c.list("nodes")["items"]}}
+    c.create(WEB)
+    svc = c.create(SVC)
+    out["spread"] = until(
+        "6 pods running", lambda: (r := running_by_node(c)) and sum(map(len, r.values())) == 6 and r
+    )
+    log(f"spread {out['spread']}")
+    until("endpoints", lambda: len(c.get("endpoints", "web")["subsets"][0]["addresses"]) == 6)
+    out["cp"] = probe(c, svc["spec"]["clusterIP"], "10.244.0.1")
+    set_phase(c, "probe:" + svc["spec"]["clusterIP"])
+    for w in ("w1", "w2"):
+        out[w] = json.loads(
+            until(f"{w}'s probe", lambda w=w: c.get("configmaps", f"mkpyt-mn-result-{w}")["data"]["r"])
+        )
+    set_phase(c, "stop-w2")
+    t = time.monotonic()
+    until("w2 NotReady", lambda: any(x["type"] == "Ready" and x["status"] != "True"
+                                     for x in c.get("nodes", "w2")["status"]["conditions"]), 120)  # fmt: skip
+    out["not_ready_after"] = round(time.monotonic() - t, 1)
+    out["after"] = until(
+        "6 pods on w1",
+        lambda: (r := running_by_node(c)) and list(r) == ["w1"] and len(r["w1"]) == 6 and r,
+        180,
+    )
+    out["back_after"] = round(time.monotonic() - t, 1)
+    set_phase(c, "done")
+    # w1 must see "done" before this VM (and the API with it) goes away
+    until("w1's goodbye", lambda: c.get("configmaps", "mkpyt-mn-bye-w1"), 60)
+    return out
+
+
+def phase_of(c) -> str:
+    phase = c.get("configmaps", "mkpyt-mn-phase")["data"]["phase"]
+    if phase == "failed":
+        raise SystemExit("the control plane failed (see cp.json)")
+    return phase
+
+
+def worker(role: str, token: str, ca_hash: str) -> dict:
+    from minikube_py.api.client import Client
+
+    log("mkpy node join (until cp answers)")
+    argv = ["node", "join", "--server", SERVER, "--token", token, "--ca-cert-hash", ca_hash,
+            "--host-network", "--node-ip", IPS[role], "--node-name", role, "--timeout", "300"]  # fmt: skip
+    until("join", lambda: mkpy(*argv) or True, 400, every=3)
+    c = Client.from_kubeconfig(f"{STATE}/node.kubeconfig")
+    log("joined")
+    phase = until("probe phase", lambda: phase_of(c).startswith("probe") and phase_of(c), 400)
+    cidr = c.get("nodes", role)["spec"]["podCIDR"]
+    r = probe(c, phase.split(":", 1)[1], str(next(ipaddress.ip_network(cidr).hosts())))  # the bridge
+    c.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"mkpyt-mn-result-{role}"},
+              "data": {"r": json.dumps(r)}})  # fmt: skip
+    want = "stop-w2" if role == "w2" else "done"
+    until(want, lambda: phase_of(c) in (want, "done"), 400)
+    log(f"leaving at {want}")  # w2: the VM powers off, like a machine losing power
+    if role != "w2":
+        c.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"mkpyt-mn-bye-{role}"}})
+    return r
+
+
+def main() -> int:
+    role, results, pki, token = sys.argv[1:5]
+    os.makedirs(results, exist_ok=True)
+    out: dict = {}
+    try:
+        lan(role)
+        subprocess.run([sys.executable, "-m", "minikube_py.image.baseimage", "--root", STATE], check=True,
+                       capture_output=True)  # fmt: skip
+        if role == "cp":
+            out = control_plane(results, pki, token)
+        else:
+            from minikube_py.api import auth
+
+            with open(os.path.join(pki, "ca.crt"), "rb") as f:
+                out = worker(role, token, auth.ca_cert_hash(f.read()))
+    except BaseException:  # noqa: BLE001 - reported to the host through the results file
+        out["error"] = traceback.format_exc()
+        if role == "cp":  # let the workers stop waiting
+            try:
+                from minikube_py.api.client import Client
+
+                set_phase(Client.from_kubeconfig("/etc/mkpy/admin.kubeconfig"), "failed")
+            except Exception:  # noqa: BLE001
+                pass
+        for comp in ("kubelet", "controller-manager", "apiserver", "supervisor"):
+            path = f"/var/log/mkpy/{comp}.log"
+            if os.path.exists(path):
+                with open(path, errors="replace") as f:
+                    out.setdefault("logs", {})[comp] = f.read()[-3000:]
+    with open(os.path.join(results, f"{role}.json"), "w") as f:
+        json.dump(out, f)
+    log("result written")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
