@@ -14,9 +14,10 @@ import ipaddress
 import logging
 from typing import Any
 
+from minikube_py.k8s.meta import name_of, split_key
+
 from .client import is_not_found
 from .framework import Controller
-from .meta import name_of, split_key
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]

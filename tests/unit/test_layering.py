@@ -19,6 +19,8 @@ import only itself and the layers listed for it in ALLOWED.
   cli          anything (minikube_py.cli, minikube_py.__main__)
   cluster      anything: `mkpy up/down/demo` assemble every layer into a node, and the
                demo drives the kubectl verbs of cli in-process
+  multinode    anything: joining nodes (tokens, TLS bootstrap, drain, routes) assembles a
+               worker the way cluster assembles a node
 k8s is allowed everywhere; the package root minikube_py/__init__.py imports nothing.
 """
 
@@ -48,9 +50,11 @@ ALLOWED: dict[str, set[str]] = {
     "controllers": {"api-client"},
     "scheduler": {"api-client", "controllers"},
     "cli": {"kernel", "runtime", "image", "network", "kubelet", "api-client", "api-server",
-            "controllers", "scheduler", "cluster"},
+            "controllers", "scheduler", "cluster", "multinode"},
     "cluster": {"kernel", "runtime", "image", "network", "kubelet", "api-client", "api-server",
-                "controllers", "scheduler", "cli"},
+                "controllers", "scheduler", "cli", "multinode"},
+    "multinode": {"kernel", "runtime", "image", "network", "kubelet", "api-client", "api-server",
+                  "controllers", "scheduler", "cli", "cluster"},
 }
 
 # (importing module, imported layer) pairs that break the rule on purpose, with the reason.

@@ -15,7 +15,7 @@ from minikube_py.api import auth
 from minikube_py.api.testing import ThreadedApiServer
 from minikube_py.cli.main import cli
 from minikube_py.controllers.manager import ControllerManager
-from minikube_py.controllers.meta import micro_rfc3339, now_rfc3339
+from minikube_py.k8s.meta import micro_rfc3339, now_rfc3339
 from minikube_py.scheduler import Scheduler
 
 pytestmark = pytest.mark.integration
