@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import shutil
@@ -23,6 +22,7 @@ import time
 
 import pytest
 from aiohttp import web
+from aioserver import ThreadedAiohttpApp
 
 from minikube_py.api import auth
 from minikube_py.api.testing import ThreadedApiServer
@@ -38,14 +38,12 @@ def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-class StandInKubelet:
+class StandInKubelet(ThreadedAiohttpApp):
     """/containerLogs/NS/POD/CONTAINER from <dir>/<pod>_<container>.log; /exec/... runs processes."""
 
     def __init__(self, workdir: str) -> None:
         self.workdir = workdir
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="mkpyt-cli-kubelet", daemon=True)
-        self.runner: web.AppRunner | None = None
+        super().__init__("mkpyt-cli-kubelet")
 
     def log_path(self, pod: str, container: str) -> str:
         return os.path.join(self.workdir, f"{pod}_{container}.log")
@@ -90,25 +88,6 @@ class StandInKubelet:
         app.router.add_get("/containerLogs/{ns}/{pod}/{container}", logs)
         app.router.add_route("*", "/exec/{ns}/{pod}/{container}", exec_)
         return app
-
-    def start(self) -> int:
-        self.thread.start()
-
-        async def up() -> int:
-            self.runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1.0)
-            await self.runner.setup()
-            site = web.TCPSite(self.runner, "127.0.0.1", 0)
-            await site.start()
-            return site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-        return asyncio.run_coroutine_threadsafe(up(), self.loop).result(10)
-
-    def stop(self) -> None:
-        if self.runner:
-            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(15)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 class PodRunner:

@@ -8,17 +8,16 @@ proxying and the real kubectl binaries without needing root, images or a network
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 
 import pytest
 from aiohttp import web
+from aioserver import ThreadedAiohttpApp
 
 from minikube_py.api import auth
 from minikube_py.api.testing import ThreadedApiServer
@@ -50,14 +49,12 @@ def kubectl_120(tmp_path_factory) -> str:
     return str(tmp / "root/usr/bin/kubectl")
 
 
-class StandInKubelet:
+class StandInKubelet(ThreadedAiohttpApp):
     """The kubelet's HTTP endpoint for one node, on its own event loop thread."""
 
     def __init__(self, workdir: str) -> None:
         self.workdir = workdir
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="mkpyt-kc-kubelet", daemon=True)
-        self.runner: web.AppRunner | None = None
+        super().__init__("mkpyt-kc-kubelet")
         self.logs: dict[tuple[str, bool], str] = {}  # (container, previous?) -> CRI-format log file
         self.summary: Callable[[], dict] = dict  # what /stats/summary answers, set by a test
 
@@ -89,25 +86,6 @@ class StandInKubelet:
         app.router.add_get("/containerLogs/{ns}/{pod}/{container}", logs)
         app.router.add_get("/stats/summary", stats)
         return app
-
-    def start(self) -> int:
-        self.thread.start()
-
-        async def up() -> int:
-            self.runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1.0)
-            await self.runner.setup()
-            site = web.TCPSite(self.runner, "127.0.0.1", 0)
-            await site.start()
-            return site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-        return asyncio.run_coroutine_threadsafe(up(), self.loop).result(10)
-
-    def stop(self) -> None:
-        if self.runner:
-            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(15)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 class Cluster:
