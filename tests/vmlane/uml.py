@@ -144,5 +144,26 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.stdout.close()
 
 
+@contextlib.contextmanager
+def uml_switch(sock: str, wait: float = 10):
+    """A virtual Ethernet switch on a unix socket, for several VMs as nodes of one LAN.
+
+    Each VM joins with the kernel argument `eth0=daemon,<mac>,unix,<sock>`; nothing of the
+    host's network is involved. The switch is ended when the block leaves.
+    """
+    proc = subprocess.Popen(["uml_switch", "-unix", sock], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + wait
+        while not os.path.exists(sock) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not os.path.exists(sock):
+            raise RuntimeError("uml_switch did not create its socket")
+        yield sock
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def cleanup(result: VmResult) -> None:
     shutil.rmtree(result.results_dir, ignore_errors=True)

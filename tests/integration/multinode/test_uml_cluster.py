@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -41,61 +40,49 @@ def test_three_kernels_one_cluster(tmp_path, repo_root):
     auth.ensure_serving_cert(str(pki), hosts=("192.168.60.10",))
     token = auth.new_token()
     sock = str(tmp_path / "switch.ctl")
-    switch = subprocess.Popen(
-        ["uml_switch", "-unix", sock],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
     runs: dict[str, uml.VmResult] = {}
     out: dict[str, dict] = {}
     try:
-        deadline = time.monotonic() + 10
-        while not os.path.exists(sock) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert os.path.exists(sock), "uml_switch did not create its socket"
+        with uml.uml_switch(sock):
 
-        def boot(role: str) -> None:
-            results = tmp_path / f"vm-{role}"
-            # A VM sees only its results dir of the host's /tmp: the CA goes there.
-            shutil.copytree(pki, results / "pki")
-            runs[role] = uml.run_in_vm(
-                [
-                    sys.executable,
-                    str(HERE / "uml_cluster_node.py"),
-                    role,
-                    str(results),
-                    str(results / "pki"),
-                    token,
-                ],
-                cwd=str(repo_root),
-                env={"PYTHONPATH": str(repo_root), "PYTHONDONTWRITEBYTECODE": "1"},
-                mem="1024M",
-                timeout=900,
-                results_dir=str(results),
-                hostname=role,
-                kernel_args=[f"eth0=daemon,{MACS[role]},unix,{sock}"],
-                echo=bool(os.environ.get("MKPY_UML_ECHO")),  # the consoles, interleaved, for debugging
-            )
+            def boot(role: str) -> None:
+                results = tmp_path / f"vm-{role}"
+                # A VM sees only its results dir of the host's /tmp: the CA goes there.
+                shutil.copytree(pki, results / "pki")
+                runs[role] = uml.run_in_vm(
+                    [
+                        sys.executable,
+                        str(HERE / "uml_cluster_node.py"),
+                        role,
+                        str(results),
+                        str(results / "pki"),
+                        token,
+                    ],
+                    cwd=str(repo_root),
+                    env={"PYTHONPATH": str(repo_root), "PYTHONDONTWRITEBYTECODE": "1"},
+                    mem="1024M",
+                    timeout=900,
+                    results_dir=str(results),
+                    hostname=role,
+                    kernel_args=[f"eth0=daemon,{MACS[role]},unix,{sock}"],
+                    echo=bool(os.environ.get("MKPY_UML_ECHO")),  # the consoles, interleaved, for debugging
+                )
 
-        threads = [threading.Thread(target=boot, args=(r,)) for r in ("cp", "w1", "w2")]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        for role in ("cp", "w1", "w2"):
-            run = runs.get(role)
-            assert run is not None, f"VM {role} did not boot"
-            path = run.results_dir / f"{role}.json"
-            assert path.exists(), f"VM {role} wrote no result; console:\n{run.output[-4000:]}"
-            out[role] = json.loads(path.read_text())
-            assert "error" not in out[role], (
-                f"VM {role}:\n{out[role]['error']}\n{json.dumps(out[role].get('logs'))[:6000]}"
-            )
+            threads = [threading.Thread(target=boot, args=(r,)) for r in ("cp", "w1", "w2")]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            for role in ("cp", "w1", "w2"):
+                run = runs.get(role)
+                assert run is not None, f"VM {role} did not boot"
+                path = run.results_dir / f"{role}.json"
+                assert path.exists(), f"VM {role} wrote no result; console:\n{run.output[-4000:]}"
+                out[role] = json.loads(path.read_text())
+                assert "error" not in out[role], (
+                    f"VM {role}:\n{out[role]['error']}\n{json.dumps(out[role].get('logs'))[:6000]}"
+                )
     finally:
-        switch.kill()
-        switch.wait()
         for r in runs.values():
             uml.cleanup(r)
     print(f"uml cluster: {time.monotonic() - t0:.0f} s wall; {json.dumps(out['cp'])[:2000]}")
