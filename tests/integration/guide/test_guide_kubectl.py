@@ -112,6 +112,18 @@ class Lines:
             self.proc.wait()
 
 
+class Laps:
+    """Prints how long each step took (pytest -rP shows it): where the suite's time goes."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.t0, self.last, self.step = name, time.monotonic(), time.monotonic(), "start"
+
+    def __call__(self, step: str) -> None:
+        now = time.monotonic()
+        print(f"[{self.name}] {now - self.t0:6.1f} s  {now - self.last:5.1f} s  {self.step}")
+        self.last, self.step = now, step
+
+
 def poll(fn, what: str, timeout: float = 120):
     deadline = time.monotonic() + timeout
     while True:
@@ -173,9 +185,11 @@ def rolled_out(guide: GuideCluster, replicas: int) -> dict[str, dict]:
 @pytest.mark.parametrize("version", ["1.20", "1.33"])
 def test_guide_with_real_kubectl(guide_ns: GuideCluster, version: str, request, tmp_path):
     guide = guide_ns
+    lap = Laps(version)
     k = Kubectl(kubectl_binary(request, version), guide.kubeconfig)
     assert re.search(rf"Client Version: .*v{re.escape(version)}\.", k("version").stdout), "the wrong kubectl"
 
+    lap("Part 1")
     # -- Part 1: kubectl apply -f deployment.yaml / service.yaml (the first apply creates)
     assert k("apply", "-f", "deployment.yaml").stdout == f"deployment.apps/{DEPLOY} created\n"
     assert k("apply", "-f", "service.yaml").stdout == "service/myapp-service created\n"
@@ -195,6 +209,7 @@ def test_guide_with_real_kubectl(guide_ns: GuideCluster, version: str, request, 
     cluster_ip, lb_ip = svc["spec"]["clusterIP"], svc["status"]["loadBalancer"]["ingress"][0]["ip"]
     node_port = svc["spec"]["ports"][0]["nodePort"]
 
+    lap("kubectl get pods,services")
     # -- kubectl get pods,services: two tables, kubectl's columns, rows as the API has them
     pod_t, svc_t = tables(k("get", "pods,services").stdout)
     assert header(pod_t) == POD_COLUMNS and header(svc_t) == SVC_COLUMNS
@@ -233,6 +248,7 @@ def test_guide_with_real_kubectl(guide_ns: GuideCluster, version: str, request, 
     assert some_pod["spec"]["containers"][0]["image"] == IMAGE
     assert some_pod["spec"]["nodeName"] == guide.node and some_pod["status"]["phase"] == "Running"
 
+    lap("kubectl describe pod NAME")
     # -- kubectl describe pod NAME
     name = sorted(pods)[0]
     rs = pods[name]["metadata"]["ownerReferences"][0]["name"]
@@ -253,6 +269,7 @@ def test_guide_with_real_kubectl(guide_ns: GuideCluster, version: str, request, 
     for reason in ("Scheduled", "Created", "Started"):
         assert re.search(rf"^\s+Normal\s+{reason}\s", events, re.M), events
 
+    lap("kubectl logs -f NAME")
     # -- kubectl logs -f NAME: the app's start line, then a line per request (made through
     #    kubectl port-forward pod/NAME LOCAL:3000) arriving while kubectl follows
     with k.stream("logs", "-f", name) as logs:
@@ -266,11 +283,13 @@ def test_guide_with_real_kubectl(guide_ns: GuideCluster, version: str, request, 
                 assert resp.read() == f"hello from {name}\n".encode()
         logs.wait_for(lambda x: x.endswith(": response:200"), "the request's log line")
 
+    lap("kubectl logs -f deployment/myapp-deployment")
     # -- kubectl logs -f deployment/myapp-deployment: kubectl picks one of the pods
     with k.stream("logs", "-f", f"deployment/{DEPLOY}") as logs:
         line = logs.wait_for(lambda x: x.startswith("myapp: "), "a pod's start line")
         assert line.split()[1] in pods and line.endswith(" listening on port 3000")
 
+    lap("kubectl port-forward service/myapp-service LOCAL")
     # -- kubectl port-forward service/myapp-service LOCAL:80 (kubectl maps 80 to targetPort 3000)
     local = free_port()
     with k.stream("port-forward", "service/myapp-service", f"{local}:80") as pf:
@@ -278,6 +297,7 @@ def test_guide_with_real_kubectl(guide_ns: GuideCluster, version: str, request, 
         with urllib.request.urlopen(f"http://127.0.0.1:{local}/", timeout=20) as resp:
             assert resp.read().decode().removeprefix("hello from ").strip() in pods
 
+    lap("kubectl exec -it NAME -- /bin/sh, on a real pty")
     # -- kubectl exec -it NAME -- /bin/sh, on a real pty: typing, a window resize, an exit code
     seen, code = tty_session(
         [k.binary, "exec", "-it", name, "--", "/bin/sh"],
@@ -287,6 +307,7 @@ def test_guide_with_real_kubectl(guide_ns: GuideCluster, version: str, request, 
     )
     assert code == 3 and b"command terminated with exit code 3" in seen, seen[-300:]
 
+    lap("kubectl top nodes / top pods")
     # -- kubectl top nodes / top pods (metrics.k8s.io from the kubelet's cgroup figures)
     def top(*args: str):
         res = k("top", *args, check=False)
@@ -304,6 +325,7 @@ def test_guide_with_real_kubectl(guide_ns: GuideCluster, version: str, request, 
         for r in top_pods[1:]
     )
 
+    lap("a changed re-apply")
     # -- a changed re-apply (2 replicas, a new env var: a new revision), watched with get pods -w
     changed = tmp_path / "deployment.yaml"
     changed.write_text(
@@ -335,6 +357,7 @@ def test_guide_with_real_kubectl(guide_ns: GuideCluster, version: str, request, 
     )
     assert not set(v2) & set(pods)
 
+    lap("kubectl rollout undo")
     # -- kubectl rollout undo: back to the first revision's template (the replica count stays 2)
     assert k("rollout", "undo", f"deployment/{DEPLOY}").stdout == f"deployment.apps/{DEPLOY} rolled back\n"
     out = k("rollout", "status", f"deployment/{DEPLOY}", "--timeout=120s", timeout=150).stdout
@@ -343,6 +366,7 @@ def test_guide_with_real_kubectl(guide_ns: GuideCluster, version: str, request, 
     assert all("env" not in p["spec"]["containers"][0] for p in v1.values())
     assert {p["metadata"]["ownerReferences"][0]["name"] for p in v1.values()} == {rs}  # the first ReplicaSet
 
+    lap("kubectl scale")
     # -- kubectl scale
     assert k("scale", f"deployment/{DEPLOY}", "--replicas=3").stdout == f"deployment.apps/{DEPLOY} scaled\n"
     final = rolled_out(guide, 3)
@@ -350,6 +374,7 @@ def test_guide_with_real_kubectl(guide_ns: GuideCluster, version: str, request, 
     assert header(pod_t) == POD_COLUMNS
     assert {r["NAME"]: (r["READY"], r["STATUS"]) for r in pod_t[1:]} == {n: ("1/1", "Running") for n in final}
 
+    lap("kubectl get events --sort-by=.metadata.creationTimestamp")
     # -- kubectl get events --sort-by=.metadata.creationTimestamp
     ev_t = tables(k("get", "events", "--sort-by=.metadata.creationTimestamp").stdout)[0]
     assert header(ev_t) == EVENT_COLUMNS
@@ -378,6 +403,7 @@ def test_guide_with_real_kubectl(guide_ns: GuideCluster, version: str, request, 
         r["REASON"] == "ScalingReplicaSet" and r["MESSAGE"].endswith(scaled) for r in ev_t[1:]
     ), [r["MESSAGE"] for r in ev_t[1:] if r["REASON"] == "ScalingReplicaSet"]
 
+    lap("kubectl delete -f")
     # -- kubectl delete -f: the Deployment, its pods (garbage collected) and the Service go
     out = k("delete", "-f", "deployment.yaml", timeout=120).stdout
     assert out.startswith(f'deployment.apps "{DEPLOY}" deleted'), out
@@ -387,6 +413,7 @@ def test_guide_with_real_kubectl(guide_ns: GuideCluster, version: str, request, 
     (svc_t,) = tables(gone.stdout)
     assert header(svc_t) == SVC_COLUMNS and [r["NAME"] for r in svc_t[1:]] == ["service/kubernetes"]
     guide.wait_no_pods()
+    lap("done")
 
 
 # ------------------------------------------------------------------ the official Python client
