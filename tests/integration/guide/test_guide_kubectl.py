@@ -357,6 +357,23 @@ def test_guide_with_real_kubectl(guide_ns: GuideCluster, version: str, request, 
     )
     assert not set(v2) & set(pods)
 
+    # the Service, changed (a label) and applied again: a patch that keeps what the server
+    # allocated — cluster IP, node port and load-balancer IP stay as they were
+    (tmp_path / "service.yaml").write_text(
+        (SEED / "service.yaml")
+        .read_text()
+        .replace("  name: myapp-service\n", "  name: myapp-service\n  labels:\n    tier: frontend\n")
+    )
+    assert edited("apply", "-f", "service.yaml").stdout == "service/myapp-service configured\n"
+    (row,) = tables(k("get", "services", "-l", "tier=frontend").stdout)[0][1:]
+    assert (row["NAME"], row["TYPE"], row["CLUSTER-IP"], row["EXTERNAL-IP"], row["PORT(S)"]) == (
+        "myapp-service",
+        "LoadBalancer",
+        cluster_ip,
+        lb_ip,
+        f"80:{node_port}/TCP",
+    )
+
     lap("kubectl rollout undo")
     # -- kubectl rollout undo: back to the first revision's template (the replica count stays 2)
     assert k("rollout", "undo", f"deployment/{DEPLOY}").stdout == f"deployment.apps/{DEPLOY} rolled back\n"
