@@ -72,6 +72,10 @@ def component_argvs(cfg: ClusterConfig) -> list[tuple[str, list[str]]]:
     kubelet += ["--node-host-network"] if cfg.host_network else ["--node-netns", cfg.node_netns]
     if cfg.node_ip:
         kubelet += ["--node-ip", cfg.node_ip]
+        if cfg.host_network and not worker:
+            # the kubelet serves HTTPS on the node IP to the API server's CA-signed client cert
+            # (a worker takes the CA from its node kubeconfig)
+            kubelet += ["--client-ca-file", os.path.join(api, "pki", "ca.crt")]
     proxy = [
         *mkpy,
         "proxy",
