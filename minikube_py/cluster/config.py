@@ -38,6 +38,7 @@ class ClusterConfig:
     server: str = ""  # worker: https://<control plane>:6443
     advertise_address: str = ""  # control plane: the LAN IP other nodes reach the API at
     node_ip: str = ""  # this node's LAN IP (its InternalIP; host-gw routes point at it)
+    backend: str = "auto"  # routes to other nodes' pods: host-gw, vxlan, or auto (per peer)
     store: str = ""  # "" = SQLite under the state root; or etcd://h1:2379[,h2:2379...]
     node_monitor_grace_period: float = 40.0  # silent this long -> NotReady
     pod_eviction_timeout: float = 300.0  # NotReady this long -> its pods are evicted
@@ -49,6 +50,8 @@ class ClusterConfig:
             raise ClusterError(f"server: a worker needs https://<control plane>:<port>, not {self.server!r}")
         if self.store and not self.store.startswith(("etcd://", "sqlite://")):
             raise ClusterError(f"store: {self.store!r} is neither etcd://HOST:PORT[,...] nor sqlite:///PATH")
+        if self.backend not in ("auto", "host-gw", "vxlan"):
+            raise ClusterError(f"backend: {self.backend!r} is not auto, host-gw or vxlan")
         if not self.node_ip:
             self.node_ip = self.advertise_address
         if not self.node_name:

@@ -132,13 +132,14 @@ def component_argvs(cfg: ClusterConfig) -> list[tuple[str, list[str]]]:
     ]
     node_agents = [("kubelet", kubelet), ("proxy", proxy)]
     if cfg.host_network and cfg.node_ip:
-        # host-gw: route every other node's pod CIDR via its InternalIP (one L2 segment)
+        # route every other node's pod CIDR: via its InternalIP (host-gw, one L2 segment) or VXLAN
         node_agents.append(
             (
                 "routes",
-                [*mkpy, "node", "routes", *sock, "--node-name", cfg.node_name, "--pod-cidr", cfg.pod_cidr],
+                [*mkpy, "node", "routes", *sock, "--node-name", cfg.node_name, "--pod-cidr", cfg.pod_cidr,
+                 "--backend", cfg.backend, "--node-ip", cfg.node_ip],
             )
-        )
+        )  # fmt: skip
     if worker:
         return node_agents
     return [

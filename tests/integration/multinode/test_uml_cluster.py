@@ -135,4 +135,12 @@ def test_three_kernels_one_cluster(tmp_path, repo_root):
         assert st["exec"] == st["pod"], st  # `hostname` in the pod is the pod's name
         assert st["logs"] == "probe-done", st
     assert cp["etcd_keys"] > 20, cp["etcd_keys"]  # the control plane keeps its objects in etcd
+    # w1 (--backend auto) reaches w2 by host-gw on this LAN; w2 (--backend vxlan) reaches every peer
+    # through its VTEP (the pod CIDR's network address) on mkpy.1, and the Service answers above
+    # crossed that tunnel (w2's pods answered cp and w1)
+    cidr = cp["cidrs"]
+    assert cp["w1"]["routes"] == {cidr["cp"]: "via 192.168.60.10", cidr["w2"]: "via 192.168.60.12"}, cp["w1"]
+    assert cp["w2"]["routes"] == {
+        c: "vxlan " + c.split("/")[0] for c in (cidr["cp"], cidr["w1"])
+    }, cp["w2"]["routes"]
     assert list(cp["after"]) == ["w1"] and len(cp["after"]["w1"]) == 6

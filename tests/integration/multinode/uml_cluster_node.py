@@ -74,6 +74,21 @@ def lan(role: str) -> None:
         ipr.route("add", dst="10.96.0.0/12", oif=idx)
 
 
+def peer_routes() -> dict[str, str]:
+    """This VM's routes to other nodes' pod CIDRs: {cidr: "via <ip>" | "vxlan <gw>"}."""
+    from minikube_py.network.netns import open_iproute
+    from minikube_py.network.node import RTPROT_MKPY
+
+    with open_iproute(None) as ipr:
+        names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+        out = {}
+        for r in ipr.get_routes(family=2, table=254):
+            if r["proto"] == RTPROT_MKPY:
+                how = "vxlan " if names.get(r.get_attr("RTA_OIF")) == "mkpy.1" else "via "
+                out[f"{r.get_attr('RTA_DST')}/{r['dst_len']}"] = how + r.get_attr("RTA_GATEWAY")
+        return out
+
+
 def http_names(url: str, tries: int = 30) -> list[str]:
     """GET the Service many times: each answer is the serving pod's name."""
     names = []
@@ -337,13 +352,17 @@ def worker(role: str, token: str, ca_hash: str) -> dict:
 
     log("mkpy node join (until cp answers)")
     argv = ["node", "join", "--server", SERVER, "--token", token, "--ca-cert-hash", ca_hash,
-            "--host-network", "--node-ip", IPS[role], "--node-name", role, "--timeout", "300"]  # fmt: skip
+            "--host-network", "--node-ip", IPS[role], "--node-name", role, "--timeout", "300",
+            # w2 sends its pod traffic through VXLAN (cp and w1 stay on auto: host-gw on this LAN,
+            # but they have the vxlan device and decapsulate what w2 sends)
+            "--backend", "vxlan" if role == "w2" else "auto"]  # fmt: skip
     until("join", lambda: mkpy(*argv) or True, 400, every=3)
     c = Client.from_kubeconfig(f"{STATE}/node.kubeconfig")
     log("joined")
     phase = until("probe phase", lambda: phase_of(c).startswith("probe") and phase_of(c), 400)
     cidr = c.get("nodes", role)["spec"]["podCIDR"]
     r = probe(c, phase.split(":", 1)[1], str(next(ipaddress.ip_network(cidr).hosts())))  # the bridge
+    r["routes"] = peer_routes()
     c.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"mkpyt-mn-result-{role}"},
               "data": {"r": json.dumps(r)}})  # fmt: skip
     want = "stop-w2" if role == "w2" else "done"
