@@ -165,10 +165,13 @@ SVC = {
 # One client pod per node (nodeName: even on the cordoned cp) resolves the Service's name with the
 # cluster DNS and calls it, from inside the pod network. (busybox-static's nslookup and nc speak DNS
 # and TCP themselves; its wget crashes under the UML kernels, so the HTTP request is written by hand.)
+# The name is asked until it resolves (a loaded machine may be slow to start its DNS), then the
+# Service is called 30 times; the pod prints it all and the control plane reads its log.
 CLIENT_SH = (
-    "n=web.default.svc.cluster.local; nslookup $n 2>&1 | sed 's/^/dns: /';"
-    " ip=$(nslookup $n 2>/dev/null | awk '/^Address: /{a=$2} END{print a}');"
-    " for i in $(seq 20); do r=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 $ip 80 | tail -n 1);"
+    "n=web.default.svc.cluster.local; for t in $(seq 30); do out=$(nslookup $n 2>&1);"
+    " ip=$(echo \"$out\" | awk '/^Address: /{a=$2} END{print a}'); [ -n \"$ip\" ] && break; sleep 1; done;"
+    " echo \"$out\" | sed 's/^/dns: /';"
+    " for i in $(seq 30); do r=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 $ip 80 | tail -n 1);"
     " echo ${r:-error}; done; echo probe-done; exec sleep 3600"
 )
 
