@@ -123,6 +123,15 @@ class ClusterConfig:
 
         return str(next(ipaddress.ip_network(self.pod_cidr).hosts()))
 
+    @property
+    def pod_mtu(self) -> int:
+        """Pods' MTU: with VXLAN possible (a machine of a multi-node cluster, backend vxlan or auto)
+        1450, so a full-size pod packet still fits the tunnel's 50 bytes of headers (flannel's)."""
+        from minikube_py.network.vxlan import OVERHEAD
+
+        vxlan = self.host_network and self.node_ip and self.backend != "host-gw"
+        return 1500 - OVERHEAD if vxlan else 1500
+
     def node_network(self):  # -> minikube_py.network.NodeNetwork
         from minikube_py.network import NodeNetwork
 
@@ -133,6 +142,7 @@ class ClusterConfig:
             os.path.join(self.kubelet_root, "network"),
             host_network=self.host_network,
             cluster_cidr=self.cluster_cidr,
+            mtu=self.pod_mtu,
         )
 
     # -- saved form --------------------------------------------------------------

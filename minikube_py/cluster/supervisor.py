@@ -67,6 +67,8 @@ def component_argvs(cfg: ClusterConfig) -> list[tuple[str, list[str]]]:
         *(["--kubeconfig", cfg.node_kubeconfig] if worker else ["--api-socket", cfg.api_socket]),
         "--port",
         str(cfg.kubelet_port),
+        "--mtu",
+        str(cfg.pod_mtu),
         "--verbose",
     ]
     kubelet += ["--node-host-network"] if cfg.host_network else ["--node-netns", cfg.node_netns]

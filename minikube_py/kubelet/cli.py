@@ -33,6 +33,8 @@ DEFAULT_ROOT = "/var/lib/mkpy/kubelet"
 @click.option("--pod-cidr", default="10.244.0.0/24", show_default=True)
 @click.option("--cluster-cidr", default=None,
               help="all nodes' pod network: traffic to it is not masqueraded (default: --pod-cidr)")
+@click.option("--mtu", type=int, default=1500, show_default=True,
+              help="the pods' MTU (1450 when pod traffic may go through VXLAN)")
 @click.option("--node-ip", default=None,
               help="this node's LAN address (its InternalIP; other nodes route to it)")
 @click.option("--cluster-dns", multiple=True, help="cluster DNS server for pods' resolv.conf")
@@ -52,7 +54,7 @@ DEFAULT_ROOT = "/var/lib/mkpy/kubelet"
 def kubelet(ctx: click.Context, root: str, pod_manifest_path: str | None, runtime_root: str | None,
             image_root: str | None, log_root: str, node_name: str | None, netns_dir: str, netns_prefix: str,
             node_netns: str | None, node_host_network: bool, pod_cidr: str, cluster_cidr: str | None,
-            node_ip: str | None, cluster_dns: tuple[str, ...],
+            mtu: int, node_ip: str | None, cluster_dns: tuple[str, ...],
             backoff_initial: float,
             backoff_max: float, sync_period: float, api_socket: str | None, kubeconfig: str | None,
             port: int | None, client_ca_file: str | None, drain: bool, verbose: bool) -> None:
@@ -75,7 +77,8 @@ def kubelet(ctx: click.Context, root: str, pod_manifest_path: str | None, runtim
         from minikube_py.network import NodeNetwork
 
         cfg.node_network = NodeNetwork(node_netns or "host", pod_cidr, os.path.join(root, "network"),
-                                       host_network=node_host_network, cluster_cidr=cluster_cidr).ensure()
+                                       host_network=node_host_network, cluster_cidr=cluster_cidr,
+                                       mtu=mtu).ensure()
     if node_ip:
         cfg.host_ips = [node_ip]
     api = objects = None

@@ -132,7 +132,8 @@ def test_three_kernels_one_cluster(tmp_path, repo_root):
         st = cp["streams"][node]
         assert st["addresses"] == {"InternalIP": ip, "Hostname": node}, st
         assert st["endpoint_annotation"] is None, st
-        assert st["exec"] == st["pod"], st  # `hostname` in the pod is the pod's name
+        # `hostname` in the pod is the pod's name; pods' MTU leaves room for VXLAN's 50 bytes
+        assert st["exec"] == [st["pod"], "1450"], st
         assert st["logs"] == "probe-done", st
     assert cp["etcd_keys"] > 20, cp["etcd_keys"]  # the control plane keeps its objects in etcd
     # w1 (--backend auto) reaches w2 by host-gw on this LAN; w2 (--backend vxlan) reaches every peer

@@ -217,6 +217,9 @@ def kubectl(*args: str) -> str:
     return res.stdout
 
 
+SHOW_NAME_AND_MTU = "hostname; cat /sys/class/net/eth0/mtu"
+
+
 def remote_streams(c, spread: dict[str, list[str]]) -> dict:
     """`kubectl logs` and `kubectl exec` of a pod on each worker: the API server on cp reaches that
     worker's kubelet at its InternalIP over TLS with its client certificate."""
@@ -230,7 +233,8 @@ def remote_streams(c, spread: dict[str, list[str]]) -> dict:
             "addresses": ips,
             "endpoint_annotation": annotations.get("mkpy.io/kubelet-endpoint"),
             "exec": until(f"kubectl exec {pod} on {node}",
-                          lambda p=pod: kubectl("exec", p, "--", "hostname"), 120, every=3).strip(),
+                          lambda p=pod: kubectl("exec", p, "--", "sh", "-c", SHOW_NAME_AND_MTU),
+                          120, every=3).split(),
             "logs": until(f"kubectl logs client-{node}",
                           lambda n=node: kubectl("logs", f"client-{n}", "--tail", "1"), 120, every=3).strip(),
         }  # fmt: skip
