@@ -77,6 +77,7 @@ def state(net: NodeNetwork) -> dict:
                 "mtu": link.get_attr("IFLA_MTU"),
                 "mac": link.get_attr("IFLA_ADDRESS"),
             },
+            "tx_bytes": link.get_attr("IFLA_STATS64")["tx_bytes"],
             "routes": routes,
             "neigh": neigh,
             "fdb": {
@@ -210,6 +211,8 @@ def test_pods_reach_each_other_through_vxlan_across_a_router(tmp_path):
         t.join(20)
         assert answer == f"from {ipb} to {ipa} len 60000", answer
         assert seen == [ipa]
+        # ... and it went through n-a's tunnel device (the only way across: the router knows no pods)
+        assert state(nets["n-a"])["tx_bytes"] - a["tx_bytes"] >= 60000
         t, port, seen = tcp_echo_in(pa, ipa)
         assert call_from(pb, ipa, port, b"hi") == f"from {ipa} to {ipb} len 2"
         t.join(20)
