@@ -74,7 +74,9 @@ def test_three_kernels_one_cluster(tmp_path, repo_root):
                     ],
                     cwd=str(repo_root),
                     env={"PYTHONPATH": str(repo_root), "PYTHONDONTWRITEBYTECODE": "1",
-                         "MKPY_UML_DEADLINE": os.environ.get("MKPY_UML_DEADLINE", "480")},
+                         "MKPY_UML_DEADLINE": os.environ.get("MKPY_UML_DEADLINE", "480"),
+                         # kubectl (default, when installed) or mkpy for logs/exec through the API
+                         "MKPY_UML_TOOL": os.environ.get("MKPY_UML_TOOL", "kubectl")},
                     mem="1024M",
                     timeout=VM_TIMEOUT,
                     results_dir=str(results),
@@ -104,9 +106,9 @@ def test_three_kernels_one_cluster(tmp_path, repo_root):
     finally:
         for r in runs.values():
             uml.cleanup(r)
-    print(f"uml cluster: {time.monotonic() - t0:.0f} s wall; NotReady after {out['cp']['not_ready_after']} s,"
-          f" pods back after {out['cp']['back_after']} s")  # fmt: skip
     cp = out["cp"]
+    print(f"uml cluster: {time.monotonic() - t0:.0f} s wall; NotReady after {cp['not_ready_after']} s,"
+          f" pods back after {cp['back_after']} s; logs/exec with {cp['streams']['tool']}")  # fmt: skip
     # cp keeps the first /24; the workers get the next two, in the order they joined
     assert cp["cidrs"]["cp"] == "10.244.0.0/24"
     assert sorted([cp["cidrs"]["w1"], cp["cidrs"]["w2"]]) == ["10.244.1.0/24", "10.244.2.0/24"]

@@ -207,11 +207,18 @@ def pod_probe(c, node: str) -> dict:
     }
 
 
+def use_kubectl() -> bool:
+    return bool(shutil.which("kubectl")) and os.environ.get("MKPY_UML_TOOL") != "mkpy"
+
+
 def kubectl(*args: str) -> str:
-    """The real kubectl against cp's API server (HTTPS on the LAN address, admin token)."""
-    res = subprocess.run(["kubectl", "--kubeconfig", "/etc/mkpy/admin.kubeconfig", "--request-timeout", "60s",
-                          *args], capture_output=True, text=True, timeout=90,
-                         env={**os.environ, "HOME": "/tmp"})  # fmt: skip
+    """The real kubectl against cp's API server (HTTPS on the LAN address, admin token); where it is
+    not installed, our own `mkpy logs/exec`, which speak the same API (and need the same path)."""
+    if use_kubectl():
+        argv = ["kubectl", "--kubeconfig", "/etc/mkpy/admin.kubeconfig", "--request-timeout", "60s", *args]
+    else:
+        argv = [*MKPY, args[0], "--kubeconfig", "/etc/mkpy/admin.kubeconfig", *args[1:]]
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=90, env={**os.environ, "HOME": "/tmp"})
     if res.returncode != 0:
         raise RuntimeError(f"kubectl {' '.join(args)}: {res.returncode}\n{res.stdout}\n{res.stderr}")
     return res.stdout
@@ -223,7 +230,7 @@ SHOW_NAME_AND_MTU = "hostname; cat /sys/class/net/eth0/mtu"
 def remote_streams(c, spread: dict[str, list[str]]) -> dict:
     """`kubectl logs` and `kubectl exec` of a pod on each worker: the API server on cp reaches that
     worker's kubelet at its InternalIP over TLS with its client certificate."""
-    out: dict = {}
+    out: dict = {"tool": "kubectl" if use_kubectl() else "mkpy"}
     for node in ("w1", "w2"):
         pod = spread[node][0]
         ips = {a["type"]: a["address"] for a in c.get("nodes", node)["status"]["addresses"]}
