@@ -233,7 +233,7 @@ def routes_cmd(
     from minikube_py.api.client import Client
     from minikube_py.network import NodeNetwork
 
-    from .routes import HostGwAgent
+    from .routes import RouteAgent
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s routes %(levelname)s %(message)s")
     if not (kubeconfig or socket_path):
@@ -242,7 +242,7 @@ def routes_cmd(
     # set_peer_routes needs only where to put the routes; nothing here is created.
     net = NodeNetwork(node_netns or "host", pod_cidr, "/nonexistent", host_network=node_netns is None)
     try:
-        agent = HostGwAgent(client, net, node_name, backend=backend, node_ip=node_ip)
+        agent = RouteAgent(client, net, node_name, backend=backend, node_ip=node_ip)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -100,10 +100,9 @@ def split_by_backend(
     return host_gw, tunnel
 
 
-class HostGwAgent:
-    """List + watch Nodes; after each change, make the routes exactly what the backend wants.
-
-    (Named for its first backend; `backend="vxlan"|"auto"` with `node_ip` adds the tunnel.)"""
+class RouteAgent:
+    """List + watch Nodes; after each change, make the routes exactly what the backend wants
+    (`backend="vxlan"|"auto"` needs `node_ip`: the tunnel's local end)."""
 
     def __init__(
         self,
@@ -183,3 +182,6 @@ class HostGwAgent:
         w = getattr(self, "_watch", None)
         if w is not None:
             w.stop()
+
+
+HostGwAgent = RouteAgent  # its name while host-gw was the only backend

@@ -20,7 +20,7 @@ import uuid
 import pytest
 
 from minikube_py.api.testing import ThreadedApiServer
-from minikube_py.multinode.routes import BACKEND_DATA, PUBLIC_IP, HostGwAgent
+from minikube_py.multinode.routes import BACKEND_DATA, PUBLIC_IP, RouteAgent
 from minikube_py.network import vxlan
 from minikube_py.network.netns import (
     create_netns,
@@ -154,7 +154,7 @@ def test_pods_reach_each_other_through_vxlan_across_a_router(tmp_path):
         for name, cidr, under in (("n-a", "10.244.1.0/24", "10.0.1"), ("n-b", "10.244.2.0/24", "10.0.2"))
     }
     api = ThreadedApiServer(f"sqlite://{tmp_path}/state.db", token="mkpyt-mn2-admin")
-    agents: dict[str, HostGwAgent] = {}
+    agents: dict[str, RouteAgent] = {}
     threads = []
     pods: dict[str, tuple[str, str]] = {}  # node -> (pod netns path, pod ip)
     try:
@@ -169,7 +169,7 @@ def test_pods_reach_each_other_through_vxlan_across_a_router(tmp_path):
         c.create(node("n-a", "10.244.1.0/24", "10.0.1.2"))
         c.create(node("n-b", "10.244.2.0/24", "10.0.2.2"))
         for name, ip in (("n-a", "10.0.1.2"), ("n-b", "10.0.2.2")):
-            agents[name] = HostGwAgent(api.client, nets[name], name, backend="auto", node_ip=ip)
+            agents[name] = RouteAgent(api.client, nets[name], name, backend="auto", node_ip=ip)
             threads.append(threading.Thread(target=agents[name].run, daemon=True))
             threads[-1].start()
         for name, n in nets.items():
