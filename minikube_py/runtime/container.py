@@ -62,11 +62,14 @@ class Runtime:
 
     # ------------------------------------------------------------------ create
     def create(self, container_id: str, bundle: str, pid_file: str | None = None,
-               console_socket: str | None = None, attach: bool = False) -> dict[str, Any]:
+               console_socket: str | None = None, attach: bool = False,
+               console_peer: socket.socket | None = None) -> dict[str, Any]:
         """Build the container and leave its init blocked before execve; return the OCI state.
 
         attach=True gives the container this process's stdio (like `runc run`)
-        instead of pipes to the monitor's log.
+        instead of pipes to the monitor's log. console_peer: with attach, one end of
+        a socketpair the init sends its pty master over when process.terminal is true
+        (run() proxies it), instead of a --console-socket path.
         """
         from minikube_py.runtime import channel, process, security
 
@@ -74,7 +77,7 @@ class Runtime:
         bundle = os.path.abspath(bundle)
         config = spec.load(bundle)
         security.check(config)
-        if config["process"].get("terminal") and not console_socket and not attach:
+        if config["process"].get("terminal") and not console_socket and not (attach and console_peer):
             raise ContainerError("process.terminal is true: --console-socket is required")
         os.makedirs(self.root, 0o711, exist_ok=True)
         try:
@@ -107,6 +110,8 @@ class Runtime:
                 os.makedirs(os.path.dirname(log_path), exist_ok=True)
             if console_socket:
                 console = _connect_console(console_socket)
+            elif console_peer is not None and config["process"].get("terminal"):
+                console = console_peer
             state_fd = os.open(st.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             record: dict[str, Any] = {
                 "id": container_id, "bundle": bundle, "annotations": annotations,
@@ -291,17 +296,51 @@ class Runtime:
     # ------------------------------------------------------------------ run
     def run(self, container_id: str, bundle: str, detach: bool = False, pid_file: str | None = None,
             console_socket: str | None = None) -> int:
-        """create + start; unless detached, wait for the exit, delete, and return the exit code."""
-        self.create(container_id, bundle, pid_file=pid_file, console_socket=console_socket,
-                    attach=not detach)
-        record = self._dir(container_id).read()
+        """create + start; unless detached, wait for the exit, delete, and return the exit code.
+
+        Attached with process.terminal and no --console-socket, runc's way: the init
+        sends its pty master to us over a socketpair and we proxy our stdio to it.
+        """
+        import socket
+
+        ours = theirs = None
+        if not detach and not console_socket:
+            ours, theirs = socket.socketpair()
         try:
+            self.create(container_id, bundle, pid_file=pid_file, console_socket=console_socket,
+                        attach=not detach, console_peer=theirs)
+        except BaseException:
+            if ours is not None:
+                ours.close()
+            raise
+        finally:
+            if theirs is not None:
+                theirs.close()
+        record = self._dir(container_id).read()
+        master = -1
+        try:
+            if ours is not None and self._dir(container_id).config()["process"].get("terminal"):
+                from minikube_py.runtime import console
+
+                master = console.receive_master(ours)  # sent during create, waiting in the socket
             self.start(container_id)
         except BaseException:
+            if master >= 0:
+                os.close(master)
             self.delete(container_id, force=True)
             raise
+        finally:
+            if ours is not None:
+                ours.close()
         if detach:
             return 0
+        if master >= 0:
+            from minikube_py.runtime import console
+
+            try:
+                console.proxy(master)
+            finally:
+                os.close(master)
         # The monitor is our own child (process A): waiting for it is waiting for the container.
         try:
             os.waitpid(record["monitor_pid"], 0)
