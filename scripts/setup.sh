@@ -32,6 +32,9 @@ APT_PACKAGES=(
   runc crun containernetworking-plugins hyperfine
   curl
   vagrant
+  # the OCI runtime-tools library (config validator + generator), built offline by
+  # tests/integration/runtime/test_ocitools.py to check the runtime against it
+  golang-go golang-github-opencontainers-runtime-tools-dev
 )
 
 missing=()

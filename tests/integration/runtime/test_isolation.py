@@ -259,8 +259,8 @@ def _propagation(line: str) -> set[str]:
 @pytest.mark.vm
 @pytest.mark.parametrize(("root_propagation", "vol_option", "root_has", "vol_has", "late_in", "inner_out"), [
     (None, "rslave", set(), {"master"}, True, False),          # the default: host -> container only
-    ("rprivate", "rprivate", set(), set(), False, False),      # nothing crosses either way
-    ("rshared", "rshared", {"shared"}, {"shared"}, True, True),  # Bidirectional: both ways
+    ("private", "rprivate", set(), set(), False, False),       # nothing crosses either way
+    ("shared", "rshared", {"shared"}, {"shared"}, True, True),   # Bidirectional: both ways
 ])
 def test_rootfs_propagation_and_mount_propagation_flags(rt, tmp_path, root_propagation, vol_option,
                                                         root_has, vol_has, late_in, inner_out):
