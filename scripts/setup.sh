@@ -35,6 +35,8 @@ APT_PACKAGES=(
   # the OCI runtime-tools library (config validator + generator), built offline by
   # tests/integration/runtime/test_ocitools.py to check the runtime against it
   golang-go golang-github-opencontainers-runtime-tools-dev
+  # containerd + ctr: tests/integration/runtime/test_containerd.py runs mkpy-runc under its runc shim
+  containerd
 )
 
 missing=()
@@ -46,9 +48,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # The registry and etcd packages start system services; the project starts its own.
+  # The registry, etcd and containerd packages start system services; the project starts its own.
   if [ -d /run/systemd/system ]; then
-    systemctl disable --now docker-registry etcd >/dev/null 2>&1 || true
+    systemctl disable --now docker-registry etcd containerd >/dev/null 2>&1 || true
   fi
 fi
 

@@ -117,7 +117,7 @@ def run_verb(root: str, verb: str, params: dict[str, object]) -> int:
 
         print(json.dumps(rt.state(cid), indent=2))
     elif verb == "kill":
-        rt.kill(cid, str(params["signal"]))
+        rt.kill(cid, str(params["signal"]), all_processes=bool(params["all_"]))
     elif verb == "delete":
         rt.delete(cid, force=bool(params["force"]))
     elif verb == "run":

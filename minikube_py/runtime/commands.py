@@ -87,11 +87,11 @@ def state(ctx: click.Context, container_id: str) -> None:
 @runtime.command()
 @click.argument("container_id")
 @click.argument("signal", default="SIGTERM")
-@click.option("--all", "-a", "all_", is_flag=True, hidden=True, help="(runc compatibility)")
+@click.option("--all", "-a", "all_", is_flag=True, help="every process in the container's cgroup")
 @click.pass_context
 def kill(ctx: click.Context, container_id: str, signal: str, all_: bool) -> None:
     """Send a signal (name with or without SIG, or number) to the container's init."""
-    _runtime(ctx).kill(container_id, signal)
+    _runtime(ctx).kill(container_id, signal, all_processes=all_)
 
 
 @runtime.command()

@@ -105,7 +105,11 @@ class Runtime:
             tracer = Tracer(st.file("trace.jsonl"))
             sys = Syscalls(tracer)
             annotations = config.get("annotations") or {}
-            log_path = None if attach else annotations.get("mkpy.io/log-path") or st.file("container.log")
+            # MKPY_RUNC_MONITOR=none: the caller (containerd's shim) is the monitor, as for runc:
+            # no mkpy-monitor, no log; the init keeps our stdio and is adopted by the caller.
+            monitor = attach or os.environ.get("MKPY_RUNC_MONITOR", "mkpy") != "none"
+            log_path = None if attach or not monitor else (annotations.get("mkpy.io/log-path")
+                                                           or st.file("container.log"))
             if log_path:
                 os.makedirs(os.path.dirname(log_path), exist_ok=True)
             if console_socket:
@@ -123,10 +127,13 @@ class Runtime:
             spawned = process.spawn(container_id=container_id, state_dir=st.path, state_fd=state_fd,
                                     config=config, sys=sys, log_path=log_path,
                                     oom_file=resources.oom_events_file(cgroup), console=console,
-                                    state=hook_state)
+                                    state=hook_state, monitor=monitor)
             pid = spawned.init_pid
             record.update(pid=pid, pid_start_time=pid_start_time(pid), monitor_pid=spawned.monitor_pid,
                           monitor_start_time=pid_start_time(spawned.monitor_pid))
+            if not monitor:
+                process.reap(spawned.monitor_pid)  # A exits at once: there is no monitor to wait for
+                record.update(monitor_pid=0, monitor_start_time=None)
             hook_state["pid"] = pid
 
             # The init waits for "go": first its cgroup and, for a user namespace, its id maps.
@@ -242,10 +249,15 @@ class Runtime:
             return sorted([init.pid] + [p.pid for p in init.children(recursive=True)])
 
     # ------------------------------------------------------------------ kill
-    def kill(self, container_id: str, sig: str | int = "SIGTERM") -> None:
+    def kill(self, container_id: str, sig: str | int = "SIGTERM", all_processes: bool = False) -> None:
+        """Signal the init; with all_processes (runc's --all) every process in the container's cgroup,
+        which is no error once the init has exited (containerd sends SIGKILL that way to clean up)."""
         number = parse_signal(sig)
         st = self._dir(container_id)
         record = st.read()
+        if all_processes:
+            self._kill_all(container_id, record, number)
+            return
         # A pidfd pins the process: after checking its start time we cannot signal a reused pid.
         try:
             fd = os.pidfd_open(record["pid"])
@@ -258,6 +270,19 @@ class Runtime:
         finally:
             if fd >= 0:
                 os.close(fd)
+
+    def _kill_all(self, container_id: str, record: dict[str, Any], number: int) -> None:
+        try:
+            pids = resources.procs(record["cgroup"])
+        except (ContainerError, OSError):
+            pids = []  # no cgroup to read (no cgroup support): the init alone
+        if self._dir(container_id).status(record) != "stopped":
+            pids = [record["pid"], *pids]
+        for pid in dict.fromkeys(pids):
+            try:
+                os.kill(pid, number)
+            except ProcessLookupError:
+                pass
 
     # ------------------------------------------------------------------ delete
     def delete(self, container_id: str, force: bool = False) -> None:
@@ -287,7 +312,8 @@ class Runtime:
         except ContainerError as exc:
             raise ContainerError(f"delete {container_id!r}: {exc}") from None
         # The monitor writes exit.json into the state dir: let it finish before removing the dir.
-        wait_gone(record.get("monitor_pid", 0), record.get("monitor_start_time"))
+        if record.get("monitor_pid"):
+            wait_gone(record["monitor_pid"], record.get("monitor_start_time"))
         config = st.config()
         state = st.oci_state()
         shutil.rmtree(st.path, ignore_errors=True)

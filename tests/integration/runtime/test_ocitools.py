@@ -57,7 +57,7 @@ def test_the_configs_we_write_pass_the_runtime_tools_validator(rt, tmp_path, bus
     assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stdout + done.stderr
 
     # The tests' own configs (runc's default plus changes), with hooks, rlimits and sysctls.
-    cid, made = rt.bundle(["true"], **{
+    _, made = rt.bundle(["true"], **{
         "hooks": {"prestart": [{"path": "/bin/true", "args": ["true"]}]},
         "process.rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 512}],
         "linux.sysctl": {"net.ipv4.ip_forward": "1"},
