@@ -38,12 +38,16 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except ContainerError as exc:
             click.echo(f"mkpy-runc: {exc}", err=True)
+            if ctx.obj and ctx.obj.get("log"):
+                from minikube_py.runtime.cli import log_error
+
+                log_error(["--log", ctx.obj["log"]], str(exc))
             ctx.exit(1)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--root", default=DEFAULT_ROOT, show_default=True, help="directory for container state")
-@click.option("--log", "log_file", default=None, hidden=True, help="(runc compatibility; ignored)")
+@click.option("--log", "log_file", default=None, hidden=True, help="errors also go here (JSON lines)")
 @click.option("--log-format", default=None, hidden=True)
 @click.option("--systemd-cgroup", is_flag=True, hidden=True)
 @click.option("--debug", is_flag=True, hidden=True)
@@ -53,7 +57,7 @@ class _Group(click.Group):
 def runtime(ctx: click.Context, root: str, log_file: str | None, log_format: str | None,
             systemd_cgroup: bool, debug: bool) -> None:
     """An OCI runtime: run a bundle as an isolated, limited, secured process (runc-compatible)."""
-    ctx.obj = {"root": root}
+    ctx.obj = {"root": root, "log": log_file}
 
 
 @runtime.command()

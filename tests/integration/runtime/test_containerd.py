@@ -46,6 +46,9 @@ ctr task ls
 ctr task delete "$ID-2"
 echo "delete rc=$?"
 ctr container delete "$ID-2"
+echo "--- bad"
+ctr run --rm $R --rootfs "$ROOTFS" "$ID-3" /no-such-program 2>&1
+echo "bad rc=$?"
 echo "--- state root"
 ls /run/containerd/runc/mkpyt-rt
 echo "--- end"
@@ -101,13 +104,17 @@ def test_containerd_runs_containers_with_mkpy_runc(busybox_rootfs):
         # The container wrote to the stdio the shim gave it, and its exit code came back.
         assert run.splitlines() == ["hello from ctr", "run rc=3"], out
         assert "to-stderr" in done.stderr
-        detached = out.split("--- detached\n")[1].split("--- state root\n")[0]
+        detached = out.split("--- detached\n")[1].split("--- bad\n")[0]
         assert "run -d rc=0" in detached
         assert "exec rc=4" in detached and "from exec pid " in detached, out
         running = [ln.split() for ln in detached.splitlines() if ln.startswith(f"{cid}-2")]
         assert running[0][2] == "RUNNING" and int(running[0][1]) > 0, detached
         assert running[1][2] == "STOPPED", detached
         assert "delete rc=0" in detached, out + done.stderr
+        # A create that fails: containerd reports our message (from the --log JSON file).
+        bad = out.split("--- bad\n")[1].split("--- state root\n")[0]
+        assert "OCI runtime create failed: process.args[0]: '/no-such-program'" in bad, bad
+        assert "bad rc=0" not in bad
         # Every container was deleted through mkpy-runc: nothing left in its state root.
         assert out.split("--- state root\n")[1].split("--- end")[0].strip() == ""
     finally:
