@@ -9,6 +9,7 @@ visible to the host. containerd gets MKPY_RUNC_MONITOR=none (docs/runtime.md, "c
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -49,6 +50,11 @@ ctr container delete "$ID-2"
 echo "--- bad"
 ctr run --rm $R --rootfs "$ROOTFS" "$ID-3" /no-such-program 2>&1
 echo "bad rc=$?"
+echo "--- tty"
+# ctr -t wants a terminal on its stdin: script(1) gives it one. The shim passes --console-socket.
+script -qec "timeout 30 ctr --address $DIR/containerd.sock --namespace mkpyt-rt run -t --rm $R \
+  --rootfs $ROOTFS $ID-4 sh -c 'tty; exit 5'" /dev/null < /dev/null
+echo "run -t rc=$?"
 echo "--- state root"
 ls /run/containerd/runc/mkpyt-rt
 echo "--- end"
@@ -83,7 +89,7 @@ def _ours(directory: str) -> list[psutil.Process]:
 
 
 def test_containerd_runs_containers_with_mkpy_runc(busybox_rootfs):
-    for tool in ("containerd", "ctr", "containerd-shim-runc-v2", "unshare"):
+    for tool in ("containerd", "ctr", "containerd-shim-runc-v2", "unshare", "script"):
         if not shutil.which(tool):
             pytest.skip(f"{tool} is not installed (scripts/setup.sh installs containerd)")
     # A short path: the shim's socket path must fit a sockaddr_un.
@@ -112,9 +118,12 @@ def test_containerd_runs_containers_with_mkpy_runc(busybox_rootfs):
         assert running[1][2] == "STOPPED", detached
         assert "delete rc=0" in detached, out + done.stderr
         # A create that fails: containerd reports our message (from the --log JSON file).
-        bad = out.split("--- bad\n")[1].split("--- state root\n")[0]
+        bad = out.split("--- bad\n")[1].split("--- tty\n")[0]
         assert "OCI runtime create failed: process.args[0]: '/no-such-program'" in bad, bad
         assert "bad rc=0" not in bad
+        # A terminal through the shim's console socket: the pty is the container's own.
+        tty = out.split("--- tty\n")[1].split("--- state root\n")[0].replace("\r", "").replace("\0", "")
+        assert re.search(r"/dev/pts/\d+$", tty, re.M) and "run -t rc=5" in tty, tty  # (script echoes a ^@)
         # Every container was deleted through mkpy-runc: nothing left in its state root.
         assert out.split("--- state root\n")[1].split("--- end")[0].strip() == ""
     finally:
