@@ -3,7 +3,10 @@
     sudo /opt/mkpy/venv/bin/python benchmarks/runtime_bench.py [--runs 30] [--baseline OLD-CHECKOUT]
 
 Each run is one `<runtime> --root <tmp> run --bundle <b> <id>` (create + start +
-wait + delete), stdio to /dev/null, timed from fork to exit. mkpy-runc is the
+wait + delete), stdio to /dev/null, timed from fork to exit. The checkout is compiled
+to bytecode first (what setup.sh does); "mkpy-runc, no .pyc" shows what each call
+costs when Python may not read or write cached bytecode (PYTHONDONTWRITEBYTECODE=1 and
+an editable install that was never compiled: every module is compiled on every call). mkpy-runc is the
 command scripts/setup.sh installs (runtime/launcher.py: `python -S`), written for
 this checkout into the temp dir; `python -m minikube_py.runtime.cli` (a normal
 interpreter start, site.py and all) is timed too, for comparison. Printed:
@@ -215,10 +218,22 @@ def main() -> None:
         raise SystemExit("run as root")
     top = Path(tempfile.mkdtemp(prefix="mkpyt-rt-bench-"))
     os.chmod(top, 0o755)
+    # Cached bytecode, as after setup.sh (compileall) or any first run that may write it: with
+    # PYTHONDONTWRITEBYTECODE=1 and no __pycache__, every CLI call would compile every module.
+    import compileall
+
+    for checkout in filter(None, [str(REPO), args.baseline]):
+        compileall.compile_dir(os.path.join(checkout, "minikube_py"), quiet=1)
     try:
         bundle = make_bundle(top)
         mkpy = [str(top / "mkpy-runc")]
         launcher.write_script(mkpy[0])  # what scripts/setup.sh installs, for this checkout
+        # The same CLI from a copy of the package without __pycache__, under -B (write none):
+        # minikube_py's modules are compiled on every call; the standard library's are cached as usual.
+        shutil.copytree(REPO / "minikube_py", top / "no-pyc" / "minikube_py",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        paths = [str(top / "no-pyc"), *launcher.search_path()[1:]]
+        no_pyc = [sys.executable, "-S", "-B", "-c", launcher.code(paths)]
         state = top / "state-mkpy"
         cpu: dict[str, list[float]] = {}
         commands = {
@@ -226,6 +241,8 @@ def main() -> None:
                 lambda i: [*mkpy, "--root", str(state), "run", "--bundle", str(bundle), f"mkpyt-rt-b-{i}"],
             "python -m ...runtime.cli":
                 lambda i: [*MKPY_M, "--root", str(state), "run", "--bundle", str(bundle), f"mkpyt-rt-m-{i}"],
+            "mkpy-runc, no .pyc":
+                lambda i: [*no_pyc, "--root", str(state), "run", "--bundle", str(bundle), f"mkpyt-rt-n-{i}"],
             "runc": lambda i: ["runc", "--root", str(top / "state-runc"), "run", "--bundle", str(bundle),
                                f"mkpyt-rt-bench-runc-{i}"],
         }

@@ -185,11 +185,14 @@ def make_app(kubelet: Any) -> web.Application:
         argv = request.query.getall("command", [])
         if not argv:
             raise web.HTTPBadRequest(text="you must specify at least 1 command")
-        # The runtime's exec joins the container (namespaces, cgroup) and runs argv there; with
-        # ?tty=true it runs on our pseudo-terminal, so resizes reach it (kubelet/streaming.py).
+        # The runtime's exec joins the container (namespaces, cgroup) and runs argv there. With
+        # ?tty=true it runs on our pseudo-terminal, and `exec --tty` gives the process a pty of the
+        # container's own as its controlling terminal; the runtime copies our pty's size to it, so
+        # a resize (kubelet/streaming.py) reaches the process as SIGWINCH (docs/runtime.md).
         cid = st["containerID"].split("://")[-1]
         runtime_cli = [sys.executable, "-m", "minikube_py.runtime.cli", "--root", kubelet.runtime.root]
-        prefix = [*runtime_cli, "exec", cid]
+        tty = ["--tty"] if request.query.get("tty") in ("1", "true") else []
+        prefix = [*runtime_cli, "exec", *tty, cid]
         return await streaming.serve_exec(request, argv, prefix=prefix)
 
     async def port_forward(request: web.Request) -> web.StreamResponse:

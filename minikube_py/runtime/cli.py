@@ -117,13 +117,43 @@ def run_verb(root: str, verb: str, params: dict[str, object]) -> int:
 
         print(json.dumps(rt.state(cid), indent=2))
     elif verb == "kill":
-        rt.kill(cid, str(params["signal"]))
+        rt.kill(cid, str(params["signal"]), all_processes=bool(params["all_"]))
     elif verb == "delete":
         rt.delete(cid, force=bool(params["force"]))
     elif verb == "run":
         return rt.run(cid, str(params["bundle"]), detach=bool(params["detach"]),
                       pid_file=params["pid_file"], console_socket=params["console_socket"])
     return 0
+
+
+def log_error(argv: list[str], message: str) -> None:
+    """Append the error to runc's --log file as a JSON line, if the caller gave one.
+
+    containerd's shim gives `--log <bundle>/log.json --log-format json` and, when the
+    runtime fails, reports the last {"level": "error"} line of that file as its reason
+    ("OCI runtime create failed: ..."). Other callers read stderr, which has it too.
+    """
+    path = None
+    words = iter(argv)
+    for word in words:  # the global options, up to the verb
+        name, eq, value = word.partition("=")
+        if name not in GLOBAL_OPTIONS:
+            break
+        if GLOBAL_OPTIONS[name][1] and not eq:
+            value = next(words, "")
+        if name == "--log":
+            path = value
+    if not path:
+        return
+    import json
+    import time
+
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    try:
+        with open(path, "a") as f:
+            f.write(json.dumps({"level": "error", "msg": message, "time": stamp}) + "\n")
+    except OSError:
+        pass  # the message is on stderr anyway
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -145,6 +175,7 @@ def main(argv: list[str] | None = None) -> None:
             code = run_verb(*parsed)
     except ContainerError as exc:
         print(f"mkpy-runc: {exc}", file=sys.stderr)
+        log_error(argv, str(exc))
         code = 1
     except SystemExit as exc:
         code = exc.code

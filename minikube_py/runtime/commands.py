@@ -38,12 +38,16 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except ContainerError as exc:
             click.echo(f"mkpy-runc: {exc}", err=True)
+            if ctx.obj and ctx.obj.get("log"):
+                from minikube_py.runtime.cli import log_error
+
+                log_error(["--log", ctx.obj["log"]], str(exc))
             ctx.exit(1)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--root", default=DEFAULT_ROOT, show_default=True, help="directory for container state")
-@click.option("--log", "log_file", default=None, hidden=True, help="(runc compatibility; ignored)")
+@click.option("--log", "log_file", default=None, hidden=True, help="errors also go here (JSON lines)")
 @click.option("--log-format", default=None, hidden=True)
 @click.option("--systemd-cgroup", is_flag=True, hidden=True)
 @click.option("--debug", is_flag=True, hidden=True)
@@ -53,7 +57,7 @@ class _Group(click.Group):
 def runtime(ctx: click.Context, root: str, log_file: str | None, log_format: str | None,
             systemd_cgroup: bool, debug: bool) -> None:
     """An OCI runtime: run a bundle as an isolated, limited, secured process (runc-compatible)."""
-    ctx.obj = {"root": root}
+    ctx.obj = {"root": root, "log": log_file}
 
 
 @runtime.command()
@@ -87,11 +91,11 @@ def state(ctx: click.Context, container_id: str) -> None:
 @runtime.command()
 @click.argument("container_id")
 @click.argument("signal", default="SIGTERM")
-@click.option("--all", "-a", "all_", is_flag=True, hidden=True, help="(runc compatibility)")
+@click.option("--all", "-a", "all_", is_flag=True, help="every process in the container's cgroup")
 @click.pass_context
 def kill(ctx: click.Context, container_id: str, signal: str, all_: bool) -> None:
     """Send a signal (name with or without SIG, or number) to the container's init."""
-    _runtime(ctx).kill(container_id, signal)
+    _runtime(ctx).kill(container_id, signal, all_processes=all_)
 
 
 @runtime.command()
@@ -123,24 +127,36 @@ def run(ctx: click.Context, bundle: str, detach: bool, pid_file: str | None, con
 @click.option("--env", "-e", multiple=True, help="KEY=VALUE, added to the container's env")
 @click.option("--cwd", default=None)
 @click.option("--user", "-u", default=None, help="UID[:GID]")
-@click.option("--detach", "-d", is_flag=True)
-@click.option("--process", "-p", "process_json", default=None, help="process.json (OCI process)")
+@click.option("--detach", "-d", is_flag=True, help="return once the process has started")
+@click.option("--process", "-p", "process_json", default=None,
+              help="process.json (an OCI process; fields it leaves out come from config.json)")
+@click.option("--console-socket", default=None, help="unix socket that receives the pty master")
+@click.option("--pid-file", default=None, help="write the new process's pid here")
 @click.argument("container_id")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def exec(ctx: click.Context, tty: bool, env: tuple[str, ...], cwd: str | None, user: str | None,
-         detach: bool, process_json: str | None, container_id: str, command: tuple[str, ...]) -> None:
+         detach: bool, process_json: str | None, console_socket: str | None, pid_file: str | None,
+         container_id: str, command: tuple[str, ...]) -> None:
     """Run another process in a running container (all its namespaces and its cgroup)."""
     from minikube_py.runtime.exec import exec_in
 
     overrides = None
     if process_json:
-        with open(process_json) as f:
-            overrides = json.load(f)
+        try:
+            with open(process_json) as f:
+                overrides = json.load(f)
+        except (OSError, ValueError) as exc:
+            raise ContainerError(f"--process {process_json}: {exc}") from None
+        if not isinstance(overrides, dict) or not overrides.get("args"):
+            raise ContainerError(f"--process {process_json}: args: give the command to run")
+        if tty:
+            overrides["terminal"] = True
     elif not command:
         raise ContainerError("exec: give a command (or --process)")
     code = exec_in(ctx.obj["root"], container_id, list(command), env=list(env), cwd=cwd, user=user,
-                   tty=tty, detach=detach, process=overrides)
+                   tty=tty, detach=detach, process=overrides, console_socket=console_socket,
+                   pid_file=pid_file)
     ctx.exit(code)
 
 

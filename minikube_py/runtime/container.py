@@ -62,11 +62,14 @@ class Runtime:
 
     # ------------------------------------------------------------------ create
     def create(self, container_id: str, bundle: str, pid_file: str | None = None,
-               console_socket: str | None = None, attach: bool = False) -> dict[str, Any]:
+               console_socket: str | None = None, attach: bool = False,
+               console_peer: socket.socket | None = None) -> dict[str, Any]:
         """Build the container and leave its init blocked before execve; return the OCI state.
 
         attach=True gives the container this process's stdio (like `runc run`)
-        instead of pipes to the monitor's log.
+        instead of pipes to the monitor's log. console_peer: with attach, one end of
+        a socketpair the init sends its pty master over when process.terminal is true
+        (run() proxies it), instead of a --console-socket path.
         """
         from minikube_py.runtime import channel, process, security
 
@@ -74,7 +77,7 @@ class Runtime:
         bundle = os.path.abspath(bundle)
         config = spec.load(bundle)
         security.check(config)
-        if config["process"].get("terminal") and not console_socket and not attach:
+        if config["process"].get("terminal") and not console_socket and not (attach and console_peer):
             raise ContainerError("process.terminal is true: --console-socket is required")
         os.makedirs(self.root, 0o711, exist_ok=True)
         try:
@@ -102,11 +105,17 @@ class Runtime:
             tracer = Tracer(st.file("trace.jsonl"))
             sys = Syscalls(tracer)
             annotations = config.get("annotations") or {}
-            log_path = None if attach else annotations.get("mkpy.io/log-path") or st.file("container.log")
+            # MKPY_RUNC_MONITOR=none: the caller (containerd's shim) is the monitor, as for runc:
+            # no mkpy-monitor, no log; the init keeps our stdio and is adopted by the caller.
+            monitor = attach or os.environ.get("MKPY_RUNC_MONITOR", "mkpy") != "none"
+            log_path = None if attach or not monitor else (annotations.get("mkpy.io/log-path")
+                                                           or st.file("container.log"))
             if log_path:
                 os.makedirs(os.path.dirname(log_path), exist_ok=True)
             if console_socket:
                 console = _connect_console(console_socket)
+            elif console_peer is not None and config["process"].get("terminal"):
+                console = console_peer
             state_fd = os.open(st.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             record: dict[str, Any] = {
                 "id": container_id, "bundle": bundle, "annotations": annotations,
@@ -118,10 +127,13 @@ class Runtime:
             spawned = process.spawn(container_id=container_id, state_dir=st.path, state_fd=state_fd,
                                     config=config, sys=sys, log_path=log_path,
                                     oom_file=resources.oom_events_file(cgroup), console=console,
-                                    state=hook_state)
+                                    state=hook_state, monitor=monitor)
             pid = spawned.init_pid
             record.update(pid=pid, pid_start_time=pid_start_time(pid), monitor_pid=spawned.monitor_pid,
                           monitor_start_time=pid_start_time(spawned.monitor_pid))
+            if not monitor:
+                process.reap(spawned.monitor_pid)  # A exits at once: there is no monitor to wait for
+                record.update(monitor_pid=0, monitor_start_time=None)
             hook_state["pid"] = pid
 
             # The init waits for "go": first its cgroup and, for a user namespace, its id maps.
@@ -237,10 +249,15 @@ class Runtime:
             return sorted([init.pid] + [p.pid for p in init.children(recursive=True)])
 
     # ------------------------------------------------------------------ kill
-    def kill(self, container_id: str, sig: str | int = "SIGTERM") -> None:
+    def kill(self, container_id: str, sig: str | int = "SIGTERM", all_processes: bool = False) -> None:
+        """Signal the init; with all_processes (runc's --all) every process in the container's cgroup,
+        which is no error once the init has exited (containerd sends SIGKILL that way to clean up)."""
         number = parse_signal(sig)
         st = self._dir(container_id)
         record = st.read()
+        if all_processes:
+            self._kill_all(container_id, record, number)
+            return
         # A pidfd pins the process: after checking its start time we cannot signal a reused pid.
         try:
             fd = os.pidfd_open(record["pid"])
@@ -253,6 +270,19 @@ class Runtime:
         finally:
             if fd >= 0:
                 os.close(fd)
+
+    def _kill_all(self, container_id: str, record: dict[str, Any], number: int) -> None:
+        try:
+            pids = resources.procs(record["cgroup"])
+        except (ContainerError, OSError):
+            pids = []  # no cgroup to read (no cgroup support): the init alone
+        if self._dir(container_id).status(record) != "stopped":
+            pids = [record["pid"], *pids]
+        for pid in dict.fromkeys(pids):
+            try:
+                os.kill(pid, number)
+            except ProcessLookupError:
+                pass
 
     # ------------------------------------------------------------------ delete
     def delete(self, container_id: str, force: bool = False) -> None:
@@ -282,7 +312,8 @@ class Runtime:
         except ContainerError as exc:
             raise ContainerError(f"delete {container_id!r}: {exc}") from None
         # The monitor writes exit.json into the state dir: let it finish before removing the dir.
-        wait_gone(record.get("monitor_pid", 0), record.get("monitor_start_time"))
+        if record.get("monitor_pid"):
+            wait_gone(record["monitor_pid"], record.get("monitor_start_time"))
         config = st.config()
         state = st.oci_state()
         shutil.rmtree(st.path, ignore_errors=True)
@@ -291,17 +322,51 @@ class Runtime:
     # ------------------------------------------------------------------ run
     def run(self, container_id: str, bundle: str, detach: bool = False, pid_file: str | None = None,
             console_socket: str | None = None) -> int:
-        """create + start; unless detached, wait for the exit, delete, and return the exit code."""
-        self.create(container_id, bundle, pid_file=pid_file, console_socket=console_socket,
-                    attach=not detach)
-        record = self._dir(container_id).read()
+        """create + start; unless detached, wait for the exit, delete, and return the exit code.
+
+        Attached with process.terminal and no --console-socket, runc's way: the init
+        sends its pty master to us over a socketpair and we proxy our stdio to it.
+        """
+        import socket
+
+        ours = theirs = None
+        if not detach and not console_socket:
+            ours, theirs = socket.socketpair()
         try:
+            self.create(container_id, bundle, pid_file=pid_file, console_socket=console_socket,
+                        attach=not detach, console_peer=theirs)
+        except BaseException:
+            if ours is not None:
+                ours.close()
+            raise
+        finally:
+            if theirs is not None:
+                theirs.close()
+        record = self._dir(container_id).read()
+        master = -1
+        try:
+            if ours is not None and self._dir(container_id).config()["process"].get("terminal"):
+                from minikube_py.runtime import console
+
+                master = console.receive_master(ours)  # sent during create, waiting in the socket
             self.start(container_id)
         except BaseException:
+            if master >= 0:
+                os.close(master)
             self.delete(container_id, force=True)
             raise
+        finally:
+            if ours is not None:
+                ours.close()
         if detach:
             return 0
+        if master >= 0:
+            from minikube_py.runtime import console
+
+            try:
+                console.proxy(master)
+            finally:
+                os.close(master)
         # The monitor is our own child (process A): waiting for it is waiting for the container.
         try:
             os.waitpid(record["monitor_pid"], 0)

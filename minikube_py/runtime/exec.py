@@ -43,6 +43,7 @@ def exec_process(config: dict[str, Any], argv: list[str], env: list[str] | None 
     proc = dict(config["process"])
     if process:
         proc.update(process)
+        proc["terminal"] = bool(process.get("terminal"))  # the container's own tty is not the exec's
     else:
         proc["args"] = argv
         proc["terminal"] = tty
@@ -76,8 +77,15 @@ def namespace_fds(pid: int) -> list[tuple[str, int]]:
 
 def exec_in(root: str, container_id: str, argv: list[str], env: list[str] | None = None,
             cwd: str | None = None, user: str | None = None, tty: bool = False, detach: bool = False,
-            process: dict[str, Any] | None = None) -> int:
-    """Run argv in the container; return its exit code (0 at once when detached)."""
+            process: dict[str, Any] | None = None, console_socket: str | None = None,
+            pid_file: str | None = None) -> int:
+    """Run argv in the container; return its exit code (0 once it has started, when detached).
+
+    With a terminal (tty, or "terminal": true in `process`) the pty master goes to
+    console_socket (runc's protocol, what containerd uses) or, without one, to us:
+    we proxy our stdio to it until the process exits. pid_file gets the new
+    process's pid (as the host sees it) once it has called execve.
+    """
     st = StateDir(root, container_id)
     record = st.read()
     status = st.status(record)
@@ -85,43 +93,107 @@ def exec_in(root: str, container_id: str, argv: list[str], env: list[str] | None
         raise ContainerError(f"cannot exec in container {container_id!r}: it is {status}")
     config = st.config()
     proc = exec_process(config, argv, env, cwd, user, tty, process)
+    terminal = bool(proc.get("terminal"))
+    if terminal and detach and not console_socket:
+        raise ContainerError("exec: --tty with --detach needs --console-socket (nobody would hold the pty)")
+    if console_socket and not terminal:
+        raise ContainerError("exec: --console-socket is only for a process with a terminal (--tty)")
     program = security.seccomp_program(config)
     preload(config)
+    ours = theirs = None
+    if terminal:
+        if console_socket:
+            from minikube_py.runtime import console
+
+            try:
+                theirs = console.connect(console_socket)
+            except OSError as exc:
+                raise ContainerError(f"--console-socket {console_socket}: {exc.strerror}") from None
+        else:
+            ours, theirs = socket.socketpair()
     tracer = Tracer(st.file("trace.jsonl"))
     sys = Syscalls(tracer)
     sys.note("exec", why="exec: join the running container", argv=proc["args"])
     fds = namespace_fds(record["pid"])
-    ours = theirs = None
-    if proc.get("terminal"):
-        ours, theirs = socket.socketpair()
+    # P and E -> us: E's pid, or an error if E fails before execve. The pipe is
+    # close-on-exec (os.pipe's default), so EOF with a pid and no error means "execve succeeded".
+    report_r, report_w = os.pipe()
     p = os.fork()
     if p == 0:
+        os.close(report_r)
         if ours:
             ours.close()
-        _join_and_run(sys, record["cgroup"], fds, proc, config, program, theirs, detach)
+        _join_and_run(sys, record["cgroup"], fds, proc, config, program, theirs, detach, report_w)
+    os.close(report_w)
     for _, fd in fds:
         os.close(fd)
     tracer.close()
+    if theirs:
+        theirs.close()
+    master = -1
     if ours:
         from minikube_py.runtime import console
 
-        theirs.close()
         try:
             master = console.receive_master(ours)
         except OSError:
             master = -1
         ours.close()
-        if master >= 0:
+    pid, error = _read_report(report_r)
+    if error or not pid:
+        error = error or "the process was not started"
+        if detach:
+            os.waitpid(p, 0)
+            raise ContainerError(f"exec: {error}")
+        os.write(2, f"mkpy-runc exec: {error}\n".encode())  # and the exit status is 126
+    if pid and pid_file:
+        _write_atomic(pid_file, str(pid))
+    if master >= 0:
+        from minikube_py.runtime import console
+
+        try:
             console.proxy(master)
+        finally:
             os.close(master)
     _, status_word = os.waitpid(p, 0)
     code = os.waitstatus_to_exitcode(status_word)
     return 128 - code if code < 0 else code
 
 
+def _report(fd: int, kind: str, text: str) -> None:
+    """One line on the report pipe: "pid N" or "error TEXT" (one write: lines never interleave)."""
+    try:
+        os.write(fd, f"{kind} {text}".replace("\n", " ").encode()[:4000] + b"\n")
+    except OSError:
+        pass
+
+
+def _read_report(fd: int) -> tuple[int, str]:
+    """(pid of the new process or 0, error text or "") from the report pipe; reads until EOF."""
+    data = b""
+    while chunk := os.read(fd, 4096):
+        data += chunk
+    os.close(fd)
+    pid, errors = 0, []
+    for line in data.decode(errors="replace").splitlines():
+        kind, _, text = line.partition(" ")
+        if kind == "pid":
+            pid = int(text)
+        elif kind == "error":
+            errors.append(text)
+    return pid, "; ".join(errors)
+
+
+def _write_atomic(path: str, text: str) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, path)
+
+
 def _join_and_run(sys: Syscalls, cgroup: str, fds: list[tuple[str, int]], proc: dict[str, Any],
                   config: dict[str, Any], program: bytes | None, tty: socket.socket | None,
-                  detach: bool) -> NoReturn:
+                  detach: bool, report: int) -> NoReturn:
     try:
         if resources.available():
             resources.join(cgroup, os.getpid())  # before setns(cgroup): the namespace is rooted there
@@ -131,23 +203,27 @@ def _join_and_run(sys: Syscalls, cgroup: str, fds: list[tuple[str, int]], proc: 
             os.close(fd)
         child = os.fork()
         if child == 0:
-            _become(sys, proc, config, program, tty)
+            _become(sys, proc, config, program, tty, report)
+        _report(report, "pid", str(child))
+        os.close(report)
+        if tty is not None:
+            tty.close()
         if detach:
-            os.write(1, f"{child}\n".encode())
+            # E is re-parented to the caller's subreaper (containerd's shim) or to init.
             os._exit(0)
         _, status_word = os.waitpid(child, 0)
         code = os.waitstatus_to_exitcode(status_word)
         os._exit(128 - code if code < 0 else code)
     except BaseException as exc:  # noqa: BLE001 - a forked child reports and exits, never unwinds
-        os.write(2, f"mkpy-runc exec: {exc}\n".encode())
+        _report(report, "error", str(exc))
         os._exit(126)
 
 
 def _become(sys: Syscalls, proc: dict[str, Any], config: dict[str, Any], program: bytes | None,
-            tty: socket.socket | None) -> NoReturn:
+            tty: socket.socket | None, report: int) -> NoReturn:
     """In the container's pid namespace: the init's restrictions, then execve (init.py, steps 9-15)."""
     try:
-        sys.setsid()
+        sys.setsid(why="exec: a session of our own (the terminal's owner, if any)")
         if tty is not None:
             from minikube_py.runtime import console
 
@@ -166,6 +242,6 @@ def _become(sys: Syscalls, proc: dict[str, Any], config: dict[str, Any], program
             security.load_seccomp(sys, program)
         sys.execve(path, proc["args"], env, why="exec: the new process")
     except BaseException as exc:  # noqa: BLE001
-        os.write(2, f"mkpy-runc exec: {exc}\n".encode())
+        _report(report, "error", str(exc))
         os._exit(126)
     raise AssertionError("unreachable")

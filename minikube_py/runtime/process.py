@@ -13,6 +13,11 @@ was never in C's namespaces, and it outlives the runtime CLI that started it.
 Why B: only an exiting parent makes C an orphan that the subreaper adopts, and
 setns() into a pod's namespaces (the mount namespace above all) would change the
 view of whichever process calls it - better a throwaway one than the CLI.
+
+Without our monitor (monitor=False: MKPY_RUNC_MONITOR=none, for containerd) A does
+not become a subreaper and simply exits after forking B. C is then adopted by the
+caller's subreaper - containerd's shim, which is what the shim expects of runc:
+the init is its child to reap, and C writes straight to the stdio the shim gave us.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ def namespace_plan(config: dict[str, Any]) -> tuple[set[str], list[tuple[str, st
 
 def spawn(*, container_id: str, state_dir: str, state_fd: int, config: dict[str, Any], sys: Any,
           log_path: str | None, oom_file: str | None, console: socket.socket | None,
-          state: dict[str, Any]) -> Spawned:
+          state: dict[str, Any], monitor: bool = True) -> Spawned:
     """Start A (-> monitor), B and C; return once C exists (blocked, waiting for "go")."""
     if not os.access(MONITOR, os.X_OK):
         raise ContainerError(f"{MONITOR} is missing: build it with `python setup.py build_ext --inplace`")
@@ -63,6 +68,9 @@ def spawn(*, container_id: str, state_dir: str, state_fd: int, config: dict[str,
     pid_r, pid_w = os.pipe()  # B -> monitor: the init's pid
     a = os.fork()
     if a == 0:
+        if not monitor:
+            _process_a_without_monitor(config, sys, new, join, parent_sock, child_sock, pid_r, pid_w,
+                                       state_fd, console, state)
         _process_a(container_id, state_dir, state_fd, config, sys, log_path, oom_file, console, state,
                    new, join, parent_sock, child_sock, pid_r, pid_w)
     child_sock.close()
@@ -127,6 +135,21 @@ def _process_a(container_id: str, state_dir: str, state_fd: int, config: dict[st
         os._exit(127)
 
 
+def _process_a_without_monitor(config: dict[str, Any], sys: Any, new: set[str], join: list[tuple[str, str]],
+                               parent_sock: socket.socket, child_sock: socket.socket, pid_r: int, pid_w: int,
+                               state_fd: int, console: socket.socket | None, state: dict[str, Any]) -> None:
+    """A when the caller is the monitor: fork B with our stdio as it is, and exit."""
+    try:
+        parent_sock.close()
+        os.close(pid_r)
+        os.close(pid_w)
+        sys.note("no-monitor", why="MKPY_RUNC_MONITOR=none: the caller's subreaper adopts the init")
+        if os.fork() == 0:
+            _process_b(config, sys, new, join, child_sock, -1, state_fd, console, state)
+    finally:
+        os._exit(0)
+
+
 def _process_b(config: dict[str, Any], sys: Any, new: set[str], join: list[tuple[str, str]],
                child_sock: socket.socket, pid_w: int, state_fd: int, console: socket.socket | None,
                state: dict[str, Any]) -> None:
@@ -148,10 +171,12 @@ def _process_b(config: dict[str, Any], sys: Any, new: set[str], join: list[tuple
             flags |= shim.NAMESPACE_FLAGS[kind]
         pid = sys.clone(flags, why="the container's init, in its new namespaces")
         if pid == 0:
-            os.close(pid_w)
+            if pid_w >= 0:
+                os.close(pid_w)
             container_init(InitContext(config=config, sock=child_sock, state_fd=state_fd, sys=sys,
                                        new_namespaces=new, console=console, state=state))
-        os.write(pid_w, f"{pid}\n".encode())
+        if pid_w >= 0:
+            os.write(pid_w, f"{pid}\n".encode())
         channel.send(child_sock, "pid", pid=pid)
         os._exit(0)
     except BaseException as exc:  # noqa: BLE001 - report to the runtime, never unwind

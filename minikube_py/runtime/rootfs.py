@@ -94,9 +94,17 @@ def prepare(sys: Any, config: dict[str, Any], sync_hooks: Callable[[], None],
     """Everything up to and including pivot_root (steps 1-5 above)."""
     linux = config.get("linux") or {}
     rootfs = config["root"]["path"]
-    # 1. Nothing we mount may propagate back to the host's mount namespace.
-    # (rootfsPropagation is applied to the new root after pivot_root, see finalize().)
-    sys.mount(None, "/", None, shim.MS_SLAVE | shim.MS_REC, why="keep our mounts out of the host")
+    # 1. Our copy of the host's mounts: by default every one a slave (host mounts still
+    # reach us, ours never reach the host); linux.rootfsPropagation replaces that, as in
+    # runc ("rshared" is how a bind mount with Bidirectional propagation reaches the host).
+    propagation = root_propagation(config)
+    sys.mount(None, "/", None, propagation or shim.MS_SLAVE | shim.MS_REC,
+              why=("linux.rootfsPropagation" if propagation else "keep our mounts out of the host"))
+    # The mount holding the rootfs must not be shared: our bind of the rootfs would show up
+    # in its peers (the host's), and pivot_root refuses a new root whose parent is shared.
+    parent, shared = mount_point_of(rootfs)
+    if shared:
+        sys.mount(None, parent, None, shim.MS_PRIVATE, why="the rootfs's parent mount was shared")
     # The file-creation mask would change device node and directory modes; runc clears it too.
     sys.umask(0, why="exact modes while building the rootfs")
 
@@ -223,13 +231,37 @@ def make_devices(sys: Any, rootfs: str, devices: list[dict[str, Any]], user_ns: 
         sys.symlink("pts/ptmx", ptmx, why="ptys come from the container's devpts")
 
 
+def root_propagation(config: dict[str, Any]) -> int:
+    """linux.rootfsPropagation as mount flags (0 when not set)."""
+    value = (config.get("linux") or {}).get("rootfsPropagation")
+    if not value:
+        return 0
+    if value not in PROPAGATION:
+        raise ContainerError(f"config.json: linux.rootfsPropagation: unknown value {value!r}"
+                             f" (one of {', '.join(PROPAGATION)})")
+    return PROPAGATION[value]
+
+
+def mount_point_of(path: str) -> tuple[str, bool]:
+    """(mount point of the mount that holds `path`, is it shared?) from /proc/self/mountinfo."""
+    path = os.path.realpath(path)
+    best, shared = "/", False
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            point = fields[4].replace("\\040", " ")
+            if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+                # optional fields (6th on, up to "-") say "shared:N" for a shared mount
+                best, shared = point, any(f.startswith("shared:") for f in fields[6:fields.index("-")])
+    return best, shared
+
+
 def finalize(sys: Any, config: dict[str, Any]) -> None:
     """After pivot_root: the root's propagation and read-only flag."""
-    propagation = (config.get("linux") or {}).get("rootfsPropagation")
+    propagation = root_propagation(config)
     if propagation:
-        if propagation not in PROPAGATION:
-            raise ContainerError(f"config.json: linux.rootfsPropagation: unknown value {propagation!r}")
-        sys.mount(None, "/", None, PROPAGATION[propagation], why="linux.rootfsPropagation")
+        # Again on the new "/": the flag of step 1 was set on the host's root, before pivot_root.
+        sys.mount(None, "/", None, propagation, why="linux.rootfsPropagation")
     if (config.get("root") or {}).get("readonly"):
         sys.mount(None, "/", None, shim.MS_BIND | shim.MS_REMOUNT | shim.MS_RDONLY, why="root.readonly")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 
 import pytest
 
@@ -224,3 +226,71 @@ def test_config_devices_are_created(rt):
     cid = rt.run_detached(["sh", "-c", script],
                           **{"linux.devices": [device], "linux.resources": {"devices": [allow]}})
     assert rt.output(cid).split("\n") == ["1:5 640", "3"]
+
+
+# Runs in a throwaway mount namespace (`unshare -m`, all private), so nothing here can reach
+# the host's mounts: there $VOL becomes a shared mount of its own, the container gets it as
+# /vol, a tmpfs mounted on $VOL/late after start shows whether host->container propagation
+# works, and one the container mounts on /vol/inner whether container->host does.
+PROPAGATION_SCRIPT = r"""
+set -e
+mount --bind "$VOL" "$VOL"
+mount --make-shared "$VOL"
+mkdir -p "$VOL/late" "$VOL/inner"
+$CLI create --bundle "$BUNDLE" "$CID"
+$CLI start "$CID"
+mount -t tmpfs mkpyt-rt-late "$VOL/late"
+echo "--- container"
+$CLI exec "$CID" cat /proc/self/mountinfo
+echo "--- container mounts"
+$CLI exec "$CID" sh -c 'mount -t tmpfs mkpyt-rt-inner /vol/inner && echo mounted'
+echo "--- outside"
+cat /proc/self/mountinfo
+$CLI delete --force "$CID"
+"""
+
+
+def _propagation(line: str) -> set[str]:
+    """The optional fields of a mountinfo line: {"shared", "master"} or a subset."""
+    fields = line.split()
+    return {f.split(":")[0] for f in fields[6:fields.index("-")]}
+
+
+@pytest.mark.vm
+@pytest.mark.parametrize(("root_propagation", "vol_option", "root_has", "vol_has", "late_in", "inner_out"), [
+    (None, "rslave", set(), {"master"}, True, False),          # the default: host -> container only
+    ("private", "rprivate", set(), set(), False, False),       # nothing crosses either way
+    ("shared", "rshared", {"shared"}, {"shared"}, True, True),   # Bidirectional: both ways
+])
+def test_rootfs_propagation_and_mount_propagation_flags(rt, tmp_path, root_propagation, vol_option,
+                                                        root_has, vol_has, late_in, inner_out):
+    import subprocess
+    import sys
+
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    caps = ["CAP_SYS_ADMIN", "CAP_KILL"]  # to mount inside (the container->host direction)
+    cid, bundle = rt.bundle(
+        ["sleep", "1000"],
+        **{"linux.rootfsPropagation": root_propagation,
+           "process.capabilities": {k: caps for k in ("bounding", "effective", "permitted")}},
+    )
+    config = json.loads((bundle / "config.json").read_text())
+    config["mounts"].append({"destination": "/vol", "type": "bind", "source": str(vol),
+                             "options": ["rbind", vol_option]})
+    (bundle / "config.json").write_text(json.dumps(config))
+    cli = f"{sys.executable} -m minikube_py.runtime.cli --root {rt.root}"
+    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", PROPAGATION_SCRIPT],
+                          env={**os.environ, "VOL": str(vol), "BUNDLE": str(bundle), "CID": cid, "CLI": cli},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    _, inside, mounted, outside = re.split(r"--- (?:container mounts|container|outside)\n", done.stdout)
+    lines = inside.splitlines()
+    root = next(ln for ln in lines if ln.split()[4] == "/")
+    assert _propagation(root) == root_has, root
+    vol_line = next(ln for ln in lines if ln.split()[4] == "/vol")
+    assert _propagation(vol_line) == vol_has, vol_line
+    assert any(ln.split()[4] == "/vol/late" and "mkpyt-rt-late" in ln for ln in lines) == late_in, inside
+    assert mounted.strip() == "mounted"
+    assert any(ln.split()[4] == f"{vol}/inner" and "mkpyt-rt-inner" in ln
+               for ln in outside.splitlines()) == inner_out, outside

@@ -125,3 +125,27 @@ def test_launcher_script_runs_this_checkout(tmp_path):
     assert launcher.PACKAGE_ROOT in script.read_text()
     done = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.startswith("mkpy-runc version"), done.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["--root", "/r", "--log", "{log}", "--log-format", "json", "create", "c1"],
+    ["--log={log}", "--debug", "start", "c1"],
+    ["--systemd-cgroup", "--log", "{log}", "exec", "--log", "/not-this", "c1", "ls"],
+])
+def test_errors_go_to_runcs_log_file_as_json(tmp_path, argv):
+    """containerd reads the reason of a failure from the last error line of --log."""
+    import json
+
+    log = tmp_path / "log.json"
+    cli.log_error([w.format(log=log) for w in argv], "process.args[0]: 'x': not found")
+    cli.log_error([w.format(log=log) for w in argv], "second")
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(x["level"], x["msg"]) for x in lines] == [("error", "process.args[0]: 'x': not found"),
+                                                      ("error", "second")]
+    assert all(x["time"].endswith("Z") for x in lines)
+
+
+def test_no_log_file_without_the_global_option(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cli.log_error(["--root", "/r", "exec", "--log", "x.json", "c1", "ls"], "message")
+    assert list(tmp_path.iterdir()) == []

@@ -218,3 +218,29 @@ def test_client_reads_state_and_reports_cli_errors(tmp_path):
     assert client.log_path("mkpyt-rt-unit") == "/l"
     with pytest.raises(ContainerError, match="start: no such thing"):
         client.start("mkpyt-rt-unit")
+
+
+def test_exec_report_pipe_reads_pid_and_errors_in_any_order():
+    import os
+
+    from minikube_py.runtime import exec as exec_mod
+
+    r, w = os.pipe()
+    exec_mod._report(w, "error", "process.args[0]: 'nope':\nnot found")  # one line, whatever the text
+    exec_mod._report(w, "pid", "4242")
+    os.close(w)
+    assert exec_mod._read_report(r) == (4242, "process.args[0]: 'nope': not found")
+    r, w = os.pipe()
+    os.close(w)
+    assert exec_mod._read_report(r) == (0, "")  # nothing reported: the process never started
+
+
+def test_exec_process_json_replaces_terminal_and_keeps_the_rest():
+    from minikube_py.runtime.exec import exec_process
+
+    config = {"process": {"args": ["sleep"], "terminal": True, "cwd": "/", "env": ["A=1"],
+                          "capabilities": {"bounding": ["CAP_KILL"]}}}
+    proc = exec_process(config, [], process={"args": ["sh"], "env": ["B=2"]})
+    assert proc["args"] == ["sh"] and proc["env"] == ["B=2"] and proc["terminal"] is False
+    assert proc["capabilities"] == {"bounding": ["CAP_KILL"]}  # not given: the container's own
+    assert exec_process(config, ["ls"], tty=True)["terminal"] is True
