@@ -8,6 +8,8 @@
   GET /exec/{ns}/{pod}/{container}?command=..    a WebSocket speaking Kubernetes' channel protocol
                                                  (byte 0 of each message: 0 stdin, 1 stdout, 2 stderr,
                                                  3 the final Status), what `kubectl exec` reaches
+  GET /attach/{ns}/{pod}/{container}             the same channels joined to the running container's
+                                                 own stdio: what `kubectl attach` reaches
   GET /portForward/{ns}/{pod}?ports=P            a WebSocket per port: channel 0 data, 1 errors
 
 Usage comes from the cgroups the kubelet made: kubepods/.../pod<uid> for a pod,
@@ -192,6 +194,37 @@ def make_app(kubelet: Any) -> web.Application:
         prefix = [*runtime_cli, "exec", cid]
         return await streaming.serve_exec(request, argv, prefix=prefix)
 
+    async def attach(request: web.Request) -> web.StreamResponse:
+        ns, name, container = (request.match_info[k] for k in ("ns", "pod", "container"))
+        rec = _find(kubelet, ns, name)
+        if rec is None:
+            return await streaming.send_failure(request, f'pods "{name}" not found on this node')
+        spec = next((c for c in rec.pod["spec"].get("containers") or [] if c["name"] == container), None)
+        st = next((s for s in rec.status.get("containerStatuses") or [] if s["name"] == container), None)
+        if spec is None or st is None:
+            return await streaming.send_failure(request, f"container {container} is not valid for pod {name}")
+        if spec.get("tty"):
+            # The runtime would have to hold the container's pty master (runc's --console-socket)
+            # for the container's whole life; the monitor does not do that yet (docs/kubelet.md).
+            return await streaming.send_failure(
+                request, f"container {container} has tty: true; attaching to a terminal is not supported"
+                " by this kubelet (use stdin: true without tty)")
+        if "running" not in st.get("state", {}):
+            return await streaming.send_failure(
+                request, f"container {container} of pod {ns}/{name} is not running")
+        attempt = int(st.get("restartCount", 0))
+        cid = st["containerID"].split("://")[-1]
+
+        def running() -> bool:  # this attempt of the container still runs
+            now = _find(kubelet, ns, name)
+            cur = next((s for s in (now.status.get("containerStatuses") or []) if s["name"] == container),
+                       None) if now else None
+            return bool(cur and "running" in cur.get("state", {}) and cur.get("restartCount", 0) == attempt)
+
+        log_path = kubelet.runtime.log_path(cid)  # where this attempt's monitor writes
+        stdin_socket = kubelet.runtime.attach_socket(cid) if spec.get("stdin") else None
+        return await streaming.serve_attach(request, log_path, running, stdin_socket)
+
     async def port_forward(request: web.Request) -> web.StreamResponse:
         ns, name = request.match_info["ns"], request.match_info["pod"]
         rec = _find(kubelet, ns, name)
@@ -209,6 +242,8 @@ def make_app(kubelet: Any) -> web.Application:
                     web.get("/containerLogs/{ns}/{pod}/{container}", logs),
                     web.get("/exec/{ns}/{pod}/{container}", exec_),
                     web.post("/exec/{ns}/{pod}/{container}", exec_),
+                    web.get("/attach/{ns}/{pod}/{container}", attach),
+                    web.post("/attach/{ns}/{pod}/{container}", attach),
                     web.get("/portForward/{ns}/{pod}", port_forward),
                     web.post("/portForward/{ns}/{pod}", port_forward)])
     return app

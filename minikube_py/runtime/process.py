@@ -87,20 +87,26 @@ def _process_a(container_id: str, state_dir: str, state_fd: int, config: dict[st
         sys.prctl("child_subreaper", 1, why="monitor: orphans below us (the init, once B exits) become"
                   " our children")
         pipes = log_path is not None
+        annotations = config.get("annotations") or {}
+        # mkpy.io/stdin: the container gets a stdin pipe whose write end the monitor holds, for
+        # `kubectl attach -i` (Kubernetes' `stdin: true`); otherwise stdin is /dev/null.
+        stdin_pipe = pipes and annotations.get(spec.STDIN_ANNOTATION) == "true"
         if pipes:
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
+            in_r, in_w = os.pipe() if stdin_pipe else (os.open("/dev/null", os.O_RDONLY), -1)
         b = os.fork()
         if b == 0:
             os.close(pid_r)
             if pipes:
                 os.close(out_r)
                 os.close(err_r)
-                null = os.open("/dev/null", os.O_RDONLY)
-                os.dup2(null, 0)
+                if in_w >= 0:
+                    os.close(in_w)
+                os.dup2(in_r, 0)
                 os.dup2(out_w, 1)
                 os.dup2(err_w, 2)
-                for fd in (null, out_w, err_w):
+                for fd in (in_r, out_w, err_w):
                     os.close(fd)
             _process_b(config, sys, new, join, child_sock, pid_w, state_fd, console, state)
         # A: hand over to the monitor. It keeps only the read ends it needs.
@@ -111,8 +117,14 @@ def _process_a(container_id: str, state_dir: str, state_fd: int, config: dict[st
         if pipes:
             os.close(out_w)
             os.close(err_w)
+            os.close(in_r)
             argv += ["--stdout-fd", str(out_r), "--stderr-fd", str(err_r), "--log", log_path]
             keep += [out_r, err_r]
+            if in_w >= 0:
+                once = annotations.get(spec.STDIN_ONCE_ANNOTATION) == "true"
+                argv += ["--stdin-fd", str(in_w), "--attach-socket", spec.ATTACH_SOCKET,
+                         "--stdin-once", str(int(once))]
+                keep.append(in_w)
         if oom_file:
             argv += ["--oom-file", oom_file]
         null = os.open("/dev/null", os.O_RDWR)

@@ -21,6 +21,11 @@ NAMESPACE_FILES = {
     "user": "user", "cgroup": "cgroup", "time": "time",
 }
 
+# A container whose stdin an attach can write to (Kubernetes' `stdin`/`stdinOnce`): its monitor
+# holds the stdin pipe and takes the bytes on a unix socket of this name in the state directory.
+STDIN_ANNOTATION = "mkpy.io/stdin"
+STDIN_ONCE_ANNOTATION = "mkpy.io/stdin-once"
+ATTACH_SOCKET = "attach"
 HOOK_STAGES = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 
 

@@ -1,0 +1,208 @@
+"""`kubectl attach` for real: kubectl -> our API server -> the kubelet's /attach -> the container's
+own stdio (output: its CRI log followed from the end; stdin: the monitor's attach socket).
+
+kubectl 1.29 speaks SPDY, 1.33 WebSocket v5; the official Python client WebSocket v4."""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+
+import pytest
+
+from minikube_py.api import auth
+
+pytestmark = pytest.mark.integration
+BUNDLED = "/usr/lib/google-cloud-sdk/bin"
+KUBECTLS = {"spdy": f"{BUNDLED}/kubectl.1.29", "websocket": f"{BUNDLED}/kubectl.1.33"}
+NODE = "node1"
+TALK, ECHO, ONCE, TTY = "mkpyt-kl2-talk", "mkpyt-kl2-echo", "mkpyt-kl2-once", "mkpyt-kl2-tty"
+
+
+def _pod(name: str, script: str, **container) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"nodeName": NODE, "terminationGracePeriodSeconds": 1, "restartPolicy": "Never",
+                     "containers": [{"name": "c", "image": "busybox:latest",
+                                     "imagePullPolicy": "IfNotPresent", "command": ["sh", "-c", script],
+                                     **container}]}}
+
+
+def _wait(what: str, predicate, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if got := predicate():
+            return got
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, image_root):
+    """Our API server (TLS + unix socket), one real kubelet with its HTTP endpoint, a kubeconfig."""
+    if os.geteuid() != 0:
+        pytest.skip("a real node needs root")
+    from minikube_py.api.client import Client
+    from minikube_py.api.testing import ThreadedApiServer
+    from minikube_py.kubelet.apiclient import ApiObjects, NodeAPI
+    from minikube_py.kubelet.kubelet import Kubelet
+    from minikube_py.kubelet.server import KubeletServer
+
+    from .conftest import Node
+
+    tmp = tmp_path_factory.mktemp("mkpyt-kl2-attach")
+    node = Node(tempfile.mkdtemp(prefix="mkpyt-kl2-node-"), image_root,
+                netns_prefix=f"mkpyt-kl2-{uuid.uuid4().hex[:4]}-")
+    ca, cert, key = auth.ensure_serving_cert(str(tmp / "pki"))
+    api = ThreadedApiServer(f"sqlite://{tmp}/state.db", tls_cert=cert, tls_key=key,
+                            socket_path=str(tmp / "api.sock")).start()
+    nodeapi = server = None
+    try:
+        client = Client.from_socket(str(tmp / "api.sock"))
+        nodeapi = NodeAPI(client, NODE, ["127.0.0.1"])
+        node.kubelet = Kubelet(node.config, objects=ApiObjects(client), api=nodeapi)
+        server = KubeletServer(node.kubelet)
+        nodeapi.kubelet_port = port = server.start()
+        nodeapi.start()
+        node.thread = threading.Thread(target=node.kubelet.run, daemon=True)
+        node.thread.start()
+        client.patch("nodes", NODE, {"metadata": {"annotations": {
+            "mkpy.io/kubelet-endpoint": f"http://127.0.0.1:{port}"}}})
+        talk = "i=0; while true; do echo line-$i; echo err-$i >&2; i=$((i+1)); sleep 0.2; done"
+        client.create(_pod(TALK, talk), "default")
+        client.create(_pod(ECHO, "while read l; do echo got:$l; done; echo stdin-closed", stdin=True),
+                      "default")
+        client.create(_pod(ONCE, "cat; echo done-reading", stdin=True, stdinOnce=True), "default")
+        client.create(_pod(TTY, "sh", stdin=True, tty=True), "default")
+        for name in (TALK, ECHO, ONCE):
+            _wait(f"{name} to run", lambda n=name: (client.get("pods", n, "default").get("status") or {})
+                  .get("phase") == "Running")
+        kc = auth.write_kubeconfig(str(tmp / "admin.kubeconfig"), api.url, api.token, ca)
+        yield kc, client
+    finally:
+        if server is not None:
+            server.stop()
+        node.cleanup()
+        if nodeapi is not None:
+            nodeapi.stop()
+        api.stop()
+        shutil.rmtree(node.base, ignore_errors=True)
+
+
+def _env() -> dict:
+    return {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+
+
+def _lines(proc: subprocess.Popen) -> queue.Queue[str]:
+    got: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [got.put(x) for x in proc.stdout], daemon=True).start()
+    return got
+
+
+@pytest.mark.parametrize("transport", ["spdy", "websocket"])
+def test_attach_follows_live_output(cluster, transport):
+    kc, _ = cluster
+    binary = KUBECTLS[transport]
+    before = subprocess.run([binary, "--kubeconfig", kc, "logs", TALK], capture_output=True, text=True,
+                            timeout=60, env=_env())
+    last = max(int(x.split("-")[1]) for x in before.stdout.split())
+    proc = subprocess.Popen([binary, "--kubeconfig", kc, "attach", TALK], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        got = _lines(proc)
+        seen = [got.get(timeout=30).strip() for _ in range(4)]
+    finally:
+        proc.kill()
+        proc.wait()
+    errors = proc.stderr.read().split()
+    assert errors and all(x.startswith("err-") for x in errors), errors  # the stderr channel
+    numbers = [int(x.split("-")[1]) for x in seen]
+    assert all(x.startswith("line-") for x in seen), seen   # stdout here, stderr on kubectl's stderr
+    assert numbers == list(range(numbers[0], numbers[0] + 4))  # live and in order
+    assert numbers[0] > last  # printed after we attached, not replayed from the log
+
+
+@pytest.mark.parametrize("transport", ["spdy", "websocket"])
+def test_attach_stdin_reaches_the_process(cluster, transport):
+    kc, client = cluster
+    proc = subprocess.Popen([KUBECTLS[transport], "--kubeconfig", kc, "attach", "-i", ECHO],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_env())
+    try:
+        got = _lines(proc)
+        word = f"hello-{transport}"
+        # Repeat until it comes back: kubectl may start sending before the stream to the container
+        # exists, and a line typed before the attach is nobody's (like on a real cluster).
+        deadline = time.monotonic() + 30
+        while True:
+            proc.stdin.write(word + "\n")
+            proc.stdin.flush()
+            try:
+                line = got.get(timeout=1).strip()
+                break
+            except queue.Empty:
+                assert time.monotonic() < deadline, "no echo from the container"
+        assert line == f"got:{word}"
+    finally:
+        proc.kill()
+        proc.wait()
+    # Without stdinOnce the container's stdin stays open after the attach ends: it still runs.
+    time.sleep(0.5)
+    assert client.get("pods", ECHO, "default")["status"]["phase"] == "Running"
+
+
+def test_attach_stdin_once_closes_stdin_after_the_first_attach(cluster):
+    kc, client = cluster
+    done = subprocess.run([KUBECTLS["websocket"], "--kubeconfig", kc, "attach", "-i", ONCE],
+                          input="one\ntwo\n", capture_output=True, text=True, timeout=60, env=_env())
+    # stdin EOF -> the monitor closes the container's stdin -> `cat` ends -> the container exits
+    # -> the attach ends with Success.
+    assert done.returncode == 0, done.stderr
+    assert "done-reading" in done.stdout.split(), done.stdout
+    _wait("the pod to succeed", lambda: client.get("pods", ONCE, "default")["status"]["phase"] == "Succeeded")
+    logs = subprocess.run([KUBECTLS["websocket"], "--kubeconfig", kc, "logs", ONCE], capture_output=True,
+                          text=True, timeout=60, env=_env())
+    assert logs.stdout.split() == ["one", "two", "done-reading"]
+
+
+def test_attach_errors_are_clear(cluster):
+    kc, client = cluster
+    out = subprocess.run([KUBECTLS["websocket"], "--kubeconfig", kc, "attach", TALK, "-c", "nope"],
+                         capture_output=True, text=True, timeout=60, env=_env())
+    assert out.returncode != 0 and "nope" in out.stderr, out.stderr
+    out = subprocess.run([KUBECTLS["websocket"], "--kubeconfig", kc, "attach", "mkpyt-kl2-missing"],
+                         capture_output=True, text=True, timeout=60, env=_env())
+    assert out.returncode != 0 and "not found" in out.stderr, out.stderr
+    # A tty container cannot even be created yet (the runtime wants a console socket): the
+    # attach says why attaching cannot work, not just "not running".
+    _wait("the tty pod's status",
+          lambda: client.get("pods", TTY, "default")["status"].get("containerStatuses"))
+    out = subprocess.run([KUBECTLS["websocket"], "--kubeconfig", kc, "attach", "-i", TTY],
+                         capture_output=True, text=True, timeout=60, env=_env())
+    assert out.returncode != 0 and "tty: true" in out.stderr, out.stderr
+
+
+def test_python_client_attach(cluster):
+    kc, _ = cluster
+    from kubernetes import client as k8s
+    from kubernetes import config
+    from kubernetes.stream import stream
+
+    api = k8s.CoreV1Api(config.new_client_from_config(kc))
+    ws = stream(api.connect_get_namespaced_pod_attach, ECHO, "default", stdin=True, stdout=True,
+                stderr=True, tty=False, _preload_content=False)
+    try:
+        out = ""
+        deadline = time.monotonic() + 30
+        while "got:from-python" not in out:
+            assert time.monotonic() < deadline, out
+            ws.write_stdin("from-python\n")
+            ws.update(timeout=1)
+            out += ws.read_stdout()
+    finally:
+        ws.close()
