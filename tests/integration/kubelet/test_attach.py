@@ -23,6 +23,7 @@ BUNDLED = "/usr/lib/google-cloud-sdk/bin"
 KUBECTLS = {"spdy": f"{BUNDLED}/kubectl.1.29", "websocket": f"{BUNDLED}/kubectl.1.33"}
 NODE = "node1"
 TALK, ECHO, ONCE, TTY = "mkpyt-kl2-talk", "mkpyt-kl2-echo", "mkpyt-kl2-once", "mkpyt-kl2-tty"
+DEAF = "mkpyt-kl2-deaf"
 
 
 def _pod(name: str, script: str, **container) -> dict:
@@ -77,13 +78,17 @@ def cluster(tmp_path_factory, image_root):
         client.create(_pod(TALK, talk), "default")
         client.create(_pod(ECHO, "while read l; do echo got:$l; done; echo stdin-closed", stdin=True),
                       "default")
-        client.create(_pod(ONCE, "cat; echo done-reading", stdin=True, stdinOnce=True), "default")
+        for transport in KUBECTLS:
+            client.create(_pod(f"{ONCE}-{transport}", "cat; echo done-reading", stdin=True, stdinOnce=True),
+                          "default")
         client.create(_pod(TTY, "sh", stdin=True, tty=True), "default")
-        for name in (TALK, ECHO, ONCE):
+        deaf = "i=0; while true; do echo tick-$i; i=$((i+1)); sleep 0.1; done"  # never reads stdin
+        client.create(_pod(DEAF, deaf, stdin=True), "default")
+        for name in (TALK, ECHO, DEAF, *(f"{ONCE}-{t}" for t in KUBECTLS)):
             _wait(f"{name} to run", lambda n=name: (client.get("pods", n, "default").get("status") or {})
                   .get("phase") == "Running")
         kc = auth.write_kubeconfig(str(tmp / "admin.kubeconfig"), api.url, api.token, ca)
-        yield kc, client
+        yield kc, client, node
     finally:
         if server is not None:
             server.stop()
@@ -106,8 +111,11 @@ def _lines(proc: subprocess.Popen) -> queue.Queue[str]:
 
 @pytest.mark.parametrize("transport", ["spdy", "websocket"])
 def test_attach_follows_live_output(cluster, transport):
-    kc, _ = cluster
+    from minikube_py.api.streaming import SESSIONS  # the API server runs in this process
+
+    kc, _, _ = cluster
     binary = KUBECTLS[transport]
+    sessions = SESSIONS[("attach", transport)]
     before = subprocess.run([binary, "--kubeconfig", kc, "logs", TALK], capture_output=True, text=True,
                             timeout=60, env=_env())
     last = max(int(x.split("-")[1]) for x in before.stdout.split())
@@ -125,11 +133,12 @@ def test_attach_follows_live_output(cluster, transport):
     assert all(x.startswith("line-") for x in seen), seen   # stdout here, stderr on kubectl's stderr
     assert numbers == list(range(numbers[0], numbers[0] + 4))  # live and in order
     assert numbers[0] > last  # printed after we attached, not replayed from the log
+    assert SESSIONS[("attach", transport)] == sessions + 1  # kubectl took the path we meant
 
 
 @pytest.mark.parametrize("transport", ["spdy", "websocket"])
 def test_attach_stdin_reaches_the_process(cluster, transport):
-    kc, client = cluster
+    kc, client, _ = cluster
     proc = subprocess.Popen([KUBECTLS[transport], "--kubeconfig", kc, "attach", "-i", ECHO],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=_env())
@@ -156,22 +165,24 @@ def test_attach_stdin_reaches_the_process(cluster, transport):
     assert client.get("pods", ECHO, "default")["status"]["phase"] == "Running"
 
 
-def test_attach_stdin_once_closes_stdin_after_the_first_attach(cluster):
-    kc, client = cluster
-    done = subprocess.run([KUBECTLS["websocket"], "--kubeconfig", kc, "attach", "-i", ONCE],
+@pytest.mark.parametrize("transport", ["spdy", "websocket"])
+def test_attach_stdin_once_closes_stdin_after_the_first_attach(cluster, transport):
+    kc, client, _ = cluster
+    pod = f"{ONCE}-{transport}"
+    done = subprocess.run([KUBECTLS[transport], "--kubeconfig", kc, "attach", "-i", pod],
                           input="one\ntwo\n", capture_output=True, text=True, timeout=60, env=_env())
     # stdin EOF -> the monitor closes the container's stdin -> `cat` ends -> the container exits
     # -> the attach ends with Success.
     assert done.returncode == 0, done.stderr
     assert "done-reading" in done.stdout.split(), done.stdout
-    _wait("the pod to succeed", lambda: client.get("pods", ONCE, "default")["status"]["phase"] == "Succeeded")
-    logs = subprocess.run([KUBECTLS["websocket"], "--kubeconfig", kc, "logs", ONCE], capture_output=True,
+    _wait("the pod to succeed", lambda: client.get("pods", pod, "default")["status"]["phase"] == "Succeeded")
+    logs = subprocess.run([KUBECTLS[transport], "--kubeconfig", kc, "logs", pod], capture_output=True,
                           text=True, timeout=60, env=_env())
     assert logs.stdout.split() == ["one", "two", "done-reading"]
 
 
 def test_attach_errors_are_clear(cluster):
-    kc, client = cluster
+    kc, client, _ = cluster
     out = subprocess.run([KUBECTLS["websocket"], "--kubeconfig", kc, "attach", TALK, "-c", "nope"],
                          capture_output=True, text=True, timeout=60, env=_env())
     assert out.returncode != 0 and "nope" in out.stderr, out.stderr
@@ -188,7 +199,7 @@ def test_attach_errors_are_clear(cluster):
 
 
 def test_python_client_attach(cluster):
-    kc, _ = cluster
+    kc, _, _ = cluster
     from kubernetes import client as k8s
     from kubernetes import config
     from kubernetes.stream import stream
@@ -206,3 +217,39 @@ def test_python_client_attach(cluster):
             out += ws.read_stdout()
     finally:
         ws.close()
+
+
+def test_a_container_that_ignores_stdin_keeps_logging(cluster):
+    """The monitor never blocks on the stdin pipe: 4 MiB pushed at a container that does not read
+    fill the pipe and the socket, and its output is still copied to the log meanwhile."""
+    from minikube_py.kubelet.streaming import connect_unix
+
+    _, client, node = cluster
+    pod = client.get("pods", DEAF, "default")
+    cid = pod["status"]["containerStatuses"][0]["containerID"].split("://")[1]
+    sock = connect_unix(node.kubelet.runtime.attach_socket(cid))
+    sock.settimeout(2)
+    pushed = [0]
+
+    def push() -> None:
+        chunk = b"x" * 65536
+        try:
+            for _ in range(64):
+                sock.sendall(chunk)
+                pushed[0] += len(chunk)
+        except OSError:  # timed out: everything between us and the container is full
+            pass
+
+    pusher = threading.Thread(target=push)
+    pusher.start()
+    try:
+        log = node.kubelet.runtime.log_path(cid)
+        size = os.path.getsize(log)
+        _wait("the log to grow while stdin is full", lambda: os.path.getsize(log) > size + 200, timeout=20)
+        pusher.join(10)
+        assert 0 < pushed[0] < 64 * 65536  # it did fill up: nobody reads
+        size = os.path.getsize(log)
+        _wait("the log to keep growing", lambda: os.path.getsize(log) > size + 200, timeout=20)
+    finally:
+        sock.close()
+        pusher.join(10)
