@@ -203,12 +203,6 @@ def make_app(kubelet: Any) -> web.Application:
         st = next((s for s in rec.status.get("containerStatuses") or [] if s["name"] == container), None)
         if spec is None or st is None:
             return await streaming.send_failure(request, f"container {container} is not valid for pod {name}")
-        if spec.get("tty"):
-            # The runtime would have to hold the container's pty master (runc's --console-socket)
-            # for the container's whole life; the monitor does not do that yet (docs/kubelet.md).
-            return await streaming.send_failure(
-                request, f"container {container} has tty: true; attaching to a terminal is not supported"
-                " by this kubelet (use stdin: true without tty)")
         if "running" not in st.get("state", {}):
             return await streaming.send_failure(
                 request, f"container {container} of pod {ns}/{name} is not running")
@@ -223,7 +217,20 @@ def make_app(kubelet: Any) -> web.Application:
 
         log_path = kubelet.runtime.log_path(cid)  # where this attempt's monitor writes
         stdin_socket = kubelet.runtime.attach_socket(cid) if spec.get("stdin") else None
-        return await streaming.serve_attach(request, log_path, running, stdin_socket)
+        resize = None
+        if spec.get("tty"):
+            pid = (kubelet.runtime.state(cid) or {}).get("pid")
+
+            def resize(width: int, height: int) -> None:
+                # The monitor holds the master; the container's init has the slave as its stdin.
+                # Either side of a pty takes TIOCSWINSZ, and the kernel sends SIGWINCH.
+                fd = os.open(f"/proc/{pid}/fd/0", os.O_RDWR | os.O_NOCTTY)
+                try:
+                    streaming.set_window_size(fd, width, height)
+                finally:
+                    os.close(fd)
+
+        return await streaming.serve_attach(request, log_path, running, stdin_socket, resize)
 
     async def port_forward(request: web.Request) -> web.StreamResponse:
         ns, name = request.match_info["ns"], request.match_info["pod"]

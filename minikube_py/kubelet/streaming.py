@@ -280,6 +280,7 @@ async def serve_attach(
     log_path: str,
     running: Callable[[], bool],
     stdin_socket: str | None,
+    resize: Callable[[int, int], None] | None = None,
 ) -> web.WebSocketResponse:
     """Upgrade to a WebSocket and relay the running container's stdio until it stops.
 
@@ -287,6 +288,8 @@ async def serve_attach(
     for more"). Stdin: with `stdin_socket` (the container has `stdin: true`), channel 0 goes to
     the monitor's attach socket; closing it (stdin EOF, or the client leaving) is what
     `stdinOnce` turns into EOF for the container. Without it, stdin is ignored, as kubelet does.
+    For a container with a terminal (`tty: true`) its output is all on stdout, and `resize(w, h)`
+    applies channel 4's window sizes to it.
     """
     q = request.query
     want = {STDOUT: q.get("stdout") in ("1", "true"), STDERR: q.get("stderr") in ("1", "true")}
@@ -294,10 +297,16 @@ async def serve_attach(
     loop = asyncio.get_running_loop()
     sock = None
     if want_stdin:
-        try:
-            sock = await loop.run_in_executor(None, connect_unix, stdin_socket)
-        except OSError as e:
-            return await send_failure(request, f"cannot attach to the container's stdin: {e}")
+        for attempt in range(20):  # a container that just started: its monitor may not listen yet
+            try:
+                sock = await loop.run_in_executor(None, connect_unix, stdin_socket)
+                break
+            except (FileNotFoundError, ConnectionRefusedError) as e:
+                if attempt == 19:
+                    return await send_failure(request, f"cannot attach to the container's stdin: {e}")
+                await asyncio.sleep(0.1)
+            except OSError as e:
+                return await send_failure(request, f"cannot attach to the container's stdin: {e}")
         sock.setblocking(False)
     ws = web.WebSocketResponse(protocols=CHANNEL_PROTOCOLS, heartbeat=None, max_msg_size=0)
     await ws.prepare(request)
@@ -319,6 +328,11 @@ async def serve_attach(
                 await loop.sock_sendall(sock, data)
             elif channel == CLOSE and data[:1] == bytes([STDIN]):
                 close_stdin()
+            elif channel == RESIZE and resize is not None:
+                size = json.loads(data)
+                with contextlib.suppress(OSError):  # the container may be gone already
+                    await loop.run_in_executor(
+                        None, resize, int(size.get("Width", 0)), int(size.get("Height", 0)))
         close_stdin()  # the client left
 
     async def pump(partial: bytes) -> bytes:

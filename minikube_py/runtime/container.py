@@ -74,7 +74,11 @@ class Runtime:
         bundle = os.path.abspath(bundle)
         config = spec.load(bundle)
         security.check(config)
-        if config["process"].get("terminal") and not console_socket and not attach:
+        # mkpy.io/console=monitor: the monitor holds the terminal instead of a --console-socket listener.
+        wants_monitor = (config.get("annotations") or {}).get(spec.CONSOLE_ANNOTATION) == spec.CONSOLE_MONITOR
+        monitor_tty = bool(config["process"].get("terminal") and not console_socket and not attach
+                           and wants_monitor)
+        if config["process"].get("terminal") and not console_socket and not attach and not monitor_tty:
             raise ContainerError("process.terminal is true: --console-socket is required")
         os.makedirs(self.root, 0o711, exist_ok=True)
         try:
@@ -87,7 +91,7 @@ class Runtime:
         cgroup = resources.cgroup_path(config, container_id)
         cgroup_made: list[str] = []  # directories resources.setup made
         tracer = None
-        console = None
+        console = monitor_console = None
         state_fd = -1
         try:
             _mark_fds_cloexec()
@@ -107,6 +111,10 @@ class Runtime:
                 os.makedirs(os.path.dirname(log_path), exist_ok=True)
             if console_socket:
                 console = _connect_console(console_socket)
+            if monitor_tty:  # the init sends the master over one end, the monitor receives it on the other
+                import socket
+
+                console, monitor_console = socket.socketpair()
             state_fd = os.open(st.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             record: dict[str, Any] = {
                 "id": container_id, "bundle": bundle, "annotations": annotations,
@@ -118,7 +126,7 @@ class Runtime:
             spawned = process.spawn(container_id=container_id, state_dir=st.path, state_fd=state_fd,
                                     config=config, sys=sys, log_path=log_path,
                                     oom_file=resources.oom_events_file(cgroup), console=console,
-                                    state=hook_state)
+                                    state=hook_state, monitor_console=monitor_console)
             pid = spawned.init_pid
             record.update(pid=pid, pid_start_time=pid_start_time(pid), monitor_pid=spawned.monitor_pid,
                           monitor_start_time=pid_start_time(spawned.monitor_pid))
@@ -148,7 +156,7 @@ class Runtime:
         finally:
             if spawned:
                 spawned.sock.close()
-            for closable in (console, tracer):
+            for closable in (console, monitor_console, tracer):
                 if closable is not None:
                     closable.close()
             if state_fd >= 0:

@@ -26,6 +26,10 @@ NAMESPACE_FILES = {
 STDIN_ANNOTATION = "mkpy.io/stdin"
 STDIN_ONCE_ANNOTATION = "mkpy.io/stdin-once"
 ATTACH_SOCKET = "attach"
+# process.terminal with no --console-socket: the monitor itself receives and holds the pty master
+# (conmon's role for Kubernetes' `tty: true`), logging the terminal's output and feeding it stdin.
+CONSOLE_ANNOTATION = "mkpy.io/console"
+CONSOLE_MONITOR = "monitor"
 HOOK_STAGES = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 
 

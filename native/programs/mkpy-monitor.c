@@ -14,6 +14,11 @@
  *      Holding the write end is what keeps the container's stdin open between
  *      attaches; with --stdin-once it is closed (the container reads EOF) when
  *      the first attached client hangs up - Kubernetes' `stdinOnce`;
+ *   3b. with --console-fd (process.terminal, Kubernetes' `tty: true`), receive
+ *      the pty master from the container's init over that socket (SCM_RIGHTS,
+ *      runc's console-socket protocol) and hold it for the container's life:
+ *      the terminal's output goes to the log as stdout, attach input to the
+ *      master (stdinOnce: an end-of-file character, ^D, then we stop);
  *   4. reap every child (we are a subreaper) and, when the container's init
  *      exits, write exit.json {exitCode, signal, startedAt, finishedAt, oomKilled}
  *      atomically into the state directory, and exit.
@@ -22,7 +27,8 @@
  *
  * usage: mkpy-monitor --id ID --state-dir DIR --pid-fd N
  *                     [--stdout-fd N --stderr-fd N --log PATH] [--oom-file F]
- *                     [--stdin-fd N --attach-socket NAME [--stdin-once 1]]
+ *                     [--stdin-fd N] [--attach-socket NAME [--stdin-once 1]]
+ *                     [--console-fd N]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -127,7 +133,7 @@ static void pump(struct stream *s)
  * time; its bytes go into the container's stdin pipe without ever blocking us -
  * a container that does not read its stdin must not stop its log being copied. */
 struct attach {
-    int listen_fd, client_fd, stdin_fd, once;
+    int listen_fd, client_fd, stdin_fd, once, tty;
     const char *name;
     char buf[4096];
     size_t len, off; /* bytes read from the client, not yet in the pipe */
@@ -135,6 +141,8 @@ struct attach {
 
 static void attach_close_stdin(struct attach *a)
 {
+    if (a->stdin_fd >= 0 && a->tty)
+        (void)!write(a->stdin_fd, "\x04", 1); /* a terminal has no EOF of its own: ^D is its end of input */
     if (a->stdin_fd >= 0)
         close(a->stdin_fd); /* the container's next read() returns 0 */
     a->stdin_fd = -1;
@@ -171,6 +179,17 @@ static int attach_listen(const char *name)
     return fd;
 }
 
+/* Listen for attach clients that write to `fd` (the stdin pipe, or the terminal's master). */
+static void start_attach(struct attach *a, int fd)
+{
+    a->stdin_fd = fd;
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    /* sun_path holds ~108 bytes; inside the state directory the name is short. */
+    if (a->name && chdir(state_dir) == 0)
+        a->listen_fd = attach_listen(a->name);
+}
+
 static void attach_step(struct attach *a, short listen_ev, short client_ev, short stdin_ev)
 {
     if (a->listen_fd >= 0 && a->client_fd < 0 && (listen_ev & POLLIN))
@@ -197,6 +216,28 @@ static void attach_step(struct attach *a, short listen_ev, short client_ev, shor
         if (w > 0 && (a->off += (size_t)w) == a->len)
             a->len = a->off = 0;
     }
+}
+
+/* The pty master the container's init sends (runc's console-socket protocol), or -1. */
+static int receive_fd(int sock)
+{
+    char name[256];
+    struct iovec iov = {.iov_base = name, .iov_len = sizeof name};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    ssize_t r;
+    do
+        r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    while (r < 0 && errno == EINTR);
+    struct cmsghdr *c = r > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+        return -1;
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    return fd;
 }
 
 /* "oom_kill N" from memory.events (v2) or memory.oom_control (v1). */
@@ -280,7 +321,7 @@ static int read_pid(int fd)
 
 int main(int argc, char **argv)
 {
-    int pid_fd = -1, out_fd = -1, err_fd = -1;
+    int pid_fd = -1, out_fd = -1, err_fd = -1, console_fd = -1;
     struct attach at = {.listen_fd = -1, .client_fd = -1, .stdin_fd = -1};
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
@@ -294,6 +335,7 @@ int main(int argc, char **argv)
         else if (!strcmp(k, "--stdin-fd")) at.stdin_fd = atoi(v);
         else if (!strcmp(k, "--attach-socket")) at.name = v;
         else if (!strcmp(k, "--stdin-once")) at.once = atoi(v);
+        else if (!strcmp(k, "--console-fd")) console_fd = atoi(v);
         else {
             fprintf(stderr, "mkpy-monitor: unknown argument %s\n", k);
             return 2;
@@ -315,14 +357,9 @@ int main(int argc, char **argv)
 
     if (log_path && (out_fd >= 0 || err_fd >= 0))
         log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    if (at.stdin_fd >= 0) {
-        signal(SIGPIPE, SIG_IGN); /* a container that closed its stdin is EPIPE, not our death */
-        fcntl(at.stdin_fd, F_SETFL, O_NONBLOCK);
-        fcntl(at.stdin_fd, F_SETFD, FD_CLOEXEC);
-        /* sun_path holds ~108 bytes; inside the state directory the name is short. */
-        if (at.name && chdir(state_dir) == 0)
-            at.listen_fd = attach_listen(at.name);
-    }
+    signal(SIGPIPE, SIG_IGN); /* a container that closed its stdin is EPIPE, not our death */
+    if (at.stdin_fd >= 0)
+        start_attach(&at, at.stdin_fd);
 
     int container = read_pid(pid_fd);
     struct stream streams[2] = {{.name = "stdout", .fd = out_fd}, {.name = "stderr", .fd = err_fd}};
@@ -330,14 +367,32 @@ int main(int argc, char **argv)
 
     while (!done) {
         /* A negative fd is ignored by poll(): closed streams and attach parts drop out. */
-        struct pollfd p[6] = {{.fd = sfd, .events = POLLIN},
+        struct pollfd p[7] = {{.fd = sfd, .events = POLLIN},
                               {.fd = streams[0].fd, .events = POLLIN},
                               {.fd = streams[1].fd, .events = POLLIN},
                               {.fd = at.client_fd < 0 ? at.listen_fd : -1, .events = POLLIN},
                               {.fd = at.len ? -1 : at.client_fd, .events = POLLIN},
-                              {.fd = at.len ? at.stdin_fd : -1, .events = POLLOUT}};
-        if (poll(p, 6, -1) < 0 && errno != EINTR)
+                              {.fd = at.len ? at.stdin_fd : -1, .events = POLLOUT},
+                              {.fd = console_fd, .events = POLLIN}};
+        if (poll(p, 7, -1) < 0 && errno != EINTR)
             break;
+        if (p[6].revents) { /* the terminal arrives (or the init died before sending it) */
+            int master = receive_fd(console_fd);
+            close(console_fd);
+            console_fd = -1;
+            if (master >= 0) {
+                /* The init's stdio is the pty's slave now: its output comes out of the master. */
+                if (streams[0].fd >= 0)
+                    close(streams[0].fd);
+                streams[0].fd = master;
+                if (at.name) {
+                    at.tty = 1;
+                    start_attach(&at, dup(master));
+                }
+                fcntl(master, F_SETFL, O_NONBLOCK);
+            }
+            continue;
+        }
         attach_step(&at, p[3].revents, p[4].revents, p[5].revents);
         for (int i = 0; i < 2; i++)
             if (streams[i].fd >= 0 && (p[i + 1].revents & (POLLIN | POLLHUP | POLLERR)))

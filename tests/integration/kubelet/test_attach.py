@@ -5,11 +5,16 @@ kubectl 1.29 speaks SPDY, 1.33 WebSocket v5; the official Python client WebSocke
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import pty
 import queue
 import shutil
+import signal
 import subprocess
 import tempfile
+import termios
 import threading
 import time
 import uuid
@@ -81,14 +86,15 @@ def cluster(tmp_path_factory, image_root):
         for transport in KUBECTLS:
             client.create(_pod(f"{ONCE}-{transport}", "cat; echo done-reading", stdin=True, stdinOnce=True),
                           "default")
-        client.create(_pod(TTY, "sh", stdin=True, tty=True), "default")
+        for transport in KUBECTLS:
+            client.create(_pod(f"{TTY}-{transport}", "sh", stdin=True, tty=True), "default")
         deaf = "i=0; while true; do echo tick-$i; i=$((i+1)); sleep 0.1; done"  # never reads stdin
         client.create(_pod(DEAF, deaf, stdin=True), "default")
-        for name in (TALK, ECHO, DEAF, *(f"{ONCE}-{t}" for t in KUBECTLS)):
+        for name in (TALK, ECHO, DEAF, *(f"{p}-{t}" for p in (ONCE, TTY) for t in KUBECTLS)):
             _wait(f"{name} to run", lambda n=name: (client.get("pods", n, "default").get("status") or {})
                   .get("phase") == "Running")
         kc = auth.write_kubeconfig(str(tmp / "admin.kubeconfig"), api.url, api.token, ca)
-        yield kc, client, node
+        yield kc, client, node, port
     finally:
         if server is not None:
             server.stop()
@@ -113,7 +119,7 @@ def _lines(proc: subprocess.Popen) -> queue.Queue[str]:
 def test_attach_follows_live_output(cluster, transport):
     from minikube_py.api.streaming import SESSIONS  # the API server runs in this process
 
-    kc, _, _ = cluster
+    kc, _, _, _ = cluster
     binary = KUBECTLS[transport]
     sessions = SESSIONS[("attach", transport)]
     before = subprocess.run([binary, "--kubeconfig", kc, "logs", TALK], capture_output=True, text=True,
@@ -138,7 +144,7 @@ def test_attach_follows_live_output(cluster, transport):
 
 @pytest.mark.parametrize("transport", ["spdy", "websocket"])
 def test_attach_stdin_reaches_the_process(cluster, transport):
-    kc, client, _ = cluster
+    kc, client, _, _ = cluster
     proc = subprocess.Popen([KUBECTLS[transport], "--kubeconfig", kc, "attach", "-i", ECHO],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=_env())
@@ -167,7 +173,7 @@ def test_attach_stdin_reaches_the_process(cluster, transport):
 
 @pytest.mark.parametrize("transport", ["spdy", "websocket"])
 def test_attach_stdin_once_closes_stdin_after_the_first_attach(cluster, transport):
-    kc, client, _ = cluster
+    kc, client, _, _ = cluster
     pod = f"{ONCE}-{transport}"
     done = subprocess.run([KUBECTLS[transport], "--kubeconfig", kc, "attach", "-i", pod],
                           input="one\ntwo\n", capture_output=True, text=True, timeout=60, env=_env())
@@ -182,24 +188,33 @@ def test_attach_stdin_once_closes_stdin_after_the_first_attach(cluster, transpor
 
 
 def test_attach_errors_are_clear(cluster):
-    kc, client, _ = cluster
+    kc, _, _, port = cluster
     out = subprocess.run([KUBECTLS["websocket"], "--kubeconfig", kc, "attach", TALK, "-c", "nope"],
                          capture_output=True, text=True, timeout=60, env=_env())
     assert out.returncode != 0 and "nope" in out.stderr, out.stderr
     out = subprocess.run([KUBECTLS["websocket"], "--kubeconfig", kc, "attach", "mkpyt-kl2-missing"],
                          capture_output=True, text=True, timeout=60, env=_env())
     assert out.returncode != 0 and "not found" in out.stderr, out.stderr
-    # A tty container cannot even be created yet (the runtime wants a console socket): the
-    # attach says why attaching cannot work, not just "not running".
-    _wait("the tty pod's status",
-          lambda: client.get("pods", TTY, "default")["status"].get("containerStatuses"))
-    out = subprocess.run([KUBECTLS["websocket"], "--kubeconfig", kc, "attach", "-i", TTY],
-                         capture_output=True, text=True, timeout=60, env=_env())
-    assert out.returncode != 0 and "tty: true" in out.stderr, out.stderr
+    # The kubelet's own answer (the API server checks the name first): a Failure on the error channel.
+    import asyncio
+    import json
+
+    import aiohttp
+
+    async def ask() -> dict:
+        async with aiohttp.ClientSession() as s, s.ws_connect(
+                f"http://127.0.0.1:{port}/attach/default/{TALK}/nope?stdout=true",
+                protocols=("v4.channel.k8s.io",)) as ws:
+            msg = await ws.receive_bytes(timeout=20)
+            assert msg[0] == 3  # the error channel
+            return json.loads(msg[1:])
+
+    status = asyncio.run(ask())
+    assert (status["status"], status["message"]) == ("Failure", f"container nope is not valid for pod {TALK}")
 
 
 def test_python_client_attach(cluster):
-    kc, _, _ = cluster
+    kc, _, _, _ = cluster
     from kubernetes import client as k8s
     from kubernetes import config
     from kubernetes.stream import stream
@@ -224,7 +239,7 @@ def test_a_container_that_ignores_stdin_keeps_logging(cluster):
     fill the pipe and the socket, and its output is still copied to the log meanwhile."""
     from minikube_py.kubelet.streaming import connect_unix
 
-    _, client, node = cluster
+    _, client, node, _ = cluster
     pod = client.get("pods", DEAF, "default")
     cid = pod["status"]["containerStatuses"][0]["containerID"].split("://")[1]
     sock = connect_unix(node.kubelet.runtime.attach_socket(cid))
@@ -253,3 +268,98 @@ def test_a_container_that_ignores_stdin_keeps_logging(cluster):
     finally:
         sock.close()
         pusher.join(10)
+
+
+def _on_a_terminal(argv: list[str]) -> tuple[int, int]:
+    """Start argv with a 24x80 pty as its controlling terminal: (pid, our master end)."""
+    from ..kubectl.tty import _winsize
+
+    pid, master = pty.fork()
+    if pid == 0:
+        try:
+            fcntl.ioctl(0, termios.TIOCSWINSZ, _winsize(24, 80))
+            os.execve(argv[0], argv, _env() | {"TERM": "xterm"})
+        finally:
+            os._exit(127)
+    return pid, master
+
+
+def test_kubectl_run_it(cluster):
+    """`kubectl run -it` makes a pod with stdin, stdinOnce and tty, waits for it, and attaches."""
+    from ..kubectl.tty import _read_until
+
+    kc, client, _, _ = cluster
+    pod = "mkpyt-kl2-run"
+    pid, master = _on_a_terminal([
+        KUBECTLS["websocket"], "--kubeconfig", kc, "run", pod, "-it", "--restart=Never",
+        "--image=busybox:latest", "--image-pull-policy=IfNotPresent",
+        '--overrides={"apiVersion": "v1", "spec": {"nodeName": "node1"}}', "--", "sh"])
+    seen = bytearray()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            os.write(master, b"echo hi-from-r''un\n")
+            try:
+                _read_until(master, b"hi-from-run", seen, timeout=2)
+                break
+            except AssertionError:
+                assert time.monotonic() < deadline, bytes(seen)
+        os.write(master, b"exit 4\n")
+        with contextlib.suppress(AssertionError):
+            _read_until(master, b"\0never", seen, timeout=20)
+        os.waitpid(pid, 0)
+        pid = 0
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(master)
+    c = client.get("pods", pod, "default")["spec"]["containers"][0]
+    assert (c.get("stdin"), c.get("stdinOnce"), c.get("tty")) == (True, True, True)
+    _wait("the pod to fail with exit 4", lambda: (client.get("pods", pod, "default")["status"]
+                                                  .get("containerStatuses") or [{}])[0]
+          .get("state", {}).get("terminated", {}).get("exitCode") == 4)
+
+
+@pytest.mark.parametrize("transport", ["spdy", "websocket"])
+def test_attach_to_a_terminal(cluster, transport):
+    """`kubectl attach -it` to a `tty: true` container: the shell on the pty its monitor holds; the
+    window size follows ours (a resize is TIOCSWINSZ on the container's tty)."""
+    from ..kubectl.tty import _read_until, _winsize
+
+    kc, client, _, _ = cluster
+    pod = f"{TTY}-{transport}"
+    pid, master = _on_a_terminal([KUBECTLS[transport], "--kubeconfig", kc, "attach", "-it", pod])
+    seen = bytearray()
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # kubectl's first keystrokes may come before the attach is through
+            os.write(master, b"stty size; echo MA''RK1\n")
+            try:
+                out = _read_until(master, b"MARK1", seen, timeout=2)
+                break
+            except AssertionError:
+                assert time.monotonic() < deadline, bytes(seen)
+        assert b"24 80" in out
+        fcntl.ioctl(master, termios.TIOCSWINSZ, _winsize(40, 100))  # kubectl gets SIGWINCH
+        while True:
+            del seen[:]
+            os.write(master, b"stty size; echo MA''RK2\n")
+            out = _read_until(master, b"MARK2", seen)
+            if b"40 100" in out:
+                break
+            assert time.monotonic() < deadline + 30, out
+        os.write(master, b"exit 3\n")  # the shell ends, so does the container, so does the attach
+        with contextlib.suppress(AssertionError):
+            _read_until(master, b"\0never", seen, timeout=20)
+        os.waitpid(pid, 0)
+        pid = 0
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(master)
+    term = _wait("the container to end", lambda: (client.get("pods", pod, "default")["status"]
+                                                   .get("containerStatuses") or [{}])[0]
+                 .get("state", {}).get("terminated"))
+    assert term["exitCode"] == 3
