@@ -7,7 +7,7 @@
  *   1. read the container's pid from --pid-fd (EOF without a pid: create failed);
  *   2. copy the container's stdout/stderr pipes into a CRI-format log file:
  *        2026-11-26T12:00:00.000000000Z stdout F a full line
- *        2026-11-26T12:00:00.000000000Z stdout P a partial line (no newline yet)
+ *        2026-11-26T12:00:00.000000000Z stdout P a partial line (no newline for 100 ms)
  *   3. with --stdin-fd, hold the write end of the container's stdin pipe and
  *      listen on a unix socket (--attach-socket, a name inside the state
  *      directory): what an attached client sends is copied into that pipe.
@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #define LINE_MAX_BYTES 16384 /* a longer line is written as P pieces (as CRI-O does) */
+#define PARTIAL_FLUSH_MS 100 /* a partial line waits at most this long before it is logged */
 
 struct stream {
     const char *name; /* "stdout" or "stderr" */
@@ -374,8 +375,20 @@ int main(int argc, char **argv)
                               {.fd = at.len ? -1 : at.client_fd, .events = POLLIN},
                               {.fd = at.len ? at.stdin_fd : -1, .events = POLLOUT},
                               {.fd = console_fd, .events = POLLIN}};
-        if (poll(p, 7, -1) < 0 && errno != EINTR)
+        /* A partial line (a shell prompt, what a terminal echoes as you type) is logged as a P
+         * record once nothing more came for a moment: attach, which follows the log, shows it. */
+        int pending = streams[0].len || streams[1].len;
+        int n = poll(p, 7, pending ? PARTIAL_FLUSH_MS : -1);
+        if (n < 0 && errno != EINTR)
             break;
+        if (n == 0) {
+            for (int i = 0; i < 2; i++)
+                if (streams[i].len) {
+                    log_record(&streams[i], streams[i].buf, streams[i].len, 'P');
+                    streams[i].len = 0;
+                }
+            continue;
+        }
         if (p[6].revents) { /* the terminal arrives (or the init died before sending it) */
             int master = receive_fd(console_fd);
             close(console_fd);
