@@ -28,6 +28,7 @@ from typing import Any
 from aiohttp import web
 
 from minikube_py.kubelet import ociconfig, qos, streaming
+from minikube_py.runtime.errors import ContainerError
 
 
 def _cgroup_stats(path: str) -> dict[str, Any]:
@@ -209,13 +210,24 @@ def make_app(kubelet: Any) -> web.Application:
         attempt = int(st.get("restartCount", 0))
         cid = st["containerID"].split("://")[-1]
 
-        def running() -> bool:  # this attempt of the container still runs
+        stopped_at: list[float] = []
+
+        def running() -> bool:  # this attempt of the container still runs, or its monitor still logs
             now = _find(kubelet, ns, name)
             cur = next((s for s in (now.status.get("containerStatuses") or []) if s["name"] == container),
                        None) if now else None
-            return bool(cur and "running" in cur.get("state", {}) and cur.get("restartCount", 0) == attempt)
+            if cur and "running" in cur.get("state", {}) and cur.get("restartCount", 0) == attempt:
+                return True
+            # The monitor writes exit.json after it has logged the container's last output.
+            stopped_at[:] = stopped_at or [time.monotonic()]
+            return kubelet.runtime.exit_info(cid) is None and time.monotonic() - stopped_at[0] < 2
 
-        log_path = kubelet.runtime.log_path(cid)  # where this attempt's monitor writes
+        try:
+            log_path = kubelet.runtime.log_path(cid)  # where this attempt's monitor writes
+        except (OSError, ContainerError) as e:  # deleted meanwhile
+            return await streaming.send_failure(request, f"container {container} has no log: {e}")
+        if not log_path or not os.path.exists(log_path):
+            return await streaming.send_failure(request, f"container {container} has no log to attach to")
         stdin_socket = kubelet.runtime.attach_socket(cid) if spec.get("stdin") else None
         resize = None
         if spec.get("tty"):
