@@ -128,6 +128,48 @@ def ensure_serving_cert(pki_dir: str = DEFAULT_PKI_DIR, hosts: tuple[str, ...] =
     return ca_path, cert_path, key_path
 
 
+def ensure_kubelet_client_cert(pki_dir: str = DEFAULT_PKI_DIR) -> tuple[str, str]:
+    """The API server's client certificate towards kubelets (kubeadm's apiserver-kubelet-client).
+
+    `kubectl logs/exec` on a pod of another machine reach that node's kubelet through the API
+    server; the kubelet accepts only callers whose certificate this cluster CA signed. Needs the
+    CA made by ensure_serving_cert; returns the (cert, key) paths, reused when present."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    cert_path, key_path = (os.path.join(pki_dir, n) for n in ("apiserver-kubelet-client.crt",
+                                                              "apiserver-kubelet-client.key"))
+    if os.path.exists(cert_path) and os.path.exists(key_path):
+        return cert_path, key_path
+    with open(os.path.join(pki_dir, "ca.crt"), "rb") as f:
+        ca = x509.load_pem_x509_certificate(f.read())
+    with open(os.path.join(pki_dir, "ca.key"), "rb") as f:
+        ca_key = serialization.load_pem_private_key(f.read(), password=None)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
+                         x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver-kubelet-client")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    pem = serialization.Encoding.PEM
+    _write_private(
+        key_path, key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    _write_private(cert_path, cert.public_bytes(pem))
+    return cert_path, key_path
+
+
 def write_kubeconfig(
     path: str, server: str, token: str, ca_file: str | None = None, cluster: str = "mkpy", user: str = "admin"
 ) -> str:

@@ -75,6 +75,10 @@ def serve(
         ca, tls_cert, tls_key = auth.ensure_serving_cert(
             pki_dir, hosts=tuple(h for h in hosts if h not in ("0.0.0.0", "::"))
         )
+        # our client certificate for `kubectl logs/exec` through us to kubelets on other machines
+        from .nodeproxy import set_kubelet_client_cert
+
+        set_kubelet_client_cert(*auth.ensure_kubelet_client_cert(pki_dir))
     if encryption_key_file and not os.path.exists(encryption_key_file):
         write_key_file(encryption_key_file)
     server = ApiServer(

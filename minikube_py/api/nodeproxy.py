@@ -6,7 +6,10 @@ default) and streams the kubelet's `/containerLogs/NS/POD/CONTAINER` back to the
 A node may instead name its kubelet endpoint in the annotation `mkpy.io/kubelet-endpoint`
 (`http://IP:PORT`, `https://IP:PORT` or `unix:///path/kubelet.sock`).
 
-Like `kube-apiserver --kubelet-insecure-tls`, the kubelet's certificate is not verified.
+Like `kube-apiserver --kubelet-insecure-tls`, the kubelet's certificate is not verified. The API
+server proves itself to the kubelet with a client certificate signed by the cluster CA (kubeadm's
+apiserver-kubelet-client; `set_kubelet_client_cert`): a kubelet serving on its node's LAN address
+accepts nobody else.
 """
 
 from __future__ import annotations
@@ -21,6 +24,15 @@ from .registry import Registry
 from .resources import lookup
 
 ENDPOINT_ANNOTATION = "mkpy.io/kubelet-endpoint"
+# (cert, key) presented to kubelets over HTTPS; set once by the API server process at start-up.
+_client_cert: tuple[str, str] | None = None
+
+
+def set_kubelet_client_cert(cert: str | None, key: str | None = None) -> None:
+    global _client_cert
+    _client_cert = (cert, key or cert) if cert else None
+
+
 LOG_PARAMS = ("follow", "previous", "sinceSeconds", "sinceTime", "timestamps", "tailLines", "limitBytes")
 
 
@@ -70,6 +82,8 @@ def kubelet_session(base: str) -> tuple[aiohttp.ClientSession, str]:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+        if _client_cert and base.startswith("https://"):
+            ctx.load_cert_chain(*_client_cert)
         connector = aiohttp.TCPConnector(ssl=ctx)
         prefix = base
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)

@@ -208,7 +208,16 @@ class _SpdyClient(_ClientSide):
             asyncio.ensure_future(drain(c, self.streams[c])) for c in (STDIN, RESIZE) if c in self.streams
         ]
         done = asyncio.ensure_future(asyncio.gather(*readers))
-        done.add_done_callback(lambda _: queue.put_nowait(None))
+
+        def ended(fut: asyncio.Future) -> None:
+            # Look at the outcome, so asyncio does not log "exception was never retrieved" when a
+            # reader is cancelled because the session went away; a real error is worth a line.
+            exc = None if fut.cancelled() else fut.exception()
+            if exc is not None and not isinstance(exc, asyncio.CancelledError):
+                log.warning("exec over SPDY: reading from the client failed: %r", exc)
+            queue.put_nowait(None)
+
+        done.add_done_callback(ended)
         try:
             while (item := await queue.get()) is not None:
                 yield item

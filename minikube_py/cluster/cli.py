@@ -71,6 +71,15 @@ def cluster_options(f):
         ),
         click.option("--pod-cidr", default=d["pod_cidr"].default, show_default=True),
         click.option(
+            "--backend",
+            type=click.Choice(["auto", "host-gw", "vxlan"]),
+            default=d["backend"].default,
+            show_default=True,
+            envvar="MKPY_BACKEND",
+            help="pod traffic to other nodes (with --host-network --node-ip): auto = host-gw on our L2 "
+            "segment, VXLAN beyond it",
+        ),
+        click.option(
             "--lb-pool",
             default=d["lb_pool"].default,
             show_default=True,

@@ -38,6 +38,7 @@ class ClusterConfig:
     server: str = ""  # worker: https://<control plane>:6443
     advertise_address: str = ""  # control plane: the LAN IP other nodes reach the API at
     node_ip: str = ""  # this node's LAN IP (its InternalIP; host-gw routes point at it)
+    backend: str = "auto"  # routes to other nodes' pods: host-gw, vxlan, or auto (per peer)
     store: str = ""  # "" = SQLite under the state root; or etcd://h1:2379[,h2:2379...]
     node_monitor_grace_period: float = 40.0  # silent this long -> NotReady
     pod_eviction_timeout: float = 300.0  # NotReady this long -> its pods are evicted
@@ -49,6 +50,8 @@ class ClusterConfig:
             raise ClusterError(f"server: a worker needs https://<control plane>:<port>, not {self.server!r}")
         if self.store and not self.store.startswith(("etcd://", "sqlite://")):
             raise ClusterError(f"store: {self.store!r} is neither etcd://HOST:PORT[,...] nor sqlite:///PATH")
+        if self.backend not in ("auto", "host-gw", "vxlan"):
+            raise ClusterError(f"backend: {self.backend!r} is not auto, host-gw or vxlan")
         if not self.node_ip:
             self.node_ip = self.advertise_address
         if not self.node_name:
@@ -120,6 +123,15 @@ class ClusterConfig:
 
         return str(next(ipaddress.ip_network(self.pod_cidr).hosts()))
 
+    @property
+    def pod_mtu(self) -> int:
+        """Pods' MTU: with VXLAN possible (a machine of a multi-node cluster, backend vxlan or auto)
+        1450, so a full-size pod packet still fits the tunnel's 50 bytes of headers (flannel's)."""
+        from minikube_py.network.vxlan import OVERHEAD
+
+        vxlan = self.host_network and self.node_ip and self.backend != "host-gw"
+        return 1500 - OVERHEAD if vxlan else 1500
+
     def node_network(self):  # -> minikube_py.network.NodeNetwork
         from minikube_py.network import NodeNetwork
 
@@ -130,6 +142,7 @@ class ClusterConfig:
             os.path.join(self.kubelet_root, "network"),
             host_network=self.host_network,
             cluster_cidr=self.cluster_cidr,
+            mtu=self.pod_mtu,
         )
 
     # -- saved form --------------------------------------------------------------

@@ -68,6 +68,8 @@ def component_argvs(cfg: ClusterConfig) -> list[tuple[str, list[str]]]:
         *(["--kubeconfig", cfg.node_kubeconfig] if worker else ["--api-socket", cfg.api_socket]),
         "--port",
         str(cfg.kubelet_port),
+        "--mtu",
+        str(cfg.pod_mtu),
         # minikube's kubelet configuration: no disk-based pressure (a laptop's disk is often more
         # than 85% full, and a DiskPressure taint would keep every pod off the only node).
         "--eviction-hard",
@@ -77,6 +79,10 @@ def component_argvs(cfg: ClusterConfig) -> list[tuple[str, list[str]]]:
     kubelet += ["--node-host-network"] if cfg.host_network else ["--node-netns", cfg.node_netns]
     if cfg.node_ip:
         kubelet += ["--node-ip", cfg.node_ip]
+        if cfg.host_network and not worker:
+            # the kubelet serves HTTPS on the node IP to the API server's CA-signed client cert
+            # (a worker takes the CA from its node kubeconfig)
+            kubelet += ["--client-ca-file", os.path.join(api, "pki", "ca.crt")]
     proxy = [
         *mkpy,
         "proxy",
@@ -133,13 +139,14 @@ def component_argvs(cfg: ClusterConfig) -> list[tuple[str, list[str]]]:
     ]
     node_agents = [("kubelet", kubelet), ("proxy", proxy)]
     if cfg.host_network and cfg.node_ip:
-        # host-gw: route every other node's pod CIDR via its InternalIP (one L2 segment)
+        # route every other node's pod CIDR: via its InternalIP (host-gw, one L2 segment) or VXLAN
         node_agents.append(
             (
                 "routes",
-                [*mkpy, "node", "routes", *sock, "--node-name", cfg.node_name, "--pod-cidr", cfg.pod_cidr],
+                [*mkpy, "node", "routes", *sock, "--node-name", cfg.node_name, "--pod-cidr", cfg.pod_cidr,
+                 "--backend", cfg.backend, "--node-ip", cfg.node_ip],
             )
-        )
+        )  # fmt: skip
     if worker:
         return node_agents
     return [

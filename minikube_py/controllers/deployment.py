@@ -199,7 +199,8 @@ class DeploymentController(Controller):
                 d,
                 NORMAL,
                 "ScalingReplicaSet",
-                f"Scaled {direction} replica set {name_of(rs)} from {old_size} to {size}",
+                # kube-controller-manager's wording (sync.go scaleReplicaSet): "to N from M"
+                f"Scaled {direction} replica set {name_of(rs)} to {size} from {old_size}",
             )
         return out
 

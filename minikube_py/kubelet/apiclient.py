@@ -155,6 +155,7 @@ class NodeAPI:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.kubelet_port = 0          # set before start() when the kubelet serves HTTP
+        self.serves_on_node_ip = False  # True: HTTPS on InternalIP:kubelet_port (another machine's API)
         self._node_uid = ""
         # The Kubelet gives its own (thresholds, filesystems); without one, kubelet's defaults on /.
         self.pressure: eviction.PressureMonitor | None = None
@@ -187,13 +188,19 @@ class NodeAPI:
         status = node["status"]
         status["conditions"] = self.pressure_conditions() + [
             c for c in status["conditions"] if c["type"] not in eviction.CONDITIONS]
-        if self.kubelet_port:
+        if self.kubelet_port and not self.serves_on_node_ip:
             # Our kubelet serves plain HTTP on the host's loopback, while its InternalIP may be the
             # node netns's bridge: tell the API server where `kubectl logs/exec` must go.
             node["metadata"]["annotations"] = {
                 "mkpy.io/kubelet-endpoint": f"http://127.0.0.1:{self.kubelet_port}"}
+        elif self.kubelet_port:
+            # HTTPS on InternalIP:port (kubelet/tls.py), found the standard way; drop a stale
+            # loopback endpoint from an earlier run (null deletes it in a merge patch)
+            node["metadata"]["annotations"] = {"mkpy.io/kubelet-endpoint": None}
         try:
-            made = self.client.create(node)
+            made = self.client.create(
+                {**node, "metadata": {**node["metadata"], "annotations": {
+                    k: v for k, v in (node["metadata"].get("annotations") or {}).items() if v is not None}}})
         except ApiError as exc:
             if getattr(exc, "code", None) != 409 and "AlreadyExists" not in str(exc):
                 raise

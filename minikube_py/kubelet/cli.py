@@ -33,6 +33,8 @@ DEFAULT_ROOT = "/var/lib/mkpy/kubelet"
 @click.option("--pod-cidr", default="10.244.0.0/24", show_default=True)
 @click.option("--cluster-cidr", default=None,
               help="all nodes' pod network: traffic to it is not masqueraded (default: --pod-cidr)")
+@click.option("--mtu", type=int, default=1500, show_default=True,
+              help="the pods' MTU (1450 when pod traffic may go through VXLAN)")
 @click.option("--node-ip", default=None,
               help="this node's LAN address (its InternalIP; other nodes route to it)")
 @click.option("--cluster-dns", multiple=True, help="cluster DNS server for pods' resolv.conf")
@@ -48,17 +50,20 @@ DEFAULT_ROOT = "/var/lib/mkpy/kubelet"
                    "'memory.available<100Mi,nodefs.available<10%' (default: kubelet's; '' for none)")
 @click.option("--eviction-pressure-transition-period", type=float, default=300.0, show_default=True,
               help="seconds a pressure condition stays true after its threshold was last met")
+@click.option("--client-ca-file", default=None,
+              help="with --node-host-network and --node-ip: serve HTTPS on NODE_IP:PORT to callers "
+                   "with a certificate from this CA (default: the CA in --kubeconfig)")
 @click.option("--drain", is_flag=True, help="terminate every pod this kubelet runs, then exit")
 @click.option("-v", "--verbose", is_flag=True)
 @click.pass_context
 def kubelet(ctx: click.Context, root: str, pod_manifest_path: str | None, runtime_root: str | None,
             image_root: str | None, log_root: str, node_name: str | None, netns_dir: str, netns_prefix: str,
             node_netns: str | None, node_host_network: bool, pod_cidr: str, cluster_cidr: str | None,
-            node_ip: str | None, cluster_dns: tuple[str, ...],
+            mtu: int, node_ip: str | None, cluster_dns: tuple[str, ...],
             backoff_initial: float,
             backoff_max: float, sync_period: float, api_socket: str | None, kubeconfig: str | None,
-            port: int | None, eviction_hard: str | None, eviction_pressure_transition_period: float,
-            drain: bool, verbose: bool) -> None:
+            port: int | None, client_ca_file: str | None, eviction_hard: str | None,
+            eviction_pressure_transition_period: float, drain: bool, verbose: bool) -> None:
     """The node agent: run the pods meant for this node (static manifests work with no API server)."""
     ctx.obj = {"root": root, "log_root": log_root}
     if ctx.invoked_subcommand is not None:
@@ -86,7 +91,8 @@ def kubelet(ctx: click.Context, root: str, pod_manifest_path: str | None, runtim
         from minikube_py.network import NodeNetwork
 
         cfg.node_network = NodeNetwork(node_netns or "host", pod_cidr, os.path.join(root, "network"),
-                                       host_network=node_host_network, cluster_cidr=cluster_cidr).ensure()
+                                       host_network=node_host_network, cluster_cidr=cluster_cidr,
+                                       mtu=mtu).ensure()
     if node_ip:
         cfg.host_ips = [node_ip]
     api = objects = None
@@ -102,22 +108,42 @@ def kubelet(ctx: click.Context, root: str, pod_manifest_path: str | None, runtim
         k.shutdown_pods()
         return
     install_signal_handlers(k)
-    server = None
+    server = lan_server = None
     if port is not None:
         from minikube_py.kubelet.server import KubeletServer
 
         server = KubeletServer(k, port=port)
         port = server.start()
         click.echo(f"kubelet: serving on http://127.0.0.1:{port}", err=True)
+        if node_host_network and node_ip and not node_ip.startswith("127."):
+            # A machine of a multi-node cluster: the API server (maybe on another machine) reaches
+            # us at InternalIP:port, over TLS, with its client certificate (kubelet/tls.py).
+            from minikube_py.kubelet import tls
+
+            pki = os.path.join(root, "pki")
+            try:
+                ca = client_ca_file or (tls.ca_from_kubeconfig(kubeconfig, os.path.join(pki, "client-ca.crt"))
+                                        if kubeconfig else None)
+                if not ca:
+                    raise tls.KubeletTLSError("serving on --node-ip needs --client-ca-file or --kubeconfig")
+                ctx = tls.server_context(*tls.ensure_self_signed(pki, cfg.node_name, [node_ip]), ca)
+            except (tls.KubeletTLSError, OSError) as e:
+                raise click.ClickException(str(e)) from None
+            lan_server = KubeletServer(k, host=node_ip, port=port, ssl_context=ctx)
+            lan_server.start()
+            click.echo(f"kubelet: serving on https://{node_ip}:{port} (client certificates from {ca})",
+                       err=True)
     if api is not None:
+        api.serves_on_node_ip = lan_server is not None
         api.kubelet_port = port or 0
         api.addresses = cfg.host_ips
         api.start()        # registers the Node (with its kubelet port), then the lease and the pod watch
     try:
         k.run()
     finally:
-        if server is not None:
-            server.stop()
+        for srv in (lan_server, server):
+            if srv is not None:
+                srv.stop()
         if api is not None:
             api.stop()
 

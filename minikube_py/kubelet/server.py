@@ -327,8 +327,8 @@ async def _pump_port(ws: web.WebSocketResponse, kubelet: Any, rec: Any, port: in
 class KubeletServer:
     """Runs the app on its own event loop thread (the kubelet itself is threads, not asyncio)."""
 
-    def __init__(self, kubelet: Any, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.kubelet, self.host, self.port = kubelet, host, port
+    def __init__(self, kubelet: Any, host: str = "127.0.0.1", port: int = 0, ssl_context: Any = None) -> None:
+        self.kubelet, self.host, self.port, self.ssl_context = kubelet, host, port, ssl_context
         self.loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self._thread = threading.Thread(target=self.loop.run_forever, name="kubelet-http", daemon=True)
@@ -339,7 +339,7 @@ class KubeletServer:
         async def up() -> int:
             self._runner = web.AppRunner(make_app(self.kubelet), access_log=None)
             await self._runner.setup()
-            site = web.TCPSite(self._runner, self.host, self.port)
+            site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.ssl_context)
             await site.start()
             return site._server.sockets[0].getsockname()[1]   # the port the kernel picked
 

@@ -219,17 +219,21 @@ def drain_cmd(
 @click.option("--node-name", default=lambda: socket.gethostname().lower(), show_default="the host name")
 @click.option("--pod-cidr", required=True, help="this node's own pod CIDR (never routed away)")
 @click.option("--node-netns", default=None, help="a node network namespace (default: the host's own)")
+@click.option("--backend", type=click.Choice(["auto", "host-gw", "vxlan"]), default="host-gw",
+              show_default=True, help="auto: host-gw to nodes on our L2 segment, VXLAN to the others")
+@click.option("--node-ip", default="", help="our underlay address (the VXLAN tunnel's local end)")
 def routes_cmd(
-    kubeconfig: str | None, socket_path: str | None, node_name: str, pod_cidr: str, node_netns: str | None
+    kubeconfig: str | None, socket_path: str | None, node_name: str, pod_cidr: str, node_netns: str | None,
+    backend: str, node_ip: str,
 ) -> None:
-    """host-gw: keep a route to every other node's pod CIDR via its InternalIP (runs until SIGTERM)."""
+    """Keep a route to every other node's pod CIDR: host-gw via its InternalIP, or VXLAN (until SIGTERM)."""
     import logging
     import signal
 
     from minikube_py.api.client import Client
     from minikube_py.network import NodeNetwork
 
-    from .routes import HostGwAgent
+    from .routes import RouteAgent
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s routes %(levelname)s %(message)s")
     if not (kubeconfig or socket_path):
@@ -237,13 +241,16 @@ def routes_cmd(
     client = Client.from_socket(socket_path) if socket_path else Client.from_kubeconfig(kubeconfig)
     # set_peer_routes needs only where to put the routes; nothing here is created.
     net = NodeNetwork(node_netns or "host", pod_cidr, "/nonexistent", host_network=node_netns is None)
-    agent = HostGwAgent(client, net, node_name)
+    try:
+        agent = RouteAgent(client, net, node_name, backend=backend, node_ip=node_ip)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: agent.stop())
     try:
         agent.run()
     finally:
-        net.set_peer_routes({})  # stopping (mkpy down): take our routes along
+        agent.teardown()  # stopping (mkpy down): take our routes (and vxlan device) along
 
 
 def _join_command():

@@ -24,6 +24,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from minikube_py.kernel.syscalls import Syscalls
 from minikube_py.network import netfilter
@@ -234,20 +235,43 @@ class NodeNetwork:
         )
 
     # ------------------------------------------------------------------ routes
-    def set_peer_routes(self, routes: dict[str, str]) -> None:
-        """host-gw: make the routes to other nodes' pod CIDRs exactly `routes` ({cidr: node ip})."""
+    def set_peer_routes(
+        self, routes: dict[str, str], tunnel: tuple[Any, dict[str, Any]] | None = None
+    ) -> None:
+        """Make the routes to other nodes' pod CIDRs exactly these: host-gw `routes` ({cidr: node
+        ip}) and, through `tunnel` = (vxlan.Vxlan, {cidr: vxlan.Peer}), the VXLAN ones."""
         want = {
             str(parse_cidr(dst, "routes key")): str(ipaddress.IPv4Address(via)) for dst, via in routes.items()
         }
+        vx, peers = tunnel or (None, {})
+        peers = {str(parse_cidr(dst, "tunnel key")): p for dst, p in peers.items()}
+        if set(want) & set(peers):
+            raise NetworkError(f"routes: {sorted(set(want) & set(peers))} both via host-gw and via vxlan")
         with open_iproute(self.netns_path, self.sc) as ipr:
             for dst, via in want.items():
                 ipr.route("replace", dst=dst, gateway=via, proto=RTPROT_MKPY)
+            if vx is not None:
+                vx.set_peers(ipr, peers, RTPROT_MKPY)
             for r in ipr.get_routes(family=2, table=254):
                 if r.get("proto") != RTPROT_MKPY:
                     continue
                 dst = f"{r.get('dst')}/{r.get('dst_len')}"
-                if dst not in want:
+                if dst not in want and dst not in peers:
                     ipr.route("del", dst=dst, proto=RTPROT_MKPY)
+
+    def on_link(self, ip: str) -> bool:
+        """True when `ip` is on one of the node's own L2 segments: the kernel's route to it has
+        no gateway (and is not the VXLAN tunnel). host-gw can reach exactly those nodes."""
+        with open_iproute(self.netns_path, self.sc) as ipr:
+            try:
+                r = ipr.route("get", dst=str(ipaddress.IPv4Address(ip)))[0]
+            except Exception:  # noqa: BLE001 - unreachable: certainly not on-link
+                return False
+            oif = r.get_attr("RTA_OIF")
+            if r.get_attr("RTA_GATEWAY") is not None or r["type"] != 1 or oif is None:  # 1: RTN_UNICAST
+                return False
+            info = ipr.get_links(oif)[0].get_attr("IFLA_LINKINFO")
+            return not (info and info.get_attr("IFLA_INFO_KIND") == "vxlan")
 
     # ------------------------------------------------------------------ teardown
     def destroy(self) -> None:

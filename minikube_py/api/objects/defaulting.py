@@ -36,7 +36,14 @@ def _template_owner(obj: dict) -> None:
     spec.setdefault("replicas", 1)
     tpl = spec.get("template")
     if isinstance(tpl, dict):
-        tpl.setdefault("metadata", {})
+        meta = tpl.setdefault("metadata", {})
+        if isinstance(meta, dict):
+            # Go decodes `null` as the zero value, i.e. "not set": kubectl sends a template's
+            # `creationTimestamp: null` (rollout undo copies a ReplicaSet's template). Kept, it
+            # would make the template differ from the old ReplicaSet's, and undo would start a
+            # new ReplicaSet instead of scaling the old one back up.
+            for key in [k for k, v in meta.items() if v is None]:
+                del meta[key]
         if not isinstance(tpl.get("spec"), dict):
             tpl["spec"] = {}
         default_pod_spec(tpl["spec"])

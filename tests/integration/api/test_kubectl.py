@@ -11,12 +11,12 @@ import threading
 import time
 
 import pytest
+from kubectl_binaries import BUNDLED, kubectl_120  # noqa: F401  (a fixture for this module)
 
 from minikube_py.api import auth
 from minikube_py.api.testing import ThreadedApiServer
 
-SEED = "/work/shared/examples/seed"
-BUNDLED = "/usr/lib/google-cloud-sdk/bin"
+SEED = os.path.join(os.path.dirname(__file__), "..", "..", "..", "examples", "seed")  # the guide's files
 
 
 @pytest.fixture(scope="module")
@@ -102,15 +102,13 @@ def test_kubectl_apply_get_scale_delete(cluster, tmp_path):
     assert "invalid" in kubectl(kc, "run", "Bad_Name", "--image=busybox", check=False).lower()
 
 
-OLDER = [f"{BUNDLED}/kubectl.1.27", os.environ.get("MKPY_KUBECTL_1_20", "")]
-
-
-@pytest.mark.parametrize("binary", OLDER, ids=["1.27", "1.20"])
-def test_older_kubectl_applies_with_openapi_v2(cluster, binary, tmp_path):
+@pytest.mark.parametrize("version", ["1.27", "1.20"])
+def test_older_kubectl_applies_with_openapi_v2(cluster, version, tmp_path, request):
     """kubectl <= 1.29 validates against /openapi/v2 (protobuf); 1.20 comes from Debian's
-    kubernetes-client .deb (`dpkg-deb -x`), named by MKPY_KUBECTL_1_20."""
-    if not binary or not os.path.exists(binary):
-        pytest.skip(f"{binary or 'MKPY_KUBECTL_1_20'} not available")
+    kubernetes-client .deb (`dpkg-deb -x`, tests/kubectl_binaries.py)."""
+    binary = request.getfixturevalue("kubectl_120") if version == "1.20" else f"{BUNDLED}/kubectl.1.27"
+    if not os.path.exists(binary):
+        pytest.skip(f"{binary} not available")
     kc, server = cluster
     server.client.delete_collection("deployments", "default")
     assert "created" in kubectl(kc, "apply", "-f", f"{SEED}/deployment.yaml", binary=binary)

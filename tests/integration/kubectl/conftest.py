@@ -9,7 +9,6 @@ proxying and the real kubectl binaries without needing root, images or a network
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -18,35 +17,14 @@ from collections.abc import Callable
 import pytest
 from aiohttp import web
 from aioserver import ThreadedAiohttpApp
+from kubectl_binaries import NEWEST, kubectl_120  # noqa: F401  (a fixture for this suite)
 
 from minikube_py.api import auth
 from minikube_py.api.testing import ThreadedApiServer
 from minikube_py.kubelet import streaming as kstreaming
 
-BUNDLED = "/usr/lib/google-cloud-sdk/bin"
-NEWEST = f"{BUNDLED}/kubectl.1.33"
 NODE = "mkpyt-kc-node"
 POD = "mkpyt-kc-web"
-
-
-@pytest.fixture(scope="session")
-def kubectl_120(tmp_path_factory) -> str:
-    """kubectl 1.20 from Debian's kubernetes-client .deb (its /usr/bin/kubectl clashes with the
-    installed dispatcher, so it is only extracted). MKPY_KUBECTL_1_20 may name one already."""
-    given = os.environ.get("MKPY_KUBECTL_1_20", "")
-    if given and os.access(given, os.X_OK):
-        return given
-    if not shutil.which("apt-get") or not shutil.which("dpkg-deb"):
-        pytest.skip("no apt-get/dpkg-deb to fetch kubectl 1.20")
-    tmp = tmp_path_factory.mktemp("mkpyt-kc-k120")
-    got = subprocess.run(
-        ["apt-get", "download", "kubernetes-client"], cwd=tmp, capture_output=True, timeout=120
-    )
-    debs = list(tmp.glob("kubernetes-client_*.deb"))
-    if got.returncode != 0 or not debs:
-        pytest.skip(f"apt-get download kubernetes-client failed: {got.stderr.decode()[-300:]}")
-    subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(tmp / "root")], check=True, timeout=60)
-    return str(tmp / "root/usr/bin/kubectl")
 
 
 class StandInKubelet(ThreadedAiohttpApp):

@@ -33,10 +33,20 @@ def _winsize(rows: int, cols: int) -> bytes:
     return struct.pack("HHHH", rows, cols, 0, 0)
 
 
-def tty_session(argv: list[str]) -> tuple[bytes, int]:
-    """Run `kubectl exec -it ... -- sh` on a pty of 24x80: check `stty size`, resize to 40x100 and
-    check again, `exit 5`. Returns everything kubectl printed and its exit code."""
+def tty_session(
+    argv: list[str],
+    exit_code: int = 5,
+    typed: tuple[tuple[bytes, bytes], ...] = (),
+    kubeconfig: str | None = None,
+) -> tuple[bytes, int]:
+    """Run `kubectl exec -it ... -- sh` on a pty of 24x80: type each (command, what it must print)
+    of `typed`, check `stty size`, resize to 40x100 and check again, `exit <exit_code>`. Returns
+    everything kubectl printed and its exit code. (The terminal echoes what we type, so what a
+    command must print has to differ from its own text.) `kubeconfig` goes in $KUBECONFIG, for
+    argv without --kubeconfig."""
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"} | {"TERM": "xterm"}
+    if kubeconfig:
+        env["KUBECONFIG"] = kubeconfig
     size = _winsize(24, 80)
     pid, master = pty.fork()
     if pid == 0:  # the child: kubectl on a terminal 24x80 that is its controlling tty
@@ -47,6 +57,9 @@ def tty_session(argv: list[str]) -> tuple[bytes, int]:
             os._exit(127)
     seen = bytearray()
     try:
+        for command, shows in typed:
+            os.write(master, command + b"\n")
+            _read_until(master, shows, seen)
         os.write(master, b"stty size; echo MA''RK1\n")
         out = _read_until(master, b"MARK1", seen)
         assert b"24 80" in out
@@ -60,7 +73,7 @@ def tty_session(argv: list[str]) -> tuple[bytes, int]:
                 break
             del seen[:]
         assert b"40 100" in out
-        os.write(master, b"exit 5\n")
+        os.write(master, b"exit %d\n" % exit_code)
         with contextlib.suppress(AssertionError):
             _read_until(master, b"\0never", seen, timeout=20)  # read to EOF
         _, status = os.waitpid(pid, 0)
