@@ -34,6 +34,7 @@ from minikube_py.cluster.config import ClusterConfig
 log = logging.getLogger("mkpy.supervisor")
 
 BACKOFF_MAX = 30.0
+MINIKUBE_EVICTION_HARD = "nodefs.available<0%,nodefs.inodesFree<0%,imagefs.available<0%"
 
 
 def component_argvs(cfg: ClusterConfig) -> list[tuple[str, list[str]]]:
@@ -69,6 +70,10 @@ def component_argvs(cfg: ClusterConfig) -> list[tuple[str, list[str]]]:
         str(cfg.kubelet_port),
         "--mtu",
         str(cfg.pod_mtu),
+        # minikube's kubelet configuration: no disk-based pressure (a laptop's disk is often more
+        # than 85% full, and a DiskPressure taint would keep every pod off the only node).
+        "--eviction-hard",
+        MINIKUBE_EVICTION_HARD,
         "--verbose",
     ]
     kubelet += ["--node-host-network"] if cfg.host_network else ["--node-netns", cfg.node_netns]

@@ -12,6 +12,11 @@ for `grace_period` (kube-controller-manager's --node-monitor-grace-period):
   tolerationSeconds; pods without a toleration for not-ready/unreachable get
   `eviction_timeout` (the 300 s the DefaultTolerationSeconds admission plugin adds).
 When the node reports Ready again, the taints go away.
+
+Taints by condition (TaintNodesByCondition): a kubelet under pressure reports MemoryPressure,
+DiskPressure or PIDPressure True (minikube_py/kubelet/eviction.py); the node then gets
+node.kubernetes.io/memory-pressure (disk-pressure, pid-pressure):NoSchedule, so the scheduler
+sends no new pods there, until the condition is False again.
 """
 
 from __future__ import annotations
@@ -35,6 +40,12 @@ LEASE_NAMESPACE = "kube-node-lease"
 UNREACHABLE = "node.kubernetes.io/unreachable"
 NOT_READY = "node.kubernetes.io/not-ready"
 CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
+PRESSURE_TAINTS = {
+    "MemoryPressure": "node.kubernetes.io/memory-pressure",
+    "DiskPressure": "node.kubernetes.io/disk-pressure",
+    "PIDPressure": "node.kubernetes.io/pid-pressure",
+}
+MANAGED_TAINTS = (NOT_READY, UNREACHABLE, *PRESSURE_TAINTS.values())
 
 
 def tolerated_for(pod: Obj, taint: dict, default_seconds: float) -> float | None:
@@ -173,13 +184,16 @@ class NodeLifecycleController(Controller):
         key = {"False": NOT_READY, "Unknown": UNREACHABLE}.get(ready or "")
         spec = node.setdefault("spec", {})
         taints = list(spec.get("taints") or [])
-        ours = [t for t in taints if t.get("key") in (NOT_READY, UNREACHABLE)]
-        others = [t for t in taints if t.get("key") not in (NOT_READY, UNREACHABLE)]
+        ours = [t for t in taints if t.get("key") in MANAGED_TAINTS]
+        others = [t for t in taints if t.get("key") not in MANAGED_TAINTS]
         want = []
         if key is not None:
             for effect in ("NoSchedule", "NoExecute"):
                 have = next((t for t in ours if t.get("key") == key and t.get("effect") == effect), None)
                 want.append(have or {"key": key, "effect": effect, "timeAdded": now_rfc3339(now)})
+        for ctype, pressure_key in PRESSURE_TAINTS.items():
+            if (condition(node, ctype) or {}).get("status") == "True":
+                want.append({"key": pressure_key, "effect": "NoSchedule"})
         if sorted(map(str, want)) == sorted(map(str, ours)):
             return node
         spec["taints"] = others + want

@@ -5,7 +5,8 @@
   * register: create the Node (capacity/allocatable from psutil, addresses, conditions,
     nodeInfo) or, when it exists, refresh its status;
   * heartbeat: renew the Lease kube-node-lease/<node> every 10 s (what the node lifecycle
-    controller watches), and re-post the Node's Ready condition every 60 s;
+    controller watches), and re-post the Node's status every 60 s, or at once when a pressure
+    condition (MemoryPressure, DiskPressure, PIDPressure: eviction.py) changes;
   * pods: an Informer (list, then watch) of the pods with fieldSelector spec.nodeName=<node>;
   * status: PATCH pods/<name>/status; events: POST events; a terminated pod that the API asked
     to delete (deletionTimestamp) is finally deleted with grace 0, as kubelet does;
@@ -24,7 +25,7 @@ import time
 from typing import Any
 
 from minikube_py.k8s.meta import micro_rfc3339, now_rfc3339
-from minikube_py.kubelet import podspec
+from minikube_py.kubelet import eviction, podspec
 
 log = logging.getLogger("mkpy.kubelet.api")
 
@@ -156,6 +157,9 @@ class NodeAPI:
         self.kubelet_port = 0          # set before start() when the kubelet serves HTTP
         self.serves_on_node_ip = False  # True: HTTPS on InternalIP:kubelet_port (another machine's API)
         self._node_uid = ""
+        # The Kubelet gives its own (thresholds, filesystems); without one, kubelet's defaults on /.
+        self.pressure: eviction.PressureMonitor | None = None
+        self._reported: dict[str, dict] = {}   # pressure condition type -> as last posted
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -181,6 +185,9 @@ class NodeAPI:
         from minikube_py.api.errors import ApiError
 
         node = node_object(self.node_name, self.addresses, kubelet_port=self.kubelet_port)
+        status = node["status"]
+        status["conditions"] = self.pressure_conditions() + [
+            c for c in status["conditions"] if c["type"] not in eviction.CONDITIONS]
         if self.kubelet_port and not self.serves_on_node_ip:
             # Our kubelet serves plain HTTP on the host's loopback, while its InternalIP may be the
             # node netns's bridge: tell the API server where `kubectl logs/exec` must go.
@@ -205,6 +212,32 @@ class NodeAPI:
         self._node_uid = made["metadata"].get("uid", "")
         return made
 
+    def _check_pressure(self) -> dict[str, bool]:
+        if self.pressure is None:
+            self.pressure = eviction.PressureMonitor()
+        try:
+            return self.pressure.check()
+        except OSError:
+            log.warning("measuring node pressure failed", exc_info=True)
+            return {c: self._reported.get(c, {}).get("status") == "True" for c in eviction.CONDITIONS}
+
+    def pressure_conditions(self) -> list[dict]:
+        """MemoryPressure, DiskPressure, PIDPressure measured now; lastTransitionTime moves only
+        when the status does."""
+        now = _now()
+        out = []
+        for ctype, pressure in self._check_pressure().items():
+            before = self._reported.get(ctype)
+            same = before is not None and before["status"] == ("True" if pressure else "False")
+            since = before["lastTransitionTime"] if same else None
+            out.append(eviction.condition(ctype, pressure, now, since))
+        self._reported = {c["type"]: c for c in out}
+        return out
+
+    def _pressure_changed(self) -> bool:
+        return any((self._reported.get(c, {}).get("status") == "True") != p
+                   for c, p in self._check_pressure().items())
+
     def renew_lease(self) -> dict:
         from minikube_py.api.errors import ApiError
 
@@ -224,7 +257,7 @@ class NodeAPI:
         while not self._stop.is_set():
             try:
                 self.renew_lease()
-                if time.monotonic() - last_status >= STATUS_REPORT:
+                if time.monotonic() - last_status >= STATUS_REPORT or self._pressure_changed():
                     self.register_node()
                     last_status = time.monotonic()
             except Exception:

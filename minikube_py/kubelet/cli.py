@@ -45,6 +45,11 @@ DEFAULT_ROOT = "/var/lib/mkpy/kubelet"
 @click.option("--kubeconfig", default=None, help="a kubeconfig for the API server")
 @click.option("--port", type=int, default=None,
               help="serve /metrics, /stats/summary, /pods, logs on 127.0.0.1:PORT")
+@click.option("--eviction-hard", default=None,
+              help="thresholds that put the node under pressure, e.g. "
+                   "'memory.available<100Mi,nodefs.available<10%' (default: kubelet's; '' for none)")
+@click.option("--eviction-pressure-transition-period", type=float, default=300.0, show_default=True,
+              help="seconds a pressure condition stays true after its threshold was last met")
 @click.option("--client-ca-file", default=None,
               help="with --node-host-network and --node-ip: serve HTTPS on NODE_IP:PORT to callers "
                    "with a certificate from this CA (default: the CA in --kubeconfig)")
@@ -57,7 +62,8 @@ def kubelet(ctx: click.Context, root: str, pod_manifest_path: str | None, runtim
             mtu: int, node_ip: str | None, cluster_dns: tuple[str, ...],
             backoff_initial: float,
             backoff_max: float, sync_period: float, api_socket: str | None, kubeconfig: str | None,
-            port: int | None, client_ca_file: str | None, drain: bool, verbose: bool) -> None:
+            port: int | None, client_ca_file: str | None, eviction_hard: str | None,
+            eviction_pressure_transition_period: float, drain: bool, verbose: bool) -> None:
     """The node agent: run the pods meant for this node (static manifests work with no API server)."""
     ctx.obj = {"root": root, "log_root": log_root}
     if ctx.invoked_subcommand is not None:
@@ -73,6 +79,14 @@ def kubelet(ctx: click.Context, root: str, pod_manifest_path: str | None, runtim
                         backoff_initial=backoff_initial, backoff_max=backoff_max, sync_period=sync_period)
     if node_name:
         cfg.node_name = node_name
+    if eviction_hard is not None:
+        from minikube_py.kubelet.eviction import EvictionError, split_flag
+
+        try:
+            cfg.eviction_hard = split_flag(eviction_hard)
+        except EvictionError as exc:
+            raise click.BadParameter(str(exc), param_hint="--eviction-hard") from None
+    cfg.eviction_pressure_transition_period = eviction_pressure_transition_period
     if node_netns or node_host_network:
         from minikube_py.network import NodeNetwork
 

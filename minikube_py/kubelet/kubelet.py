@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from minikube_py.kubelet import command, ociconfig, pullpolicy, qos, sandbox, status, volumes
+from minikube_py.kubelet import command, eviction, ociconfig, pullpolicy, qos, sandbox, status, volumes
 from minikube_py.kubelet.backoff import Backoff, format_duration
 from minikube_py.kubelet.command import ContainerConfigError, DictObjects, EnvContext, ObjectSource
 from minikube_py.kubelet.cri import ImageService, RuntimeError_, RuntimeService
@@ -74,6 +74,9 @@ class KubeletConfig:
     backoff_max: float = 300.0
     host_ips: list[str] = field(default_factory=lambda: ["127.0.0.1"])
     memory_capacity: int = 0                   # 0: from psutil
+    # --eviction-hard: signal -> threshold ("100Mi" or "10%"), what puts the node under pressure
+    eviction_hard: dict[str, str] = field(default_factory=lambda: dict(eviction.DEFAULT_EVICTION_HARD))
+    eviction_pressure_transition_period: float = eviction.DEFAULT_TRANSITION_PERIOD
 
 
 @dataclass
@@ -161,6 +164,13 @@ class Kubelet:
 
             config.memory_capacity = psutil.virtual_memory().total
         self.oom_floor = oom_score_adj_floor()
+        # Node pressure from this kubelet's thresholds and filesystems, reported on its Node.
+        self.pressure = eviction.PressureMonitor(
+            eviction.parse_thresholds(config.eviction_hard),
+            lambda: eviction.observe(config.root, config.image_root),
+            config.eviction_pressure_transition_period)
+        if api is not None:
+            api.pressure = self.pressure
         # CNI: the node's conflist and plugin executables, where a kubelet looks for them.
         self.conflist = str(config.node_network.write_conflist()) if config.node_network else None
         nn = config.node_network

@@ -20,6 +20,12 @@ from dataclasses import dataclass, field
 
 from minikube_py.kubelet import qos
 from minikube_py.kubelet.command import ContainerConfigError
+from minikube_py.runtime.spec import (
+    CONSOLE_ANNOTATION,
+    CONSOLE_MONITOR,
+    STDIN_ANNOTATION,
+    STDIN_ONCE_ANNOTATION,
+)
 
 OCI_VERSION = "1.0.2"
 
@@ -201,6 +207,14 @@ def container_config(pod: dict, container: dict, ctx: ContainerContext) -> dict:
         annotations["mkpy.io/overlay"] = json.dumps(ctx.overlay)
     if ctx.log_path:
         annotations["mkpy.io/log-path"] = ctx.log_path
+    if container.get("stdin"):
+        # The monitor keeps the container's stdin open for `kubectl attach -i` (runtime/spec.py).
+        annotations[STDIN_ANNOTATION] = "true"
+        if container.get("stdinOnce"):
+            annotations[STDIN_ONCE_ANNOTATION] = "true"
+    if container.get("tty"):
+        # No one listens on a --console-socket for the container's whole life but its monitor.
+        annotations[CONSOLE_ANNOTATION] = CONSOLE_MONITOR
     return {
         "ociVersion": OCI_VERSION,
         "process": process,

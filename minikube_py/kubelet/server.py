@@ -8,6 +8,8 @@
   GET /exec/{ns}/{pod}/{container}?command=..    a WebSocket speaking Kubernetes' channel protocol
                                                  (byte 0 of each message: 0 stdin, 1 stdout, 2 stderr,
                                                  3 the final Status), what `kubectl exec` reaches
+  GET /attach/{ns}/{pod}/{container}             the same channels joined to the running container's
+                                                 own stdio: what `kubectl attach` reaches
   GET /portForward/{ns}/{pod}?ports=P            a WebSocket per port: channel 0 data, 1 errors
 
 Usage comes from the cgroups the kubelet made: kubepods/.../pod<uid> for a pod,
@@ -26,6 +28,7 @@ from typing import Any
 from aiohttp import web
 
 from minikube_py.kubelet import ociconfig, qos, streaming
+from minikube_py.runtime.errors import ContainerError
 
 
 def _cgroup_stats(path: str) -> dict[str, Any]:
@@ -195,6 +198,55 @@ def make_app(kubelet: Any) -> web.Application:
         prefix = [*runtime_cli, "exec", *tty, cid]
         return await streaming.serve_exec(request, argv, prefix=prefix)
 
+    async def attach(request: web.Request) -> web.StreamResponse:
+        ns, name, container = (request.match_info[k] for k in ("ns", "pod", "container"))
+        rec = _find(kubelet, ns, name)
+        if rec is None:
+            return await streaming.send_failure(request, f'pods "{name}" not found on this node')
+        spec = next((c for c in rec.pod["spec"].get("containers") or [] if c["name"] == container), None)
+        st = next((s for s in rec.status.get("containerStatuses") or [] if s["name"] == container), None)
+        if spec is None or st is None:
+            return await streaming.send_failure(request, f"container {container} is not valid for pod {name}")
+        if "running" not in st.get("state", {}):
+            return await streaming.send_failure(
+                request, f"container {container} of pod {ns}/{name} is not running")
+        attempt = int(st.get("restartCount", 0))
+        cid = st["containerID"].split("://")[-1]
+
+        stopped_at: list[float] = []
+
+        def running() -> bool:  # this attempt of the container still runs, or its monitor still logs
+            now = _find(kubelet, ns, name)
+            cur = next((s for s in (now.status.get("containerStatuses") or []) if s["name"] == container),
+                       None) if now else None
+            if cur and "running" in cur.get("state", {}) and cur.get("restartCount", 0) == attempt:
+                return True
+            # The monitor writes exit.json after it has logged the container's last output.
+            stopped_at[:] = stopped_at or [time.monotonic()]
+            return kubelet.runtime.exit_info(cid) is None and time.monotonic() - stopped_at[0] < 2
+
+        try:
+            log_path = kubelet.runtime.log_path(cid)  # where this attempt's monitor writes
+        except (OSError, ContainerError) as e:  # deleted meanwhile
+            return await streaming.send_failure(request, f"container {container} has no log: {e}")
+        if not log_path or not os.path.exists(log_path):
+            return await streaming.send_failure(request, f"container {container} has no log to attach to")
+        stdin_socket = kubelet.runtime.attach_socket(cid) if spec.get("stdin") else None
+        resize = None
+        if spec.get("tty"):
+            pid = (kubelet.runtime.state(cid) or {}).get("pid")
+
+            def resize(width: int, height: int) -> None:
+                # The monitor holds the master; the container's init has the slave as its stdin.
+                # Either side of a pty takes TIOCSWINSZ, and the kernel sends SIGWINCH.
+                fd = os.open(f"/proc/{pid}/fd/0", os.O_RDWR | os.O_NOCTTY)
+                try:
+                    streaming.set_window_size(fd, width, height)
+                finally:
+                    os.close(fd)
+
+        return await streaming.serve_attach(request, log_path, running, stdin_socket, resize)
+
     async def port_forward(request: web.Request) -> web.StreamResponse:
         ns, name = request.match_info["ns"], request.match_info["pod"]
         rec = _find(kubelet, ns, name)
@@ -212,6 +264,8 @@ def make_app(kubelet: Any) -> web.Application:
                     web.get("/containerLogs/{ns}/{pod}/{container}", logs),
                     web.get("/exec/{ns}/{pod}/{container}", exec_),
                     web.post("/exec/{ns}/{pod}/{container}", exec_),
+                    web.get("/attach/{ns}/{pod}/{container}", attach),
+                    web.post("/attach/{ns}/{pod}/{container}", attach),
                     web.get("/portForward/{ns}/{pod}", port_forward),
                     web.post("/portForward/{ns}/{pod}", port_forward)])
     return app

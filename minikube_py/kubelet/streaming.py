@@ -12,6 +12,11 @@ stderr are the same terminal, and a resize message becomes a TIOCSWINSZ ioctl on
 kubelet passes the runtime's exec (`mkpy-runc exec ID`) as the prefix, so the command runs inside
 the container's namespaces and cgroup; a test can pass no prefix to run it as a plain process.
 
+`serve_attach` is `kubectl attach`: no new process, the container's own stdio. Output is the CRI
+log followed from its current end, each record decoded back to the bytes the container wrote on
+stdout or stderr; stdin (only for a container with `stdin: true`) goes to the container's monitor,
+which holds the write end of the container's stdin pipe (native/programs/mkpy-monitor.c).
+
 `serve_portforward` joins one TCP connection to a WebSocket: channel 0 data, channel 1 errors,
 each starting with the port number (2 bytes, little endian), like kubelet's WebSocket port-forward.
 `connect(port)` makes the connection — the kubelet does it from inside the pod's network namespace.
@@ -226,6 +231,134 @@ async def serve_portforward(
     finally:
         uploader.cancel()
         sock.close()
+        await ws.close()
+    return ws
+
+
+def failure(message: str, reason: str = "BadRequest", code: int = 400) -> dict:
+    """A Failure Status for the error channel: how a streaming request reports what went wrong."""
+    return {"metadata": {}, "status": "Failure", "reason": reason, "message": message, "code": code}
+
+
+async def send_failure(request: web.Request, message: str) -> web.WebSocketResponse:
+    """Upgrade, say why not on the error channel, close. (An HTTP error before the upgrade would
+    reach kubectl only as "bad handshake": the API server's proxy cannot carry its body.)"""
+    ws = web.WebSocketResponse(protocols=CHANNEL_PROTOCOLS, heartbeat=None)
+    await ws.prepare(request)
+    await ws.send_bytes(bytes([ERROR]) + json.dumps(failure(message)).encode())
+    await ws.close()
+    return ws
+
+
+def cri_record(line: bytes) -> tuple[int, bytes] | None:
+    """One CRI log line -> (STDOUT or STDERR, the bytes the container wrote). `F` ends a line."""
+    parts = line.rstrip(b"\n").split(b" ", 3)
+    if len(parts) < 3 or parts[1] not in (b"stdout", b"stderr"):
+        return None
+    data = parts[3] if len(parts) == 4 else b""
+    return (STDOUT if parts[1] == b"stdout" else STDERR), data + (b"\n" if parts[2] == b"F" else b"")
+
+
+def connect_unix(path: str) -> socket.socket:
+    """Connect to a unix socket whose path may be longer than sun_path's 108 bytes: through
+    /proc/self/fd/N of the directory it is in (the kernel resolves that link like a path)."""
+    dirfd = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        try:
+            sock.connect(f"/proc/self/fd/{dirfd}/{os.path.basename(path)}")
+        except OSError:
+            sock.close()
+            raise
+        return sock
+    finally:
+        os.close(dirfd)
+
+
+async def serve_attach(
+    request: web.Request,
+    log_path: str,
+    running: Callable[[], bool],
+    stdin_socket: str | None,
+    resize: Callable[[int, int], None] | None = None,
+) -> web.WebSocketResponse:
+    """Upgrade to a WebSocket and relay the running container's stdio until it stops.
+
+    Output: whatever the monitor appends to the CRI log from now on (polled: a file has no "wait
+    for more"). Stdin: with `stdin_socket` (the container has `stdin: true`), channel 0 goes to
+    the monitor's attach socket; closing it (stdin EOF, or the client leaving) is what
+    `stdinOnce` turns into EOF for the container. Without it, stdin is ignored, as kubelet does.
+    For a container with a terminal (`tty: true`) its output is all on stdout, and `resize(w, h)`
+    applies channel 4's window sizes to it.
+    """
+    q = request.query
+    want = {STDOUT: q.get("stdout") in ("1", "true"), STDERR: q.get("stderr") in ("1", "true")}
+    want_stdin = q.get("stdin") in ("1", "true") and stdin_socket is not None
+    loop = asyncio.get_running_loop()
+    sock = None
+    if want_stdin:
+        for attempt in range(20):  # a container that just started: its monitor may not listen yet
+            try:
+                sock = await loop.run_in_executor(None, connect_unix, stdin_socket)
+                break
+            except (FileNotFoundError, ConnectionRefusedError) as e:
+                if attempt == 19:
+                    return await send_failure(request, f"cannot attach to the container's stdin: {e}")
+                await asyncio.sleep(0.1)
+            except OSError as e:
+                return await send_failure(request, f"cannot attach to the container's stdin: {e}")
+        sock.setblocking(False)
+    ws = web.WebSocketResponse(protocols=CHANNEL_PROTOCOLS, heartbeat=None, max_msg_size=0)
+    await ws.prepare(request)
+    f = open(log_path, "rb")  # closed in finally
+    f.seek(0, os.SEEK_END)  # attach shows what the container writes from now on
+
+    def close_stdin() -> None:
+        nonlocal sock
+        if sock is not None:
+            sock.close()  # the monitor sees EOF; with stdinOnce it closes the container's stdin
+            sock = None
+
+    async def feed() -> None:
+        async for msg in ws:
+            if msg.type != WSMsgType.BINARY or not msg.data:
+                continue
+            channel, data = msg.data[0], msg.data[1:]
+            if channel == STDIN and data and sock is not None:
+                await loop.sock_sendall(sock, data)
+            elif channel == CLOSE and data[:1] == bytes([STDIN]):
+                close_stdin()
+            elif channel == RESIZE and resize is not None:
+                size = json.loads(data)
+                with contextlib.suppress(OSError):  # the container may be gone already
+                    await loop.run_in_executor(
+                        None, resize, int(size.get("Width", 0)), int(size.get("Height", 0)))
+        close_stdin()  # the client left
+
+    async def pump(partial: bytes) -> bytes:
+        chunk = await loop.run_in_executor(None, f.read)
+        *whole, partial = (partial + chunk).split(b"\n")
+        for line in whole:
+            rec = cri_record(line)
+            if rec and want[rec[0]] and rec[1]:
+                await ws.send_bytes(bytes([rec[0]]) + rec[1])
+        return partial
+
+    feeder = asyncio.ensure_future(feed())
+    try:
+        partial = b""
+        while not feeder.done() and running():
+            partial = await pump(partial)
+            await asyncio.sleep(0.1)
+        if not feeder.done():  # the container stopped: what it wrote last, then how it ended
+            await pump(partial)
+            await ws.send_bytes(bytes([ERROR]) + json.dumps(exit_status(0)).encode())
+    except ConnectionError:
+        pass
+    finally:
+        feeder.cancel()
+        close_stdin()
+        f.close()
         await ws.close()
     return ws
 

@@ -88,5 +88,11 @@ class RuntimeClient:
         """{"exitCode", "signal", "startedAt", "finishedAt", "oomKilled"} once the container exited."""
         return StateDir(self.root, container_id).exit_info()
 
+    def attach_socket(self, container_id: str) -> str:
+        """The monitor's socket that feeds the container's stdin (annotation mkpy.io/stdin)."""
+        from minikube_py.runtime.spec import ATTACH_SOCKET
+
+        return StateDir(self.root, container_id).file(ATTACH_SOCKET)
+
     def log_path(self, container_id: str) -> str:
         return StateDir(self.root, container_id).read().get("log_path") or ""

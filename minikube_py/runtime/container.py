@@ -77,7 +77,12 @@ class Runtime:
         bundle = os.path.abspath(bundle)
         config = spec.load(bundle)
         security.check(config)
-        if config["process"].get("terminal") and not console_socket and not (attach and console_peer):
+        # mkpy.io/console=monitor: the monitor holds the terminal instead of a --console-socket listener.
+        wants_monitor = (config.get("annotations") or {}).get(spec.CONSOLE_ANNOTATION) == spec.CONSOLE_MONITOR
+        monitor_tty = bool(config["process"].get("terminal") and not console_socket and not attach
+                           and wants_monitor)
+        if (config["process"].get("terminal") and not console_socket and not (attach and console_peer)
+                and not monitor_tty):
             raise ContainerError("process.terminal is true: --console-socket is required")
         os.makedirs(self.root, 0o711, exist_ok=True)
         try:
@@ -90,7 +95,7 @@ class Runtime:
         cgroup = resources.cgroup_path(config, container_id)
         cgroup_made: list[str] = []  # directories resources.setup made
         tracer = None
-        console = None
+        console = monitor_console = None
         state_fd = -1
         try:
             _mark_fds_cloexec()
@@ -116,6 +121,10 @@ class Runtime:
                 console = _connect_console(console_socket)
             elif console_peer is not None and config["process"].get("terminal"):
                 console = console_peer
+            elif monitor_tty:  # the init sends the master over one end, the monitor receives it on the other
+                import socket  # here, not at the top: mkpy-runc's start-up pays for every import
+
+                console, monitor_console = socket.socketpair()
             state_fd = os.open(st.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             record: dict[str, Any] = {
                 "id": container_id, "bundle": bundle, "annotations": annotations,
@@ -127,7 +136,7 @@ class Runtime:
             spawned = process.spawn(container_id=container_id, state_dir=st.path, state_fd=state_fd,
                                     config=config, sys=sys, log_path=log_path,
                                     oom_file=resources.oom_events_file(cgroup), console=console,
-                                    state=hook_state, monitor=monitor)
+                                    state=hook_state, monitor=monitor, monitor_console=monitor_console)
             pid = spawned.init_pid
             record.update(pid=pid, pid_start_time=pid_start_time(pid), monitor_pid=spawned.monitor_pid,
                           monitor_start_time=pid_start_time(spawned.monitor_pid))
@@ -160,7 +169,7 @@ class Runtime:
         finally:
             if spawned:
                 spawned.sock.close()
-            for closable in (console, tracer):
+            for closable in (console, monitor_console, tracer):
                 if closable is not None:
                     closable.close()
             if state_fd >= 0:

@@ -58,7 +58,8 @@ def namespace_plan(config: dict[str, Any]) -> tuple[set[str], list[tuple[str, st
 
 def spawn(*, container_id: str, state_dir: str, state_fd: int, config: dict[str, Any], sys: Any,
           log_path: str | None, oom_file: str | None, console: socket.socket | None,
-          state: dict[str, Any], monitor: bool = True) -> Spawned:
+          state: dict[str, Any], monitor: bool = True,
+          monitor_console: socket.socket | None = None) -> Spawned:
     """Start A (-> monitor), B and C; return once C exists (blocked, waiting for "go")."""
     if not os.access(MONITOR, os.X_OK):
         raise ContainerError(f"{MONITOR} is missing: build it with `python setup.py build_ext --inplace`")
@@ -72,7 +73,7 @@ def spawn(*, container_id: str, state_dir: str, state_fd: int, config: dict[str,
             _process_a_without_monitor(config, sys, new, join, parent_sock, child_sock, pid_r, pid_w,
                                        state_fd, console, state)
         _process_a(container_id, state_dir, state_fd, config, sys, log_path, oom_file, console, state,
-                   new, join, parent_sock, child_sock, pid_r, pid_w)
+                   new, join, parent_sock, child_sock, pid_r, pid_w, monitor_console)
     child_sock.close()
     os.close(pid_r)
     os.close(pid_w)
@@ -88,27 +89,36 @@ def spawn(*, container_id: str, state_dir: str, state_fd: int, config: dict[str,
 def _process_a(container_id: str, state_dir: str, state_fd: int, config: dict[str, Any], sys: Any,
                log_path: str | None, oom_file: str | None, console: socket.socket | None,
                state: dict[str, Any], new: set[str], join: list[tuple[str, str]],
-               parent_sock: socket.socket, child_sock: socket.socket, pid_r: int, pid_w: int) -> None:
+               parent_sock: socket.socket, child_sock: socket.socket, pid_r: int, pid_w: int,
+               monitor_console: socket.socket | None) -> None:
     try:
         parent_sock.close()
         sys.setsid(why="monitor: out of the caller's session, so its Ctrl-C or hang-up cannot reach us")
         sys.prctl("child_subreaper", 1, why="monitor: orphans below us (the init, once B exits) become"
                   " our children")
         pipes = log_path is not None
+        annotations = config.get("annotations") or {}
+        # mkpy.io/stdin: the container gets a stdin pipe whose write end the monitor holds, for
+        # `kubectl attach -i` (Kubernetes' `stdin: true`); otherwise stdin is /dev/null. With a
+        # terminal held by the monitor, stdin is the terminal: the monitor writes to its master.
+        attach_stdin = pipes and annotations.get(spec.STDIN_ANNOTATION) == "true"
+        stdin_pipe = attach_stdin and monitor_console is None
         if pipes:
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
+            in_r, in_w = os.pipe() if stdin_pipe else (os.open("/dev/null", os.O_RDONLY), -1)
         b = os.fork()
         if b == 0:
             os.close(pid_r)
             if pipes:
                 os.close(out_r)
                 os.close(err_r)
-                null = os.open("/dev/null", os.O_RDONLY)
-                os.dup2(null, 0)
+                if in_w >= 0:
+                    os.close(in_w)
+                os.dup2(in_r, 0)
                 os.dup2(out_w, 1)
                 os.dup2(err_w, 2)
-                for fd in (null, out_w, err_w):
+                for fd in (in_r, out_w, err_w):
                     os.close(fd)
             _process_b(config, sys, new, join, child_sock, pid_w, state_fd, console, state)
         # A: hand over to the monitor. It keeps only the read ends it needs.
@@ -119,8 +129,19 @@ def _process_a(container_id: str, state_dir: str, state_fd: int, config: dict[st
         if pipes:
             os.close(out_w)
             os.close(err_w)
+            os.close(in_r)
             argv += ["--stdout-fd", str(out_r), "--stderr-fd", str(err_r), "--log", log_path]
             keep += [out_r, err_r]
+            if in_w >= 0:
+                argv += ["--stdin-fd", str(in_w)]
+                keep.append(in_w)
+            if attach_stdin:
+                once = annotations.get(spec.STDIN_ONCE_ANNOTATION) == "true"
+                argv += ["--attach-socket", spec.ATTACH_SOCKET, "--stdin-once", str(int(once))]
+        if monitor_console is not None:
+            # The init sends the pty master here; the monitor logs it and feeds it attach stdin.
+            argv += ["--console-fd", str(monitor_console.fileno())]
+            keep.append(monitor_console.fileno())
         if oom_file:
             argv += ["--oom-file", oom_file]
         null = os.open("/dev/null", os.O_RDWR)

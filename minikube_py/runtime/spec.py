@@ -21,6 +21,15 @@ NAMESPACE_FILES = {
     "user": "user", "cgroup": "cgroup", "time": "time",
 }
 
+# A container whose stdin an attach can write to (Kubernetes' `stdin`/`stdinOnce`): its monitor
+# holds the stdin pipe and takes the bytes on a unix socket of this name in the state directory.
+STDIN_ANNOTATION = "mkpy.io/stdin"
+STDIN_ONCE_ANNOTATION = "mkpy.io/stdin-once"
+ATTACH_SOCKET = "attach"
+# process.terminal with no --console-socket: the monitor itself receives and holds the pty master
+# (conmon's role for Kubernetes' `tty: true`), logging the terminal's output and feeding it stdin.
+CONSOLE_ANNOTATION = "mkpy.io/console"
+CONSOLE_MONITOR = "monitor"
 HOOK_STAGES = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 
 

@@ -8,6 +8,8 @@ No daemon keeps containers in memory: everything is in <root>/<id>/:
     exit.json    written by the monitor when the init exits
     trace.jsonl  every kernel call made for this container (`mkpy runtime trace ID`)
     container.log  the CRI-format log, unless the mkpy.io/log-path annotation moves it
+    attach       (annotation mkpy.io/stdin) the monitor's unix socket: bytes sent to it go to
+                 the container's stdin
 
 The status is computed, not stored: a pid is only "ours" if the process with
 that pid still has the start time recorded at create (pids are reused).

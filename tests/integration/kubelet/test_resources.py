@@ -46,6 +46,43 @@ def test_burstable_pod_cgroup_and_oom_score_adj(node):
     assert pids_max and open(pids_max[0]).read().strip() == "1024"
 
 
+def _adj(pid: int) -> int:
+    with open(f"/proc/{pid}/oom_score_adj") as f:
+        return int(f.read())
+
+
+def _has_cap_sys_resource() -> bool:
+    with open("/proc/self/status") as f:
+        cap_eff = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))
+    return bool(cap_eff & (1 << 24))
+
+
+@pytest.mark.vm
+def test_oom_score_adj_by_qos_class(node):
+    """kubelet's values: Guaranteed -997, BestEffort 1000, the sandbox -998 — where lowering is
+    allowed (CAP_SYS_RESOURCE: the VM lane, a real node). Without it (this container host) the
+    kubelet clamps to its own value, which is what it must do then (docs/kubelet.md)."""
+    node.start()
+    node.apply("guar", busybox_pod("guar", {
+        "name": "c", "command": ["sleep", "1000"],
+        "resources": {"limits": {"memory": "64Mi", "cpu": "100m"}}}))
+    node.apply("best", busybox_pod("best", {"name": "c", "command": ["sleep", "1000"]}))
+    guar = node.wait("guar", running, what="running")
+    best = node.wait("best", running, what="running")
+    assert (guar["status"]["qosClass"], best["status"]["qosClass"]) == ("Guaranteed", "BestEffort")
+    infra = node.kubelet.runtime.state(node.kubelet.pods[guar["metadata"]["uid"]].sandbox.infra_id)["pid"]
+    assert _adj(pid_of(node, best)) == 1000  # raising needs no privilege: never clamped
+    if os.environ.get("MKPY_IN_VM") == "1":
+        assert _has_cap_sys_resource(), "the VM lane runs as real root with every capability"
+    if _has_cap_sys_resource():
+        assert node.kubelet.oom_floor == -1000
+        assert (_adj(pid_of(node, guar)), _adj(infra)) == (-997, -998)
+    else:
+        own = _adj(os.getpid())
+        assert node.kubelet.oom_floor == own
+        assert (_adj(pid_of(node, guar)), _adj(infra)) == (max(-997, own), max(-998, own))
+
+
 @pytest.mark.vm
 def test_oom_killed(node):
     node.start()

@@ -92,3 +92,14 @@ def test_log_path_and_host_network():
     assert ociconfig.container_log_path(p, "app", 3, "/tmp/x") == "/tmp/x/ns_web_u1/app/3.log"
     cfg = build(p, netns_path=None)
     assert "network" not in [n["type"] for n in cfg["linux"]["namespaces"]]
+
+
+def test_stdin_and_tty_become_runtime_annotations():
+    ann = build(pod())["annotations"]
+    assert not {"mkpy.io/stdin", "mkpy.io/stdin-once", "mkpy.io/console"} & ann.keys()
+    p = pod()
+    p["spec"]["containers"][0].update(stdin=True, stdinOnce=True, tty=True)
+    cfg = build(p)
+    assert cfg["process"]["terminal"] is True
+    assert {k: cfg["annotations"][k] for k in ("mkpy.io/stdin", "mkpy.io/stdin-once", "mkpy.io/console")} == {
+        "mkpy.io/stdin": "true", "mkpy.io/stdin-once": "true", "mkpy.io/console": "monitor"}
