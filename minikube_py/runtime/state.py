@@ -109,6 +109,11 @@ class StateDir:
         record = record or self.read()
         if pid_is(record.get("pid", 0), record.get("pid_start_time")):
             return "created" if os.path.exists(self.file("exec.fifo")) else "running"
+        # The init is gone; between its death and the monitor writing exit.json there is a short
+        # window. Call it "running" until then, so whoever sees "stopped" can read the exit code.
+        if (not os.path.exists(self.file("exit.json"))
+                and pid_is(record.get("monitor_pid", 0), record.get("monitor_start_time"))):
+            return "running"
         return "stopped"
 
     def oci_state(self) -> dict[str, Any]:
