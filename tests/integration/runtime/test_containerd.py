@@ -52,8 +52,10 @@ ctr run --rm $R --rootfs "$ROOTFS" "$ID-3" /no-such-program 2>&1
 echo "bad rc=$?"
 echo "--- tty"
 # ctr -t wants a terminal on its stdin: script(1) gives it one. The shim passes --console-socket.
-script -qec "timeout 30 ctr --address $DIR/containerd.sock --namespace mkpyt-rt run -t --rm $R \
-  --rootfs $ROOTFS $ID-4 sh -c 'tty; exit 5'" /dev/null < /dev/null
+# --foreground: plain timeout moves ctr into a background process group of that terminal, where
+# ctr's tcsetattr stops it with SIGTTOU (seen whenever script's $SHELL is dash, which forks).
+SHELL=/bin/sh script -qec "timeout --foreground 30 ctr --address $DIR/containerd.sock \
+  --namespace mkpyt-rt run -t --rm $R --rootfs $ROOTFS $ID-4 sh -c 'tty; exit 5'" /dev/null < /dev/null
 echo "run -t rc=$?"
 echo "--- state root"
 ls /run/containerd/runc/mkpyt-rt
