@@ -37,6 +37,7 @@ import subprocess
 import termios
 from collections.abc import Callable, Sequence
 
+import aiohttp
 from aiohttp import WSMsgType, web
 
 CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io")
@@ -64,10 +65,13 @@ def set_window_size(fd: int, width: int, height: int) -> None:
 class _Exec:
     """A running command: with a pty (one master fd) or with three pipes."""
 
-    def __init__(self, argv: Sequence[str], tty: bool, cwd: str | None, env: dict | None) -> None:
+    def __init__(self, argv: Sequence[str], tty: bool, cwd: str | None, env: dict | None,
+                 size: tuple[int, int] | None = None) -> None:
         self.tty = tty
         if tty:
             self.master, slave = pty.openpty()
+            if size:  # (width, height) the client asked for: the command starts with it
+                set_window_size(self.master, *size)
             self.proc = subprocess.Popen(
                 list(argv), stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env, start_new_session=True
             )
@@ -140,6 +144,31 @@ class _Exec:
                     f.close()
 
 
+def _size(data: bytes) -> tuple[int, int]:
+    size = json.loads(data)
+    return int(size.get("Width", 0)), int(size.get("Height", 0))
+
+
+async def _first_size(ws: web.WebSocketResponse, wait: float = 1.0
+                      ) -> tuple[tuple[int, int] | None, list[aiohttp.WSMessage]]:
+    """With a terminal, kubectl's first message is the window's size. Started before it arrives,
+    the command would see a 0x0 terminal (`stty size` says "0 0", editors draw nothing), so wait
+    for it a moment: (width, height) or None, and the messages that came first, to replay."""
+    early: list[aiohttp.WSMessage] = []
+    deadline = asyncio.get_running_loop().time() + wait
+    while (left := deadline - asyncio.get_running_loop().time()) > 0:
+        try:
+            msg = await ws.receive(timeout=left)
+        except TimeoutError:
+            break
+        if msg.type == WSMsgType.BINARY and msg.data[:1] == bytes([RESIZE]):
+            return _size(msg.data[1:]), early
+        early.append(msg)
+        if msg.type != WSMsgType.BINARY:  # closed, or an error: nothing more will come
+            break
+    return None, early
+
+
 async def serve_exec(
     request: web.Request,
     command: Sequence[str],
@@ -155,8 +184,9 @@ async def serve_exec(
     ws = web.WebSocketResponse(protocols=CHANNEL_PROTOCOLS, heartbeat=None, max_msg_size=0)
     await ws.prepare(request)
     loop = asyncio.get_running_loop()
+    size, early = await _first_size(ws) if tty else (None, [])
     try:
-        ex = _Exec([*prefix, *command], tty, cwd, env)
+        ex = _Exec([*prefix, *command], tty, cwd, env, size)
     except OSError as e:
         await ws.send_bytes(bytes([ERROR]) + json.dumps(exit_status(126) | {"message": str(e)}).encode())
         await ws.close()
@@ -168,18 +198,22 @@ async def serve_exec(
         while chunk := await loop.run_in_executor(None, read):
             await ws.send_bytes(bytes([channel]) + chunk)
 
+    async def handle(msg: aiohttp.WSMessage) -> None:
+        if msg.type != WSMsgType.BINARY or not msg.data:
+            return
+        channel, data = msg.data[0], msg.data[1:]
+        if channel == STDIN and want_stdin and data:
+            await loop.run_in_executor(None, ex.write, data)
+        elif channel == CLOSE and data[:1] == bytes([STDIN]):
+            await loop.run_in_executor(None, ex.close_stdin)
+        elif channel == RESIZE and tty:
+            set_window_size(ex.master, *_size(data))
+
     async def feed() -> None:
+        for msg in early:  # what came while we waited for the terminal's size
+            await handle(msg)
         async for msg in ws:
-            if msg.type != WSMsgType.BINARY or not msg.data:
-                continue
-            channel, data = msg.data[0], msg.data[1:]
-            if channel == STDIN and want_stdin and data:
-                await loop.run_in_executor(None, ex.write, data)
-            elif channel == CLOSE and data[:1] == bytes([STDIN]):
-                await loop.run_in_executor(None, ex.close_stdin)
-            elif channel == RESIZE and tty:
-                size = json.loads(data)
-                set_window_size(ex.master, int(size.get("Width", 0)), int(size.get("Height", 0)))
+            await handle(msg)
         # The other side hung up before the command ended: nobody will read it, stop it.
         await loop.run_in_executor(None, ex.kill)
 
