@@ -23,6 +23,7 @@ import time
 import pytest
 from aiohttp import web
 from aioserver import ThreadedAiohttpApp
+from waiting import wait_for as _wait_for
 
 from minikube_py.api import auth
 from minikube_py.api.testing import ThreadedApiServer
@@ -214,14 +215,7 @@ class Cluster:
 
 
 def wait_for(pred, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    return _wait_for(what, pred, timeout, interval=0.05)
 
 
 _AGE = re.compile(r"(?<!\S)(?:\d+[smhd])+(?: \(x\d+ over (?:\d+[smhd])+\))?(?=\s|$)")

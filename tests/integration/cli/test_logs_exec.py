@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
-import pty
 import select
-import signal
-import struct
 import sys
-import termios
-import time
 
+from integration.kubectl.tty import tty_session
 from minikube_py.api import streaming
 
 from .conftest import NODE, wait_for
@@ -205,22 +199,6 @@ def test_exec_output_exit_code_and_stdin(cluster):
     assert (m.returncode, m.stderr) == (1, 'Error from server (NotFound): pods "nope" not found\n')
 
 
-def _read_until(fd: int, needle: bytes, seen: bytearray, timeout: float = 20) -> bytes:
-    deadline = time.monotonic() + timeout
-    while needle not in seen:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            raise AssertionError(f"no {needle!r} in {bytes(seen)[-500:]!r}")
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            chunk = b""
-        if not chunk:
-            raise AssertionError(f"mkpy ended before {needle!r}: {bytes(seen)[-500:]!r}")
-        seen += chunk
-    return bytes(seen)
-
-
 def test_exec_tty_resize_and_exit_code(cluster):
     """`mkpy exec -it box -- sh` on a real terminal: typing runs, a resize reaches `stty size`,
     `exit 5` becomes our exit code."""
@@ -228,39 +206,9 @@ def test_exec_tty_resize_and_exit_code(cluster):
     if not any(p["metadata"]["name"] == "box" for p in cluster.client.list("pods", NS)["items"]):
         running_pod(cluster, "box")
     argv = [sys.executable, "-m", "minikube_py.cli.main", "exec", "-it", "-n", NS, "box", "--", "sh"]
-    env = cluster.env() | {"TERM": "xterm"}
-    pid, master = pty.fork()
-    if pid == 0:
-        try:
-            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-            os.execve(sys.executable, argv, env)
-        finally:
-            os._exit(127)
-    seen = bytearray()
-    try:
-        os.write(master, b"stty size; echo MA''RK1\n")
-        assert b"24 80" in _read_until(master, b"MARK1", seen)
-        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
-        deadline = time.monotonic() + 20
-        while True:
-            os.write(master, b"stty size; echo MA''RK2\n")
-            out = _read_until(master, b"MARK2", seen)
-            if b"40 100" in out or time.monotonic() > deadline:
-                break
-            del seen[:]
-        assert b"40 100" in out
-        os.write(master, b"exit 5\n")
-        with contextlib.suppress(AssertionError):
-            _read_until(master, b"\0never", seen, timeout=20)
-        _, status = os.waitpid(pid, 0)
-        pid = 0
-    finally:
-        if pid:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        os.close(master)
+    seen, code = tty_session(argv, exit_code=5, env=cluster.env())
+    assert code == 5
     assert b"command terminated with exit code 5" in seen
-    assert os.waitstatus_to_exitcode(status) == 5
 
 
 def test_port_forward_reaches_a_port_in_the_pod(cluster):

@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from waiting import wait_for as _wait_for
 
 from minikube_py.api.testing import ThreadedApiServer
 from minikube_py.controllers.manager import ControllerManager
@@ -41,14 +42,7 @@ def node_body(name: str, cpu: str = "2", memory: str = "2Gi", taints: list | Non
 
 def wait_for(pred, timeout: float = 20.0, what: str = "condition"):
     """Poll (no fixed sleeps): return pred()'s first truthy value, or fail naming `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+    return _wait_for(what, pred, timeout, interval=0.02)
 
 
 class Kubelet:

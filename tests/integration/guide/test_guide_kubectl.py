@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 from kubectl_binaries import kubectl_binary
+from waiting import wait_for as _wait_for
 
 from integration.kubectl.tty import tty_session
 from minikube_py.api.testing import free_port
@@ -125,14 +126,7 @@ class Laps:
 
 
 def poll(fn, what: str, timeout: float = 120):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.3)
+    return _wait_for(what, fn, timeout, interval=0.3)
 
 
 # ------------------------------------------------------------------ reading kubectl's tables

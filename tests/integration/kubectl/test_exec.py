@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 
 import pytest
+from waiting import wait_for as _wait_for
 
 from minikube_py.api import streaming
 
@@ -138,10 +138,7 @@ def test_kubectl_cp_both_ways(cluster, kubectl, tmp_path):
 
 
 def wait_for(cond, what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    _wait_for(what, cond, timeout, interval=0.05)
 
 
 def _sleepers(tag: str) -> list:

@@ -5,21 +5,18 @@ kubectl 1.29 speaks SPDY, 1.33 WebSocket v5; the official Python client WebSocke
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
-import pty
 import queue
 import shutil
-import signal
 import subprocess
 import tempfile
-import termios
 import threading
 import time
 import uuid
 
 import pytest
+from ptyterm import Terminal
+from waiting import wait_for as _wait_for
 
 from minikube_py.api import auth
 
@@ -40,12 +37,7 @@ def _pod(name: str, script: str, **container) -> dict:
 
 
 def _wait(what: str, predicate, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if got := predicate():
-            return got
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
+    return _wait_for(what, predicate, timeout)
 
 
 @pytest.fixture(scope="module")
@@ -270,50 +262,19 @@ def test_a_container_that_ignores_stdin_keeps_logging(cluster):
         pusher.join(10)
 
 
-def _on_a_terminal(argv: list[str]) -> tuple[int, int]:
-    """Start argv with a 24x80 pty as its controlling terminal: (pid, our master end)."""
-    from ..kubectl.tty import _winsize
-
-    pid, master = pty.fork()
-    if pid == 0:
-        try:
-            fcntl.ioctl(0, termios.TIOCSWINSZ, _winsize(24, 80))
-            os.execve(argv[0], argv, _env() | {"TERM": "xterm"})
-        finally:
-            os._exit(127)
-    return pid, master
-
-
 def test_kubectl_run_it(cluster):
     """`kubectl run -it` makes a pod with stdin, stdinOnce and tty, waits for it, and attaches."""
-    from ..kubectl.tty import _read_until
-
     kc, client, _, _ = cluster
     pod = "mkpyt-kl2-run"
-    pid, master = _on_a_terminal([
+    with Terminal([
         KUBECTLS["websocket"], "--kubeconfig", kc, "run", pod, "-it", "--restart=Never",
         "--image=busybox:latest", "--image-pull-policy=IfNotPresent",
-        '--overrides={"apiVersion": "v1", "spec": {"nodeName": "node1"}}', "--", "sh"])
-    seen = bytearray()
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            os.write(master, b"echo hi-from-r''un\n")
-            try:
-                _read_until(master, b"hi-from-run", seen, timeout=2)
-                break
-            except AssertionError:
-                assert time.monotonic() < deadline, bytes(seen)
-        os.write(master, b"exit 4\n")
-        with contextlib.suppress(AssertionError):
-            _read_until(master, b"\0never", seen, timeout=20)
-        os.waitpid(pid, 0)
-        pid = 0
-    finally:
-        if pid:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        os.close(master)
+        '--overrides={"apiVersion": "v1", "spec": {"nodeName": "node1"}}', "--", "sh",
+    ], _env() | {"TERM": "xterm"}) as term:
+        # What is typed before the attach is through is lost: type until the shell answers.
+        term.ask(b"echo hi-from-r''un", b"hi-from-run", b"hi-from-run", timeout=60)
+        term.type(b"exit 4")
+        term.finish()
     c = client.get("pods", pod, "default")["spec"]["containers"][0]
     assert (c.get("stdin"), c.get("stdinOnce"), c.get("tty")) == (True, True, True)
     _wait("the pod to fail with exit 4", lambda: (client.get("pods", pod, "default")["status"]
@@ -325,43 +286,20 @@ def test_kubectl_run_it(cluster):
 def test_attach_to_a_terminal(cluster, transport):
     """`kubectl attach -it` to a `tty: true` container: the shell on the pty its monitor holds; the
     window size follows ours (a resize is TIOCSWINSZ on the container's tty)."""
-    from ..kubectl.tty import _read_until, _winsize
-
     kc, client, _, _ = cluster
     pod = f"{TTY}-{transport}"
-    pid, master = _on_a_terminal([KUBECTLS[transport], "--kubeconfig", kc, "attach", "-it", pod])
-    seen = bytearray()
-    try:
-        deadline = time.monotonic() + 30
+    with Terminal([KUBECTLS[transport], "--kubeconfig", kc, "attach", "-it", pod],
+                  _env() | {"TERM": "xterm"}) as term:
         # kubectl's first keystrokes may come before the attach is through, and it sends 25x81
         # first, then 24x80 (a fake resize so the program redraws): ask until the size is ours.
-        while True:
-            del seen[:]
-            os.write(master, b"stty size; echo MA''RK1\n")
-            with contextlib.suppress(AssertionError):
-                if b"24 80" in _read_until(master, b"MARK1", seen, timeout=2):
-                    break
-            assert time.monotonic() < deadline, bytes(seen)
-        fcntl.ioctl(master, termios.TIOCSWINSZ, _winsize(40, 100))  # kubectl gets SIGWINCH
-        while True:
-            del seen[:]
-            os.write(master, b"stty size; echo MA''RK2\n")
-            out = _read_until(master, b"MARK2", seen)
-            if b"40 100" in out:
-                break
-            assert time.monotonic() < deadline + 30, out
+        term.ask(b"stty size; echo MA''RK1", b"MARK1", b"24 80", timeout=30)
+        term.resize(40, 100)  # kubectl gets SIGWINCH
+        out = term.ask(b"stty size; echo MA''RK2", b"MARK2", b"40 100", timeout=30)
         # The prompt after it has no newline: the monitor logs such a partial line after 100 ms.
-        _read_until(master, b"# ", bytearray(out.rsplit(b"MARK2", 1)[1]), timeout=10)
-        os.write(master, b"exit 3\n")  # the shell ends, so does the container, so does the attach
-        with contextlib.suppress(AssertionError):
-            _read_until(master, b"\0never", seen, timeout=20)
-        os.waitpid(pid, 0)
-        pid = 0
-    finally:
-        if pid:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        os.close(master)
+        del term.seen[:out.rindex(b"MARK2") + len(b"MARK2")]
+        term.read_until(b"# ", timeout=10)
+        term.type(b"exit 3")  # the shell ends, so does the container, so does the attach
+        term.finish()
     term = _wait("the container to end", lambda: (client.get("pods", pod, "default")["status"]
                                                    .get("containerStatuses") or [{}])[0]
                  .get("state", {}).get("terminated"))

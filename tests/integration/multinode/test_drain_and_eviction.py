@@ -10,6 +10,7 @@ import time
 
 import pytest
 from click.testing import CliRunner
+from waiting import wait_for as _wait_for
 
 from minikube_py.api import auth
 from minikube_py.api.testing import ThreadedApiServer
@@ -22,14 +23,7 @@ pytestmark = pytest.mark.integration
 
 
 def wait_for(what, check, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+    return _wait_for(what, check, timeout)
 
 
 def ready_node(name: str) -> dict:

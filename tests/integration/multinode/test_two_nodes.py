@@ -13,6 +13,7 @@ import sys
 import time
 
 import pytest
+from waiting import wait_for as _wait_for
 
 from minikube_py.api.client import Client
 from minikube_py.api.testing import free_port
@@ -48,23 +49,10 @@ def paths(base, name: str) -> list[str]:
 def wait_for(what, check, timeout=90.0):
     t0 = time.monotonic()
     try:
-        return _wait_for(what, check, timeout)
+        # Any error counts as "not there yet": the node's pieces come up in their own time.
+        return _wait_for(what, check, timeout, interval=0.25, retry_on=(Exception,))
     finally:
         print(f"{what}: {time.monotonic() - t0:.1f}s")
-
-
-def _wait_for(what, check, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            got = check()
-        except Exception:  # noqa: BLE001 - not there yet
-            got = None
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.25)
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 import uuid
 
 import pytest
+from waiting import wait_for as _wait_for
 
 from minikube_py.api.testing import ThreadedApiServer
 from minikube_py.multinode.routes import BACKEND_DATA, PUBLIC_IP, RouteAgent
@@ -88,14 +88,7 @@ def state(net: NodeNetwork) -> dict:
 
 
 def wait_for(what: str, fn, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout:.0f} s (last: {last})")
+    return _wait_for(what, fn, timeout)
 
 
 def tcp_echo_in(netns: str, ip: str) -> tuple[threading.Thread, int, list[str]]:

@@ -6,10 +6,10 @@ and the LoadBalancer IP goes back into the Service's status, as `kubectl get svc
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import pytest
+from waiting import wait_for as _wait_for
 
 from minikube_py.api.testing import ThreadedApiServer
 from minikube_py.network.dns import ClusterDNS
@@ -24,17 +24,7 @@ pytestmark = [pytest.mark.integration]
 
 
 def wait_for(what, fn, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = fn()
-            if value:
-                return value
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    return _wait_for(what, fn, timeout, interval=0.05, retry_on=(OSError,))
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from waiting import wait_for as _wait_for
 
 from integration.image.registry_fixture import Registry
 from integration.up.conftest import mkpy
@@ -24,14 +25,7 @@ IMAGE = "myregistry.com/myapp:v1.0"
 
 
 def poll(fn, what: str, timeout: float = 120.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.25)
+    return _wait_for(what, fn, timeout, interval=0.25)
 
 
 def wget_in_netns(netns: str, ip: str, port: int) -> str:
