@@ -130,6 +130,9 @@ class FieldErrors:
     def forbidden(self, field: str, detail: str) -> None:
         self._add("FieldValueForbidden", field, f"Forbidden: {detail}")
 
+    def not_found(self, field: str, value: Any) -> None:
+        self._add("FieldValueNotFound", field, f"Not found: {_show(value)}")
+
     def _add(self, reason: str, field: str, message: str) -> None:
         self.causes.append({"reason": reason, "message": message, "field": field})
 

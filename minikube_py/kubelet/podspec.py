@@ -10,28 +10,13 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from collections.abc import Iterable
 from typing import Any
 
 import yaml
 
-from minikube_py.k8s import quantity
+from minikube_py.k8s import validation as rules
 from minikube_py.k8s.pod import default_pod_spec
-
-RESTART_POLICIES = ("Always", "OnFailure", "Never")
-PULL_POLICIES = ("Always", "IfNotPresent", "Never")
-PROTOCOLS = ("TCP", "UDP", "SCTP")
-HOSTPATH_TYPES = ("", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket",
-                  "CharDevice", "BlockDevice")
-VOLUME_SOURCES = ("emptyDir", "hostPath", "configMap", "secret", "projected", "downwardAPI",
-                  "persistentVolumeClaim")
-PROBE_HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
-
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
-_PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 class PodSpecError(ValueError):
@@ -93,314 +78,57 @@ def default_pod(obj: dict) -> dict:
 
 # ------------------------------------------------------------------ validation
 class _Errors:
+    """The shared rules' error sink (minikube_py/k8s/validation.py): (field path, message) pairs."""
+
     def __init__(self) -> None:
         self.items: list[tuple[str, str]] = []
 
-    def add(self, path: str, msg: str) -> None:
-        self.items.append((path, msg))
-
-    def required(self, path: str) -> None:
-        self.add(path, "Required value")
+    def required(self, path: str, detail: str = "") -> None:
+        self.items.append((path, "Required value" + (f": {detail}" if detail else "")))
 
     def invalid(self, path: str, value: Any, why: str) -> None:
-        self.add(path, f"Invalid value: {json.dumps(value, default=str)}: {why}")
+        self.items.append((path, f"Invalid value: {json.dumps(value, default=str)}: {why}"))
 
-    def unsupported(self, path: str, value: Any, allowed: Iterable[str]) -> None:
+    def not_supported(self, path: str, value: Any, allowed: Iterable[str]) -> None:
         supported = ", ".join(f'"{a}"' for a in allowed)
-        self.add(path, f"Unsupported value: {json.dumps(value, default=str)}: supported values: {supported}")
+        self.items.append((path, f"Unsupported value: {json.dumps(value, default=str)}: "
+                                 f"supported values: {supported}"))
 
+    def duplicate(self, path: str, value: Any) -> None:
+        self.items.append((path, f"Duplicate value: {json.dumps(value, default=str)}"))
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    def forbidden(self, path: str, detail: str) -> None:
+        self.items.append((path, f"Forbidden: {detail}"))
 
-
-def _check_name(e: _Errors, path: str, name: Any, *, label: bool) -> None:
-    if not isinstance(name, str) or not name:
-        e.required(path)
-    elif label and (len(name) > 63 or not _DNS1123_LABEL.match(name)):
-        e.invalid(path, name, "a lowercase RFC 1123 label must consist of lower case alphanumeric "
-                  "characters or '-', and must start and end with an alphanumeric character")
-    elif not label and (len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name)):
-        e.invalid(path, name, "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-                  "characters, '-' or '.', and must start and end with an alphanumeric character")
-
-
-def _check_str_list(e: _Errors, path: str, v: Any) -> None:
-    if v is not None and (not isinstance(v, list) or not all(isinstance(s, str) for s in v)):
-        e.invalid(path, v, "must be a list of strings")
-
-
-def _check_quantities(e: _Errors, path: str, rl: Any) -> dict[str, Any]:
-    if rl is None:
-        return {}
-    if not isinstance(rl, dict):
-        e.invalid(path, rl, "must be a map of resource name to quantity")
-        return {}
-    out = {}
-    for name, q in rl.items():
-        try:
-            v = quantity.parse(q)
-        except quantity.QuantityError as exc:
-            e.invalid(f"{path}[{name}]", q, str(exc))
-            continue
-        if v < 0:
-            e.invalid(f"{path}[{name}]", q, "must be greater than or equal to 0")
-        out[name] = v
-    return out
-
-
-def _check_probe(e: _Errors, path: str, probe: Any, kind: str, ports: dict[str, int]) -> None:
-    if probe is None:
-        return
-    if not isinstance(probe, dict):
-        e.invalid(path, probe, "must be an object")
-        return
-    handlers = [h for h in PROBE_HANDLERS if probe.get(h) is not None]
-    if not handlers:
-        e.required(f"{path}: must specify a handler type")
-    elif len(handlers) > 1:
-        e.add(f"{path}.{handlers[1]}", "Forbidden: may not specify more than 1 handler type")
-    for field in ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold",
-                  "failureThreshold", "terminationGracePeriodSeconds"):
-        v = probe.get(field)
-        if v is not None and (not _is_int(v) or v < 0):
-            e.invalid(f"{path}.{field}", v, "must be greater than or equal to 0")
-    for field in ("periodSeconds", "timeoutSeconds", "successThreshold", "failureThreshold"):
-        v = probe.get(field)
-        if _is_int(v) and v < 1:
-            e.invalid(f"{path}.{field}", v, "must be greater than or equal to 1")
-    if kind in ("livenessProbe", "startupProbe") and probe.get("successThreshold", 1) != 1:
-        e.invalid(f"{path}.successThreshold", probe.get("successThreshold"), "must be 1")
-    if "exec" in handlers:
-        cmd = (probe["exec"] or {}).get("command")
-        if not cmd:
-            e.required(f"{path}.exec.command")
-        _check_str_list(e, f"{path}.exec.command", cmd)
-    for h in ("httpGet", "tcpSocket"):
-        if h in handlers:
-            _check_port_ref(e, f"{path}.{h}.port", (probe[h] or {}).get("port"), ports)
-    if "httpGet" in handlers and probe["httpGet"].get("scheme", "HTTP") not in ("HTTP", "HTTPS"):
-        e.unsupported(f"{path}.httpGet.scheme", probe["httpGet"]["scheme"], ("HTTP", "HTTPS"))
-
-
-def _check_port_ref(e: _Errors, path: str, port: Any, named: dict[str, int]) -> None:
-    if port is None:
-        e.required(path)
-    elif _is_int(port):
-        if not 1 <= port <= 65535:
-            e.invalid(path, port, "must be between 1 and 65535, inclusive")
-    elif isinstance(port, str):
-        if not port.isdigit() and port not in named:
-            e.invalid(path, port, "must contain at least one port named like this in the container")
-    else:
-        e.invalid(path, port, "must be a port number or name")
-
-
-def _check_container(e: _Errors, path: str, c: Any, volumes: set[str], init: bool) -> str | None:
-    if not isinstance(c, dict):
-        e.invalid(path, c, "must be an object")
-        return None
-    name = c.get("name")
-    _check_name(e, f"{path}.name", name, label=True)
-    image = c.get("image")
-    if not isinstance(image, str) or not image.strip():
-        e.required(f"{path}.image")
-    _check_str_list(e, f"{path}.command", c.get("command"))
-    _check_str_list(e, f"{path}.args", c.get("args"))
-    if c.get("imagePullPolicy") not in (None, *PULL_POLICIES):
-        e.unsupported(f"{path}.imagePullPolicy", c["imagePullPolicy"], PULL_POLICIES)
-    ports: dict[str, int] = {}
-    for i, p in enumerate(c.get("ports") or []):
-        pp = f"{path}.ports[{i}]"
-        if not isinstance(p, dict):
-            e.invalid(pp, p, "must be an object")
-            continue
-        cp = p.get("containerPort")
-        if not _is_int(cp) or not 1 <= cp <= 65535:
-            e.invalid(f"{pp}.containerPort", cp, "must be between 1 and 65535, inclusive")
-        if p.get("protocol", "TCP") not in PROTOCOLS:
-            e.unsupported(f"{pp}.protocol", p["protocol"], PROTOCOLS)
-        if "name" in p:
-            if not isinstance(p["name"], str) or len(p["name"]) > 15 or not _PORT_NAME.match(p["name"]):
-                e.invalid(f"{pp}.name", p["name"], "must be no more than 15 characters (IANA_SVC_NAME)")
-            elif _is_int(cp):
-                ports[p["name"]] = cp
-    for i, env in enumerate(c.get("env") or []):
-        ep = f"{path}.env[{i}]"
-        if not isinstance(env, dict):
-            e.invalid(ep, env, "must be an object")
-            continue
-        if not isinstance(env.get("name"), str) or not env.get("name"):
-            e.required(f"{ep}.name")
-        elif not _ENV_NAME.match(env["name"]):
-            e.invalid(f"{ep}.name", env["name"], "a valid environment variable name must consist of "
-                      "alphabetic characters, digits, '_', '-', or '.', and must not start with a digit")
-        if "value" in env and env["value"] is not None and not isinstance(env["value"], str):
-            e.invalid(f"{ep}.value", env["value"], "must be a string")
-        vf = env.get("valueFrom")
-        if vf is not None:
-            if env.get("value"):
-                e.invalid(f"{ep}.valueFrom", vf, "may not be specified when `value` is not empty")
-            kinds = [k for k in ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef")
-                     if isinstance(vf, dict) and vf.get(k) is not None]
-            if len(kinds) != 1:
-                e.invalid(f"{ep}.valueFrom", vf, "must specify exactly one of: `fieldRef`, "
-                          "`resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`")
-            for k in ("configMapKeyRef", "secretKeyRef"):
-                if k in kinds:
-                    for f in ("name", "key"):
-                        if not vf[k].get(f):
-                            e.required(f"{ep}.valueFrom.{k}.{f}")
-            if "fieldRef" in kinds and not vf["fieldRef"].get("fieldPath"):
-                e.required(f"{ep}.valueFrom.fieldRef.fieldPath")
-    for i, src in enumerate(c.get("envFrom") or []):
-        if not isinstance(src, dict) or len([k for k in ("configMapRef", "secretRef") if src.get(k)]) != 1:
-            e.invalid(f"{path}.envFrom[{i}]", src, "must specify one of: `configMapRef` or `secretRef`")
-    res = c.get("resources") or {}
-    if not isinstance(res, dict):
-        e.invalid(f"{path}.resources", res, "must be an object")
-        res = {}
-    limits = _check_quantities(e, f"{path}.resources.limits", res.get("limits"))
-    requests = _check_quantities(e, f"{path}.resources.requests", res.get("requests"))
-    for rname, req in requests.items():
-        if rname in limits and req > limits[rname]:
-            e.invalid(f"{path}.resources.requests", res["requests"][rname],
-                      f"must be less than or equal to {rname} limit of {res['limits'][rname]}")
-    mount_paths: set[str] = set()
-    for i, vm in enumerate(c.get("volumeMounts") or []):
-        vp = f"{path}.volumeMounts[{i}]"
-        if not isinstance(vm, dict):
-            e.invalid(vp, vm, "must be an object")
-            continue
-        if not vm.get("name"):
-            e.required(f"{vp}.name")
-        elif vm["name"] not in volumes:
-            e.add(f"{vp}.name", f"Not found: {json.dumps(vm['name'])}")
-        mp = vm.get("mountPath")
-        if not isinstance(mp, str) or not mp:
-            e.required(f"{vp}.mountPath")
-        elif mp in mount_paths:
-            e.invalid(f"{vp}.mountPath", mp, "must be unique")
-        else:
-            mount_paths.add(mp)
-        sub = vm.get("subPath")
-        if sub and (sub.startswith("/") or ".." in sub.split("/")):
-            e.invalid(f"{vp}.subPath", sub, "must be a relative path without '..'")
-    if c.get("restartPolicy") is not None and (not init or c["restartPolicy"] != "Always"):
-        e.unsupported(f"{path}.restartPolicy", c["restartPolicy"], ("Always",) if init else ())
-    for kind in ("livenessProbe", "readinessProbe", "startupProbe"):
-        if init and c.get(kind) is not None and c.get("restartPolicy") != "Always":
-            e.add(f"{path}.{kind}", "Forbidden: may not be set for init containers")
-        _check_probe(e, f"{path}.{kind}", c.get(kind), kind, ports)
-    sc = c.get("securityContext")
-    if sc is not None:
-        if not isinstance(sc, dict):
-            e.invalid(f"{path}.securityContext", sc, "must be an object")
-        else:
-            for f in ("runAsUser", "runAsGroup"):
-                if f in sc and (not _is_int(sc[f]) or sc[f] < 0):
-                    e.invalid(f"{path}.securityContext.{f}", sc[f], "must be between 0 and 2147483647")
-            if sc.get("privileged") and sc.get("allowPrivilegeEscalation") is False:
-                e.invalid(f"{path}.securityContext", sc,
-                          "cannot set `allowPrivilegeEscalation` to false and `privileged` to true")
-    return name if isinstance(name, str) else None
-
-
-def _check_volume(e: _Errors, path: str, vol: Any) -> str | None:
-    if not isinstance(vol, dict):
-        e.invalid(path, vol, "must be an object")
-        return None
-    _check_name(e, f"{path}.name", vol.get("name"), label=True)
-    sources = [s for s in VOLUME_SOURCES if vol.get(s) is not None]
-    if not sources:
-        e.required(f"{path}: must specify a volume type")
-    elif len(sources) > 1:
-        e.add(f"{path}.{sources[1]}", "Forbidden: may not specify more than 1 volume type")
-    hp = vol.get("hostPath")
-    if isinstance(hp, dict):
-        if not isinstance(hp.get("path"), str) or not hp.get("path"):
-            e.required(f"{path}.hostPath.path")
-        if hp.get("type", "") not in HOSTPATH_TYPES:
-            e.unsupported(f"{path}.hostPath.type", hp["type"], HOSTPATH_TYPES[1:])
-    ed = vol.get("emptyDir")
-    if isinstance(ed, dict):
-        if ed.get("medium", "") not in ("", "Memory"):
-            e.unsupported(f"{path}.emptyDir.medium", ed["medium"], ("", "Memory"))
-        if ed.get("sizeLimit") is not None:
-            _check_quantities(e, f"{path}.emptyDir", {"sizeLimit": ed["sizeLimit"]})
-    for src, ref in (("configMap", "name"), ("secret", "secretName")):
-        s = vol.get(src)
-        if isinstance(s, dict):
-            if not s.get(ref):
-                e.required(f"{path}.{src}.{ref}")
-            mode = s.get("defaultMode")
-            if mode is not None and (not _is_int(mode) or not 0 <= mode <= 0o777):
-                e.invalid(f"{path}.{src}.defaultMode", mode, "must be a number between 0 and 0777")
-            for i, item in enumerate(s.get("items") or []):
-                p = item.get("path", "") if isinstance(item, dict) else ""
-                if not item.get("key"):
-                    e.required(f"{path}.{src}.items[{i}].key")
-                if not p or p.startswith("/") or ".." in p.split("/"):
-                    e.invalid(f"{path}.{src}.items[{i}].path", p, "must be a relative path without '..'")
-    if isinstance(vol.get("persistentVolumeClaim"), dict) and not vol["persistentVolumeClaim"].get(
-            "claimName"):
-        e.required(f"{path}.persistentVolumeClaim.claimName")
-    return vol.get("name") if isinstance(vol.get("name"), str) else None
+    def not_found(self, path: str, value: Any) -> None:
+        self.items.append((path, f"Not found: {json.dumps(value, default=str)}"))
 
 
 def validate_pod(pod: dict) -> None:
-    """Raise PodSpecError listing every problem (a defaulted Pod is expected)."""
+    """Raise PodSpecError listing every problem (a defaulted Pod is expected). The spec's rules
+    are the API server's own (minikube_py/k8s/validation.py), limited to the volume types the
+    kubelet can mount; what it adds is the object around the spec, which no API server checked."""
     e = _Errors()
     if pod.get("apiVersion", "v1") != "v1":
-        e.unsupported("apiVersion", pod.get("apiVersion"), ("v1",))
+        e.not_supported("apiVersion", pod.get("apiVersion"), ["v1"])
     if pod.get("kind", "Pod") != "Pod":
-        e.unsupported("kind", pod.get("kind"), ("Pod",))
+        e.not_supported("kind", pod.get("kind"), ["Pod"])
     meta = pod.get("metadata")
     if not isinstance(meta, dict):
         e.required("metadata")
         meta = {}
     if not meta.get("name"):
-        e.required("metadata.name: name or generateName is required")
+        e.required("metadata.name", "name or generateName is required")
     else:
-        _check_name(e, "metadata.name", meta["name"], label=False)
-    _check_name(e, "metadata.namespace", meta.get("namespace"), label=True)
+        rules.dns_subdomain(e, "metadata.name", meta["name"])
+    if not meta.get("namespace"):
+        e.required("metadata.namespace")
+    else:
+        rules.dns_label(e, "metadata.namespace", meta["namespace"])
     for f in ("labels", "annotations"):
         v = meta.get(f)
         if v is not None and (not isinstance(v, dict) or not all(isinstance(x, str) for x in v.values())):
             e.invalid(f"metadata.{f}", v, "must be a map of string to string")
-    spec = pod.get("spec")
-    if not isinstance(spec, dict):
-        e.required("spec")
-        raise PodSpecError(e.items)
-    if spec.get("restartPolicy") not in RESTART_POLICIES:
-        e.unsupported("spec.restartPolicy", spec.get("restartPolicy"), RESTART_POLICIES)
-    tg = spec.get("terminationGracePeriodSeconds")
-    if not _is_int(tg) or tg < 0:
-        e.invalid("spec.terminationGracePeriodSeconds", tg, "must be greater than or equal to 0")
-    volumes: set[str] = set()
-    vols = spec.get("volumes") or []
-    if not isinstance(vols, list):
-        e.invalid("spec.volumes", vols, "must be a list")
-        vols = []
-    for i, vol in enumerate(vols):
-        name = _check_volume(e, f"spec.volumes[{i}]", vol)
-        if name in volumes:
-            e.add(f"spec.volumes[{i}].name", f"Duplicate value: {json.dumps(name)}")
-        elif name:
-            volumes.add(name)
-    if not spec.get("containers"):
-        e.required("spec.containers")
-    names: set[str] = set()
-    for field in ("initContainers", "containers"):
-        items = spec.get(field) or []
-        if not isinstance(items, list):
-            e.invalid(f"spec.{field}", items, "must be a list")
-            continue
-        for i, c in enumerate(items):
-            name = _check_container(e, f"spec.{field}[{i}]", c, volumes, field == "initContainers")
-            if name in names:
-                e.add(f"spec.{field}[{i}].name", f"Duplicate value: {json.dumps(name)}")
-            elif name:
-                names.add(name)
+    rules.validate_pod_spec(e, "spec", pod.get("spec"), volume_sources=rules.KUBELET_VOLUME_SOURCES)
     if e.items:
         raise PodSpecError(e.items)

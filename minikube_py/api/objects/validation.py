@@ -13,30 +13,26 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from minikube_py.k8s.quantity import QuantityError
-from minikube_py.k8s.quantity import parse as parse_quantity
+from minikube_py.k8s import validation as shared
 from minikube_py.k8s.selectors import SelectorError, from_label_selector
+from minikube_py.k8s.validation import (
+    DNS1123_SUBDOMAIN,
+    IANA_SVC_NAME,
+    PROTOCOLS,
+    SUBDOMAIN_MSG,
+    dns_label,
+    dns_subdomain,
+    port_number,
+    resource_requirements,
+)
 
 from ..errors import FieldErrors
 from ..resources import Resource
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
-LABEL_MSG = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
-    "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
-    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-)
-SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "
-    "or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
-    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-)
 DNS1035_MSG = (
     "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
     "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
@@ -45,22 +41,6 @@ DNS1035_MSG = (
 
 # How each resource's metadata.name is checked (default: DNS-1123 subdomain).
 NAME_RULES = {"namespaces": "label", "services": "dns1035"}
-
-
-def dns_label(errs: FieldErrors, field: str, value: Any) -> None:
-    if not isinstance(value, str) or not DNS1123_LABEL.match(value) or len(value) > 63:
-        errs.invalid(
-            field,
-            value,
-            LABEL_MSG
-            if isinstance(value, str) and len(value) <= 63
-            else "must be no more than 63 characters",
-        )
-
-
-def dns_subdomain(errs: FieldErrors, field: str, value: Any) -> None:
-    if not isinstance(value, str) or not DNS1123_SUBDOMAIN.match(value) or len(value) > 253:
-        errs.invalid(field, value, SUBDOMAIN_MSG)
 
 
 def _labels(errs: FieldErrors, field: str, labels: Any) -> None:
@@ -130,168 +110,12 @@ def validate_meta(res: Resource, obj: dict, errs: FieldErrors) -> None:
 
 
 # ---------------------------------------------------------------- pods
-PROTOCOLS = ["SCTP", "TCP", "UDP"]
-
-
-def _port_number(errs: FieldErrors, field: str, value: Any, required: bool = True) -> None:
-    if value is None:
-        if required:
-            errs.required(field)
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        errs.invalid(field, value, "must be between 1 and 65535, inclusive")
-
-
-def _resources(errs: FieldErrors, field: str, res: Any) -> None:
-    if not res:
-        return
-    if not isinstance(res, dict):
-        errs.invalid(field, res, "must be an object")
-        return
-    for part in ("limits", "requests"):
-        for k, v in (res.get(part) or {}).items():
-            try:
-                q = parse_quantity(v)
-            except QuantityError as e:
-                errs.invalid(f"{field}.{part}[{k}]", v, e.reason)
-                continue
-            if q < 0:
-                errs.invalid(f"{field}.{part}[{k}]", v, "must be greater than or equal to 0")
-    lim, req = res.get("limits") or {}, res.get("requests") or {}
-    for k in set(lim) & set(req):
-        try:
-            if parse_quantity(req[k]) > parse_quantity(lim[k]):
-                errs.invalid(
-                    f"{field}.requests", req[k], f"must be less than or equal to {k} limit of {lim[k]}"
-                )
-        except QuantityError:
-            pass
-
-
-def _container(errs: FieldErrors, field: str, c: Any, names: set[str]) -> None:
-    if not isinstance(c, dict):
-        errs.invalid(field, c, "must be an object")
-        return
-    name = c.get("name")
-    if not name:
-        errs.required(f"{field}.name")
-    else:
-        dns_label(errs, f"{field}.name", name)
-        if name in names:
-            errs.duplicate(f"{field}.name", name)
-        names.add(name)
-    if not c.get("image"):
-        errs.required(f"{field}.image")
-    pol = c.get("imagePullPolicy")
-    if pol is not None and pol not in ("Always", "IfNotPresent", "Never"):
-        errs.not_supported(f"{field}.imagePullPolicy", pol, ["Always", "IfNotPresent", "Never"])
-    port_names: set[str] = set()
-    for j, p in enumerate(c.get("ports") or []):
-        pf = f"{field}.ports[{j}]"
-        if not isinstance(p, dict):
-            errs.invalid(pf, p, "must be an object")
-            continue
-        _port_number(errs, f"{pf}.containerPort", p.get("containerPort"))
-        _port_number(errs, f"{pf}.hostPort", p.get("hostPort"), required=False)
-        if p.get("protocol", "TCP") not in PROTOCOLS:
-            errs.not_supported(f"{pf}.protocol", p.get("protocol"), PROTOCOLS)
-        if p.get("name"):
-            if not IANA_SVC_NAME.match(p["name"]) or len(p["name"]) > 15:
-                errs.invalid(
-                    f"{pf}.name",
-                    p["name"],
-                    "must be no more than 15 characters and a lowercase IANA_SVC_NAME",
-                )
-            if p["name"] in port_names:
-                errs.duplicate(f"{pf}.name", p["name"])
-            port_names.add(p["name"])
-    for j, e in enumerate(c.get("env") or []):
-        if not isinstance(e, dict) or not e.get("name"):
-            errs.required(f"{field}.env[{j}].name")
-    for j, m in enumerate(c.get("volumeMounts") or []):
-        if not isinstance(m, dict) or not m.get("name"):
-            errs.required(f"{field}.volumeMounts[{j}].name")
-        if not isinstance(m, dict) or not m.get("mountPath"):
-            errs.required(f"{field}.volumeMounts[{j}].mountPath")
-    for k in ("command", "args"):
-        if k in c and (not isinstance(c[k], list) or not all(isinstance(a, str) for a in c[k])):
-            errs.invalid(f"{field}.{k}", c[k], "must be a list of strings")
-    _resources(errs, f"{field}.resources", c.get("resources"))
-
-
-VOLUME_SOURCES = {
-    "emptyDir",
-    "hostPath",
-    "configMap",
-    "secret",
-    "persistentVolumeClaim",
-    "projected",
-    "downwardAPI",
-    "nfs",
-    "csi",
-    "ephemeral",
-    "image",
-}
-
-
-def validate_pod_spec(
-    errs: FieldErrors, field: str, spec: Any, restart_policies: list[str] | None = None
-) -> None:
-    if not isinstance(spec, dict):
-        errs.required(field)
-        return
-    containers = spec.get("containers")
-    if not containers:
-        errs.required(f"{field}.containers")
-    names: set[str] = set()
-    for i, c in enumerate(containers or []):
-        _container(errs, f"{field}.containers[{i}]", c, names)
-    for i, c in enumerate(spec.get("initContainers") or []):
-        _container(errs, f"{field}.initContainers[{i}]", c, names)
-    allowed = restart_policies or ["Always", "OnFailure", "Never"]
-    rp = spec.get("restartPolicy")
-    if rp is not None and rp not in allowed:
-        errs.not_supported(f"{field}.restartPolicy", rp, allowed)
-    dp = spec.get("dnsPolicy")
-    dns = ["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"]
-    if dp is not None and dp not in dns:
-        errs.not_supported(f"{field}.dnsPolicy", dp, dns)
-    tg = spec.get("terminationGracePeriodSeconds")
-    if tg is not None and (not isinstance(tg, int) or tg < 0):
-        errs.invalid(f"{field}.terminationGracePeriodSeconds", tg, "must be greater than or equal to 0")
-    vnames: set[str] = set()
-    for i, v in enumerate(spec.get("volumes") or []):
-        vf = f"{field}.volumes[{i}]"
-        if not isinstance(v, dict) or not v.get("name"):
-            errs.required(f"{vf}.name")
-            continue
-        dns_label(errs, f"{vf}.name", v["name"])
-        if v["name"] in vnames:
-            errs.duplicate(f"{vf}.name", v["name"])
-        vnames.add(v["name"])
-        sources = [k for k in v if k != "name"]
-        if len(sources) != 1:
-            errs.forbidden(
-                vf, "must specify exactly one volume source" if sources else "must specify a volume type"
-            )
-    for i, c in enumerate((spec.get("containers") or []) + (spec.get("initContainers") or [])):
-        for j, m in enumerate((c or {}).get("volumeMounts") or [] if isinstance(c, dict) else []):
-            if isinstance(m, dict) and m.get("name") and m["name"] not in vnames:
-                errs.not_supported(
-                    f"{field}.containers[{i}].volumeMounts[{j}].name", m["name"], sorted(vnames)
-                )
-    ns = spec.get("nodeSelector")
-    if ns is not None:
-        _labels(errs, f"{field}.nodeSelector", ns)
-    for i, t in enumerate(spec.get("tolerations") or []):
-        op = (t or {}).get("operator", "Equal")
-        if op not in ("Equal", "Exists"):
-            errs.not_supported(f"{field}.tolerations[{i}].operator", op, ["Equal", "Exists"])
-        eff = (t or {}).get("effect")
-        if eff and eff not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
-            errs.not_supported(
-                f"{field}.tolerations[{i}].effect", eff, ["NoExecute", "NoSchedule", "PreferNoSchedule"]
-            )
+def validate_pod_spec(errs: FieldErrors, field: str, spec: Any, restart_policies: list[str] | None = None
+                      ) -> None:
+    """The shared pod spec rules (minikube_py/k8s/validation.py), and the nodeSelector's labels."""
+    shared.validate_pod_spec(errs, field, spec, restart_policies=restart_policies)
+    if isinstance(spec, dict) and spec.get("nodeSelector") is not None:
+        _labels(errs, f"{field}.nodeSelector", spec["nodeSelector"])
 
 
 def _pod(obj: dict, errs: FieldErrors) -> None:
@@ -395,7 +219,7 @@ def _service(obj: dict, errs: FieldErrors) -> None:
             if p["name"] in names:
                 errs.duplicate(f"{pf}.name", p["name"])
             names.add(p["name"])
-        _port_number(errs, f"{pf}.port", p.get("port"))
+        port_number(errs, f"{pf}.port", p.get("port"))
         proto = p.get("protocol", "TCP")
         if proto not in PROTOCOLS:
             errs.not_supported(f"{pf}.protocol", proto, PROTOCOLS)
@@ -404,7 +228,7 @@ def _service(obj: dict, errs: FieldErrors) -> None:
         seen.add((p.get("port"), proto))
         tp = p.get("targetPort")
         if isinstance(tp, int):
-            _port_number(errs, f"{pf}.targetPort", tp)
+            port_number(errs, f"{pf}.targetPort", tp)
         elif tp is not None and not (isinstance(tp, str) and IANA_SVC_NAME.match(tp)):
             errs.invalid(
                 f"{pf}.targetPort", tp, "must contain at least one letter (a-z) and be a valid port name"
@@ -444,7 +268,7 @@ def _endpoints(obj: dict, errs: FieldErrors) -> None:
                         f"subsets[{i}].{key}[{j}].ip", (a or {}).get("ip"), "must be a valid IP address"
                     )
         for j, p in enumerate((s or {}).get("ports") or []):
-            _port_number(errs, f"subsets[{i}].ports[{j}].port", (p or {}).get("port"))
+            port_number(errs, f"subsets[{i}].ports[{j}].port", (p or {}).get("port"))
 
 
 # ---------------------------------------------------------------- config
@@ -522,7 +346,7 @@ def _pvc(obj: dict, errs: FieldErrors) -> None:
         errs.required("spec.accessModes", "at least 1 access mode is required")
     if not ((spec.get("resources") or {}).get("requests") or {}).get("storage"):
         errs.required("spec.resources[storage]")
-    _resources(errs, "spec.resources", spec.get("resources"))
+    resource_requirements(errs, "spec.resources", spec.get("resources"))
 
 
 def _pv(obj: dict, errs: FieldErrors) -> None:

@@ -96,8 +96,8 @@ def test_pod_validation_names_every_bad_field():
         "spec.containers[2].image": "FieldValueRequired",
         "spec.restartPolicy": "FieldValueNotSupported",
         "spec.dnsPolicy": "FieldValueNotSupported",
-        "spec.volumes[0]": "FieldValueForbidden",
-        "spec.containers[2].volumeMounts[0].name": "FieldValueNotSupported",
+        "spec.volumes[0].hostPath": "FieldValueForbidden",  # the second volume type, as kube says
+        "spec.containers[2].volumeMounts[0].name": "FieldValueNotFound",
     }
     assert causes("pods", {"metadata": {"name": "p", "namespace": "d"}, "spec": {}}) == {
         "spec.containers": "FieldValueRequired"

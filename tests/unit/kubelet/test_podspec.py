@@ -71,7 +71,7 @@ def test_missing_containers_and_probe_handler():
     errs, _ = _errors({"metadata": {"name": "p"}, "spec": {"containers": [
         {"name": "c", "image": "i", "livenessProbe": {"periodSeconds": 0, "successThreshold": 2},
          "readinessProbe": {"tcpSocket": {"port": "web"}}}]}})
-    assert "spec.containers[0].livenessProbe: must specify a handler type" in errs
+    assert errs["spec.containers[0].livenessProbe"] == "Required value: must specify a handler type"
     assert "spec.containers[0].livenessProbe.periodSeconds" in errs
     assert "spec.containers[0].livenessProbe.successThreshold" in errs
     assert "spec.containers[0].readinessProbe.tcpSocket.port" in errs
@@ -85,7 +85,7 @@ def test_volume_validation():
         "containers": [{"name": "c", "image": "i"}]}})
     assert "spec.volumes[0].hostPath.type" in errs
     assert errs["spec.volumes[1].name"] == 'Duplicate value: "v"'
-    assert "spec.volumes[2]: must specify a volume type" in errs
+    assert errs["spec.volumes[2]"] == "Required value: must specify a volume type"
     assert "spec.volumes[3].secret.items[0].path" in errs
 
 
