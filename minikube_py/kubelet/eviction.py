@@ -13,12 +13,20 @@ A condition, once true, stays true until `--eviction-pressure-transition-period`
 passed without the threshold being met, so a node hovering at the line does not flap. The node
 lifecycle controller turns the true conditions into NoSchedule taints
 (node.kubernetes.io/memory-pressure, ...; minikube_py/controllers/nodelifecycle.py), which keep new
-pods off the node. This kubelet reports pressure; it does not evict pods.
+pods off the node.
+
+While a threshold is met the kubelet also *evicts*: every monitoring period (10 s) it ranks the
+pods by what they use of the scarce resource (`rank`) and kills the first one at once (a hard
+threshold has no grace period). The pod ends Failed with reason `Evicted` and a message saying
+which resource ran low and who used it (`eviction_message`); its controller makes a new one,
+which the taint sends to another node. Static and mirror pods and system-critical ones are
+never evicted (`is_critical`).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,6 +62,21 @@ CONDITION_TEXT = {
     ("PIDPressure", False): ("KubeletHasSufficientPID", "kubelet has sufficient PID available"),
 }
 CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure")
+
+
+# What each signal is short of, as kubelet's messages name it.
+SIGNAL_RESOURCE = {
+    "memory.available": "memory",
+    "nodefs.available": "ephemeral-storage",
+    "nodefs.inodesFree": "inodes",
+    "imagefs.available": "ephemeral-storage",
+    "imagefs.inodesFree": "inodes",
+    "pid.available": "pids",
+}
+# The order in which met signals are acted on: memory first, as kubelet does.
+SIGNAL_ORDER = ("memory.available", "nodefs.available", "nodefs.inodesFree", "imagefs.available",
+                "imagefs.inodesFree", "pid.available")
+SYSTEM_CRITICAL_PRIORITY = 2_000_000_000  # scheduling.SystemCriticalPriority
 
 
 class EvictionError(ValueError):
@@ -170,19 +193,103 @@ class PressureMonitor:
         self.clock = clock
         self.last_met: dict[str, float] = {}   # condition -> when a threshold for it was last met
         self.met: set[str] = set()              # the signals met at the last check
+        self.observed: dict[str, Observation] = {}  # what the last check measured
+        self._lock = threading.Lock()  # the node status reporter and the eviction manager both ask
 
     def check(self) -> dict[str, bool]:
         """Measure now; {condition: under pressure?}."""
-        now = self.clock()
-        self.met = thresholds_met(self.thresholds, self.observe_fn())
-        for signal in self.met:
-            self.last_met[SIGNAL_CONDITION[signal]] = now
-        now_met = {SIGNAL_CONDITION[s] for s in self.met}
-        return {c: c in now_met or (c in self.last_met and now - self.last_met[c] < self.transition_period)
-                for c in CONDITIONS}
+        observed = self.observe_fn()
+        with self._lock:
+            now = self.clock()
+            self.observed = observed
+            self.met = thresholds_met(self.thresholds, observed)
+            for signal in self.met:
+                self.last_met[SIGNAL_CONDITION[signal]] = now
+            now_met = {SIGNAL_CONDITION[s] for s in self.met}
+            held = {c for c, t in self.last_met.items() if now - t < self.transition_period}
+            return {c: c in now_met or c in held for c in CONDITIONS}
 
 
 def condition(ctype: str, pressure: bool, now: str, transition: str | None = None) -> dict:
     reason, message = CONDITION_TEXT[(ctype, pressure)]
     return {"type": ctype, "status": "True" if pressure else "False", "reason": reason, "message": message,
             "lastHeartbeatTime": now, "lastTransitionTime": transition or now}
+
+
+# ------------------------------------------------------------------ choosing a pod to evict
+@dataclass
+class ContainerUsage:
+    name: str
+    usage: int     # of the resource under pressure: bytes, inodes or pids
+    request: int   # what the container asked for of it (0: nothing)
+
+
+@dataclass
+class PodUsage:
+    pod: dict
+    containers: list[ContainerUsage]
+    usage: int = 0    # the whole pod's, which may be more than its containers' (emptyDir, logs)
+
+    @property
+    def request(self) -> int:
+        return sum(c.request for c in self.containers)
+
+    @property
+    def priority(self) -> int:
+        p = (self.pod.get("spec") or {}).get("priority")
+        return p if isinstance(p, int) else 0
+
+
+def is_critical(pod: dict) -> bool:
+    """kubelet never evicts these (kubelettypes.IsCriticalPod): static and mirror pods, and pods
+    of system-critical priority."""
+    ann = (pod.get("metadata") or {}).get("annotations") or {}
+    if ann.get("kubernetes.io/config.source", "api") != "api" or "kubernetes.io/config.mirror" in ann:
+        return True
+    p = (pod.get("spec") or {}).get("priority")
+    return isinstance(p, int) and p >= SYSTEM_CRITICAL_PRIORITY
+
+
+def rank(pods: list[PodUsage]) -> list[PodUsage]:
+    """kubelet's eviction order (rankMemoryPressure and friends): pods using more than they
+    requested first, then lower priority first, then the biggest use above the request first.
+    So a BestEffort pod (requests nothing) that uses anything goes before a Burstable one within
+    its requests, and a Guaranteed pod is last."""
+    return sorted(pods, key=lambda p: (not p.usage > p.request, p.priority, -(p.usage - p.request)))
+
+
+def disk_usage(path: str, inodes: bool = False) -> int:
+    """Bytes (or files) under path, as `du` counts them; 0 if it is gone."""
+    total = 0
+    for top, dirs, files in os.walk(path):
+        for name in files + dirs:
+            try:
+                st = os.lstat(os.path.join(top, name))
+            except OSError:
+                continue
+            total += 1 if inodes else st.st_blocks * 512
+    return total
+
+
+def _amount(resource: str, n: int | float) -> str:
+    # kubelet prints quantities: bytes in Ki (e.g. "91644Ki"), counts as they are.
+    if resource in ("memory", "ephemeral-storage"):
+        return f"{int(n) // 1024}Ki" if n >= 1024 else str(int(n))
+    return str(int(n))
+
+
+def eviction_message(signal: str, threshold: Threshold, observed: Observation, victim: PodUsage) -> str:
+    """The pod's status.message and the Evicted event's, worded as kubelet's eviction helpers
+    (nodeLowMessageFmt, thresholdMetMessageFmt, containerMessageFmt) word them."""
+    resource = SIGNAL_RESOURCE[signal]
+    if threshold.quantity is not None and resource in ("memory", "ephemeral-storage"):
+        want = quantity.format_bytes(threshold.quantity)  # as it was given: "100Mi"
+    else:
+        want = _amount(resource, threshold.value(observed.capacity))
+    text = (f"The node was low on resource: {resource}. Threshold quantity: {want}, "
+            f"available: {_amount(resource, observed.available)}. ")
+    for c in victim.containers:
+        if c.usage > c.request:
+            text += (f"Container {c.name} was using {_amount(resource, c.usage)}, request is "
+                     f"{_amount(resource, c.request)}, has larger consumption of {resource}. ")
+    return text

@@ -37,6 +37,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from minikube_py.k8s import quantity
+from minikube_py.k8s.pod import containers_of
 from minikube_py.kubelet import command, eviction, ociconfig, pullpolicy, qos, sandbox, status, volumes
 from minikube_py.kubelet.backoff import Backoff, format_duration
 from minikube_py.kubelet.command import ContainerConfigError, DictObjects, EnvContext, ObjectSource
@@ -77,6 +79,7 @@ class KubeletConfig:
     # --eviction-hard: signal -> threshold ("100Mi" or "10%"), what puts the node under pressure
     eviction_hard: dict[str, str] = field(default_factory=lambda: dict(eviction.DEFAULT_EVICTION_HARD))
     eviction_pressure_transition_period: float = eviction.DEFAULT_TRANSITION_PERIOD
+    eviction_monitoring_interval: float = 10.0  # kubelet's evictionMonitoringPeriod
 
 
 @dataclass
@@ -90,6 +93,7 @@ class PodRecord:
     terminal: bool = False
     next_sync: float = 0.0
     volumes_ready: bool = False
+    evicted: str = ""             # the eviction message, once the eviction manager chose this pod
 
     @property
     def uid(self) -> str:
@@ -158,6 +162,7 @@ class Kubelet:
         self._lock = threading.RLock()
         self._busy: set[str] = set()
         self._stop = threading.Event()
+        self._next_eviction = 0.0
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="pod-worker")
         if not config.memory_capacity:
             import psutil
@@ -189,7 +194,7 @@ class Kubelet:
         d = self._pod_dir(rec.uid)
         os.makedirs(d, exist_ok=True)
         data = {"pod": rec.pod, "sandbox": rec.sandbox.to_dict(), "start_time": rec.start_time,
-                "deleting": rec.deleting, "terminal": rec.terminal}
+                "deleting": rec.deleting, "terminal": rec.terminal, "evicted": rec.evicted}
         tmp = os.path.join(d, ".pod.json.tmp")
         with open(tmp, "w") as f:
             json.dump(data, f)
@@ -211,7 +216,8 @@ class Kubelet:
             except (FileNotFoundError, json.JSONDecodeError):
                 continue
             rec = PodRecord(data["pod"], SandboxRecord(**data["sandbox"]), data.get("start_time"),
-                            deleting=data.get("deleting", False), terminal=data.get("terminal", False))
+                            deleting=data.get("deleting", False), terminal=data.get("terminal", False),
+                            evicted=data.get("evicted", ""))
             try:
                 with open(os.path.join(pods_dir, uid, "status.json")) as f:
                     rec.status = json.load(f)
@@ -274,7 +280,10 @@ class Kubelet:
             self.dispatch(uid)
         if complete:
             for uid in orphans:
-                self.dispatch_orphan(uid)
+                self._submit_once("orphan:" + uid, lambda uid=uid: self.remove_orphan(uid))
+        if now >= self._next_eviction:
+            self._next_eviction = now + self.cfg.eviction_monitoring_interval
+            self._submit_once("eviction", self.evict_if_pressured)
 
     def dispatch(self, uid: str) -> None:
         """One worker per pod at a time (kubelet's podWorkers)."""
@@ -300,8 +309,8 @@ class Kubelet:
         else:
             self._pool.submit(work)
 
-    def dispatch_orphan(self, uid: str) -> None:
-        key = "orphan:" + uid
+    def _submit_once(self, key: str, fn: Callable[[], None]) -> None:
+        """Run fn on a worker unless the job named `key` still runs (orphan removal, eviction)."""
         with self._lock:
             if key in self._busy:
                 return
@@ -309,9 +318,9 @@ class Kubelet:
 
         def work() -> None:
             try:
-                self.remove_orphan(uid)
+                fn()
             except Exception:
-                log.exception("removing orphaned pod %s failed", uid)
+                log.exception("%s failed", key)
             finally:
                 with self._lock:
                     self._busy.discard(key)
@@ -480,6 +489,9 @@ class Kubelet:
             return
         if rec.deleting:
             self.terminate_pod(rec)
+            return
+        if rec.evicted and not rec.terminal:
+            self._evict(rec)
             return
         if rec.start_time is None:
             rec.start_time = self.clock()
@@ -936,6 +948,73 @@ class Kubelet:
             self._infra.pop(rec.uid, None)
         sb.pod_ips, sb.netns_path, sb.cni = [], "", False
 
+    # ------------------------------------------------------------------ eviction
+    def evict_if_pressured(self) -> None:
+        """kubelet's eviction manager, one pass: measure; if a hard threshold is met, choose the
+        pod to evict for the first such signal (memory first) and hand it to its pod worker."""
+        self.pressure.check()
+        signals = [sig for sig in eviction.SIGNAL_ORDER if sig in self.pressure.met]
+        if not signals:
+            return
+        signal = signals[0]
+        with self._lock:
+            if any(r.evicted and not r.terminal for r in self.pods.values()):
+                return  # one at a time: the last one is still going (kubelet waits for its cleanup)
+            recs = [r for r in self.pods.values() if not (r.deleting or r.terminal or r.evicted)
+                    and not eviction.is_critical(r.pod)]
+        if not recs:
+            log.warning("node low on %s (%s), but no pod may be evicted",
+                        eviction.SIGNAL_RESOURCE[signal], signal)
+            return
+        victim = eviction.rank([self._usage(r, signal) for r in recs])[0]
+        rec = next(r for r in recs if r.pod is victim.pod)
+        rec.evicted = eviction.eviction_message(signal, self.pressure.thresholds[signal],
+                                                self.pressure.observed[signal], victim)
+        log.warning("evicting pod %s/%s: %s", rec.pod["metadata"].get("namespace"),
+                    rec.pod["metadata"]["name"], rec.evicted)
+        rec.next_sync = 0.0
+        self.dispatch(rec.uid)
+
+    def _usage(self, rec: PodRecord, signal: str) -> eviction.PodUsage:
+        """What the pod and each running container use of the resource `signal` is short of."""
+        resource = eviction.SIGNAL_RESOURCE[signal]
+        parent = qos.pod_cgroup_parent(rec.pod)
+        specs = {c["name"]: c for c in containers_of(rec.pod["spec"])}
+        with self._lock:
+            running = [lst[0] for lst in self._instances.get(rec.uid, {}).values()
+                       if lst and lst[0].state == RUNNING]
+        containers = []
+        for inst in running:
+            c = specs.get(inst.name) or {}
+            if resource in ("memory", "pids"):
+                st = qos.cgroup_stats(f"{parent}/{inst.container_id}")
+                used = st.get("memory_usage" if resource == "memory" else "pids_current") or 0
+            else:
+                used = 0  # a container's writable layer is not measured (docs/kubelet.md, "Eviction")
+            ask = ((c.get("resources") or {}).get("requests") or {}).get(resource)
+            request = quantity.value(ask) if ask and resource in ("memory", "ephemeral-storage") else 0
+            containers.append(eviction.ContainerUsage(inst.name, int(used), request))
+        if resource in ("memory", "pids"):
+            st = qos.cgroup_stats(parent)
+            total = st.get("memory_usage" if resource == "memory" else "pids_current") or 0
+        else:  # emptyDir volumes and logs on the node's filesystem
+            places = (os.path.join(self._pod_dir(rec.uid), "volumes"),
+                      ociconfig.pod_log_dir(rec.pod, self.cfg.log_root))
+            total = sum(eviction.disk_usage(d, inodes=resource == "inodes") for d in places)
+        return eviction.PodUsage(rec.pod, containers, max(int(total), sum(c.usage for c in containers)))
+
+    def _evict(self, rec: PodRecord) -> None:
+        """Kill the chosen pod's containers now (a hard threshold: no grace period), release its
+        sandbox, and leave it Failed/Evicted; it is not restarted. Its controller replaces it."""
+        self.events.record(rec.pod, "Evicted", rec.evicted, "Warning")
+        self._refresh(rec.uid)
+        self._kill_all_containers(rec, grace=0)
+        rec.terminal = True
+        self._refresh(rec.uid)
+        self._stop_sandbox(rec)
+        self._publish_status(rec)
+        self._save(rec)
+
     def terminate_pod(self, rec: PodRecord) -> None:
         """Graceful delete: containers (preStop/TERM/grace/KILL), sandbox, network, volumes, cgroups."""
         from minikube_py.runtime.cgroups import open_cgroup
@@ -975,6 +1054,8 @@ class Kubelet:
     # -- status ---------------------------------------------------------------------
     def _publish_status(self, rec: PodRecord) -> None:
         new = status.pod_status(rec.pod, self._view(rec), previous=rec.status, now=self.clock())
+        if rec.evicted:
+            new = status.evicted(new, rec.evicted, self.clock())
         rec.status = new
         d = self._pod_dir(rec.uid)
         os.makedirs(d, exist_ok=True)

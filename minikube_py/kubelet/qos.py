@@ -13,6 +13,8 @@ All as kubelet computes them:
 
 from __future__ import annotations
 
+from typing import Any
+
 from minikube_py.k8s import quantity
 from minikube_py.k8s.pod import BEST_EFFORT, BURSTABLE, GUARANTEED, qos_class
 
@@ -117,3 +119,15 @@ def pod_cgroup_parent(pod: dict) -> str:
 
 def container_cgroup_path(pod: dict, container_id: str) -> str:
     return f"{pod_cgroup_parent(pod)}/{container_id}"
+
+
+def cgroup_stats(path: str) -> dict[str, Any]:
+    """A pod's or container's cgroup figures (memory_usage, cpu_usage_ns, pids_current, ...);
+    empty when the cgroup is gone (a pod going away while we look)."""
+    from minikube_py.runtime.cgroups import open_cgroup
+
+    try:
+        cg = open_cgroup(path)
+        return cg.stats() if cg.exists() else {}
+    except Exception:  # noqa: BLE001 - racing with the pod's removal
+        return {}

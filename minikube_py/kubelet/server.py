@@ -31,16 +31,6 @@ from minikube_py.kubelet import ociconfig, qos, streaming
 from minikube_py.runtime.errors import ContainerError
 
 
-def _cgroup_stats(path: str) -> dict[str, Any]:
-    from minikube_py.runtime.cgroups import open_cgroup
-
-    try:
-        cg = open_cgroup(path)
-        return cg.stats() if cg.exists() else {}
-    except Exception:  # noqa: BLE001 - a pod going away while we look
-        return {}
-
-
 def summary(kubelet: Any) -> dict:
     """The shape of kubelet's /stats/summary (a subset: cpu and memory)."""
     import psutil
@@ -56,13 +46,13 @@ def summary(kubelet: Any) -> dict:
     for rec in list(kubelet.pods.values()):
         pod = rec.pod
         parent = qos.pod_cgroup_parent(pod)
-        ps = _cgroup_stats(parent)
+        ps = qos.cgroup_stats(parent)
         containers = []
         for st in (rec.status.get("containerStatuses") or []):
             if "running" not in st.get("state", {}):
                 continue
             cid = st.get("containerID", "").split("://")[-1]
-            cs = _cgroup_stats(f"{parent}/{cid}")
+            cs = qos.cgroup_stats(f"{parent}/{cid}")
             containers.append({"name": st["name"], "startTime": st["state"]["running"].get("startedAt"),
                                "cpu": {"time": now, "usageCoreNanoSeconds": cs.get("cpu_usage_ns", 0)},
                                "memory": {"time": now, "workingSetBytes": cs.get("memory_usage", 0)}})

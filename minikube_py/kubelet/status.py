@@ -253,6 +253,19 @@ def pod_status(pod: dict, view: PodRuntimeView, previous: dict | None = None,
     return status
 
 
+def evicted(status: dict, message: str, now: float) -> dict:
+    """The status of a pod the eviction manager killed: Failed, reason Evicted, its message, and
+    the DisruptionTarget condition (reason TerminationByKubelet) that says the kubelet ended it."""
+    out = dict(status, phase="Failed", reason="Evicted", message=message)
+    conds = [c for c in out.get("conditions") or [] if c["type"] != "DisruptionTarget"]
+    before = next((c for c in status.get("conditions") or [] if c["type"] == "DisruptionTarget"), None)
+    conds.append({"type": "DisruptionTarget", "status": "True", "reason": "TerminationByKubelet",
+                  "message": message, "lastProbeTime": None,
+                  "lastTransitionTime": (before or {}).get("lastTransitionTime") or rfc3339(now)})
+    out["conditions"] = conds
+    return out
+
+
 # ------------------------------------------------------------------ events
 def container_field_path(pod: dict, name: str) -> str:
     for field_name in ("initContainers", "containers"):

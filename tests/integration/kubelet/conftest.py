@@ -43,7 +43,10 @@ class Node:
             root=os.path.join(base, "kubelet"), runtime_root=os.path.join(base, "runtime"),
             image_root=image_root, log_root=os.path.join(base, "logs"), pod_manifest_path=self.manifests,
             node_name="node1", netns_prefix=f"{PREFIX}{tag}-", backoff_initial=1.0, backoff_max=4.0,
-            sync_period=0.2, memory_capacity=4 * 2**30)
+            sync_period=0.2, memory_capacity=4 * 2**30,
+            # The disk thresholds off (as `mkpy up` has them): a test machine's disk may well be
+            # 85% full, and DiskPressure would evict the pods under test.
+            eviction_hard={"memory.available": "100Mi"})
         for k, v in overrides.items():
             setattr(self.config, k, v)
         self.kubelet = None

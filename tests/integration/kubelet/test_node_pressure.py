@@ -50,7 +50,9 @@ def _below(path: str, fraction: float) -> bool:
 
 
 def test_default_thresholds_report_this_machine(registered):
-    conds, cfg = registered()
+    from minikube_py.kubelet.eviction import DEFAULT_EVICTION_HARD
+
+    conds, cfg = registered(eviction_hard=dict(DEFAULT_EVICTION_HARD))
     memory_low = psutil.virtual_memory().available < 100 * 2**20
     disk_low = _below(cfg.root, 0.10) or _below(cfg.image_root, 0.15)
     assert conds["MemoryPressure"]["status"] == str(memory_low)

@@ -119,3 +119,59 @@ def test_node_reports_conditions_with_kubelets_reasons_and_stable_transition_tim
     assert again["lastHeartbeatTime"] != under["lastHeartbeatTime"]
     assert again["lastTransitionTime"] == under["lastTransitionTime"]  # no transition, same time
     assert conds()["DiskPressure"]["lastTransitionTime"] == first["DiskPressure"]["lastTransitionTime"]
+
+
+# ------------------------------------------------------------------ choosing whom to evict
+def _usage(name: str, used: int, request: int = 0, priority: int = 0, **meta) -> eviction.PodUsage:
+    pod = {"metadata": {"name": name, **meta}, "spec": {"priority": priority}}
+    return eviction.PodUsage(pod, [eviction.ContainerUsage("c", used, request)], used)
+
+
+def test_rank_is_kubelets_order():
+    pods = [
+        _usage("guaranteed-within", 100 * MI, request=200 * MI),
+        _usage("burstable-over", 300 * MI, request=200 * MI),
+        _usage("besteffort-small", 10 * MI),
+        _usage("besteffort-big", 50 * MI),
+        _usage("besteffort-big-important", 900 * MI, priority=1000),
+    ]
+    order = [p.pod["metadata"]["name"] for p in eviction.rank(pods)]
+    # Over their requests first; among those the lower priority first, then the most above the request.
+    assert order == ["burstable-over", "besteffort-big", "besteffort-small", "besteffort-big-important",
+                     "guaranteed-within"]
+
+
+def test_critical_pods_are_never_candidates():
+    assert eviction.is_critical({"metadata": {"annotations": {"kubernetes.io/config.source": "file"}}})
+    assert eviction.is_critical({"metadata": {"annotations": {"kubernetes.io/config.mirror": "x"}}})
+    assert eviction.is_critical({"metadata": {}, "spec": {"priority": 2_000_001_000}})
+    assert not eviction.is_critical({"metadata": {"annotations": {}}, "spec": {"priority": 1000}})
+
+
+def test_message_is_worded_as_kubelets():
+    victim = eviction.PodUsage({"metadata": {"name": "p"}}, [
+        eviction.ContainerUsage("app", 300 * MI, 100 * MI), eviction.ContainerUsage("side", 1 * MI, 64 * MI)])
+    t = parse_thresholds({"memory.available": "100Mi"})["memory.available"]
+    text = eviction.eviction_message("memory.available", t, Observation(50 * MI, 4000 * MI), victim)
+    assert text == ("The node was low on resource: memory. Threshold quantity: 100Mi, available: 51200Ki. "
+                    "Container app was using 307200Ki, request is 102400Ki, has larger consumption of "
+                    "memory. ")
+    pct = parse_thresholds({"nodefs.available": "10%"})["nodefs.available"]
+    text = eviction.eviction_message("nodefs.available", pct, Observation(5 * MI, 100 * MI),
+                                     eviction.PodUsage({}, []))
+    assert text == ("The node was low on resource: ephemeral-storage. Threshold quantity: 10240Ki, "
+                    "available: 5120Ki. ")
+
+
+def test_an_evicted_status_says_so_and_keeps_its_transition_time():
+    from minikube_py.api.tables import pod_status_reason
+    from minikube_py.kubelet import status
+
+    st = status.evicted({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}, "low", 0.0)
+    assert (st["phase"], st["reason"], st["message"]) == ("Failed", "Evicted", "low")
+    target = st["conditions"][-1]
+    assert (target["type"], target["reason"]) == ("DisruptionTarget", "TerminationByKubelet")
+    again = status.evicted(st, "low", 100.0)
+    assert again["conditions"][-1]["lastTransitionTime"] == target["lastTransitionTime"]
+    assert len([c for c in again["conditions"] if c["type"] == "DisruptionTarget"]) == 1
+    assert pod_status_reason({"status": st, "metadata": {}}) == "Evicted"  # kubectl's STATUS column
