@@ -151,9 +151,11 @@ def component_argvs(cfg: ClusterConfig) -> list[tuple[str, list[str]]]:
     if worker:
         return node_agents
     # The ingress controller: one per cluster, on the control-plane node, serving port 80 of every
-    # address in the node namespace; Ingresses get the node IP (or the bridge address) as ADDRESS.
+    # address in the node namespace. ADDRESS: the node IP when the node is the host itself; in a node
+    # namespace the bridge address (the host's node IP is not an address of that namespace).
+    publish = cfg.node_ip if cfg.host_network and cfg.node_ip else cfg.gateway
     ingress = [*mkpy, "ingress", "run", *sock, "--listen", f"0.0.0.0:{cfg.ingress_port}",
-               "--publish-ip", cfg.node_ip or cfg.gateway, "--default-class", "mkpy"]
+               "--publish-ip", publish, "--default-class", "mkpy"]
     if cfg.node_netns_path:
         ingress += ["--netns", cfg.node_netns_path]
     node_agents.append(("ingress", ingress))
