@@ -114,6 +114,12 @@ def test_ingress_routes_by_host_and_path_on_a_real_node(ing_cluster_env):
     by_name = {r.split()[0]: r.split() for r in rows}
     assert by_name["web"][:5] == ["web", "<none>", "a.example.com,b.example.com", node_addr, "80"]
     assert by_name["elsewhere"][:4] == ["elsewhere", "mkpyt-ing-other", "c.example.com", "80"]  # no ADDRESS
+    ours = mkpy({**env, "KUBECONFIG": kc}, "get", "ingress,ingressclass")  # the same through mkpy
+    assert ours.returncode == 0, ours.stderr
+    # two kinds: names carry kind.group, as kubectl prints them
+    assert any(line.split()[:5] == ["ingress.networking.k8s.io/web", "<none>", "a.example.com,b.example.com",
+                                    node_addr, "80"]
+               for line in ours.stdout.splitlines()), ours.stdout
 
     # The pods become ready: until then the controller answers 503 for their Services.
     def answer(host: str, p: str, want: str):
