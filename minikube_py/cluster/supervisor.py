@@ -155,7 +155,8 @@ def component_argvs(cfg: ClusterConfig) -> list[tuple[str, list[str]]]:
     # namespace the bridge address (the host's node IP is not an address of that namespace).
     publish = cfg.node_ip if cfg.host_network and cfg.node_ip else cfg.gateway
     ingress = [*mkpy, "ingress", "run", *sock, "--listen", f"0.0.0.0:{cfg.ingress_port}",
-               "--publish-ip", publish, "--default-class", "mkpy"]
+               "--tls-listen", f"0.0.0.0:{cfg.ingress_tls_port}", "--publish-ip", publish,
+               "--default-class", "mkpy"]
     if cfg.node_netns_path:
         ingress += ["--netns", cfg.node_netns_path]
     node_agents.append(("ingress", ingress))

@@ -44,14 +44,16 @@ def routes_cmd(files: tuple) -> None:
 @click.option("--kubeconfig", default=None, metavar="PATH", help="or a kubeconfig for the API server")
 @click.option("--listen", default="0.0.0.0:80", show_default=True, metavar="IP:PORT",
               help="where to serve HTTP (inside --netns)")
+@click.option("--tls-listen", default=None, metavar="IP:PORT",
+              help="also serve HTTPS here (e.g. 0.0.0.0:443), certificates from the Ingresses' spec.tls")
 @click.option("--publish-ip", required=True, metavar="IP",
               help="the node address written to each Ingress's status.loadBalancer")
 @click.option("--controller", default=CONTROLLER, show_default=True,
               help="serve IngressClasses with this spec.controller")
 @click.option("--default-class", default=None, metavar="NAME",
               help="create IngressClass NAME (ours, marked default) unless it exists")
-def run(netns: str | None, socket_path: str | None, kubeconfig: str | None, listen: str, publish_ip: str,
-        controller: str, default_class: str | None) -> None:
+def run(netns: str | None, socket_path: str | None, kubeconfig: str | None, listen: str,
+        tls_listen: str | None, publish_ip: str, controller: str, default_class: str | None) -> None:
     """Serve HTTP for our Ingresses until Ctrl-C / SIGTERM."""
     import logging
     import signal
@@ -61,12 +63,12 @@ def run(netns: str | None, socket_path: str | None, kubeconfig: str | None, list
     from minikube_py.network.ingress.controller import IngressController, ensure_class
     from minikube_py.network.ingress.controller import default_class as class_obj
     from minikube_py.network.ingress.server import IngressServer
+    from minikube_py.network.ingress.tls import CertStore
 
     if not (socket_path or kubeconfig):
         raise click.UsageError("give --socket or --kubeconfig")
-    ip, _, port = listen.rpartition(":")
-    if not ip or not port.isdigit():
-        raise click.BadParameter(f"{listen!r} is not IP:PORT", param_hint="--listen")
+    addr = _address(listen, "--listen")
+    tls_addr = _address(tls_listen, "--tls-listen") if tls_listen else None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     client = Client.from_socket(socket_path) if socket_path else Client.from_kubeconfig(kubeconfig)
     stopping = threading.Event()
@@ -74,21 +76,30 @@ def run(netns: str | None, socket_path: str | None, kubeconfig: str | None, list
         signal.signal(sig, lambda *_: stopping.set())
     if default_class and ensure_class(client, class_obj(default_class, controller)):
         click.echo(f"created IngressClass {default_class} (controller {controller}, default)")
-    ctl = IngressController(client, publish_ip, controller)
+    certs = CertStore() if tls_addr else None
+    ctl = IngressController(client, publish_ip, controller, certs)
     try:
         ctl.start()
     except TimeoutError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        server = IngressServer(ctl.current, ctl.service, ctl.endpoints, (ip, int(port)), netns).start()
+        server = IngressServer(ctl.current, ctl.service, ctl.endpoints, addr, netns, tls_addr, certs).start()
     except IngressError as exc:
         ctl.stop()
         raise click.ClickException(str(exc)) from None
-    click.echo(f"ingress controller {controller}: HTTP on {ip}:{server.bound[1] if server.bound else port} "
-               f"in {netns or 'this namespace'}, status address {publish_ip}; Ctrl-C stops", )
+    tls = f", HTTPS on {tls_listen}" if tls_listen else ""
+    click.echo(f"ingress controller {controller}: HTTP on {listen}{tls} in {netns or 'this namespace'}, "
+               f"status address {publish_ip}; Ctrl-C stops")
     try:
         while not stopping.wait(0.5):
             pass
     finally:
         server.stop()
         ctl.stop()
+
+
+def _address(value: str, option: str) -> tuple[str, int]:
+    ip, _, port = value.rpartition(":")
+    if not ip or not port.isdigit():
+        raise click.BadParameter(f"{value!r} is not IP:PORT", param_hint=option)
+    return ip, int(port)

@@ -15,6 +15,7 @@ from typing import Any
 from minikube_py.api.errors import ApiError
 from minikube_py.api.informer import Informer
 from minikube_py.network.ingress.routing import CONTROLLER, DEFAULT_CLASS_ANNOTATION, RouteTable, is_ours
+from minikube_py.network.ingress.tls import CertStore
 
 log = logging.getLogger("mkpy.ingress")
 
@@ -41,11 +42,13 @@ def ensure_class(client: Any, obj: dict) -> bool:
 
 
 class IngressController:
-    def __init__(self, client: Any, address: str, controller: str = CONTROLLER) -> None:
-        self.client, self.address, self.controller = client, address, controller
+    def __init__(self, client: Any, address: str, controller: str = CONTROLLER,
+                 certs: CertStore | None = None) -> None:
+        self.client, self.address, self.controller, self.certs = client, address, controller, certs
+        kinds = ["ingresses", "ingressclasses", "services", "endpoints"] + (["secrets"] if certs else [])
         self.informers = {
             r: Informer(client, r, on_add=self._dirty, on_update=self._changed, on_delete=self._dirty)
-            for r in ("ingresses", "ingressclasses", "services", "endpoints")
+            for r in kinds
         }
         self.table = RouteTable()
         self._wake, self._stop = threading.Event(), threading.Event()
@@ -64,8 +67,9 @@ class IngressController:
 
     # --------------------------------------------------------------- informers -> sync
     def _dirty(self, obj: dict) -> None:
-        # Services/Endpoints are read live per request; only Ingress(Class) changes need a rebuild.
-        if obj.get("kind") in ("Ingress", "IngressClass"):
+        # Services/Endpoints are read live per request; only Ingress(Class) changes and TLS
+        # Secrets (a renewed certificate) need a rebuild.
+        if obj.get("kind") in ("Ingress", "IngressClass") or obj.get("type") == "kubernetes.io/tls":
             self._wake.set()
 
     def _changed(self, old: dict, new: dict) -> None:
@@ -115,6 +119,10 @@ class IngressController:
         routes = sum(len(v) for v in table.exact_hosts.values()) + len(table.any_host) + sum(
             len(v) for v in table.wildcard_hosts.values())
         self.table = table
+        if self.certs is not None:
+            secrets = self.informers["secrets"]
+            self.certs.update(sorted(served, key=lambda i: i["metadata"].get("creationTimestamp") or ""),
+                              lambda ns, name: secrets.get(name, ns))
         keys = sorted(f"{i['metadata'].get('namespace')}/{i['metadata']['name']}" for i in served)
         log.info("serving %d ingress(es), %d route(s): %s", len(served), routes, ", ".join(keys) or "-")
         mine = {id(i) for i in served}

@@ -23,6 +23,7 @@ from aiohttp import web
 from minikube_py.network.ingress.backends import Target, Unavailable, resolve
 from minikube_py.network.ingress.errors import IngressError
 from minikube_py.network.ingress.routing import Backend, RouteTable
+from minikube_py.network.ingress.tls import CertStore
 from minikube_py.network.proxy.netns import enter_netns
 
 log = logging.getLogger("mkpy.ingress")
@@ -42,9 +43,12 @@ class IngressServer:
     """Serve HTTP on `listen` (ip, port) inside `netns`, routing by the table `table()` returns."""
 
     def __init__(self, table: Callable[[], RouteTable], services: Lookup, endpoints: Lookup,
-                 listen: tuple[str, int], netns: str | None = None) -> None:
+                 listen: tuple[str, int], netns: str | None = None, tls_listen: tuple[str, int] | None = None,
+                 certs: CertStore | None = None) -> None:
         self.table, self.services, self.endpoints = table, services, endpoints
         self.listen, self.netns = listen, netns
+        self.tls_listen, self.certs = (tls_listen, certs) if tls_listen and certs else (None, None)
+        self.tls_bound: tuple[str, int] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Event | None = None
@@ -94,6 +98,12 @@ class IngressServer:
             await site.start()
             sock = site._server.sockets[0]  # type: ignore[union-attr]
             self.bound = sock.getsockname()[:2]
+            if self.tls_listen and self.certs:
+                # Same handler, TLS in front: the certificate is picked per handshake (tls.py).
+                tls_site = web.TCPSite(runner, self.tls_listen[0], self.tls_listen[1], reuse_address=True,
+                                       ssl_context=self.certs.server_context())
+                await tls_site.start()
+                self.tls_bound = tls_site._server.sockets[0].getsockname()[:2]  # type: ignore[union-attr]
             ready.set()
             await self._stopped.wait()
         finally:

@@ -45,6 +45,7 @@ def test_components_start_api_server_first_and_use_the_configured_paths(tmp_path
     assert ingress[ingress.index("--netns") + 1] == "/run/netns/mkpyt-up-x"
     assert ingress[ingress.index("--publish-ip") + 1] == "10.244.0.1"  # no node IP: the bridge address
     assert ingress[ingress.index("--listen") + 1] == "0.0.0.0:80"
+    assert ingress[ingress.index("--tls-listen") + 1] == "0.0.0.0:443"
 
 
 def test_host_network_puts_nothing_in_a_netns(tmp_path):
