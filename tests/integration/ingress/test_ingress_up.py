@@ -1,7 +1,8 @@
 """`mkpy up` -> two Deployments (busybox httpd) + Services + Ingresses applied with the real kubectl
 -> `kubectl get ingress` shows our ADDRESS -> HTTP requests from inside the node's network namespace
 (made by curl, not by our code) reach the backend the Host header and path choose; unmatched
-requests get 404, a Service without endpoints 503, an Ingress of another class is not served.
+requests get 404, a Service without endpoints 503, an Ingress of another class is not served, and
+HTTPS on 443 offers the Ingress's certificate for its host (SNI).
 `mkpy down` at the end, and the leak check finds nothing left."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from waiting import wait_for
 
 from integration.up.conftest import mkpy
 from minikube_py.image import baseimage
+from minikube_py.network.ingress.tls import self_signed
 
 pytestmark = pytest.mark.integration
 KUBECTL = "/usr/bin/kubectl"
@@ -52,7 +54,8 @@ MANIFESTS = [
      "spec": {"selector": {"app": "nobody"}, "ports": [{"port": 80, "targetPort": 8080}]}},
     # no ingressClassName: ours, because `mkpy up` made IngressClass mkpy the default
     {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web"},
-     "spec": {"rules": [
+     "spec": {"tls": [{"hosts": ["a.example.com"], "secretName": "a-tls"}],
+              "rules": [
          {"host": "a.example.com", "http": {"paths": [path("/", "Prefix", "svc-app-a")]}},
          {"host": "b.example.com", "http": {"paths": [path("/b", "Prefix", "svc-app-b"),
                                                      path("/empty", "Exact", "svc-empty")]}},
@@ -82,6 +85,13 @@ def curl(netns: str, ip: str, host: str, url_path: str) -> tuple[int, str]:
     return int(code or 0), body.strip()
 
 
+def https(netns: str, ca: Path, host: str, ip: str, url_path: str) -> subprocess.CompletedProcess:
+    """curl https://host/... with host resolved to ip (SNI and verification use host), trusting ca."""
+    return subprocess.run(["nsenter", f"--net={netns}", "curl", "-s", "-m", "5", "--cacert", str(ca),
+                           "--resolve", f"{host}:443:{ip}", f"https://{host}{url_path}"],
+                          capture_output=True, text=True, timeout=15)
+
+
 def test_ingress_routes_by_host_and_path_on_a_real_node(ing_cluster_env):
     env = ing_cluster_env
     if os.geteuid() != 0:
@@ -100,6 +110,12 @@ def test_ingress_routes_by_host_and_path_on_a_real_node(ing_cluster_env):
     assert header.split() == ["NAME", "CONTROLLER", "PARAMETERS", "AGE"]
     assert rows[0].split()[:3] == ["mkpy", "mkpy.io/ingress", "<none>"]
 
+    # the certificate for a.example.com, as a kubernetes.io/tls Secret made by kubectl
+    cert, key = self_signed("a.example.com", ["a.example.com"])
+    tmp = Path(env["MKPY_TEST_ROOT"])
+    (tmp / "a.crt").write_bytes(cert)
+    (tmp / "a.key").write_bytes(key)
+    kubectl(kc, "create", "secret", "tls", "a-tls", "--cert", str(tmp / "a.crt"), "--key", str(tmp / "a.key"))
     kubectl(kc, "apply", "-f", "-", stdin=yaml.safe_dump_all(MANIFESTS))
 
     def address(name: str) -> str:
@@ -112,13 +128,13 @@ def test_ingress_routes_by_host_and_path_on_a_real_node(ing_cluster_env):
     header, *rows = table.splitlines()
     assert header.split() == ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]
     by_name = {r.split()[0]: r.split() for r in rows}
-    assert by_name["web"][:5] == ["web", "<none>", "a.example.com,b.example.com", node_addr, "80"]
+    assert by_name["web"][:6] == ["web", "<none>", "a.example.com,b.example.com", node_addr, "80,", "443"]
     assert by_name["elsewhere"][:4] == ["elsewhere", "mkpyt-ing-other", "c.example.com", "80"]  # no ADDRESS
     ours = mkpy({**env, "KUBECONFIG": kc}, "get", "ingress,ingressclass")  # the same through mkpy
     assert ours.returncode == 0, ours.stderr
     # two kinds: names carry kind.group, as kubectl prints them
-    assert any(line.split()[:5] == ["ingress.networking.k8s.io/web", "<none>", "a.example.com,b.example.com",
-                                    node_addr, "80"]
+    assert any(line.split()[:6] == ["ingress.networking.k8s.io/web", "<none>", "a.example.com,b.example.com",
+                                    node_addr, "80,", "443"]
                for line in ours.stdout.splitlines()), ours.stdout
 
     # The pods become ready: until then the controller answers 503 for their Services.
@@ -139,6 +155,13 @@ def test_ingress_routes_by_host_and_path_on_a_real_node(ing_cluster_env):
     code, body = curl(netns, node_addr, "b.example.com", "/empty")
     assert code == 503 and "no ready endpoints" in body
     assert address("elsewhere") == ""
+
+    # HTTPS: curl verifies our certificate for a.example.com (SNI) and reaches app-a
+    res = https(netns, tmp / "a.crt", "a.example.com", node_addr, "/")
+    assert res.returncode == 0 and res.stdout.startswith("hello from app-a-"), res.stderr
+    # b.example.com has no certificate: the fake one, which curl refuses (exit 60: peer cert)
+    res = https(netns, tmp / "a.crt", "b.example.com", node_addr, "/b/")
+    assert res.returncode == 60, (res.returncode, res.stdout, res.stderr)
 
     # A student sees the routing decisions in the component's log.
     log = (Path(env["MKPY_LOG_DIR"]) / "ingress.log").read_text()
