@@ -143,3 +143,17 @@ def test_404_503_502(setup):
     assert status == 503 and b"default/missing not found" in body
     status, _, _ = call(setup, "b.example.com", "/dead")
     assert status == 502
+
+
+def test_head_gets_the_headers_and_no_body(setup):
+    conn = http.client.HTTPConnection("127.0.0.1", setup, timeout=30)
+    try:
+        conn.request("HEAD", "/", headers={"Host": "a.example.com"})
+        resp = conn.getresponse()
+        assert resp.status == 200 and resp.getheader("X-From") == "a" and resp.read() == b""
+        # the same keep-alive connection works afterwards: no stray body bytes were sent after HEAD
+        conn.request("GET", "/", headers={"Host": "a.example.com"})
+        resp = conn.getresponse()
+        assert resp.status == 200 and json.loads(resp.read())["method"] == "GET"
+    finally:
+        conn.close()
