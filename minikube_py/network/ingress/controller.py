@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from minikube_py.api.errors import ApiError
 from minikube_py.api.informer import Informer
+from minikube_py.k8s.meta import now_rfc3339
 from minikube_py.network.ingress.routing import CONTROLLER, DEFAULT_CLASS_ANNOTATION, RouteTable, is_ours
 from minikube_py.network.ingress.tls import CertStore
 
@@ -140,3 +142,22 @@ class IngressController:
                                   meta.get("namespace"), subresource="status")
                 log.info("ingress %s/%s: status address %s", meta.get("namespace"), meta["name"],
                          want[0]["ip"] if want else "<none>")
+                self.event(ing, f"Serving on {self.address}:80" if want else
+                           f"No longer served by {self.controller}")
+
+    def event(self, ing: dict, message: str) -> None:
+        """One Normal/Sync Event on the Ingress (ingress-nginx's reason), for `kubectl describe
+        ingress`. Written only when the address changes, so no deduplication is needed."""
+        meta, now = ing["metadata"], now_rfc3339(time.time())
+        ns = meta.get("namespace") or "default"
+        try:
+            self.client.create({
+                "apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": f"{meta['name']}.{time.time_ns():x}", "namespace": ns},
+                "involvedObject": {"kind": "Ingress", "apiVersion": "networking.k8s.io/v1", "namespace": ns,
+                                   "name": meta["name"], "uid": meta.get("uid")},
+                "reason": "Sync", "message": message, "type": "Normal", "count": 1,
+                "source": {"component": "mkpy-ingress"}, "firstTimestamp": now, "lastTimestamp": now,
+            })
+        except ApiError as exc:  # best effort, like every event recorder
+            log.warning("event for ingress %s/%s not recorded: %s", ns, meta["name"], exc)

@@ -163,6 +163,11 @@ def test_ingress_routes_by_host_and_path_on_a_real_node(ing_cluster_env):
     res = https(netns, tmp / "a.crt", "b.example.com", node_addr, "/b/")
     assert res.returncode == 60, (res.returncode, res.stdout, res.stderr)
 
+    # `kubectl describe ingress` shows the rules and the controller's event
+    described = kubectl(kc, "describe", "ingress", "web")
+    assert "a.example.com" in described and "svc-app-a:80" in described, described
+    assert "Serving on" in described and "Sync" in described, described
+
     # A student sees the routing decisions in the component's log.
     log = (Path(env["MKPY_LOG_DIR"]) / "ingress.log").read_text()
     assert "GET a.example.com/ -> ingress default/web -> default/svc-app-a:80" in log
