@@ -149,3 +149,32 @@ def test_which_ingresses_are_ours():
     assert is_ours(unnamed, [cls("mkpy", default=True)])
     assert not is_ours(unnamed, [cls("mkpy"), cls("nginx", "k8s.io/ingress-nginx", default=True)])
     assert not is_ours(named, [])                   # the class must exist and be ours
+
+
+def test_routes_command_prints_the_table(tmp_path):
+    from click.testing import CliRunner
+
+    from minikube_py.network.ingress.cli import ingress as ingress_cli
+
+    f = tmp_path / "ing.yaml"
+    f.write_text("""
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web}
+spec:
+  defaultBackend: {service: {name: fallback, port: {number: 80}}}
+  rules:
+  - host: a.example.com
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: svc-a, port: {number: 80}}}}
+      - {path: /api, pathType: Exact, backend: {service: {name: api, port: {name: http}}}}
+""")
+    res = CliRunner().invoke(ingress_cli, ["routes", str(f)])
+    assert res.exit_code == 0, res.output
+    lines = [line.split() for line in res.output.splitlines()]
+    assert lines == [
+        ["a.example.com", "Exact", "/api", "->", "default/api:http", "(default/web)"],   # most specific first
+        ["a.example.com", "Prefix", "/", "->", "default/svc-a:80", "(default/web)"],
+        ["(default", "backend)", "->", "default/fallback:80", "(default/web)"],
+    ]
