@@ -157,8 +157,10 @@ def test_ingress_routes_by_host_and_path_on_a_real_node(ing_cluster_env):
     assert address("elsewhere") == ""
 
     # HTTPS: curl verifies our certificate for a.example.com (SNI) and reaches app-a
-    res = https(netns, tmp / "a.crt", "a.example.com", node_addr, "/")
-    assert res.returncode == 0 and res.stdout.startswith("hello from app-a-"), res.stderr
+    # (polled: the Secret and the Ingress come through two watches, in either order)
+    res = wait_for("HTTPS for a.example.com", lambda: (r := https(netns, tmp / "a.crt", "a.example.com",
+                                                                  node_addr, "/")).returncode == 0 and r, 30)
+    assert res.stdout.startswith("hello from app-a-"), res.stdout
     # b.example.com has no certificate: the fake one, which curl refuses (exit 60: peer cert)
     res = https(netns, tmp / "a.crt", "b.example.com", node_addr, "/b/")
     assert res.returncode == 60, (res.returncode, res.stdout, res.stderr)
