@@ -158,6 +158,16 @@ RESOURCES: list[Resource] = [
     ),
     _r("coordination.k8s.io", "v1", "leases", "Lease", True),
     _r("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ("netpol",)),
+    _r(
+        "networking.k8s.io",
+        "v1",
+        "ingresses",
+        "Ingress",
+        True,
+        ("ing",),
+        subs={"status": ("Ingress", _STATUS)},
+    ),
+    _r("networking.k8s.io", "v1", "ingressclasses", "IngressClass", False),
     _r("events.k8s.io", "v1", "events", "Event", True, ("ev",)),
     # Not stored: computed from the kubelets' figures on each GET (minikube_py/api/metrics.py).
     _r("metrics.k8s.io", "v1beta1", "nodes", "NodeMetrics", False, verbs=("get", "list")),

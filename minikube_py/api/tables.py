@@ -505,6 +505,44 @@ def _netpol_row(np: dict) -> list[Any]:
     return [np["metadata"]["name"], sel or "<none>", age(np["metadata"].get("creationTimestamp"))]
 
 
+def _ingress_hosts(rules: list[dict]) -> str:
+    """kubectl's formatHosts: the first three hosts, '+ N more...' after; '*' if no rule names one."""
+    hosts: list[str] = []
+    more = False
+    for rule in rules:
+        if len(hosts) == 3:
+            more = True
+        if not more and (rule or {}).get("host"):
+            hosts.append(rule["host"])
+    if not hosts:
+        return "*"
+    return ",".join(hosts) + (f" + {len(rules) - 3} more..." if more else "")
+
+
+def _ingress_row(ing: dict) -> list[Any]:
+    spec, status = ing.get("spec") or {}, ing.get("status") or {}
+    lb = (status.get("loadBalancer") or {}).get("ingress") or []
+    address = ",".join(a.get("ip") or a.get("hostname") or "" for a in lb)
+    return [
+        ing["metadata"]["name"],
+        spec.get("ingressClassName") or "<none>",
+        _ingress_hosts(spec.get("rules") or []),
+        address,
+        "80, 443" if spec.get("tls") else "80",
+        age(ing["metadata"].get("creationTimestamp")),
+    ]
+
+
+def _ingress_class_row(ic: dict) -> list[Any]:
+    params = (ic.get("spec") or {}).get("parameters")
+    shown = "<none>"
+    if params:
+        shown = params.get("kind", "") + (f".{params['apiGroup']}" if params.get("apiGroup") else "")
+        shown += "/" + params.get("name", "")
+    return [ic["metadata"]["name"], (ic.get("spec") or {}).get("controller", ""), shown,
+            age(ic["metadata"].get("creationTimestamp"))]
+
+
 def _sa_row(sa: dict) -> list[Any]:
     return [
         sa["metadata"]["name"],
@@ -571,6 +609,26 @@ _TABLES: dict[str, tuple[list[dict], Callable[[dict], list[Any]]]] = {
         _pv_row,
     ),
     "networkpolicies": ([NAME, _col("Pod-Selector"), AGE], _netpol_row),
+    "ingresses": (
+        [
+            NAME,
+            _col("Class", desc="The name of the IngressClass resource that should be used for this Ingress."),
+            _col("Hosts", desc="Hosts that incoming requests are matched against before the ingress rule"),
+            _col("Address", desc="Address is a list containing ingress points for the load-balancer"),
+            _col("Ports", desc="Ports of TLS configurations that open"),
+            AGE,
+        ],
+        _ingress_row,
+    ),
+    "ingressclasses": (
+        [
+            NAME,
+            _col("Controller", desc="Controller that is responsible for handling this class"),
+            _col("Parameters", desc="A reference to a resource with additional parameters"),
+            AGE,
+        ],
+        _ingress_class_row,
+    ),
     "serviceaccounts": ([NAME, _col("Secrets", "integer"), AGE], _sa_row),
 }
 

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "image": "minikube_py.image.cli:image",
     "kubelet": "minikube_py.kubelet.cli:kubelet",
     "proxy": "minikube_py.network.proxy.cli:proxy",
+    "ingress": "minikube_py.network.ingress.cli:ingress",
     "up": "minikube_py.cluster.cli:up",
     "down": "minikube_py.cluster.cli:down",
     "status": "minikube_py.cluster.cli:status",

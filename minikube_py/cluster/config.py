@@ -33,6 +33,8 @@ class ClusterConfig:
     service_cidr: str = "10.96.0.0/12"  # the API server's default ClusterIP range
     cluster_dns: str = "10.96.0.10"
     lb_pool: str = "192.168.77.200-192.168.77.250"
+    ingress_port: int = 80  # the ingress controller's HTTP port in the node namespace
+    ingress_tls_port: int = 443  # ... and its HTTPS port (spec.tls of the Ingresses)
     # -- several machines (docs/multi-node.md) ------------------------------------
     role: str = "control-plane"  # or "worker": only kubelet + proxy, against `server`
     server: str = ""  # worker: https://<control plane>:6443

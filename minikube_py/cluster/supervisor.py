@@ -10,7 +10,8 @@ Process tree (`ps -ef --forest`):
     ├─ scheduler               `mkpy scheduler`
     ├─ kubelet                 `mkpy kubelet`  (pods: each container is held by its own mkpy-monitor,
     │                                           which is not a child of the kubelet, see docs/kubelet.md)
-    └─ proxy                   `mkpy proxy run` (service rules + cluster DNS in the node netns)
+    ├─ proxy                   `mkpy proxy run` (service rules + cluster DNS in the node netns)
+    └─ ingress                 `mkpy ingress run` (HTTP :80 in the node netns; control-plane node only)
 
 Each component is an ordinary CLI a student can also run by hand; the supervisor only adds the
 order (the API server first, because everyone else talks to it), restarts with back-off when one
@@ -149,6 +150,16 @@ def component_argvs(cfg: ClusterConfig) -> list[tuple[str, list[str]]]:
         )  # fmt: skip
     if worker:
         return node_agents
+    # The ingress controller: one per cluster, on the control-plane node, serving port 80 of every
+    # address in the node namespace. ADDRESS: the node IP when the node is the host itself; in a node
+    # namespace the bridge address (the host's node IP is not an address of that namespace).
+    publish = cfg.node_ip if cfg.host_network and cfg.node_ip else cfg.gateway
+    ingress = [*mkpy, "ingress", "run", *sock, "--listen", f"0.0.0.0:{cfg.ingress_port}",
+               "--tls-listen", f"0.0.0.0:{cfg.ingress_tls_port}", "--publish-ip", publish,
+               "--default-class", "mkpy"]
+    if cfg.node_netns_path:
+        ingress += ["--netns", cfg.node_netns_path]
+    node_agents.append(("ingress", ingress))
     return [
         ("apiserver", apiserver),
         ("controller-manager", controller_manager),

@@ -133,6 +133,13 @@ def _node(obj: dict) -> None:
     pass
 
 
+def _ingress_class(obj: dict) -> None:
+    # networking/v1 SetDefaults_IngressClass: parameters without a scope are cluster-scoped.
+    params = _spec(obj).get("parameters")
+    if isinstance(params, dict):
+        params.setdefault("scope", "Cluster")
+
+
 _DEFAULTERS: dict[str, Callable[[dict], None]] = {
     "pods": _pod,
     "deployments": _deployment,
@@ -145,4 +152,5 @@ _DEFAULTERS: dict[str, Callable[[dict], None]] = {
     "persistentvolumeclaims": _pvc,
     "networkpolicies": _network_policy,
     "nodes": _node,
+    "ingressclasses": _ingress_class,
 }

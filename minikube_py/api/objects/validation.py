@@ -374,6 +374,168 @@ def _network_policy(obj: dict, errs: FieldErrors) -> None:
             errs.not_supported(f"spec.policyTypes[{i}]", t, ["Egress", "Ingress"])
 
 
+# ---------------------------------------------------------------- ingress (networking/validation)
+PATH_TYPES = ["Exact", "ImplementationSpecific", "Prefix"]
+# Sequences kube refuses in Exact/Prefix paths: they would be normalised differently by proxies.
+BAD_PATH_PARTS = ("//", "/./", "/../", "%2f", "%2F")
+WILDCARD_MSG = (
+    "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which "
+    "must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric "
+    "character (e.g. '*.example.com', regex used for validation is "
+    "'\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+
+
+def _ingress_host(errs: FieldErrors, field: str, host: Any) -> None:
+    """A DNS subdomain, or '*.' + one (a wildcard covers exactly one more label); never an IP."""
+    if not isinstance(host, str):
+        errs.invalid(field, host, "must be a string")
+        return
+    try:
+        ipaddress.ip_address(host)
+        errs.invalid(field, host, "must be a DNS name, not an IP address")
+        return
+    except ValueError:
+        pass
+    if "*" in host:
+        rest = host[2:]
+        if not host.startswith("*.") or len(host) > 253 or not DNS1123_SUBDOMAIN.match(rest):
+            errs.invalid(field, host, WILDCARD_MSG)
+    else:
+        dns_subdomain(errs, field, host)
+
+
+def _ingress_backend(errs: FieldErrors, field: str, backend: Any) -> None:
+    if not isinstance(backend, dict):
+        errs.required(field)
+        return
+    svc, resource = backend.get("service"), backend.get("resource")
+    if svc is not None and resource is not None:
+        errs.invalid(field, "", "cannot set both resource and service backends")
+        return
+    if resource is not None:
+        if not isinstance(resource, dict) or not resource.get("kind") or not resource.get("name"):
+            errs.invalid(f"{field}.resource", resource, "kind and name are required")
+        return
+    if not isinstance(svc, dict):
+        errs.invalid(field, "", "resource or service backend is required")
+        return
+    name = svc.get("name")
+    if not name:
+        errs.required(f"{field}.service.name")
+    elif not isinstance(name, str) or not DNS1035_LABEL.match(name) or len(name) > 63:
+        errs.invalid(f"{field}.service.name", name, DNS1035_MSG)
+    port = svc.get("port") if isinstance(svc.get("port"), dict) else {}
+    pname, pnum = port.get("name"), port.get("number")
+    if pname and pnum:
+        errs.invalid(f"{field}.service.port", "", "cannot set both port name & port number")
+    elif pname:
+        if not isinstance(pname, str) or len(pname) > 15 or not IANA_SVC_NAME.match(pname):
+            errs.invalid(f"{field}.service.port.name", pname,
+                         "must be no more than 15 characters and a lowercase IANA_SVC_NAME")
+    elif pnum:
+        port_number(errs, f"{field}.service.port.number", pnum)
+    else:
+        errs.required(f"{field}.service.port", "port name or number is required")
+
+
+def _ingress_path(errs: FieldErrors, field: str, path: Any) -> None:
+    if not isinstance(path, dict):
+        errs.invalid(field, path, "must be an object")
+        return
+    ptype, value = path.get("pathType"), path.get("path", "")
+    if ptype is None:
+        # v1 has no default: the user must say how the path matches (v1beta1 defaulted it).
+        errs.required(f"{field}.pathType", "pathType must be specified")
+    elif ptype in ("Exact", "Prefix"):
+        if not isinstance(value, str) or not value.startswith("/"):
+            errs.invalid(f"{field}.path", value, "must be an absolute path")
+        else:
+            for seq in BAD_PATH_PARTS:
+                if seq in value:
+                    errs.invalid(f"{field}.path", value, f"must not contain '{seq}'")
+            for suffix in ("/..", "/."):
+                if value.endswith(suffix):
+                    errs.invalid(f"{field}.path", value, f"cannot end with '{suffix}'")
+    elif ptype == "ImplementationSpecific":
+        if value and not (isinstance(value, str) and value.startswith("/")):
+            errs.invalid(f"{field}.path", value, "must be an absolute path")
+    else:
+        errs.not_supported(f"{field}.pathType", ptype, PATH_TYPES)
+    _ingress_backend(errs, f"{field}.backend", path.get("backend"))
+
+
+def _ingress(obj: dict, errs: FieldErrors) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        errs.required("spec")
+        return
+    rules = spec.get("rules") or []
+    if not rules and spec.get("defaultBackend") is None:
+        errs.invalid("spec", rules, "either `defaultBackend` or `rules` must be specified")
+    if spec.get("defaultBackend") is not None:
+        _ingress_backend(errs, "spec.defaultBackend", spec["defaultBackend"])
+    cls = spec.get("ingressClassName")
+    if cls is not None:
+        dns_subdomain(errs, "spec.ingressClassName", cls)
+        if ((obj.get("metadata") or {}).get("annotations") or {}).get("kubernetes.io/ingress.class"):
+            errs.invalid("metadata.annotations.kubernetes.io/ingress.class", cls,
+                         "can not be set when the class field is also set")
+    for i, rule in enumerate(rules if isinstance(rules, list) else []):
+        field = f"spec.rules[{i}]"
+        if not isinstance(rule, dict):
+            errs.invalid(field, rule, "must be an object")
+            continue
+        if rule.get("host"):
+            _ingress_host(errs, f"{field}.host", rule["host"])
+        http = rule.get("http")
+        if http is not None:
+            paths = http.get("paths") if isinstance(http, dict) else None
+            if not paths:
+                errs.required(f"{field}.http.paths")
+            for j, p in enumerate(paths if isinstance(paths, list) else []):
+                _ingress_path(errs, f"{field}.http.paths[{j}]", p)
+    for i, tls in enumerate(spec.get("tls") or []):
+        if not isinstance(tls, dict):
+            errs.invalid(f"spec.tls[{i}]", tls, "must be an object")
+            continue
+        for j, host in enumerate(tls.get("hosts") or []):
+            _ingress_host(errs, f"spec.tls[{i}].hosts[{j}]", host)
+        if tls.get("secretName"):
+            dns_subdomain(errs, f"spec.tls[{i}].secretName", tls["secretName"])
+
+
+# "domain/path" (IsDomainPrefixedPath): the domain says who owns the controller name.
+CONTROLLER_NAME = re.compile(DNS1123_SUBDOMAIN.pattern.rstrip("$") + r"/[-A-Za-z0-9_./~%!$&'()*+,;=:@]+$")
+
+
+def _ingress_class(obj: dict, errs: FieldErrors) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        errs.required("spec")
+        return
+    ctl = spec.get("controller")
+    if not ctl:
+        errs.required("spec.controller")
+    elif not isinstance(ctl, str) or len(ctl) > 250 or not CONTROLLER_NAME.match(ctl):
+        errs.invalid("spec.controller", ctl, 'must be a domain-prefixed path (such as "acme.io/foo")')
+    params = spec.get("parameters")
+    if params is not None:
+        if not isinstance(params, dict):
+            errs.invalid("spec.parameters", params, "must be an object")
+            return
+        for key in ("kind", "name"):
+            if not params.get(key):
+                errs.required(f"spec.parameters.{key}")
+        scope = params.get("scope", "Cluster")
+        if scope not in ("Cluster", "Namespace"):
+            errs.not_supported("spec.parameters.scope", scope, ["Cluster", "Namespace"])
+        elif scope == "Namespace" and not params.get("namespace"):
+            errs.required("spec.parameters.namespace", "`parameters.scope` is set to 'Namespace'")
+        elif scope == "Cluster" and params.get("namespace"):
+            errs.forbidden("spec.parameters.namespace", "`parameters.scope` is set to 'Cluster'")
+
+
 _VALIDATORS: dict[str, Callable[[dict, FieldErrors], None]] = {
     "pods": _pod,
     "deployments": _deployment,
@@ -388,6 +550,8 @@ _VALIDATORS: dict[str, Callable[[dict, FieldErrors], None]] = {
     "persistentvolumeclaims": _pvc,
     "persistentvolumes": _pv,
     "networkpolicies": _network_policy,
+    "ingresses": _ingress,
+    "ingressclasses": _ingress_class,
 }
 
 

@@ -30,7 +30,7 @@ def test_components_start_api_server_first_and_use_the_configured_paths(tmp_path
                         node_netns="mkpyt-up-x", netns_prefix="mkpyt-up-x-", api_port=16443,
                         kubelet_port=20250)
     argvs = dict(component_argvs(cfg))
-    assert list(argvs) == ["apiserver", "controller-manager", "scheduler", "kubelet", "proxy"]
+    assert list(argvs) == ["apiserver", "controller-manager", "scheduler", "kubelet", "proxy", "ingress"]
     api = argvs["apiserver"]
     assert api[api.index("--listen") + 1] == "127.0.0.1:16443"
     assert api[api.index("--store") + 1] == f"sqlite://{tmp_path}/s/apiserver/state.db"
@@ -41,6 +41,11 @@ def test_components_start_api_server_first_and_use_the_configured_paths(tmp_path
     proxy = argvs["proxy"]
     assert proxy[proxy.index("--netns") + 1] == "/run/netns/mkpyt-up-x"
     assert proxy[proxy.index("--dns-listen") + 1] == "10.244.0.1:53"
+    ingress = argvs["ingress"]
+    assert ingress[ingress.index("--netns") + 1] == "/run/netns/mkpyt-up-x"
+    assert ingress[ingress.index("--publish-ip") + 1] == "10.244.0.1"  # no node IP: the bridge address
+    assert ingress[ingress.index("--listen") + 1] == "0.0.0.0:80"
+    assert ingress[ingress.index("--tls-listen") + 1] == "0.0.0.0:443"
 
 
 def test_host_network_puts_nothing_in_a_netns(tmp_path):

@@ -1,0 +1,13 @@
+"""A cluster for one test, every name starting with mkpyt-ing (tmp roots, node netns, ports)."""
+
+from __future__ import annotations
+
+import pytest
+
+from integration.up.conftest import cluster_environment
+
+
+@pytest.fixture
+def ing_cluster_env():
+    with cluster_environment("mkpyt-ing") as env:
+        yield env
