@@ -13,7 +13,8 @@ echo "test.sh: ruff"
 "$VENV/bin/ruff" check .
 echo "test.sh: pytest"
 set +e
-"$VENV/bin/python" -m pytest "$@"
+# The slowest tests, VM-lane ones included, so a slower run shows where the time went.
+"$VENV/bin/python" -m pytest --durations=25 "$@"
 rc=$?
 set -e
 echo "test.sh: finished in $(( $(date +%s) - start ))s with pytest exit code $rc"

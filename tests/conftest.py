@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,8 @@ IS_ROOT = os.geteuid() == 0
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--no-vm-lane", action="store_true", help="do not boot the user-mode-linux VM lane")
     parser.addoption("--vm-echo", action="store_true", help="stream the VM lane's console while it runs")
+    parser.addoption("--vm-lane-only", action="store_true",
+                     help="run only the VM lane (the vm tests inside user-mode-linux), not their host runs")
 
 
 # ---------------------------------------------------------------- collection
@@ -66,6 +69,9 @@ def pytest_collection_modifyitems(
         host_items.append(item)
         if item.get_closest_marker("vm") and not lane_off:
             vm_items.append(VmLaneItem.from_parent(item.parent, name=item.name + "[uml]", target=item))
+    if config.getoption("--vm-lane-only"):
+        config.hook.pytest_deselected(items=host_items)
+        host_items = []
     # VM-lane items last: one boot runs them all, and the host log reads in order.
     items[:] = host_items + vm_items
 
@@ -79,6 +85,7 @@ class VmLaneRun:
         self.results: dict[str, dict] = {}
         self.error: str | None = None
         self.result: uml.VmResult | None = None
+        self.seconds = 0.0  # wall clock of the whole lane: boot, every test, shutdown
 
     def run(self, echo: bool) -> None:
         reason = uml.available()
@@ -108,8 +115,10 @@ class VmLaneRun:
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
         }
+        started = time.monotonic()
         self.result = uml.run_in_vm(argv, cwd=str(REPO), env=env, results_dir=results, echo=echo,
                                     timeout=VM_LANE_TIMEOUT)
+        self.seconds = time.monotonic() - started
         try:
             with open(report) as f:
                 self.results = json.load(f)
@@ -134,7 +143,7 @@ class VmLaneItem(pytest.Item):
         self.add_marker(pytest.mark.timeout(VM_LANE_TIMEOUT + 60))
 
     def runtest(self) -> None:
-        lane: VmLaneRun = self.session.stash[_LANE_KEY]
+        lane: VmLaneRun = self.config.stash[_LANE_KEY]
         if not lane.results and lane.error is None:
             lane.run(self.config.getoption("--vm-echo"))
         if lane.error and lane.error.startswith("skip:"):
@@ -167,7 +176,28 @@ _LANE_KEY = pytest.StashKey[VmLaneRun]()
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     targets = [i.target.nodeid for i in session.items if isinstance(i, VmLaneItem)]
-    session.stash[_LANE_KEY] = VmLaneRun(targets)
+    session.config.stash[_LANE_KEY] = VmLaneRun(targets)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A proxy's call phase reports the time its test took inside the VM, so `--durations` ranks
+    VM-lane tests too (the first proxy's own wall clock is the whole lane)."""
+    outcome = yield
+    if isinstance(item, VmLaneItem) and call.when == "call":
+        lane: VmLaneRun = item.config.stash[_LANE_KEY]
+        inner = lane.results.get(item.target.nodeid, {}).get("seconds")
+        if inner is not None:
+            outcome.get_result().duration = inner
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    lane = config.stash.get(_LANE_KEY, None)
+    if lane is not None and lane.result is not None:
+        inside = sum(r.get("seconds", 0.0) for r in lane.results.values())
+        terminalreporter.write_line(
+            f"VM lane: {len(lane.results)} tests in one user-mode-linux boot, {lane.seconds:.0f} s wall "
+            f"({inside:.0f} s in the tests themselves)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -181,7 +211,8 @@ _vm_report: dict[str, dict] = {}
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if not os.environ.get("MKPY_VM_REPORT"):
         return
-    entry = _vm_report.setdefault(report.nodeid, {"outcome": "passed", "text": ""})
+    entry = _vm_report.setdefault(report.nodeid, {"outcome": "passed", "text": "", "seconds": 0.0})
+    entry["seconds"] += report.duration  # setup + call + teardown
     if report.failed:
         entry["outcome"] = "failed"
         entry["text"] += f"[{report.when}] {report.longreprtext}\n"
