@@ -6,8 +6,10 @@ Markers (see pyproject.toml):
                test runs as usual *and* a second item `<name>[uml]` reports the VM's result.
   vm_only      runs only inside the VM lane (on the host only its `[uml]` item exists).
 
-All VM-lane items of a session run in one boot, on first use. `--no-vm-lane`
-(or MKPY_VM_LANE=0) leaves them out; `-m vm` style selection works as usual.
+All VM-lane items of a session run in one boot, which starts when collection ends and runs
+beside the host tests (a core each; MKPY_VM_LANE_PARALLEL=0 or --vm-echo runs it on first use
+instead). Host tests marked `boots_vms` start their own UML kernels: they run last, after the
+lane. `--no-vm-lane` (or MKPY_VM_LANE=0) leaves the lane out; `-m vm` style selection works as usual.
 
 Everything a test creates carries the prefix `mkpyt` (netns, links, cgroups,
 chains, state dirs) so the leak check can name it; see leakcheck.py.
@@ -15,9 +17,12 @@ chains, state dirs) so the leak check can name it; see leakcheck.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -31,6 +36,7 @@ sys.path.insert(0, str(TESTS))
 sys.path.insert(0, str(REPO))
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
 
+import leakcheck  # noqa: E402
 from leakcheck import KernelSnapshot  # noqa: E402
 from vmlane import uml  # noqa: E402
 
@@ -72,6 +78,8 @@ def pytest_collection_modifyitems(
     if config.getoption("--vm-lane-only"):
         config.hook.pytest_deselected(items=host_items)
         host_items = []
+    # Tests that boot their own UML kernels wait for the lane and run last (sorted() is stable).
+    host_items = sorted(host_items, key=lambda i: i.get_closest_marker("boots_vms") is not None)
     # VM-lane items last: one boot runs them all, and the host log reads in order.
     items[:] = host_items + vm_items
 
@@ -86,6 +94,41 @@ class VmLaneRun:
         self.error: str | None = None
         self.result: uml.VmResult | None = None
         self.seconds = 0.0  # wall clock of the whole lane: boot, every test, shutdown
+        self.finished = False
+        self._thread: threading.Thread | None = None
+        self._kernel = None  # the UML process while it runs
+
+    def start(self) -> None:
+        """Boot in the background: the host tests run meanwhile (the lane's kernel uses one core)."""
+        self._thread = threading.Thread(target=self._run_guarded, args=(False,), name="vm-lane", daemon=True)
+        self._thread.start()
+
+    def wait(self, echo: bool) -> None:
+        """The lane's results: join the background boot, or boot now if none was started."""
+        if self._thread is not None:
+            self._thread.join()
+        elif not self.finished and self.nodeids:
+            self._run_guarded(echo)
+
+    def stop(self) -> None:
+        """End a lane still running when the session ends early (Ctrl-C, -x)."""
+        kernel = self._kernel
+        if kernel is not None and kernel.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(kernel.pid, signal.SIGKILL)
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _run_guarded(self, echo: bool) -> None:
+        try:
+            self.run(echo)
+        except Exception as e:  # noqa: BLE001 - a thread's exception would be lost; report it per item
+            self.error = f"the VM lane failed: {e!r}"
+        finally:
+            self.finished = True
+
+    def _on_boot(self, kernel) -> None:
+        self._kernel = kernel
 
     def run(self, echo: bool) -> None:
         reason = uml.available()
@@ -95,6 +138,8 @@ class VmLaneRun:
         import tempfile
 
         results = tempfile.mkdtemp(prefix="mkpy-vmlane-", dir="/var/tmp")
+        # The kernel's host processes carry this path; they are the session's, not a test's leak.
+        leakcheck.SESSION_PROCESS_MARKS.append(f"mkpy_job={results}/")
         report = os.path.join(results, "report.json")
         python = os.path.realpath(sys.executable) if "/.pyenv/" in sys.executable else sys.executable
         argv = [
@@ -117,7 +162,7 @@ class VmLaneRun:
         }
         started = time.monotonic()
         self.result = uml.run_in_vm(argv, cwd=str(REPO), env=env, results_dir=results, echo=echo,
-                                    timeout=VM_LANE_TIMEOUT)
+                                    timeout=VM_LANE_TIMEOUT, on_boot=self._on_boot)
         self.seconds = time.monotonic() - started
         try:
             with open(report) as f:
@@ -144,8 +189,7 @@ class VmLaneItem(pytest.Item):
 
     def runtest(self) -> None:
         lane: VmLaneRun = self.config.stash[_LANE_KEY]
-        if not lane.results and lane.error is None:
-            lane.run(self.config.getoption("--vm-echo"))
+        lane.wait(self.config.getoption("--vm-echo"))
         if lane.error and lane.error.startswith("skip:"):
             pytest.skip(lane.error[5:])
         if lane.error:
@@ -176,7 +220,29 @@ _LANE_KEY = pytest.StashKey[VmLaneRun]()
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     targets = [i.target.nodeid for i in session.items if isinstance(i, VmLaneItem)]
-    session.config.stash[_LANE_KEY] = VmLaneRun(targets)
+    lane = session.config.stash[_LANE_KEY] = VmLaneRun(targets)
+    config = session.config
+    if (targets and not config.option.collectonly and not config.getoption("--vm-echo")
+            and os.environ.get("MKPY_VM_LANE_PARALLEL", "1") != "0"):
+        lane.start()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("boots_vms"):
+        # Its kernels and the lane's would share two cores; wait for the lane to finish.
+        lane = item.config.stash.get(_LANE_KEY, None)
+        if lane is not None and lane._thread is not None:
+            lane.wait(False)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    lane = session.config.stash.get(_LANE_KEY, None)
+    if lane is not None:
+        lane.stop()
+    path = os.environ.get("MKPY_VM_REPORT")
+    if path:
+        with open(path, "w") as f:
+            json.dump(_vm_report, f)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -221,12 +287,6 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         entry["text"] = reason
 
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    path = os.environ.get("MKPY_VM_REPORT")
-    if path:
-        with open(path, "w") as f:
-            json.dump(_vm_report, f)
 
 
 # ---------------------------------------------------------------- fixtures

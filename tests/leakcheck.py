@@ -21,6 +21,9 @@ import psutil
 CGROUP_ROOT = "/sys/fs/cgroup"
 CGROUP_NAMES = ("mkpy", "kubepods", "minikube")
 PROCESS_MARKS = ("minikube_py", "mkpy-monitor", "mkpy-", "/bin/mkpy")
+# Processes of the test session itself, not of a test: the VM lane's kernel, which boots beside the
+# host tests (conftest.py adds its job path here before the boot).
+SESSION_PROCESS_MARKS: list[str] = []
 
 
 # `ip netns add` (and pyroute2) turn /run/netns into a shared mount of itself the
@@ -89,7 +92,7 @@ def _processes() -> dict[int, str]:
             cmd = " ".join(p.info["cmdline"] or [])
         except psutil.Error:
             continue
-        if p.info["pid"] == me or "pytest" in cmd:
+        if p.info["pid"] == me or "pytest" in cmd or any(m in cmd for m in SESSION_PROCESS_MARKS):
             continue
         if any(m in cmd for m in PROCESS_MARKS):
             found[p.info["pid"]] = cmd

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,8 +57,11 @@ def run_in_vm(
     kernel_args: list[str] | None = None,
     hostname: str = "mkpy-vm",
     echo: bool = False,
+    on_boot: Callable[[subprocess.Popen], None] | None = None,
 ) -> VmResult:
-    """Boot, run `argv` inside (absolute interpreter paths: no pyenv shims), power off."""
+    """Boot, run `argv` inside (absolute interpreter paths: no pyenv shims), power off.
+
+    `on_boot` gets the kernel's process as soon as it starts (a caller in another thread can end it)."""
     reason = available()
     if reason:
         raise RuntimeError(reason)
@@ -95,6 +99,8 @@ def run_in_vm(
         env=uml_env,
         start_new_session=True,
     )
+    if on_boot is not None:
+        on_boot(proc)
     chunks: list[str] = []
     # A silent, hung VM must not hang the host: the watchdog ends it at the deadline.
     expired = threading.Event()

@@ -25,6 +25,7 @@ from minikube_py.api import auth
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.boots_vms,
     pytest.mark.skipif(os.environ.get("MKPY_UML_CLUSTER") == "0", reason="MKPY_UML_CLUSTER=0"),
     pytest.mark.skipif(
         bool(uml.available()) or not shutil.which("uml_switch"), reason="needs root, UML, uml_switch"

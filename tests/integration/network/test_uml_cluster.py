@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from vmlane import uml
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.boots_vms]
 
 HERE = Path(__file__).resolve().parent
 
