@@ -14,6 +14,11 @@ The rules Kubernetes documents (and ingress-nginx implements), in the order we a
    `ImplementationSpecific` is ours to define: we treat it as Prefix.
 3. Nothing matched: the oldest Ingress's `spec.defaultBackend`, else the controller's own 404.
 
+HTTPS: a rule whose host is listed in its Ingress's `spec.tls[].hosts` answers plain HTTP with a
+308 redirect to https://, as ingress-nginx does by default. Lab material written for
+ingress-nginx turns that off with its annotation `nginx.ingress.kubernetes.io/ssl-redirect:
+"false"` (or forces it without TLS with `.../force-ssl-redirect: "true"`); we read those two.
+
 Which Ingresses are ours: `spec.ingressClassName` (or the old `kubernetes.io/ingress.class`
 annotation) names an IngressClass whose `spec.controller` is ours; an Ingress naming no class
 is ours when one of our IngressClasses carries `ingressclass.kubernetes.io/is-default-class: "true"`.
@@ -27,6 +32,8 @@ from typing import Any
 CONTROLLER = "mkpy.io/ingress"
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
+SSL_REDIRECT_ANNOTATION = "nginx.ingress.kubernetes.io/ssl-redirect"
+FORCE_SSL_REDIRECT_ANNOTATION = "nginx.ingress.kubernetes.io/force-ssl-redirect"
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,7 @@ class Route:
     path_type: str  # Exact | Prefix | ImplementationSpecific
     backend: Backend
     ingress: str  # "namespace/name", for log lines
+    https_only: bool = False  # plain HTTP gets a 308 to https:// (see the module docstring)
 
     @property
     def exact(self) -> bool:
@@ -82,6 +90,13 @@ def _backend(namespace: str, spec: Any) -> Backend | None:
         return None  # a `resource` backend (a CRD's object): not something we can proxy to
     port = svc.get("port") or {}
     return Backend(namespace, svc["name"], port.get("number") or port.get("name") or 0)
+
+
+def _covered(host: str, tls_hosts: set[str]) -> bool:
+    """Is a rule's host one the Ingress has a certificate for (itself, or a one-label wildcard)?"""
+    if not host:
+        return False
+    return host in tls_hosts or "*." + host.partition(".")[2] in tls_hosts
 
 
 def normalize_host(host: str) -> str:
@@ -129,6 +144,13 @@ class RouteTable:
         for ing in ordered:
             ns, name = ing["metadata"].get("namespace", "default"), ing["metadata"]["name"]
             spec = ing.get("spec") or {}
+            notes = ing["metadata"].get("annotations") or {}
+            rule_hosts = [r["host"] for r in spec.get("rules") or [] if r.get("host")]
+            # A tls entry without hosts covers the Ingress's own rule hosts (as tls.py serves them).
+            tls_hosts = {h.lower() for t in spec.get("tls") or []
+                         for h in (t or {}).get("hosts") or rule_hosts}
+            redirect = notes.get(SSL_REDIRECT_ANNOTATION, "true").lower() != "false"
+            forced = notes.get(FORCE_SSL_REDIRECT_ANNOTATION, "false").lower() == "true"
             if table.default is None and spec.get("defaultBackend"):
                 table.default = _backend(ns, spec["defaultBackend"])
                 table.default_ingress = f"{ns}/{name}"
@@ -139,7 +161,8 @@ class RouteTable:
                     if backend is None:
                         continue
                     ptype = p.get("pathType") or "ImplementationSpecific"
-                    route = Route(host, p.get("path") or "/", ptype, backend, f"{ns}/{name}")
+                    https_only = forced or (redirect and _covered(host, tls_hosts))
+                    route = Route(host, p.get("path") or "/", ptype, backend, f"{ns}/{name}", https_only)
                     if not host:
                         table.any_host.append(route)
                     elif host.startswith("*."):

@@ -124,6 +124,11 @@ class IngressServer:
         if match.backend is None:
             log.info("%s -> no rule matches: 404 (default backend)", what)
             return web.Response(status=404, text="404 page not found (mkpy ingress default backend)\n")
+        if match.route is not None and match.route.https_only and not request.secure and self.tls_bound:
+            location = self.https_url(request)
+            log.info("%s -> ingress %s: 308 to %s (TLS host)", what, match.ingress, location)
+            return web.Response(status=308, headers={"Location": location},
+                                text=f"308 Permanent Redirect: {location}\n")
         b = match.backend
         try:
             target = resolve(b, self.services(b.namespace, b.service), self.endpoints(b.namespace, b.service))
@@ -137,6 +142,13 @@ class IngressServer:
             return web.Response(status=502, text=f"502 Bad Gateway: {exc}\n")
         log.info("%s -> ingress %s -> %s (%s): %d", what, match.ingress, b, target, resp.status)
         return resp
+
+    def https_url(self, request: web.BaseRequest) -> str:
+        """The same URL on our TLS port (named only when it is not 443)."""
+        host = request.host or ""
+        name = host[: host.find("]") + 1] if host.startswith("[") else host.rsplit(":", 1)[0]
+        port = self.tls_bound[1] if self.tls_bound else 443
+        return f"https://{name}{'' if port == 443 else f':{port}'}{request.raw_path}"
 
     async def forward(self, request: web.BaseRequest, backend: Backend, target: Target) -> web.StreamResponse:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}

@@ -53,13 +53,19 @@ MANIFESTS = [
     {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc-empty"},
      "spec": {"selector": {"app": "nobody"}, "ports": [{"port": 80, "targetPort": 8080}]}},
     # no ingressClassName: ours, because `mkpy up` made IngressClass mkpy the default
-    {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web"},
+    # (plain HTTP stays served for a.example.com, as ingress-nginx's annotation asks)
+    {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+     "metadata": {"name": "web", "annotations": {"nginx.ingress.kubernetes.io/ssl-redirect": "false"}},
      "spec": {"tls": [{"hosts": ["a.example.com"], "secretName": "a-tls"}],
               "rules": [
          {"host": "a.example.com", "http": {"paths": [path("/", "Prefix", "svc-app-a")]}},
          {"host": "b.example.com", "http": {"paths": [path("/b", "Prefix", "svc-app-b"),
                                                      path("/empty", "Exact", "svc-empty")]}},
      ]}},
+    # a TLS host with the default: plain HTTP is redirected to https://
+    {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "secure"},
+     "spec": {"tls": [{"hosts": ["s.example.com"], "secretName": "a-tls"}],
+              "rules": [{"host": "s.example.com", "http": {"paths": [path("/", "Prefix", "svc-app-a")]}}]}},
     # another controller's class: we must neither serve it nor give it an address
     {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "mkpyt-ing-other"},
      "spec": {"controller": "example.com/other"}},
@@ -154,6 +160,8 @@ def test_ingress_routes_by_host_and_path_on_a_real_node(ing_cluster_env):
     assert curl(netns, node_addr, "c.example.com", "/") == not_found      # the other class: not ours
     code, body = curl(netns, node_addr, "b.example.com", "/empty")
     assert code == 503 and "no ready endpoints" in body
+    code, body = curl(netns, node_addr, "s.example.com", "/x?y=1")
+    assert (code, body) == (308, "308 Permanent Redirect: https://s.example.com/x?y=1")
     assert address("elsewhere") == ""
 
     # HTTPS: curl verifies our certificate for a.example.com (SNI) and reaches app-a

@@ -125,6 +125,32 @@ def test_backend_port_by_name_and_namespace():
     assert table.match("h", "/").backend == Backend("shop", "s", "http")
 
 
+def test_tls_hosts_answer_plain_http_with_a_redirect_unless_the_annotation_says_no():
+    paths = [path("/", "Prefix", "s")]
+    hosts = ("a.example.com", "b.shop.test", "x.y.shop.test", "plain.example.com", None)
+    secure = ing("secure", [rule(h, *paths) for h in hosts])
+    secure["spec"]["tls"] = [{"hosts": ["a.example.com", "*.shop.test"], "secretName": "s"}]
+    table = RouteTable.build([secure])
+    redirected = {h: table.match(h, "/").route.https_only
+                  for h in ("a.example.com", "b.shop.test", "x.y.shop.test", "plain.example.com", "other")}
+    # a wildcard certificate covers one label; a rule without a host has no certificate to redirect to
+    assert redirected == {"a.example.com": True, "b.shop.test": True, "x.y.shop.test": False,
+                          "plain.example.com": False, "other": False}
+
+    no_hosts = ing("nohosts", [rule("c.example.com", *paths)])
+    no_hosts["spec"]["tls"] = [{"secretName": "s"}]  # covers the Ingress's own rule hosts
+    assert RouteTable.build([no_hosts]).match("c.example.com", "/").route.https_only
+
+    off = ing("off", [rule("a.example.com", *paths)])
+    off["spec"]["tls"] = [{"hosts": ["a.example.com"], "secretName": "s"}]
+    off["metadata"]["annotations"] = {"nginx.ingress.kubernetes.io/ssl-redirect": "false"}
+    assert not RouteTable.build([off]).match("a.example.com", "/").route.https_only
+
+    forced = ing("forced", [rule("p.example.com", *paths)])
+    forced["metadata"]["annotations"] = {"nginx.ingress.kubernetes.io/force-ssl-redirect": "true"}
+    assert RouteTable.build([forced]).match("p.example.com", "/").route.https_only
+
+
 def test_normalize_host():
     assert normalize_host("Foo.Example.com:8443") == "foo.example.com"
     assert normalize_host("[::1]:80") == "[::1]"

@@ -17,7 +17,7 @@ from minikube_py.network.ingress.routing import RouteTable
 from minikube_py.network.ingress.server import IngressServer
 from minikube_py.network.ingress.tls import FAKE_CN, CertStore, self_signed
 
-from .test_server import Backend
+from .test_server import Backend, call
 
 
 def tls_secret(name: str, cert: bytes, key: bytes, rv: str = "1") -> dict:
@@ -62,7 +62,7 @@ def tls_setup(tmp_path):
                            tls_listen=("127.0.0.1", 0), certs=certs).start()
     (tmp_path / "a.pem").write_bytes(a_cert)
     try:
-        yield server.tls_bound[1], certs, ing, secrets, tmp_path / "a.pem"
+        yield server.tls_bound[1], certs, ing, secrets, tmp_path / "a.pem", server.bound[1]
     finally:
         server.stop()
         backend.stop()
@@ -79,7 +79,7 @@ def test_sni_picks_the_certificate(tls_setup):
 
 
 def test_a_verified_https_request_reaches_the_backend(tls_setup):
-    port, _, _, _, ca = tls_setup
+    port, _, _, _, ca, _ = tls_setup
     ctx = ssl.create_default_context(cafile=str(ca))
     # connect to 127.0.0.1 but verify as a.example.com (what curl --resolve does)
     conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
@@ -93,8 +93,17 @@ def test_a_verified_https_request_reaches_the_backend(tls_setup):
     assert info["headers"]["X-Forwarded-Proto"] == "https"
 
 
+def test_plain_http_to_a_tls_host_gets_a_308_to_the_https_port(tls_setup):
+    tls_port, *_, http_port = tls_setup
+    status, headers, body = call(http_port, "a.example.com", "/x?q=1")
+    assert status == 308, body
+    assert headers["Location"] == f"https://a.example.com:{tls_port}/x?q=1"  # not 443 here: named
+    status, headers, _ = call(http_port, "b.shop.test:80", "/")  # the wildcard certificate's host
+    assert (status, headers["Location"]) == (308, f"https://b.shop.test:{tls_port}/")
+
+
 def test_a_renewed_secret_is_served_after_update(tls_setup):
-    port, certs, ing, secrets, _ = tls_setup
+    port, certs, ing, secrets, *_ = tls_setup
     cert, key = self_signed("a-cert-renewed", ["a.example.com"])
     secrets["a"] = tls_secret("a", cert, key, rv="2")
     assert peer_cn(port, "a.example.com") == "a-cert"
