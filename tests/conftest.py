@@ -23,7 +23,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -93,10 +92,13 @@ class VmLaneRun:
         self.results: dict[str, dict] = {}
         self.error: str | None = None
         self.result: uml.VmResult | None = None
-        self.seconds = 0.0  # wall clock of the whole lane: boot, every test, shutdown
         self.finished = False
         self._thread: threading.Thread | None = None
         self._kernel = None  # the UML process while it runs
+
+    @property
+    def in_background(self) -> bool:
+        return self._thread is not None
 
     def start(self) -> None:
         """Boot in the background: the host tests run meanwhile (the lane's kernel uses one core)."""
@@ -160,10 +162,8 @@ class VmLaneRun:
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
         }
-        started = time.monotonic()
         self.result = uml.run_in_vm(argv, cwd=str(REPO), env=env, results_dir=results, echo=echo,
                                     timeout=VM_LANE_TIMEOUT, on_boot=self._on_boot)
-        self.seconds = time.monotonic() - started
         try:
             with open(report) as f:
                 self.results = json.load(f)
@@ -231,7 +231,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("boots_vms"):
         # Its kernels and the lane's would share two cores; wait for the lane to finish.
         lane = item.config.stash.get(_LANE_KEY, None)
-        if lane is not None and lane._thread is not None:
+        if lane is not None and lane.in_background:
             lane.wait(False)
 
 
@@ -262,8 +262,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     if lane is not None and lane.result is not None:
         inside = sum(r.get("seconds", 0.0) for r in lane.results.values())
         terminalreporter.write_line(
-            f"VM lane: {len(lane.results)} tests in one user-mode-linux boot, {lane.seconds:.0f} s wall "
-            f"({inside:.0f} s in the tests themselves)")
+            f"VM lane: {len(lane.results)} tests in one user-mode-linux boot, "
+            f"{lane.result.seconds:.0f} s wall ({inside:.0f} s in the tests themselves)")
 
 
 def pytest_configure(config: pytest.Config) -> None:

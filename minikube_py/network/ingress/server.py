@@ -22,7 +22,7 @@ from aiohttp import web
 
 from minikube_py.network.ingress.backends import Target, Unavailable, resolve
 from minikube_py.network.ingress.errors import IngressError
-from minikube_py.network.ingress.routing import Backend, RouteTable
+from minikube_py.network.ingress.routing import Backend, RouteTable, normalize_host
 from minikube_py.network.ingress.tls import CertStore
 from minikube_py.network.proxy.netns import enter_netns
 
@@ -145,8 +145,7 @@ class IngressServer:
 
     def https_url(self, request: web.BaseRequest) -> str:
         """The same URL on our TLS port (named only when it is not 443)."""
-        host = request.host or ""
-        name = host[: host.find("]") + 1] if host.startswith("[") else host.rsplit(":", 1)[0]
+        name = normalize_host(request.host or "")
         port = self.tls_bound[1] if self.tls_bound else 443
         return f"https://{name}{'' if port == 443 else f':{port}'}{request.raw_path}"
 
