@@ -34,6 +34,7 @@ HOP_BY_HOP = {
     "transfer-encoding", "upgrade", "proxy-connection",
 }  # fmt: skip
 CHUNK = 64 * 1024
+CONNECT_RETRY_SECONDS = 2.0  # how long a refused connection to a ClusterIP is tried again
 
 # (namespace, name) -> object or None; the controller passes its informer caches
 Lookup = Callable[[str, str], dict | None]
@@ -136,12 +137,30 @@ class IngressServer:
             log.info("%s -> ingress %s -> %s: 503 (%s)", what, match.ingress, b, exc)
             return web.Response(status=503, text=f"503 Service Unavailable: {exc}\n")
         try:
-            resp = await self.forward(request, b, target)
+            resp = await self.forward_retrying_connect(request, b, target)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             log.info("%s -> ingress %s -> %s (%s): 502 (%s)", what, match.ingress, b, target, exc)
             return web.Response(status=502, text=f"502 Bad Gateway: {exc}\n")
         log.info("%s -> ingress %s -> %s (%s): %d", what, match.ingress, b, target, resp.status)
         return resp
+
+    async def forward_retrying_connect(self, request: web.BaseRequest, backend: Backend,
+                                       target: Target) -> web.StreamResponse:
+        """`forward`, tried again for a short while when the connection cannot be made at all.
+
+        Right after an apply the Endpoints we read can be ready a moment before kube-proxy has
+        loaded the rules for them, and the ClusterIP refuses. Nothing of the request has been sent
+        then (the body is read only after connecting), so trying again is safe, as ingress-nginx's
+        proxy_next_upstream does for connect errors."""
+        deadline = asyncio.get_running_loop().time() + CONNECT_RETRY_SECONDS
+        while True:
+            try:
+                return await self.forward(request, backend, target)
+            except aiohttp.ClientConnectorError as exc:
+                if asyncio.get_running_loop().time() >= deadline:
+                    raise
+                log.debug("%s (%s): %s; trying again", backend, target, exc)
+                await asyncio.sleep(0.1)
 
     def https_url(self, request: web.BaseRequest) -> str:
         """The same URL on our TLS port (named only when it is not 443)."""

@@ -157,3 +157,48 @@ def test_head_gets_the_headers_and_no_body(setup):
         assert resp.status == 200 and json.loads(resp.read())["method"] == "GET"
     finally:
         conn.close()
+
+
+def test_a_backend_that_starts_listening_a_moment_late_still_gets_the_request():
+    """Endpoints ready a moment before kube-proxy's rules: the first connects are refused."""
+    import http.server
+    import socket
+    import time
+
+    with socket.socket() as probe:  # a port nobody listens on yet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    class Hello(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # the name http.server calls
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    late: list[http.server.HTTPServer] = []
+
+    def listen_later():
+        time.sleep(0.5)
+        late.append(http.server.HTTPServer(("127.0.0.1", port), Hello))
+        late[0].serve_forever()
+
+    services = {"late": {"spec": {"clusterIP": "127.0.0.1", "ports": [{"port": port}]}}}
+    ready = {"subsets": [{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"port": port}]}]}
+    table = RouteTable.build([ingress([{"http": {"paths": [{"path": "/", "pathType": "Prefix",
+                                                             "backend": be("late", port)}]}}])])
+    server = IngressServer(lambda: table, lambda ns, n: services.get(n), lambda ns, n: ready,
+                           ("127.0.0.1", 0)).start()
+    threading.Thread(target=listen_later, daemon=True).start()
+    try:
+        status, _, body = call(server.bound[1], "any.host", "/", "POST", body=b"the body, sent once")
+        assert (status, body) == (200, b"the body, sent once")
+    finally:
+        server.stop()
+        if late:
+            late[0].shutdown()
+            late[0].server_close()
