@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from kubectl_binaries import kubectl_120  # noqa: F401  (a fixture for this suite)
 
 from integration.up.conftest import cluster_environment
 

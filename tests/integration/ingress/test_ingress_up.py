@@ -98,7 +98,7 @@ def https(netns: str, ca: Path, host: str, ip: str, url_path: str) -> subprocess
                           capture_output=True, text=True, timeout=15)
 
 
-def test_ingress_routes_by_host_and_path_on_a_real_node(ing_cluster_env):
+def test_ingress_routes_by_host_and_path_on_a_real_node(ing_cluster_env, kubectl_120):
     env = ing_cluster_env
     if os.geteuid() != 0:
         pytest.skip("mkpy up needs root")
@@ -136,6 +136,11 @@ def test_ingress_routes_by_host_and_path_on_a_real_node(ing_cluster_env):
     by_name = {r.split()[0]: r.split() for r in rows}
     assert by_name["web"][:6] == ["web", "<none>", "a.example.com,b.example.com", node_addr, "80,", "443"]
     assert by_name["elsewhere"][:4] == ["elsewhere", "mkpyt-ing-other", "c.example.com", "80"]  # no ADDRESS
+    # kubectl 1.20 (networking.k8s.io/v1 Ingress is GA since 1.19) prints the same table
+    old = subprocess.run([kubectl_120, "--kubeconfig", kc, "get", "ingress"], capture_output=True, text=True,
+                         timeout=60)
+    assert old.returncode == 0, old.stderr
+    assert [r.split()[:5] for r in old.stdout.splitlines()] == [r.split()[:5] for r in table.splitlines()]
     ours = mkpy({**env, "KUBECONFIG": kc}, "get", "ingress,ingressclass")  # the same through mkpy
     assert ours.returncode == 0, ours.stderr
     # two kinds: names carry kind.group, as kubectl prints them
