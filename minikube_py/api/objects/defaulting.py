@@ -130,7 +130,9 @@ def _network_policy(obj: dict) -> None:
 
 
 def _node(obj: dict) -> None:
-    pass
+    # NodeSpec is a Go struct, so kube-apiserver always serves `spec: {}` even when a kubelet
+    # registers without one (podCIDR arrives later from the node IPAM controller).
+    _spec(obj)
 
 
 def _ingress_class(obj: dict) -> None:

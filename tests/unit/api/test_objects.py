@@ -71,6 +71,9 @@ def test_deployment_and_service_defaults():
     sec = {"metadata": {"name": "x"}, "stringData": {"k": "v"}}
     apply_defaults("secrets", sec)
     assert sec == {"metadata": {"name": "x"}, "type": "Opaque", "data": {"k": "dg=="}}
+    node = {"metadata": {"name": "n"}, "status": {}}  # a kubelet may register without a spec
+    apply_defaults("nodes", node)
+    assert node["spec"] == {}
 
 
 def test_pod_validation_names_every_bad_field():
