@@ -953,10 +953,9 @@ class Kubelet:
         """kubelet's eviction manager, one pass: measure; if a hard threshold is met, choose the
         pod to evict for the first such signal (memory first) and hand it to its pod worker."""
         self.pressure.check()
-        signals = [sig for sig in eviction.SIGNAL_ORDER if sig in self.pressure.met]
-        if not signals:
+        signal = next((sig for sig in eviction.SIGNAL_ORDER if sig in self.pressure.met), None)
+        if signal is None:
             return
-        signal = signals[0]
         with self._lock:
             if any(r.evicted and not r.terminal for r in self.pods.values()):
                 return  # one at a time: the last one is still going (kubelet waits for its cleanup)
@@ -978,6 +977,7 @@ class Kubelet:
     def _usage(self, rec: PodRecord, signal: str) -> eviction.PodUsage:
         """What the pod and each running container use of the resource `signal` is short of."""
         resource = eviction.SIGNAL_RESOURCE[signal]
+        stat = {"memory": "memory_usage", "pids": "pids_current"}.get(resource)  # None: a disk resource
         parent = qos.pod_cgroup_parent(rec.pod)
         specs = {c["name"]: c for c in containers_of(rec.pod["spec"])}
         with self._lock:
@@ -986,17 +986,13 @@ class Kubelet:
         containers = []
         for inst in running:
             c = specs.get(inst.name) or {}
-            if resource in ("memory", "pids"):
-                st = qos.cgroup_stats(f"{parent}/{inst.container_id}")
-                used = st.get("memory_usage" if resource == "memory" else "pids_current") or 0
-            else:
-                used = 0  # a container's writable layer is not measured (docs/kubelet.md, "Eviction")
+            # (a container's writable layer is not measured: docs/kubelet.md, "Eviction")
+            used = (qos.cgroup_stats(f"{parent}/{inst.container_id}").get(stat) or 0) if stat else 0
             ask = ((c.get("resources") or {}).get("requests") or {}).get(resource)
             request = quantity.value(ask) if ask and resource in ("memory", "ephemeral-storage") else 0
             containers.append(eviction.ContainerUsage(inst.name, int(used), request))
-        if resource in ("memory", "pids"):
-            st = qos.cgroup_stats(parent)
-            total = st.get("memory_usage" if resource == "memory" else "pids_current") or 0
+        if stat:
+            total = qos.cgroup_stats(parent).get(stat) or 0
         else:  # emptyDir volumes and logs on the node's filesystem
             places = (os.path.join(self._pod_dir(rec.uid), "volumes"),
                       ociconfig.pod_log_dir(rec.pod, self.cfg.log_root))

@@ -26,6 +26,7 @@ is ours when one of our IngressClasses carries `ingressclass.kubernetes.io/is-de
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,11 +93,22 @@ def _backend(namespace: str, spec: Any) -> Backend | None:
     return Backend(namespace, svc["name"], port.get("number") or port.get("name") or 0)
 
 
-def _covered(host: str, tls_hosts: set[str]) -> bool:
-    """Is a rule's host one the Ingress has a certificate for (itself, or a one-label wildcard)?"""
-    if not host:
-        return False
-    return host in tls_hosts or "*." + host.partition(".")[2] in tls_hosts
+def tls_entry_hosts(spec: dict, entry: dict) -> list[str]:
+    """The hosts one `spec.tls` entry covers, lower-cased: its own list, or when it lists none,
+    the Ingress's rule hosts (the redirect here and the certificates in tls.py agree on this)."""
+    hosts = entry.get("hosts") or [r["host"] for r in spec.get("rules") or [] if r.get("host")]
+    return [h.lower() for h in hosts]
+
+
+def covering_name(host: str, names: Container[str]) -> str | None:
+    """The name in `names` that covers host: host itself, else a wildcard one label up
+    (`*.example.com` covers `a.example.com`, not `a.b.example.com` nor `example.com`)."""
+    if host in names:
+        return host
+    first, dot, rest = host.partition(".")
+    if first and dot and f"*.{rest}" in names:
+        return f"*.{rest}"
+    return None
 
 
 def normalize_host(host: str) -> str:
@@ -145,10 +157,7 @@ class RouteTable:
             ns, name = ing["metadata"].get("namespace", "default"), ing["metadata"]["name"]
             spec = ing.get("spec") or {}
             notes = ing["metadata"].get("annotations") or {}
-            rule_hosts = [r["host"] for r in spec.get("rules") or [] if r.get("host")]
-            # A tls entry without hosts covers the Ingress's own rule hosts (as tls.py serves them).
-            tls_hosts = {h.lower() for t in spec.get("tls") or []
-                         for h in (t or {}).get("hosts") or rule_hosts}
+            tls_hosts = {h for t in spec.get("tls") or [] for h in tls_entry_hosts(spec, t or {})}
             redirect = notes.get(SSL_REDIRECT_ANNOTATION, "true").lower() != "false"
             forced = notes.get(FORCE_SSL_REDIRECT_ANNOTATION, "false").lower() == "true"
             if table.default is None and spec.get("defaultBackend"):
@@ -161,7 +170,7 @@ class RouteTable:
                     if backend is None:
                         continue
                     ptype = p.get("pathType") or "ImplementationSpecific"
-                    https_only = forced or (redirect and _covered(host, tls_hosts))
+                    https_only = forced or (redirect and covering_name(host, tls_hosts) is not None)
                     route = Route(host, p.get("path") or "/", ptype, backend, f"{ns}/{name}", https_only)
                     if not host:
                         table.any_host.append(route)

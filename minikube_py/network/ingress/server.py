@@ -165,7 +165,7 @@ class IngressServer:
     def https_url(self, request: web.BaseRequest) -> str:
         """The same URL on our TLS port (named only when it is not 443)."""
         name = normalize_host(request.host or "")
-        port = self.tls_bound[1] if self.tls_bound else 443
+        port = self.tls_bound[1]  # type: ignore[index] - handle() redirects only with TLS bound
         return f"https://{name}{'' if port == 443 else f':{port}'}{request.raw_path}"
 
     async def forward(self, request: web.BaseRequest, backend: Backend, target: Target) -> web.StreamResponse:

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from minikube_py.network.ingress.routing import normalize_host
+from minikube_py.network.ingress.routing import covering_name, normalize_host, tls_entry_hosts
 
 log = logging.getLogger("mkpy.ingress")
 SecretLookup = Callable[[str, str], dict | None]
@@ -88,11 +88,9 @@ class CertStore:
             for entry in spec.get("tls") or []:
                 name = entry.get("secretName") or ""
                 ctx = self._context(ns, name, secret(ns, name), cache, problems)
-                # No hosts listed: the certificate covers the Ingress's own rule hosts.
-                rule_hosts = [r["host"] for r in spec.get("rules") or [] if r.get("host")]
-                for host in entry.get("hosts") or rule_hosts:
+                for host in tls_entry_hosts(spec, entry):  # no hosts listed: the rule hosts
                     if ctx is not None:
-                        hosts.setdefault(host.lower(), ctx)  # oldest Ingress first (controller sorts)
+                        hosts.setdefault(host, ctx)  # oldest Ingress first (controller sorts)
         self._hosts, self._cache = hosts, cache  # swapped whole: the handshake never sees half
         for p in problems:
             if p not in self.problems:
@@ -121,13 +119,8 @@ class CertStore:
         return ctx
 
     def context_for(self, server_name: str | None) -> ssl.SSLContext:
-        host = normalize_host(server_name or "")
-        if host in self._hosts:
-            return self._hosts[host]
-        first, dot, rest = host.partition(".")
-        if first and dot and f"*.{rest}" in self._hosts:
-            return self._hosts[f"*.{rest}"]
-        return self.fallback
+        name = covering_name(normalize_host(server_name or ""), self._hosts)
+        return self._hosts[name] if name is not None else self.fallback
 
     def server_context(self) -> ssl.SSLContext:
         """The listening socket's context: it only picks the real one per handshake."""
